@@ -1,0 +1,1 @@
+"""Pure Kubernetes objects and rules: no I/O here (enforced by .importlinter)."""

@@ -1,0 +1,119 @@
+"""The API resources this project serves, as data: one row per resource.
+
+Discovery, REST routing, the store and the OpenAPI document are all generated from this
+table, so adding a kind is adding a row (rules as data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resource:
+    name: str  # plural, the URL segment and the store key: "daemonsets"
+    singular: str
+    kind: str
+    group: str  # "" for the core group
+    version: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = (
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    )
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def qualified_name(self) -> str:
+        """As Kubernetes names it in messages: `daemonsets.apps`, `pods`."""
+        return f"{self.name}.{self.group}" if self.group else self.name
+
+    @property
+    def path_prefix(self) -> str:
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource(
+        name="namespaces",
+        singular="namespace",
+        kind="Namespace",
+        group="",
+        version="v1",
+        namespaced=False,
+        short_names=("ns",),
+        subresources=("status",),
+    ),
+    Resource(
+        name="nodes",
+        singular="node",
+        kind="Node",
+        group="",
+        version="v1",
+        namespaced=False,
+        short_names=("no",),
+        subresources=("status",),
+    ),
+    Resource(
+        name="pods",
+        singular="pod",
+        kind="Pod",
+        group="",
+        version="v1",
+        namespaced=True,
+        short_names=("po",),
+        categories=("all",),
+        subresources=("status", "log", "exec"),
+    ),
+    Resource(
+        name="events",
+        singular="event",
+        kind="Event",
+        group="",
+        version="v1",
+        namespaced=True,
+        short_names=("ev",),
+    ),
+    Resource(
+        name="daemonsets",
+        singular="daemonset",
+        kind="DaemonSet",
+        group="apps",
+        version="v1",
+        namespaced=True,
+        short_names=("ds",),
+        categories=("all",),
+        subresources=("status",),
+    ),
+    Resource(
+        name="controllerrevisions",
+        singular="controllerrevision",
+        kind="ControllerRevision",
+        group="apps",
+        version="v1",
+        namespaced=True,
+    ),
+    Resource(
+        name="leases",
+        singular="lease",
+        kind="Lease",
+        group="coordination.k8s.io",
+        version="v1",
+        namespaced=True,
+    ),
+)
+
+BY_NAME: dict[str, Resource] = {r.name: r for r in RESOURCES}
+BY_KIND: dict[str, Resource] = {r.kind: r for r in RESOURCES}

@@ -1,0 +1,147 @@
+"""The Runtime seam: what the agent needs from a container engine, and the values it gets back.
+
+The agent's executor is the only caller of the writing methods. The Docker-Engine-API
+implementation (podman's API service, dockerd) lives in docker.py; an in-memory fake for
+pure-logic unit tests lives in fake.py.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Obj = dict[str, Any]
+
+
+class ContainerState(enum.StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    EXITED = "exited"
+    UNKNOWN = "unknown"
+
+
+class RuntimeError_(Exception):
+    """Base of every error the runtime raises; `reason` is a Kubernetes-style word."""
+
+    reason: str = "RuntimeError"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class RuntimeUnavailable(RuntimeError_):
+    """No engine answers on any socket tried; the message names the sockets."""
+
+    reason = "ContainerRuntimeDown"
+
+
+class ImagePullError(RuntimeError_):
+    """An image could not be had; reason is ErrImagePull or ErrImageNeverPull."""
+
+    reason = "ErrImagePull"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineInfo:
+    name: str  # "podman" or "docker"
+    version: str
+    api_version: str
+    socket: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodContext:
+    """What a pod's containers need to know beyond the pod spec itself."""
+
+    node_name: str
+    host_ip: str
+    source: str  # "file" | "api" | "http": which source desired the pod
+    spec_hash: str  # hash of the pod spec this container was created from
+    volume_dir: str  # where emptyDir volumes of this pod live (under the agent's state dir)
+    sandbox_id: str | None = None  # the pod's network-holding container; None with hostNetwork
+    pod_ip: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerInfo:
+    """One container of this agent, as the engine reports it (labels decoded)."""
+
+    id: str
+    engine_name: str  # the readable name shown by `podman ps`
+    pod_namespace: str
+    pod_name: str
+    pod_uid: str
+    container_name: str  # the pod's container name; "" for the sandbox
+    is_sandbox: bool
+    is_init: bool
+    source: str
+    spec_hash: str
+    attempt: int  # 0 for the first run of this container, +1 per restart
+    image: str
+    image_id: str
+    state: ContainerState
+    exit_code: int | None = None
+    started_at: float | None = None  # unix seconds
+    finished_at: float | None = None
+    oom_killed: bool = False
+    pod_ip: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerEvent:
+    """The engine said something happened to one of our containers (start, die, oom, ...)."""
+
+    container_id: str
+    action: str
+    pod_uid: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecResult:
+    exit_code: int
+    output: bytes
+
+
+class Runtime(Protocol):
+    """A container engine as the agent sees it. Every method may raise RuntimeError_."""
+
+    async def ping(self) -> EngineInfo: ...
+
+    async def ensure_image(self, image: str, *, pull_policy: str) -> None:
+        """Make `image` present per Always/IfNotPresent/Never; ImagePullError if it cannot."""
+
+    async def list_containers(self) -> list[ContainerInfo]:
+        """Every container this agent created (any state), found by its labels."""
+
+    async def create_sandbox(self, pod: Obj, ctx: PodContext) -> str:
+        """Create and start the container that holds the pod's network namespace; its id."""
+
+    async def create_container(
+        self, pod: Obj, container: Obj, ctx: PodContext, *, attempt: int, is_init: bool
+    ) -> tuple[str, Sequence[str]]:
+        """Create (not start) one container; returns its id and warnings for unhonoured fields."""
+
+    async def start_container(self, container_id: str) -> None: ...
+
+    async def stop_container(self, container_id: str, *, grace_seconds: int) -> None:
+        """SIGTERM (or the image's stop signal), SIGKILL after grace_seconds."""
+
+    async def remove_container(self, container_id: str) -> None: ...
+
+    async def exec(
+        self, container_id: str, command: Sequence[str], *, timeout: float
+    ) -> ExecResult: ...
+
+    async def logs(self, container_id: str, *, tail: int | None = None) -> bytes: ...
+
+    def events(self) -> AsyncIterator[ContainerEvent]:
+        """Follow the engine's event stream for our containers (reconnects are the caller's)."""
+        ...
+
+    async def close(self) -> None: ...

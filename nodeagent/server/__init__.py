@@ -1,0 +1,1 @@
+"""The control plane: store, Kubernetes-shaped REST, controllers, authentication."""

@@ -1,0 +1,1 @@
+"""The Kubernetes REST surface over the registry: handlers, discovery, tables, errors."""

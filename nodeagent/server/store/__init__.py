@@ -1,0 +1,1 @@
+"""Storage of API objects with one global resourceVersion and watches."""
