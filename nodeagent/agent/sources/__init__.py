@@ -1,0 +1,1 @@
+"""Sources of desired pods (file, apiserver, url). Each sends full snapshots into one queue."""
