@@ -1,0 +1,61 @@
+"""The actions a reconcile plan asks for: values only, performed by executor.py.
+
+Each action names the pod (uid) it belongs to; the executor runs one pod's actions in order and
+different pods' actions in parallel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateSandbox:
+    """Create and start the container holding the pod's network namespace."""
+
+    pod_uid: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartContainer:
+    """Pull the image (per its pull policy), create and start one container attempt."""
+
+    pod_uid: str
+    container_name: str
+    attempt: int
+    is_init: bool = False
+    restart: bool = False  # a restart of a dead container: counts for CrashLoopBackOff
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopContainers:
+    """SIGTERM the containers (in parallel), SIGKILL after grace_seconds."""
+
+    pod_uid: str
+    container_ids: tuple[str, ...]
+    grace_seconds: int
+    reason: str  # "Deleted", "SpecChanged", "Unhealthy", "Orphaned", "SandboxChanged"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveContainers:
+    pod_uid: str
+    container_ids: tuple[str, ...]
+    pod_gone: bool = False  # the last removal of the pod: its volumes may go too
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Waiting:
+    """Nothing to do yet for a container; tells the status why (CrashLoopBackOff ...)."""
+
+    pod_uid: str
+    container_name: str
+    reason: str
+    message: str = ""
+    details: Obj = field(default_factory=dict)
+
+
+Action = CreateSandbox | StartContainer | StopContainers | RemoveContainers | Waiting
