@@ -24,6 +24,8 @@ class BackoffPolicy:
 class BackoffEntry:
     delay: float
     last_update: float  # when the last restart was recorded
+    reason: str = ""  # why a start failed (ErrImagePull ...); "" for a crash restart
+    message: str = ""
 
 
 BackoffState = Mapping[BackoffKey, BackoffEntry]
@@ -48,7 +50,13 @@ def remaining(
 
 
 def record_restart(
-    state: BackoffState, key: BackoffKey, *, now: float, policy: BackoffPolicy = DEFAULT_POLICY
+    state: BackoffState,
+    key: BackoffKey,
+    *,
+    now: float,
+    reason: str = "",
+    message: str = "",
+    policy: BackoffPolicy = DEFAULT_POLICY,
 ) -> dict[BackoffKey, BackoffEntry]:
     """A new state after a restart of `key` at `now`: the delay starts or doubles."""
     entry = state.get(key)
@@ -56,7 +64,14 @@ def record_restart(
         delay = policy.initial
     else:
         delay = min(entry.delay * 2, policy.cap)
-    return {**state, key: BackoffEntry(delay=delay, last_update=now)}
+    return {
+        **state,
+        key: BackoffEntry(delay=delay, last_update=now, reason=reason, message=message),
+    }
+
+
+def forget(state: BackoffState, key: BackoffKey) -> dict[BackoffKey, BackoffEntry]:
+    return {k: v for k, v in state.items() if k != key}
 
 
 def forget_pods(state: BackoffState, live_uids: set[str]) -> dict[BackoffKey, BackoffEntry]:

@@ -1,0 +1,70 @@
+"""The checkpoint of the server's desired pods for this node, so an agent booting offline runs them.
+
+Written atomically (temp file, fsync, rename, fsync of the directory). A checkpoint that cannot
+be read is logged, renamed to `*.corrupt` and treated as absent: never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger()
+Obj = dict[str, Any]
+CHECKPOINT_NAME = "api-pods.checkpoint.json"
+_KIND = "NodeagentPodCheckpoint"
+
+
+def checkpoint_path(state_dir: str | Path) -> Path:
+    return Path(state_dir) / CHECKPOINT_NAME
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so a crash leaves the old or the new file, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_checkpoint(state_dir: str | Path, pods: Sequence[Obj]) -> None:
+    """Record the server's desired pods for this node (the whole set)."""
+    body = {"kind": _KIND, "version": 1, "pods": list(pods)}
+    atomic_write(checkpoint_path(state_dir), json.dumps(body, sort_keys=True).encode())
+
+
+def load_checkpoint(state_dir: str | Path) -> list[Obj] | None:
+    """The checkpointed pods, or None when there is none or it is corrupt (then set aside)."""
+    path = checkpoint_path(state_dir)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        body = json.loads(raw)
+        if not isinstance(body, dict) or body.get("kind") != _KIND:
+            raise ValueError("not a nodeagent pod checkpoint")
+        pods = body["pods"]
+        if not isinstance(pods, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("metadata"), dict) for p in pods
+        ):
+            raise ValueError("pods is not a list of objects")
+    except (ValueError, KeyError) as e:
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        log.error("checkpoint_corrupt", path=str(path), moved_to=str(aside), error=str(e))
+        return None
+    return pods

@@ -1,0 +1,284 @@
+"""PURE reconcile decision: (desired pods, observed containers, backoff, probes, now) -> actions.
+
+No I/O and no clock: the executor performs what this returns. The rules follow kubelet's
+SyncPod / computePodActions, simplified to whole-pod replacement on any spec change.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nodeagent.agent import backoff, probes
+from nodeagent.agent.actions import (
+    Action,
+    CreateSandbox,
+    RemoveContainers,
+    StartContainer,
+    StopContainers,
+    Waiting,
+)
+from nodeagent.agent.probes import ProbeResults
+from nodeagent.runtime.labels import grace_period
+from nodeagent.runtime.protocol import ContainerInfo, ContainerState
+
+Obj = dict[str, Any]
+START_KEY_PREFIX = "start:"  # backoff key of failed pulls/creates: (uid, "start:" + name)
+DEFAULT_GRACE = 30
+
+# restartPolicy -> should an exited container with this exit code run again. Rules as data.
+RESTART_RULES: Mapping[str, Any] = {
+    "Always": lambda code: True,
+    "OnFailure": lambda code: code != 0,
+    "Never": lambda code: False,
+}
+# why a start failed -> the reason shown while its backoff runs
+BACKOFF_REASON: Mapping[str, str] = {"ErrImagePull": "ImagePullBackOff"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DesiredPod:
+    pod: Obj  # defaulted Pod as its source gave it
+    spec_hash: str  # hash of pod.spec: a container from another hash is replaced
+    terminating: bool = False  # no longer desired by any source: stop and remove
+
+    @property
+    def uid(self) -> str:
+        return str(self.pod["metadata"]["uid"])
+
+    @property
+    def deleting(self) -> bool:
+        return self.terminating or bool(self.pod["metadata"].get("deletionTimestamp"))
+
+    @property
+    def grace_seconds(self) -> int:
+        meta, spec = self.pod["metadata"], self.pod.get("spec", {})
+        if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds") is not None:
+            return int(meta["deletionGracePeriodSeconds"])
+        grace = spec.get("terminationGracePeriodSeconds")
+        return DEFAULT_GRACE if grace is None else int(grace)
+
+
+def latest_attempts(containers: Iterable[ContainerInfo], *, init: bool) -> dict[str, ContainerInfo]:
+    """Per container name, its newest attempt (sandbox excluded)."""
+    latest: dict[str, ContainerInfo] = {}
+    for c in containers:
+        if c.is_sandbox or c.is_init != init:
+            continue
+        if c.container_name not in latest or c.attempt > latest[c.container_name].attempt:
+            latest[c.container_name] = c
+    return latest
+
+
+def _ids(containers: Iterable[ContainerInfo]) -> tuple[str, ...]:
+    return tuple(c.id for c in containers)
+
+
+def _teardown(
+    uid: str, containers: Sequence[ContainerInfo], *, grace: int, reason: str
+) -> list[Action]:
+    """Stop the running ones (apps first, then the sandbox at once) and remove them all."""
+    running = [c for c in containers if c.state is ContainerState.RUNNING]
+    apps = [c for c in running if not c.is_sandbox]
+    sandboxes = [c for c in running if c.is_sandbox]
+    actions: list[Action] = []
+    if apps:
+        actions.append(
+            StopContainers(
+                pod_uid=uid, container_ids=_ids(apps), grace_seconds=grace, reason=reason
+            )
+        )
+    if sandboxes:
+        actions.append(
+            StopContainers(
+                pod_uid=uid, container_ids=_ids(sandboxes), grace_seconds=0, reason=reason
+            )
+        )
+    actions.append(
+        RemoveContainers(
+            pod_uid=uid, container_ids=_ids(containers), pod_gone=reason in ("Deleted", "Orphaned")
+        )
+    )
+    return actions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Ctx:
+    desired: DesiredPod
+    restarts: backoff.BackoffState
+    results: ProbeResults
+    now: float
+
+
+def _start(ctx: _Ctx, name: str, *, attempt: int, is_init: bool, restart: bool) -> Action:
+    """Start a container attempt unless a failed start of it is still backing off."""
+    uid = ctx.desired.uid
+    key = (uid, START_KEY_PREFIX + name)
+    entry = ctx.restarts.get(key)
+    if entry is not None:
+        wait = backoff.remaining(ctx.restarts, key, since=entry.last_update, now=ctx.now)
+        if wait > 0:
+            reason = BACKOFF_REASON.get(entry.reason, entry.reason or "CreateContainerError")
+            msg = f"Back-off {entry.delay:.0f}s starting container={name}: {entry.message}"
+            return Waiting(pod_uid=uid, container_name=name, reason=reason, message=msg)
+    return StartContainer(
+        pod_uid=uid, container_name=name, attempt=attempt, is_init=is_init, restart=restart
+    )
+
+
+def _restart_dead(ctx: _Ctx, c: ContainerInfo, *, is_init: bool) -> Action | None:
+    """A dead container: restart it now, wait out its backoff, or leave it (restartPolicy)."""
+    pod = ctx.desired.pod
+    policy = pod.get("spec", {}).get("restartPolicy", "Always")
+    if not RESTART_RULES.get(policy, RESTART_RULES["Always"])(c.exit_code or 0):
+        return None
+    key = (ctx.desired.uid, c.container_name)
+    since = c.finished_at if c.finished_at is not None else ctx.now
+    if backoff.remaining(ctx.restarts, key, since=since, now=ctx.now) > 0:
+        delay = ctx.restarts[key].delay
+        meta = pod["metadata"]
+        msg = (
+            f"back-off {delay:.0f}s restarting failed container={c.container_name} "
+            f"pod={meta['name']}_{meta.get('namespace', 'default')}({ctx.desired.uid})"
+        )
+        return Waiting(
+            pod_uid=ctx.desired.uid,
+            container_name=c.container_name,
+            reason="CrashLoopBackOff",
+            message=msg,
+        )
+    return _start(ctx, c.container_name, attempt=c.attempt + 1, is_init=is_init, restart=True)
+
+
+def _plan_init(ctx: _Ctx, containers: Sequence[ContainerInfo]) -> tuple[list[Action], bool]:
+    """Init containers in order, each to completion; returns (actions, all init done)."""
+    spec = ctx.desired.pod.get("spec", {})
+    if any(not c.is_sandbox and not c.is_init for c in containers):
+        return [], True  # app containers exist: init already completed once (kubelet keeps it so)
+    latest = latest_attempts(containers, init=True)
+    for ic in spec.get("initContainers") or []:
+        c = latest.get(ic["name"])
+        if c is None:
+            return [_start(ctx, ic["name"], attempt=0, is_init=True, restart=False)], False
+        if c.state is ContainerState.RUNNING:
+            return [], False
+        if c.state is ContainerState.CREATED:
+            uid = ctx.desired.uid
+            return [
+                RemoveContainers(pod_uid=uid, container_ids=(c.id,)),
+                _start(ctx, ic["name"], attempt=c.attempt, is_init=True, restart=False),
+            ], False
+        if c.exit_code == 0:
+            continue
+        action = _restart_dead(ctx, c, is_init=True)
+        return ([action] if action else []), False
+    return [], True
+
+
+def _plan_app(ctx: _Ctx, containers: Sequence[ContainerInfo]) -> list[Action]:
+    uid, pod = ctx.desired.uid, ctx.desired.pod
+    latest = latest_attempts(containers, init=False)
+    actions: list[Action] = []
+    for spec_c in pod.get("spec", {}).get("containers") or []:
+        name = spec_c["name"]
+        c = latest.get(name)
+        if c is None:
+            actions.append(_start(ctx, name, attempt=0, is_init=False, restart=False))
+        elif c.state is ContainerState.RUNNING:
+            if probes.liveness_failed(spec_c, ctx.results, c.id):
+                grace = ctx.desired.grace_seconds
+                actions.append(
+                    StopContainers(
+                        pod_uid=uid, container_ids=(c.id,), grace_seconds=grace, reason="Unhealthy"
+                    )
+                )
+        elif c.state is ContainerState.CREATED:
+            actions.append(RemoveContainers(pod_uid=uid, container_ids=(c.id,)))
+            actions.append(_start(ctx, name, attempt=c.attempt, is_init=False, restart=False))
+        else:
+            action = _restart_dead(ctx, c, is_init=False)
+            if action is not None:
+                actions.append(action)
+    return actions
+
+
+def _old_attempts(containers: Sequence[ContainerInfo]) -> tuple[str, ...]:
+    """Dead attempts older than the two newest of each container name (the newest dead one
+    stays for lastState, as kubelet keeps one)."""
+    by_name: dict[tuple[bool, str], list[ContainerInfo]] = defaultdict(list)
+    for c in containers:
+        if not c.is_sandbox:
+            by_name[(c.is_init, c.container_name)].append(c)
+    old: list[str] = []
+    for group in by_name.values():
+        group.sort(key=lambda c: c.attempt, reverse=True)
+        old += [c.id for c in group[2:] if c.state is not ContainerState.RUNNING]
+    return tuple(old)
+
+
+def _plan_pod(ctx: _Ctx, containers: Sequence[ContainerInfo]) -> list[Action]:
+    d = ctx.desired
+    if any(c.spec_hash != d.spec_hash for c in containers):
+        return _teardown(d.uid, containers, grace=d.grace_seconds, reason="SpecChanged")
+    actions: list[Action] = []
+    if not d.pod.get("spec", {}).get("hostNetwork"):
+        sandboxes = [c for c in containers if c.is_sandbox]
+        if not any(s.state is ContainerState.RUNNING for s in sandboxes):
+            if containers:  # the sandbox died under its containers: start the pod afresh
+                return _teardown(d.uid, containers, grace=d.grace_seconds, reason="SandboxChanged")
+            actions.append(CreateSandbox(pod_uid=d.uid))
+    init_actions, init_done = _plan_init(ctx, containers)
+    actions += init_actions
+    if init_done:
+        actions += _plan_app(ctx, containers)
+    old = _old_attempts(containers)
+    if old:
+        actions.append(RemoveContainers(pod_uid=d.uid, container_ids=old))
+    return actions
+
+
+def plan(
+    *,
+    desired: Mapping[str, DesiredPod],
+    observed: Sequence[ContainerInfo],
+    restarts: backoff.BackoffState,
+    probes: ProbeResults,
+    now: float,
+) -> list[Action]:
+    """Every action needed to bring the observed containers to the desired pods.
+
+    Invariants:
+    * Only containers carrying this agent's labels are in `observed`; any of them whose pod uid
+      nothing desires is stopped and removed (orphans), with the grace recorded in its labels.
+    * A pod that is deleting (deletionTimestamp, or no source wants it) is stopped with its grace
+      period and removed; a new pod of the same namespace/name waits until it is gone.
+    * A running container whose spec hash is current is never touched, unless its liveness (or
+      startup) probe failed: adoption after an agent restart costs no restart.
+    * Any container of a pod with another spec hash means the pod is replaced as a whole.
+    * Init containers run one at a time in order, each to success, before any app container.
+    * A dead container restarts per restartPolicy, immediately the first time, then after its
+      CrashLoopBackOff delay; restart counts come from the attempt label, so they survive us.
+    """
+    by_pod: dict[str, list[ContainerInfo]] = defaultdict(list)
+    for c in observed:
+        by_pod[c.pod_uid].append(c)
+    actions: list[Action] = []
+    busy_names: set[tuple[str, str]] = set()
+    for uid, containers in by_pod.items():
+        d = desired.get(uid)
+        if d is not None and not d.deleting:
+            continue
+        grace = d.grace_seconds if d is not None else grace_period(containers[0].labels)
+        reason = "Deleted" if d is not None else "Orphaned"
+        actions += _teardown(uid, containers, grace=grace, reason=reason)
+        first = containers[0]
+        busy_names.add((first.pod_namespace, first.pod_name))
+    for uid, d in desired.items():
+        meta = d.pod["metadata"]
+        if d.deleting or (meta.get("namespace", "default"), meta["name"]) in busy_names:
+            continue
+        ctx = _Ctx(desired=d, restarts=restarts, results=probes, now=now)
+        actions += _plan_pod(ctx, by_pod.get(uid, []))
+    return actions
