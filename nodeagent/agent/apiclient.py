@@ -1,0 +1,227 @@
+"""A small async Kubernetes REST client on aiohttp: the agent's only way to talk to the server.
+
+Owns one ClientSession (bearer token, the server certificate checked against the CA file,
+timeouts), get/list/create/update/patch/delete, watch (newline-delimited JSON events; an ERROR
+event with 410 raises Gone), and the mapping of Status replies to nodeagent.api.errors classes.
+A server that cannot be reached raises Unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from nodeagent.api import errors
+from nodeagent.api.resources import BY_NAME
+
+Obj = dict[str, Any]
+
+# Status reason -> error class; the HTTP code decides when the reason is unknown.
+ERROR_BY_REASON: Mapping[str, type[errors.APIError]] = {
+    cls.reason: cls
+    for cls in (
+        errors.BadRequest,
+        errors.Unauthorized,
+        errors.Forbidden,
+        errors.NotFound,
+        errors.MethodNotAllowed,
+        errors.AlreadyExists,
+        errors.Conflict,
+        errors.Gone,
+        errors.RequestEntityTooLarge,
+        errors.UnsupportedMediaType,
+        errors.Invalid,
+        errors.TooManyRequests,
+        errors.ServiceUnavailable,
+    )
+}
+ERROR_BY_CODE: Mapping[int, type[errors.APIError]] = {
+    400: errors.BadRequest,
+    401: errors.Unauthorized,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    409: errors.Conflict,
+    410: errors.Gone,
+    413: errors.RequestEntityTooLarge,
+    415: errors.UnsupportedMediaType,
+    422: errors.Invalid,
+    429: errors.TooManyRequests,
+    503: errors.ServiceUnavailable,
+}
+PATCH_TYPES: Mapping[str, str] = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+}
+
+
+class Unreachable(ConnectionError):
+    """The server did not answer (refused, reset, timed out, TLS failure)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchEvent:
+    type: str  # ADDED | MODIFIED | DELETED | BOOKMARK
+    object: Obj
+
+
+def resource_path(
+    resource: str,
+    *,
+    namespace: str | None = None,
+    name: str | None = None,
+    subresource: str | None = None,
+) -> str:
+    """`resource_path("pods", namespace="ns", name="p", subresource="status")` -> URL path."""
+    res = BY_NAME[resource]
+    path = res.path_prefix
+    if res.namespaced and namespace is not None:
+        path += f"/namespaces/{quote(namespace, safe='')}"
+    path += f"/{res.name}"
+    if name is not None:
+        path += f"/{quote(name, safe='')}"
+        if subresource:
+            path += f"/{subresource}"
+    return path
+
+
+def error_from_status(code: int, body: Any) -> errors.APIError:
+    """The nodeagent.api.errors instance for a failed reply (a Status object, or anything)."""
+    status: Obj = body if isinstance(body, dict) else {}
+    reason = str(status.get("reason") or "")
+    code = int(status.get("code") or code)
+    cls = ERROR_BY_REASON.get(reason) or ERROR_BY_CODE.get(code) or errors.APIError
+    details = status.get("details") or {}
+    message = str(status.get("message") or f"HTTP {code}")
+    err = cls(message, kind=str(details.get("kind") or ""), name=str(details.get("name") or ""))
+    if cls is errors.APIError:
+        err.code = code
+        err.reason = reason or "InternalError"
+    return err
+
+
+class ApiClient:
+    """One server, one token, one ClientSession. Every method raises APIError or Unreachable."""
+
+    def __init__(
+        self,
+        *,
+        server_url: str,
+        token: str,
+        ca_file: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.timeout = timeout
+        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self._ssl: ssl.SSLContext | bool = True
+        if self.server_url.startswith("https://"):
+            self._ssl = ssl.create_default_context(cafile=ca_file)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                read_bufsize=1 << 20,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Obj:
+        data = None if body is None else json.dumps(body)
+        headers = {"Content-Type": content_type} if data is not None else {}
+        try:
+            async with self._client().request(
+                method,
+                self.server_url + path,
+                params=dict(params or {}),
+                data=data,
+                headers=headers,
+                ssl=self._ssl,
+            ) as resp:
+                text = await resp.text()
+                reply = _json_or_none(text)
+                if resp.status >= 400:
+                    raise error_from_status(resp.status, reply)
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            raise Unreachable(f"{method} {path}: {type(e).__name__}: {e}") from e
+        return reply if isinstance(reply, dict) else {}
+
+    async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> Obj:
+        return await self.request("GET", path, params=params)
+
+    async def list(self, path: str, *, params: Mapping[str, str] | None = None) -> Obj:
+        return await self.request("GET", path, params=params)
+
+    async def create(self, path: str, body: Obj) -> Obj:
+        return await self.request("POST", path, body=body)
+
+    async def update(self, path: str, body: Obj) -> Obj:
+        return await self.request("PUT", path, body=body)
+
+    async def patch(self, path: str, body: Any, *, patch_type: str = "merge") -> Obj:
+        return await self.request("PATCH", path, body=body, content_type=PATCH_TYPES[patch_type])
+
+    async def delete(self, path: str, *, options: Obj | None = None) -> Obj:
+        return await self.request("DELETE", path, body=options)
+
+    async def watch(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        read_timeout: float | None = None,
+    ) -> AsyncIterator[WatchEvent]:
+        """Follow a watch until the server ends it; ERROR events raise (410 -> errors.Gone).
+
+        `read_timeout` bounds the silence between two lines (a partitioned server).
+        """
+        query = {**dict(params or {}), "watch": "true"}
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.timeout, sock_read=read_timeout
+        )
+        try:
+            async with self._client().get(
+                self.server_url + path, params=query, ssl=self._ssl, timeout=timeout
+            ) as resp:
+                if resp.status >= 400:
+                    raise error_from_status(resp.status, _json_or_none(await resp.text()))
+                async for raw in resp.content:
+                    line = raw.strip()
+                    if not line:
+                        continue
+                    event = json.loads(line)
+                    kind = str(event.get("type") or "")
+                    obj = event.get("object") or {}
+                    if kind == "ERROR":
+                        raise error_from_status(int(obj.get("code") or 500), obj)
+                    yield WatchEvent(type=kind, object=obj)
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            raise Unreachable(f"watch {path}: {type(e).__name__}: {e}") from e
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None

@@ -1,0 +1,253 @@
+"""The node's side on the server: register the Node, post its status, renew its Lease.
+
+Owns NodeReporter (NPD condition-manager style): a 1 s tick measures the host, evaluates the
+conditions and sends the status when it changed or the heartbeat interval passed; a failed send
+only marks a resync. The Lease is renewed every lease interval. Pure decisions live in
+conditions.py and nodestatus.py; pods are serversync.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from nodeagent.agent import conditions, nodestatus, stats
+from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
+from nodeagent.agent.settings import AgentSettings
+from nodeagent.agent.state import AgentState
+from nodeagent.api import errors
+
+Obj = dict[str, Any]
+LEASE_NAMESPACE = "kube-node-lease"
+LEASE_DURATION_SECONDS = 40
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReporterConfig:
+    node_name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Obj, ...] = ()
+    listen_port: int = 10248
+    state_dir: str = "/var/lib/nodeagent"
+    imagefs_path: str | None = None
+    server_url: str | None = None
+    thresholds: tuple[conditions.Threshold, ...] = conditions.THRESHOLDS
+    transition_period: float = 300.0
+    status_interval: float = 10.0
+    lease_interval: float = 10.0
+    tick: float = 1.0
+
+
+def micro_time(now: float) -> str:
+    """A Kubernetes MicroTime: RFC 3339 with microseconds, in UTC."""
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Warnings:
+    """Warn about a repeating failure three times, then at debug level (kubelet failureLogs)."""
+
+    def __init__(self) -> None:
+        self.count: dict[str, int] = {}
+
+    def failed(self, event: str, **kw: Any) -> None:
+        n = self.count[event] = self.count.get(event, 0) + 1
+        (log.warning if n <= 3 else log.debug)(event, failures=n, **kw)
+
+    def ok(self, event: str) -> None:
+        self.count.pop(event, None)
+
+
+@dataclass(slots=True, kw_only=True)
+class NodeReporter:
+    client: ApiClient
+    config: ReporterConfig
+    state: AgentState
+    node: Obj | None = None  # the Node as the server last returned it
+    pressure: conditions.PressureState = field(default_factory=conditions.PressureState)
+    last_sent: Obj | None = None
+    last_sent_at: float = float("-inf")
+    registered: asyncio.Event = field(default_factory=asyncio.Event)
+    warnings: _Warnings = field(default_factory=_Warnings)
+
+    @property
+    def node_uid(self) -> str:
+        return str(((self.node or {}).get("metadata") or {}).get("uid", ""))
+
+    def node_owner_reference(self) -> Obj:
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "name": self.config.node_name,
+            "uid": self.node_uid,
+        }
+
+    async def _measure(self) -> stats.Measurement:
+        return await asyncio.to_thread(
+            stats.measure,
+            node_name=self.config.node_name,
+            state_dir=self.config.state_dir,
+            imagefs_path=self.config.imagefs_path,
+            server_url=self.config.server_url,
+            runtime_info=dict(self.state.runtime_info),
+        )
+
+    def _status(self, measured: stats.Measurement, *, mono: float, wall: float) -> Obj:
+        self.pressure, pressure = conditions.evaluate(
+            thresholds=self.config.thresholds,
+            observations=measured.observations,
+            previous=self.pressure,
+            transition_period=self.config.transition_period,
+            now=mono,
+        )
+        ready = conditions.ready_condition(runtime_error=self.state.runtime_error)
+        return nodestatus.build_status(
+            previous=self.last_sent or (self.node or {}).get("status"),
+            conditions=(*pressure, ready),
+            facts=measured.facts,
+            listen_port=self.config.listen_port,
+            now=wall,
+        )
+
+    async def register(self) -> None:
+        """Create the Node, or update an existing one's labels; retry until it is done."""
+        failures = 0
+        while True:
+            try:
+                measured = await self._measure()
+                await self._register_once(measured.facts)
+                self.registered.set()
+                log.info("node_registered", node=self.config.node_name, uid=self.node_uid)
+                return
+            except (Unreachable, errors.APIError) as e:
+                failures += 1
+                self.warnings.failed("node_register_failed", error=str(e))
+                await asyncio.sleep(min(self.config.status_interval, 0.5 * 2**failures))
+
+    async def _register_once(self, facts: nodestatus.NodeFacts) -> None:
+        desired = nodestatus.build_node(
+            node_name=self.config.node_name,
+            facts=facts,
+            labels=self.config.labels,
+            taints=self.config.taints,
+        )
+        path = resource_path("nodes")
+        try:
+            self.node = await self.client.create(path, desired)
+            return
+        except errors.AlreadyExists:
+            pass
+        node_path = resource_path("nodes", name=self.config.node_name)
+        existing = await self.client.get(node_path)
+        merged = nodestatus.merge_registration(existing, desired)
+        self.node = merged if merged == existing else await self.client.update(node_path, merged)
+
+    async def run_status(self) -> None:
+        """Until cancelled: measure every tick, send on change or when the heartbeat is due."""
+        await self.registered.wait()
+        while True:
+            measured = await self._measure()
+            wall, mono = time.time(), time.monotonic()
+            status = self._status(measured, mono=mono, wall=wall)
+            due = mono - self.last_sent_at >= self.config.status_interval
+            if due or nodestatus.status_changed(self.last_sent, status):
+                await self._send_status(status, mono=mono)
+            await asyncio.sleep(self.config.tick)
+
+    async def _send_status(self, status: Obj, *, mono: float) -> None:
+        path = resource_path("nodes", name=self.config.node_name, subresource="status")
+        for attempt in range(3):
+            body = copy.deepcopy(self.node or {})
+            body["status"] = status
+            try:
+                self.node = await self.client.update(path, body)
+                self.last_sent, self.last_sent_at = status, mono
+                self.warnings.ok("node_status_failed")
+                return
+            except errors.Conflict:
+                self.node = await self._get_node()
+            except errors.NotFound:
+                log.warning("node_deleted_on_server", node=self.config.node_name, attempt=attempt)
+                self.registered.clear()
+                await self.register()
+            except (Unreachable, errors.APIError) as e:
+                self.warnings.failed("node_status_failed", error=str(e))
+                return
+
+    async def _get_node(self) -> Obj | None:
+        try:
+            return await self.client.get(resource_path("nodes", name=self.config.node_name))
+        except (Unreachable, errors.APIError) as e:
+            self.warnings.failed("node_get_failed", error=str(e))
+            return self.node
+
+    async def run_lease(self) -> None:
+        """Until cancelled: renew kube-node-lease/<node> every lease interval."""
+        await self.registered.wait()
+        lease: Obj | None = None
+        while True:
+            lease = await self._renew(lease)
+            await asyncio.sleep(self.config.lease_interval)
+
+    def _lease_body(self, lease: Obj | None) -> Obj:
+        body: Obj = copy.deepcopy(lease) if lease else {}
+        body.setdefault("apiVersion", "coordination.k8s.io/v1")
+        body.setdefault("kind", "Lease")
+        body.setdefault("metadata", {"name": self.config.node_name, "namespace": LEASE_NAMESPACE})
+        if self.node_uid:
+            body["metadata"]["ownerReferences"] = [self.node_owner_reference()]
+        spec = body.setdefault("spec", {})
+        spec["holderIdentity"] = self.config.node_name
+        spec["leaseDurationSeconds"] = LEASE_DURATION_SECONDS
+        spec["renewTime"] = micro_time(time.time())
+        return body
+
+    async def _renew(self, lease: Obj | None) -> Obj | None:
+        name_path = resource_path("leases", namespace=LEASE_NAMESPACE, name=self.config.node_name)
+        try:
+            if lease is None:
+                try:
+                    lease = await self.client.get(name_path)
+                except errors.NotFound:
+                    path = resource_path("leases", namespace=LEASE_NAMESPACE)
+                    created = await self.client.create(path, self._lease_body(None))
+                    self.warnings.ok("lease_renew_failed")
+                    return created
+            renewed = await self.client.update(name_path, self._lease_body(lease))
+            self.warnings.ok("lease_renew_failed")
+            return renewed
+        except (errors.Conflict, errors.NotFound) as e:
+            log.info("lease_refetch", reason=type(e).__name__)
+            return None
+        except (Unreachable, errors.APIError) as e:
+            self.warnings.failed("lease_renew_failed", error=str(e))
+            return None
+
+
+def reporter_config(
+    *,
+    settings: AgentSettings,
+    thresholds: Sequence[conditions.Threshold],
+) -> ReporterConfig:
+    """ReporterConfig from the agent's AgentSettings."""
+    return ReporterConfig(
+        node_name=settings.node_name,
+        labels=dict(settings.labels),
+        taints=tuple(settings.taints),
+        listen_port=settings.listen_port,
+        state_dir=settings.state_dir,
+        imagefs_path=settings.imagefs_path,
+        server_url=settings.server_url,
+        thresholds=tuple(thresholds),
+        transition_period=settings.pressure_transition_period,
+        status_interval=settings.status_update_interval,
+        lease_interval=settings.lease_interval,
+    )

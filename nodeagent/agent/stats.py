@@ -1,0 +1,196 @@
+"""Measure this host with psutil (the project's only psutil import): signals and node facts.
+
+Owns `measure()`: memory.available (MemAvailable), nodefs (the state dir's filesystem, bytes and
+inodes), imagefs (the engine's storage dir), pid.available (pid_max minus processes), and the
+NodeFacts (capacity, addresses, nodeInfo). Deciding what the figures mean is conditions.py's job.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil  # type: ignore[import-untyped]
+
+from nodeagent import KUBERNETES_VERSION, __version__
+from nodeagent.agent.conditions import Observations, Observed, Signal
+from nodeagent.agent.nodestatus import NodeFacts
+
+MAX_PODS = 110
+# platform.machine() -> the GOARCH names Kubernetes uses.
+ARCH_NAMES: Mapping[str, str] = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "arm",
+    "armv6l": "arm",
+    "i686": "386",
+    "i386": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+# kubectl shows this as the node's VERSION; "+nodeagent-X" is semver build metadata (as k3s does).
+KUBELET_VERSION = f"{KUBERNETES_VERSION}+nodeagent-{__version__}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement:
+    observations: Observations
+    facts: NodeFacts
+
+
+def measure(
+    *,
+    node_name: str,
+    state_dir: str,
+    imagefs_path: str | None,
+    server_url: str | None,
+    runtime_info: Mapping[str, str],
+) -> Measurement:
+    """One look at the host. A signal that cannot be read is left out (its condition waits)."""
+    observations: dict[Signal, Observed] = {}
+    memory = psutil.virtual_memory()
+    observations[Signal.MEMORY_AVAILABLE] = Observed(
+        available=int(memory.available), capacity=int(memory.total)
+    )
+    nodefs = _filesystem(state_dir)
+    if nodefs is not None:
+        where = f"{state_dir} ({nodefs.device})"
+        observations[Signal.NODEFS_AVAILABLE] = Observed(
+            available=nodefs.bytes_free, capacity=nodefs.bytes_total, where=where
+        )
+        if nodefs.inodes_total > 0:  # some filesystems (btrfs) do not count inodes
+            observations[Signal.NODEFS_INODES_FREE] = Observed(
+                available=nodefs.inodes_free, capacity=nodefs.inodes_total, where=where
+            )
+    imagefs = _filesystem(imagefs_path) if imagefs_path else None
+    if imagefs is not None and imagefs_path is not None:
+        observations[Signal.IMAGEFS_AVAILABLE] = Observed(
+            available=imagefs.bytes_free,
+            capacity=imagefs.bytes_total,
+            where=f"{imagefs_path} ({imagefs.device})",
+        )
+    pid_max = _pid_max()
+    if pid_max is not None:
+        observations[Signal.PID_AVAILABLE] = Observed(
+            available=pid_max - len(psutil.pids()), capacity=pid_max
+        )
+    arch = ARCH_NAMES.get(platform.machine(), platform.machine())
+    capacity = {
+        "cpu": str(psutil.cpu_count() or 1),
+        "memory": f"{int(memory.total) // 1024}Ki",
+        "pods": str(MAX_PODS),
+    }
+    if nodefs is not None:
+        capacity["ephemeral-storage"] = f"{nodefs.bytes_total // 1024}Ki"
+    facts = NodeFacts(
+        capacity=capacity,
+        addresses=(("InternalIP", internal_ip(server_url)), ("Hostname", node_name)),
+        node_info=_node_info(arch=arch, runtime_info=runtime_info),
+        os="linux",
+        arch=arch,
+    )
+    return Measurement(observations=observations, facts=facts)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Filesystem:
+    device: str
+    mountpoint: str
+    bytes_free: int
+    bytes_total: int
+    inodes_free: int
+    inodes_total: int
+
+
+def _filesystem(path: str) -> _Filesystem | None:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    mountpoint, device = _mount_of(path)
+    return _Filesystem(
+        device=device,
+        mountpoint=mountpoint,
+        bytes_free=st.f_bavail * st.f_frsize,
+        bytes_total=st.f_blocks * st.f_frsize,
+        inodes_free=st.f_favail,
+        inodes_total=st.f_files,
+    )
+
+
+def _mount_of(path: str) -> tuple[str, str]:
+    """(mount point, device) of the filesystem holding `path`: the longest matching mount."""
+    real = os.path.realpath(path)
+    best = ("/", "unknown")
+    for part in psutil.disk_partitions(all=True):
+        mp = part.mountpoint
+        inside = real == mp or real.startswith(mp.rstrip("/") + "/")
+        if inside and len(mp) >= len(best[0]):
+            best = (mp, part.device)
+    return best
+
+
+def _pid_max() -> int | None:
+    try:
+        return int(Path("/proc/sys/kernel/pid_max").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def internal_ip(server_url: str | None) -> str:
+    """The source address this host uses to reach the server, else its first non-loopback IPv4."""
+    if server_url:
+        parts = urlsplit(server_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            family = socket.AF_INET6 if ":" in (parts.hostname or "") else socket.AF_INET
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.connect((parts.hostname or "127.0.0.1", port))  # UDP: no packet is sent
+                return str(s.getsockname()[0])
+        except OSError:
+            pass
+    fallback = "127.0.0.1"
+    for addrs in psutil.net_if_addrs().values():
+        for addr in addrs:
+            if addr.family == socket.AF_INET and not addr.address.startswith("127."):
+                return str(addr.address)
+    return fallback
+
+
+def _read_first(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _os_image() -> str:
+    for line in _read_first("/etc/os-release").splitlines():
+        key, _, value = line.partition("=")
+        if key == "PRETTY_NAME":
+            return value.strip().strip('"')
+    return "Linux"
+
+
+def _node_info(*, arch: str, runtime_info: Mapping[str, str]) -> dict[str, str]:
+    engine = runtime_info.get("name", "")
+    version = runtime_info.get("version", "")
+    return {
+        "machineID": _read_first("/etc/machine-id"),
+        "systemUUID": _read_first("/sys/class/dmi/id/product_uuid"),
+        "bootID": _read_first("/proc/sys/kernel/random/boot_id"),
+        "kernelVersion": platform.release(),
+        "osImage": _os_image(),
+        "containerRuntimeVersion": f"{engine}://{version}" if engine else "",
+        "kubeletVersion": KUBELET_VERSION,
+        "operatingSystem": "linux",
+        "architecture": arch,
+    }
