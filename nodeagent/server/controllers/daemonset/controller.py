@@ -1,0 +1,434 @@
+"""The DaemonSet controller loop (syncDaemonSet): read caches -> pure plans -> writes -> status.
+
+Owns the I/O of the DaemonSet controller: informers on daemonsets, pods, nodes and
+controllerrevisions, the work queue, expectations (do not act again until our own creates and
+deletes are seen), pod creates in slow-start batches, deletes, revision writes, events and the
+status subresource. Every decision is made by plan.py, rollout.py, history.py and status.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from nodeagent.api import meta
+from nodeagent.api.errors import AlreadyExists, APIError, Conflict, NotFound
+from nodeagent.server.controllers.daemonset import history, plan, rollout, status
+from nodeagent.server.controllers.workqueue import Informer, Key, WorkQueue, object_key
+from nodeagent.server.registry_protocol import Obj, Registry
+
+log = structlog.get_logger()
+
+COMPONENT = "daemonset-controller"
+EXPECTATIONS_TIMEOUT = 300.0
+RESYNC_SECONDS = 30.0
+WORKERS = 2
+
+
+class EventRecorder(Protocol):
+    async def __call__(
+        self,
+        registry: Registry,
+        *,
+        involved: Obj,
+        type: str,
+        reason: str,
+        message: str,
+        now: float,
+        component: str,
+    ) -> Any: ...
+
+
+@dataclass(slots=True, kw_only=True)
+class Expectation:
+    """Pods we created (by name) or deleted (by uid) that the pod cache has not shown yet."""
+
+    created: set[tuple[str, str]] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+    deadline: float = 0.0
+
+
+@dataclass(slots=True, kw_only=True)
+class DaemonSetController:
+    registry: Registry
+    record_event: EventRecorder
+    clock: Callable[[], float] = time.time
+    resync_seconds: float = RESYNC_SECONDS
+    queue: WorkQueue[Key] = field(default_factory=WorkQueue)
+    backoff: dict[str, plan.BackoffEntry] = field(default_factory=dict)
+    expectations: dict[Key, Expectation] = field(default_factory=dict)
+    daemonsets: Informer = field(init=False)
+    pods: Informer = field(init=False)
+    nodes: Informer = field(init=False)
+    revisions: Informer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.daemonsets = Informer(registry=self.registry, resource="daemonsets")
+        self.pods = Informer(registry=self.registry, resource="pods")
+        self.nodes = Informer(registry=self.registry, resource="nodes")
+        self.revisions = Informer(registry=self.registry, resource="controllerrevisions")
+        self.daemonsets.add_handler(self._on_daemonset)
+        self.pods.add_handler(self._on_pod)
+        self.nodes.add_handler(self._on_node)
+        self.revisions.add_handler(self._on_revision)
+
+    # --- event handlers: enqueue the affected DaemonSets ----------------------------------
+
+    def _on_daemonset(self, old: Obj | None, new: Obj | None) -> None:
+        self.queue.add(object_key(new or old or {}))
+
+    def _owner_key(self, obj: Obj) -> Key | None:
+        ref = meta.controller_ref(obj)
+        if ref is None or ref.get("kind") != "DaemonSet":
+            return None
+        key = (meta.namespace_of(obj), str(ref.get("name") or ""))
+        ds = self.daemonsets.get(*key)
+        if ds is None or meta.uid_of(ds) != ref.get("uid"):
+            return None
+        return key
+
+    def _selecting(self, obj: Obj) -> list[Key]:
+        labels = meta.labels_of(obj)
+        return [
+            object_key(ds)
+            for ds in self.daemonsets.list(meta.namespace_of(obj))
+            if not plan.selects_everything(ds) and plan.selector_of(ds).matches(labels)
+        ]
+
+    def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
+        keys: set[Key] = set()
+        for obj in (old, new):
+            if obj is None:
+                continue
+            owner = self._owner_key(obj)
+            if owner is not None:
+                keys.add(owner)
+            elif meta.controller_ref(obj) is None:
+                keys.update(self._selecting(obj))
+        for key in keys:
+            self.queue.add(key)
+
+    def _on_node(self, old: Obj | None, new: Obj | None) -> None:
+        if old is not None and new is not None and not _node_changed(old, new):
+            return
+        for ds in self.daemonsets.list():
+            self.queue.add(object_key(ds))
+
+    def _on_revision(self, old: Obj | None, new: Obj | None) -> None:
+        for obj in (old, new):
+            if obj is not None:
+                owner = self._owner_key(obj)
+                if owner is not None:
+                    self.queue.add(owner)
+
+    # --- running ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            for informer in (self.nodes, self.pods, self.revisions, self.daemonsets):
+                tg.create_task(informer.run(), name=f"informer-{informer.resource}")
+            for informer in (self.nodes, self.pods, self.revisions, self.daemonsets):
+                await informer.synced.wait()
+            log.info("daemonset_controller_synced")
+            for i in range(WORKERS):
+                tg.create_task(self._worker(), name=f"daemonset-worker-{i}")
+            tg.create_task(self._resync(), name="daemonset-resync")
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_seconds)
+            for ds in self.daemonsets.list():
+                self.queue.add(object_key(ds))
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                requeue = await self.sync(key)
+            except (Conflict, AlreadyExists, NotFound) as exc:
+                log.info("daemonset_sync_retry", daemonset=_fmt(key), reason=exc.reason)
+                self.queue.add_rate_limited(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("daemonset_sync_failed", daemonset=_fmt(key))
+                self.queue.add_rate_limited(key)
+            else:
+                self.queue.forget(key)
+                if requeue is not None:
+                    self.queue.add_after(key, requeue)
+            finally:
+                self.queue.done(key)
+
+    # --- expectations -------------------------------------------------------------------
+
+    def _satisfied(self, key: Key, now: float) -> bool:
+        exp = self.expectations.get(key)
+        if exp is None:
+            return True
+        exp.created = {k for k in exp.created if self.pods.get(*k) is None}
+        live = {meta.uid_of(p) for p in self.pods.list(key[0]) if not plan.is_terminating(p)}
+        exp.deleted &= live
+        if (not exp.created and not exp.deleted) or now > exp.deadline:
+            del self.expectations[key]
+            return True
+        return False
+
+    # --- sync ---------------------------------------------------------------------------
+
+    async def sync(self, key: Key) -> float | None:
+        """Reconcile one DaemonSet; returns seconds after which to look again, if any."""
+        namespace, name = key
+        ds = self.daemonsets.get(namespace, name)
+        if ds is None:
+            self.expectations.pop(key, None)
+            return None
+        now = self.clock()
+        if plan.selects_everything(ds):
+            await self._event(
+                ds,
+                "Warning",
+                "SelectingAll",
+                "This daemon set is selecting all pods. A non-empty selector is required.",
+            )
+            return None
+        if plan.is_terminating(ds):
+            return None
+        nodes = self.nodes.list()
+        daemon_pods = await self._claim_pods(ds)
+        hash_ = await self._construct_history(ds, daemon_pods)
+        if not self._satisfied(key, now):
+            await self._write_status(ds, nodes, daemon_pods, hash_, observed=False)
+            return None
+        managed = plan.manage(
+            ds=ds, nodes=nodes, daemon_pods=daemon_pods, hash_=hash_, backoff=self.backoff, now=now
+        )
+        self.backoff.update(managed.backoff)
+        for failed in managed.failed:
+            await self._event(ds, "Warning", "FailedDaemonPod", failed.message())
+        acted = await self._sync_nodes(ds, managed.delete, managed.create_on, hash_)
+        strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type", "RollingUpdate")
+        if not acted and strategy == "RollingUpdate":
+            rolled = rollout.rolling_update(
+                ds=ds, nodes=nodes, daemon_pods=daemon_pods, hash_=hash_, now=now
+            )
+            await self._sync_nodes(ds, rolled.delete, rolled.create_on, hash_)
+        await self._cleanup_history(ds, hash_)
+        new_status = await self._write_status(ds, nodes, daemon_pods, hash_, observed=True)
+        requeue = managed.requeue_after
+        min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
+        if min_ready > 0 and new_status.get("numberReady") != new_status.get("numberAvailable"):
+            requeue = min(requeue or min_ready, float(min_ready))
+        return requeue
+
+    async def _claim_pods(self, ds: Obj) -> list[Obj]:
+        claim = plan.claim_pods(ds, self.pods.list(meta.namespace_of(ds)))
+        owned = {meta.uid_of(p): p for p in claim.owned}
+        if claim.adopt:
+            fresh = await self.registry.get("daemonsets", meta.namespace_of(ds), meta.name_of(ds))
+            if meta.uid_of(fresh) != meta.uid_of(ds) or plan.is_terminating(fresh):
+                for pod in claim.adopt:
+                    owned.pop(meta.uid_of(pod), None)
+                claim = plan.Claim(owned=[], adopt=[], release=claim.release)
+        for pod in claim.adopt:
+            stored = await self.registry.update("pods", plan.adopted(pod, ds))
+            owned[meta.uid_of(stored)] = stored
+            log.info("daemon_pod_adopted", daemonset=meta.name_of(ds), pod=meta.name_of(pod))
+        for pod in claim.release:
+            with contextlib.suppress(NotFound):
+                await self.registry.update("pods", plan.released(pod, ds))
+            log.info("daemon_pod_released", daemonset=meta.name_of(ds), pod=meta.name_of(pod))
+        return list(owned.values())
+
+    async def _construct_history(self, ds: Obj, daemon_pods: list[Obj]) -> str:
+        ours, orphans = history.controlled_revisions(ds, self.revisions.list(meta.namespace_of(ds)))
+        for rev in orphans:
+            ours.append(await self.registry.update("controllerrevisions", plan.adopted(rev, ds)))
+        hplan = history.construct_history(ds, ours, daemon_pods)
+        for rev in hplan.hash_label_missing:
+            await self.registry.update("controllerrevisions", rev)
+        if hplan.create is not None:
+            await self._create_revision(ds, hplan.create)
+            return hplan.hash
+        assert hplan.current is not None
+        for pod in hplan.relabel:
+            body = {"metadata": {"labels": {plan.HASH_LABEL: hplan.hash}}}
+            await self.registry.patch(
+                "pods",
+                meta.namespace_of(pod),
+                meta.name_of(pod),
+                json.dumps(body).encode(),
+                "application/merge-patch+json",
+            )
+        for dup in hplan.duplicates:
+            with contextlib.suppress(NotFound):
+                await self.registry.delete(
+                    "controllerrevisions", meta.namespace_of(dup), meta.name_of(dup)
+                )
+        if hplan.set_revision is not None:
+            bumped = copy.deepcopy(hplan.current)
+            bumped["revision"] = hplan.set_revision
+            await self.registry.update("controllerrevisions", bumped)
+        return hplan.hash
+
+    async def _create_revision(self, ds: Obj, revision: Obj) -> None:
+        namespace = meta.namespace_of(ds)
+        try:
+            await self.registry.create("controllerrevisions", revision, namespace=namespace)
+        except AlreadyExists:
+            existing = await self.registry.get(
+                "controllerrevisions", namespace, meta.name_of(revision)
+            )
+            if history.matches(ds, existing):
+                return
+            # A hash collision with a different template: bump collisionCount and retry.
+            current = await self.registry.get("daemonsets", namespace, meta.name_of(ds))
+            if history.collision_count(current) != history.collision_count(ds):
+                raise
+            current.setdefault("status", {})["collisionCount"] = (
+                history.collision_count(current) or 0
+            ) + 1
+            await self.registry.update("daemonsets", current, subresource="status")
+            log.info("daemonset_hash_collision", daemonset=meta.name_of(ds))
+            raise
+
+    async def _cleanup_history(self, ds: Obj, hash_: str) -> None:
+        ours, _ = history.controlled_revisions(ds, self.revisions.list(meta.namespace_of(ds)))
+        old = [r for r in ours if meta.labels_of(r).get(plan.HASH_LABEL) != hash_]
+        all_pods = [
+            p for p in self.pods.list(meta.namespace_of(ds)) if meta.is_controlled_by(p, ds)
+        ]
+        for rev in history.history_to_prune(ds, old, all_pods):
+            with contextlib.suppress(NotFound):
+                await self.registry.delete(
+                    "controllerrevisions", meta.namespace_of(rev), meta.name_of(rev)
+                )
+            log.info(
+                "daemonset_revision_pruned", daemonset=meta.name_of(ds), revision=meta.name_of(rev)
+            )
+
+    async def _sync_nodes(
+        self, ds: Obj, delete: Iterable[Obj], create_on: Iterable[str], hash_: str
+    ) -> bool:
+        """syncNodes: creates in slow-start batches (1, 2, 4, ...), stopping at the first batch
+        with an error, then deletes. Returns whether anything was attempted."""
+        to_delete = list(delete)
+        nodes = list(create_on)
+        if not to_delete and not nodes:
+            return False
+        key = object_key(ds)
+        exp = self.expectations.setdefault(key, Expectation())
+        exp.deadline = self.clock() + EXPECTATIONS_TIMEOUT
+        pos, batch = 0, 1
+        while pos < len(nodes):
+            chunk = nodes[pos : pos + batch]
+            results = await asyncio.gather(
+                *(self._create_pod(ds, n, hash_) for n in chunk), return_exceptions=True
+            )
+            errors = [r for r in results if isinstance(r, BaseException)]
+            for r in results:
+                if isinstance(r, dict):
+                    exp.created.add(object_key(r))
+            if errors:
+                skipped = len(nodes) - pos - len(chunk)
+                if skipped:
+                    log.info(
+                        "daemon_pod_creates_skipped", daemonset=meta.name_of(ds), skipped=skipped
+                    )
+                break
+            pos += len(chunk)
+            batch *= 2
+        for pod in to_delete:
+            await self._delete_pod(ds, pod, exp)
+        return True
+
+    async def _create_pod(self, ds: Obj, node_name: str, hash_: str) -> Obj:
+        pod = plan.new_pod(ds, node_name=node_name, hash_=hash_)
+        try:
+            created = await self.registry.create("pods", pod, namespace=meta.namespace_of(ds))
+        except APIError as exc:
+            await self._event(ds, "Warning", "FailedCreate", f"Error creating: {exc.message}")
+            log.warning("daemon_pod_create_failed", daemonset=meta.name_of(ds), node=node_name)
+            raise
+        await self._event(ds, "Normal", "SuccessfulCreate", f"Created pod: {meta.name_of(created)}")
+        log.info(
+            "daemon_pod_created",
+            daemonset=meta.name_of(ds),
+            pod=meta.name_of(created),
+            node=node_name,
+        )
+        return created
+
+    async def _delete_pod(self, ds: Obj, pod: Obj, exp: Expectation) -> None:
+        try:
+            await self.registry.delete(
+                "pods", meta.namespace_of(pod), meta.name_of(pod), uid=meta.uid_of(pod)
+            )
+        except NotFound:
+            return
+        except APIError as exc:
+            await self._event(ds, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
+            raise
+        exp.deleted.add(meta.uid_of(pod))
+        await self._event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {meta.name_of(pod)}")
+        log.info("daemon_pod_deleted", daemonset=meta.name_of(ds), pod=meta.name_of(pod))
+
+    async def _write_status(
+        self, ds: Obj, nodes: list[Obj], daemon_pods: list[Obj], hash_: str, *, observed: bool
+    ) -> Obj:
+        for attempt in range(2):
+            new = status.compute_status(
+                ds=ds,
+                nodes=nodes,
+                daemon_pods=daemon_pods,
+                hash_=hash_,
+                now=self.clock(),
+                observed=observed,
+            )
+            if not status.status_changed(ds, new):
+                return new
+            updated = dict(ds)
+            updated["status"] = new
+            try:
+                await self.registry.update("daemonsets", updated, subresource="status")
+                return new
+            except Conflict:
+                if attempt:
+                    raise
+                ds = await self.registry.get("daemonsets", meta.namespace_of(ds), meta.name_of(ds))
+        return {}
+
+    async def _event(self, ds: Obj, type_: str, reason: str, message: str) -> None:
+        try:
+            await self.record_event(
+                self.registry,
+                involved=ds,
+                type=type_,
+                reason=reason,
+                message=message,
+                now=self.clock(),
+                component=COMPONENT,
+            )
+        except APIError:
+            log.warning("event_record_failed", reason=reason)
+
+
+def _node_changed(old: Obj, new: Obj) -> bool:
+    """Only labels, taints and the name decide whether a node runs a daemon pod."""
+    return (
+        meta.labels_of(old) != meta.labels_of(new)
+        or (old.get("spec") or {}).get("taints") != (new.get("spec") or {}).get("taints")
+        or meta.name_of(old) != meta.name_of(new)
+    )
+
+
+def _fmt(key: Key) -> str:
+    return f"{key[0]}/{key[1]}"
