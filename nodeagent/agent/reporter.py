@@ -236,6 +236,7 @@ def reporter_config(
     *,
     settings: AgentSettings,
     thresholds: Sequence[conditions.Threshold],
+    tick: float = 1.0,
 ) -> ReporterConfig:
     """ReporterConfig from the agent's AgentSettings."""
     return ReporterConfig(
@@ -250,4 +251,5 @@ def reporter_config(
         transition_period=settings.pressure_transition_period,
         status_interval=settings.status_update_interval,
         lease_interval=settings.lease_interval,
+        tick=tick,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nodeagent.agent.conditions import ConditionValue, ready_condition
 from nodeagent.agent.nodestatus import (
     NodeFacts,
@@ -43,7 +45,7 @@ def test_node_has_well_known_and_configured_labels_and_taints() -> None:
 
 def test_merge_keeps_server_taints_and_unschedulable() -> None:
     """An existing Node gets our labels but keeps its own taints, cordon and other labels."""
-    existing = {
+    existing: dict[str, Any] = {
         "metadata": {"name": "node-a", "uid": "u1", "labels": {"team": "infra", "disk": "hdd"}},
         "spec": {"unschedulable": True, "taints": [{"key": "x", "effect": "NoExecute"}]},
     }

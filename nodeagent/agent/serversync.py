@@ -1,0 +1,370 @@
+"""Everything the agent does with the server, started as one task: `run_server_sync`.
+
+Owns the wiring (the API pod source, the node reporter, the lease, the pod sync as named tasks)
+and the pod side: a PURE `plan_pod_sync` (pod statuses, mirror pods for static pods, deletion
+confirms, warning events for rejected manifests) and the thin executor that applies it. A server
+that is away only delays these writes; nothing here touches a running container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from nodeagent.agent import checkpoint
+from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
+from nodeagent.agent.conditions import parse_thresholds
+from nodeagent.agent.reporter import NodeReporter, reporter_config
+from nodeagent.agent.settings import AgentSettings
+from nodeagent.agent.sources.apiserver import (
+    MIRROR_ANNOTATION,
+    ServerPodsView,
+    is_mirror_pod,
+    run_api_source,
+)
+from nodeagent.agent.sources.update import SourceName, SourceUpdate
+from nodeagent.agent.state import AgentState, PodRecord
+from nodeagent.api import errors
+from nodeagent.api.timefmt import format_time
+from nodeagent.api.tokens import node_bearer_token
+
+Obj = dict[str, Any]
+CONFIG_HASH = "kubernetes.io/config.hash"
+MANIFEST_EVENT_REASON = "FailedToLoadManifest"
+STATIC_SOURCES = (SourceName.FILE, SourceName.HTTP)
+
+log = structlog.get_logger()
+
+
+# ---- actions: what the pod side wants done on the server ----------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutStatus:
+    namespace: str
+    name: str
+    uid: str
+    status: Obj
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateMirror:
+    uid: str  # the static pod's uid in AgentState.pods
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeletePod:
+    """DELETE with gracePeriodSeconds=0 and a uid precondition (mirror pods, confirms)."""
+
+    namespace: str
+    name: str
+    uid: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostEvent:
+    origin: str
+    error: str
+
+
+PodAction = PutStatus | CreateMirror | DeletePod | PostEvent
+
+
+@dataclass(slots=True, kw_only=True)
+class Reported:
+    """What the server has been told (so only changes are sent)."""
+
+    statuses: dict[str, Obj] = field(default_factory=dict)  # server pod uid -> status sent
+    rejections: dict[str, str] = field(default_factory=dict)  # origin -> error posted
+    deleting: set[str] = field(default_factory=set)  # uids whose delete was sent
+
+
+def _meta(pod: Obj) -> Obj:
+    return pod.get("metadata") or {}
+
+
+def mirror_pod(record: PodRecord, *, node_name: str, node_owner: Obj) -> Obj:
+    """The server's copy of a static pod: same spec, the mirror annotation, owned by the Node."""
+    pod = copy.deepcopy(record.pod)
+    meta = pod.setdefault("metadata", {})
+    for key in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"):
+        meta.pop(key, None)
+    annotations = meta.setdefault("annotations", {})
+    annotations[MIRROR_ANNOTATION] = config_hash(record.pod)
+    if node_owner.get("uid"):
+        meta["ownerReferences"] = [{**node_owner, "controller": True}]
+    pod["spec"] = {**(pod.get("spec") or {}), "nodeName": node_name}
+    pod["status"] = record.status
+    pod.setdefault("apiVersion", "v1")
+    pod.setdefault("kind", "Pod")
+    return pod
+
+
+def config_hash(pod: Obj) -> str:
+    return str((_meta(pod).get("annotations") or {}).get(CONFIG_HASH) or _meta(pod).get("uid", ""))
+
+
+def plan_pod_sync(
+    *,
+    records: Mapping[str, PodRecord],
+    server_pods: Mapping[str, Obj],
+    server_synced: bool,
+    static_sources_synced: bool,
+    api_seen: bool,
+    reported: Reported,
+    rejected: Mapping[str, str],
+) -> list[PodAction]:
+    """PURE: the writes that bring the server in line with the agent's state.
+
+    Assumptions: `server_pods` is the watch's view of the pods bound to this node (uid -> pod);
+    static pods' records are named NAME-NODE already. Invariants: a pod is deleted for a confirm
+    only once its record is gone or has no containers; mirror pods are removed as orphans only
+    after the static sources were all seen (so a restarting agent does not flap them).
+    """
+    actions: list[PodAction] = []
+    by_name = {
+        (_meta(p).get("namespace") or "default", _meta(p)["name"]): p for p in server_pods.values()
+    }
+    mirrors_wanted: set[tuple[str, str]] = set()
+    for uid, record in records.items():
+        key = (_meta(record.pod).get("namespace") or "default", _meta(record.pod)["name"])
+        if record.source == SourceName.API:
+            unsent = reported.statuses.get(uid) != record.status
+            if uid in server_pods and uid not in reported.deleting and unsent:
+                actions.append(
+                    PutStatus(namespace=key[0], name=key[1], uid=uid, status=record.status)
+                )
+            continue
+        if not server_synced:
+            continue
+        mirrors_wanted.add(key)
+        existing = by_name.get(key)
+        if existing is None:
+            actions.append(CreateMirror(uid=uid))
+            continue
+        ex_uid = str(_meta(existing).get("uid", ""))
+        stale = (
+            not is_mirror_pod(existing)
+            or (_meta(existing).get("annotations") or {}).get(MIRROR_ANNOTATION)
+            != config_hash(record.pod)
+            or bool(_meta(existing).get("deletionTimestamp"))
+        )
+        if stale and is_mirror_pod(existing):
+            if ex_uid not in reported.deleting:
+                actions.append(
+                    DeletePod(namespace=key[0], name=key[1], uid=ex_uid, why="mirror pod outdated")
+                )
+        elif not stale and reported.statuses.get(ex_uid) != record.status:
+            actions.append(
+                PutStatus(namespace=key[0], name=key[1], uid=ex_uid, status=record.status)
+            )
+    for uid, pod in server_pods.items():
+        key = (_meta(pod).get("namespace") or "default", _meta(pod)["name"])
+        if uid in reported.deleting:
+            continue
+        if is_mirror_pod(pod):
+            if static_sources_synced and key not in mirrors_wanted:
+                actions.append(
+                    DeletePod(namespace=key[0], name=key[1], uid=uid, why="static pod gone")
+                )
+        elif api_seen and _meta(pod).get("deletionTimestamp"):
+            found = records.get(uid)
+            if found is None or not found.container_ids:
+                actions.append(
+                    DeletePod(namespace=key[0], name=key[1], uid=uid, why="containers stopped")
+                )
+    for origin, error in sorted(rejected.items()):
+        if reported.rejections.get(origin) != error:
+            actions.append(PostEvent(origin=origin, error=error))
+    return actions
+
+
+@dataclass(slots=True, kw_only=True)
+class PodSync:
+    """Applies plan_pod_sync's actions; the only writer of pods (and events) on the server."""
+
+    client: ApiClient
+    state: AgentState
+    view: ServerPodsView
+    reporter: NodeReporter
+    reported: Reported = field(default_factory=Reported)
+    tick: float = 1.0
+
+    async def run(self) -> None:
+        while True:
+            await self.sync_once()
+            waits = [
+                asyncio.ensure_future(e.wait()) for e in (self.state.changed, self.view.changed)
+            ]
+            try:
+                await asyncio.wait(waits, timeout=self.tick, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+            self.state.changed.clear()
+            self.view.changed.clear()
+
+    async def sync_once(self) -> None:
+        expected = self.state.sources_expected & set(STATIC_SOURCES)
+        known = {r.origin: r.error for r in self.state.rejected.values()}
+        for origin in list(self.reported.rejections):
+            if origin not in known:
+                del self.reported.rejections[origin]
+        self.reported.deleting &= set(self.view.pods)
+        for uid in set(self.reported.statuses) - set(self.view.pods):
+            del self.reported.statuses[uid]
+        actions = plan_pod_sync(
+            records=dict(self.state.pods),
+            server_pods=dict(self.view.pods),
+            server_synced=self.view.synced and self.reporter.registered.is_set(),
+            static_sources_synced=expected <= self.state.sources_seen,
+            api_seen=SourceName.API in self.state.sources_seen,
+            reported=self.reported,
+            rejected=known,
+        )
+        for action in actions:
+            try:
+                await self._apply(action)
+            except (Unreachable, errors.APIError) as e:
+                self.reporter.warnings.failed(
+                    "pod_sync_failed", action=type(action).__name__, error=str(e)
+                )
+
+    async def _apply(self, action: PodAction) -> None:
+        if isinstance(action, PutStatus):
+            await self._put_status(action)
+        elif isinstance(action, CreateMirror):
+            await self._create_mirror(action)
+        elif isinstance(action, DeletePod):
+            await self._delete(action)
+        else:
+            await self._post_event(action)
+
+    async def _put_status(self, action: PutStatus) -> None:
+        path = resource_path(
+            "pods", namespace=action.namespace, name=action.name, subresource="status"
+        )
+        pod = self.view.pods.get(action.uid) or await self.client.get(
+            resource_path("pods", namespace=action.namespace, name=action.name)
+        )
+        for _attempt in range(3):
+            if _meta(pod).get("uid") != action.uid:
+                return  # replaced by another pod of the same name
+            body = copy.deepcopy(pod)
+            body["status"] = action.status
+            try:
+                await self.client.update(path, body)
+                self.reported.statuses[action.uid] = action.status
+                return
+            except errors.Conflict:
+                pod = await self.client.get(
+                    resource_path("pods", namespace=action.namespace, name=action.name)
+                )
+            except errors.NotFound:
+                return
+
+    async def _create_mirror(self, action: CreateMirror) -> None:
+        record = self.state.pods.get(action.uid)
+        if record is None:
+            return
+        body = mirror_pod(
+            record, node_name=self.state.node_name, node_owner=self.reporter.node_owner_reference()
+        )
+        namespace = _meta(body).get("namespace") or "default"
+        try:
+            created = await self.client.create(resource_path("pods", namespace=namespace), body)
+        except errors.AlreadyExists:
+            return  # the watch will show it; the next sync compares its hash
+        self.view.pods[str(_meta(created).get("uid"))] = created
+        log.info("mirror_pod_created", pod=_meta(body)["name"], namespace=namespace)
+
+    async def _delete(self, action: DeletePod) -> None:
+        options = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "gracePeriodSeconds": 0,
+            "preconditions": {"uid": action.uid},
+        }
+        path = resource_path("pods", namespace=action.namespace, name=action.name)
+        with contextlib.suppress(errors.NotFound, errors.Conflict):
+            await self.client.delete(path, options=options)
+        self.reported.deleting.add(action.uid)
+        log.info(
+            "pod_deleted_on_server", pod=action.name, namespace=action.namespace, why=action.why
+        )
+
+    async def _post_event(self, action: PostEvent) -> None:
+        now = time.time()
+        node = self.state.node_name
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{node}.{time.time_ns():x}", "namespace": "default"},
+            "involvedObject": {"kind": "Node", "name": node, "uid": node, "apiVersion": "v1"},
+            "reason": MANIFEST_EVENT_REASON,
+            "message": f"{action.origin}: {action.error}",
+            "type": "Warning",
+            "source": {"component": "nodeagent", "host": node},
+            "reportingComponent": "nodeagent",
+            "reportingInstance": node,
+            "firstTimestamp": format_time(now),
+            "lastTimestamp": format_time(now),
+            "count": 1,
+        }
+        await self.client.create(resource_path("events", namespace="default"), event)
+        self.reported.rejections[action.origin] = action.error
+
+
+def _load_checkpoint(state_dir: str) -> list[Obj]:
+    return checkpoint.load_checkpoint(state_dir) or []
+
+
+async def run_server_sync(
+    *,
+    settings: AgentSettings,
+    state: AgentState,
+    queue: asyncio.Queue[SourceUpdate],
+    watch_timeout: int = 300,
+    tick: float = 1.0,
+) -> None:
+    """Run until cancelled: the API pod source, node registration, status, lease and pod sync."""
+    if not settings.server_url:
+        raise ValueError("run_server_sync needs settings.server_url")
+    join_secret = settings.join_secret() or ""
+    client = ApiClient(
+        server_url=settings.server_url,
+        token=node_bearer_token(join_secret, settings.node_name),
+        ca_file=settings.ca_file,
+    )
+    thresholds = parse_thresholds(settings.eviction_hard)
+    config = reporter_config(settings=settings, thresholds=thresholds, tick=tick)
+    reporter = NodeReporter(client=client, config=config, state=state)
+    view = ServerPodsView()
+    pods = PodSync(client=client, state=state, view=view, reporter=reporter, tick=tick)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(
+                run_api_source(
+                    client=client,
+                    node_name=settings.node_name,
+                    state_dir=settings.state_dir,
+                    queue=queue,
+                    view=view,
+                    save_checkpoint=checkpoint.save_checkpoint,
+                    load_checkpoint=_load_checkpoint,
+                    watch_timeout=watch_timeout,
+                ),
+                name="api-source",
+            )
+            tg.create_task(reporter.register(), name="node-register")
+            tg.create_task(reporter.run_status(), name="node-status")
+            tg.create_task(reporter.run_lease(), name="node-lease")
+            tg.create_task(pods.run(), name="pod-sync")
+    finally:
+        await client.close()
