@@ -1,0 +1,448 @@
+"""The Runtime over the Docker Engine API on a unix socket (podman's API service or dockerd).
+
+aiodocker carries the HTTP session, API-version negotiation and error mapping; the calls go
+through its `_query`/`_query_json` because exec, logs and events need the raw bytes (see
+docs/runtime.md). Pod-to-container decisions are in convert.py; this module only performs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import shutil
+import stat
+import tarfile
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiodocker
+import aiohttp
+import structlog
+
+from nodeagent.runtime import labels as L
+from nodeagent.runtime.convert import (
+    CONFIG_ERROR,
+    SANDBOX_IMAGE,
+    HostPathPrep,
+    container_config,
+    sandbox_config,
+)
+from nodeagent.runtime.protocol import (
+    ContainerEvent,
+    ContainerInfo,
+    ContainerState,
+    EngineInfo,
+    ExecResult,
+    ImagePullError,
+    PodContext,
+    RuntimeError_,
+    RuntimeUnavailable,
+)
+from nodeagent.runtime.wire import demux, parse_time, state_of
+
+Obj = dict[str, Any]
+log = structlog.get_logger()
+
+DEFAULT_SOCKETS = ("/run/podman/podman.sock", "/var/run/docker.sock")
+EVENT_ACTIONS = frozenset({"create", "start", "die", "oom", "kill", "stop", "destroy", "remove"})
+PULL_POLICIES = frozenset({"Always", "IfNotPresent", "Never"})
+SANDBOX_APPLETS = ("sleep", "sh")
+NOT_FOUND = 404
+CONFLICT = 409
+NOT_MODIFIED = 304
+
+
+async def connect_runtime(
+    socket: str | None = None, *, node_name: str | None = None, timeout: float = 5.0
+) -> DockerRuntime:
+    """The first engine answering /_ping: `socket` if given, else podman's, else dockerd's.
+
+    Raises RuntimeUnavailable naming every socket tried and why each failed.
+    """
+    failures: list[str] = []
+    for path in (socket,) if socket else DEFAULT_SOCKETS:
+        runtime = DockerRuntime(path, node_name=node_name)
+        try:
+            async with asyncio.timeout(timeout):
+                await runtime.ping()
+        except (RuntimeError_, TimeoutError) as exc:
+            failures.append(f"{path}: {exc or 'timed out'}")
+            await runtime.close()
+            continue
+        return runtime
+    raise RuntimeUnavailable("no container engine answers: " + "; ".join(failures))
+
+
+@contextlib.contextmanager
+def _engine_errors(what: str, *, reason: str = "RuntimeError") -> Iterator[None]:
+    """Map aiodocker/aiohttp failures to RuntimeError_ (unreachable engine: RuntimeUnavailable)."""
+    try:
+        yield
+    except aiodocker.DockerError as exc:
+        if exc.status == 900:
+            raise RuntimeUnavailable(f"{what}: {exc.message}") from exc
+        word = "NotFound" if exc.status == NOT_FOUND else reason
+        raise RuntimeError_(f"{what}: {exc.message}", reason=word) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise RuntimeUnavailable(f"{what}: {exc}") from exc
+
+
+def _prepare_host_path(prep: HostPathPrep) -> None:
+    """Create (...OrCreate) or check a hostPath as kubelet does; CreateContainerConfigError if not."""
+    path = Path(prep.path)
+    if prep.type == "DirectoryOrCreate":
+        path.mkdir(mode=0o755, parents=True, exist_ok=True)
+    elif prep.type == "FileOrCreate" and not path.exists():
+        path.touch(mode=0o644)
+    checks = {
+        "Directory": stat.S_ISDIR,
+        "DirectoryOrCreate": stat.S_ISDIR,
+        "File": stat.S_ISREG,
+        "FileOrCreate": stat.S_ISREG,
+        "Socket": stat.S_ISSOCK,
+        "CharDevice": stat.S_ISCHR,
+        "BlockDevice": stat.S_ISBLK,
+    }
+    check = checks.get(prep.type)
+    if check is None:
+        return
+    try:
+        ok = check(path.stat().st_mode)
+    except OSError:
+        ok = False
+    if not ok:
+        raise RuntimeError_(
+            f"volume {prep.volume}: hostPath type check failed: {prep.path} is not a {prep.type}",
+            reason=CONFIG_ERROR,
+        )
+
+
+def remove_pod_volumes(ctx: PodContext) -> None:
+    """Delete the pod's emptyDir volumes (ctx.volume_dir and everything under it)."""
+    shutil.rmtree(ctx.volume_dir, ignore_errors=True)
+
+
+def _pause_tarball(busybox: str) -> bytes:
+    """A tiny rootfs: busybox-static with the applets the sandbox needs."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        bindir = tarfile.TarInfo("bin")
+        bindir.type, bindir.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(bindir)
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in SANDBOX_APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    return buffer.getvalue()
+
+
+class DockerRuntime:
+    """Runtime protocol over one Docker-API socket; containers filtered to this node's labels."""
+
+    def __init__(
+        self, socket: str, *, node_name: str | None = None, busybox: str = "/bin/busybox"
+    ) -> None:
+        self.socket = socket
+        self.node_name = node_name
+        self.busybox = busybox
+        self._docker = aiodocker.Docker(url="unix://" + socket)
+        self._sandbox_lock = asyncio.Lock()
+
+    async def _json(self, what: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        with _engine_errors(what, reason=kwargs.pop("reason", "RuntimeError")):
+            return await self._docker._query_json(path, method, **kwargs)
+
+    async def _raw(self, what: str, path: str, method: str = "GET", **kwargs: Any) -> bytes:
+        with _engine_errors(what, reason=kwargs.pop("reason", "RuntimeError")):
+            async with self._docker._query(path, method, **kwargs) as response:
+                return await response.read()
+
+    # --- engine and images ----------------------------------------------------------------
+
+    async def ping(self) -> EngineInfo:
+        version = await self._json("version", "version", versioned_api=False)
+        components = " ".join(str(c.get("Name", "")) for c in version.get("Components") or [])
+        return EngineInfo(
+            name="podman" if "podman" in components.lower() else "docker",
+            version=str(version.get("Version", "")),
+            api_version=str(version.get("ApiVersion", "")),
+            socket=self.socket,
+        )
+
+    async def _image_config(self, image: str) -> Obj | None:
+        """The image's Config, or None when the engine does not have it."""
+        try:
+            data = await self._json(f"inspect image {image}", f"images/{image}/json")
+        except RuntimeError_ as exc:
+            if exc.reason == "NotFound":
+                return None
+            raise
+        return dict(data.get("Config") or {})
+
+    async def ensure_image(self, image: str, *, pull_policy: str) -> None:
+        if pull_policy not in PULL_POLICIES:
+            raise ImagePullError(f"unknown imagePullPolicy {pull_policy!r}")
+        present = await self._image_config(image) is not None
+        if pull_policy == "Never":
+            if not present:
+                raise ImagePullError(
+                    f'Container image "{image}" is not present with pull policy of Never',
+                    reason="ErrImageNeverPull",
+                )
+            return
+        if pull_policy == "IfNotPresent" and present:
+            return
+        log.info("image_pull", image=image, policy=pull_policy)
+        try:
+            await self._docker.images.pull(image)
+        except aiodocker.DockerError as exc:
+            if exc.status == 900:
+                raise RuntimeUnavailable(f"pull {image}: {exc.message}") from exc
+            raise ImagePullError(f'failed to pull image "{image}": {exc.message}') from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise RuntimeUnavailable(f"pull {image}: {exc}") from exc
+        if await self._image_config(image) is None:
+            raise ImagePullError(f'failed to pull image "{image}": not present after the pull')
+
+    async def ensure_sandbox_image(self) -> str:
+        """Import the pause image from the host's busybox-static unless the engine has it."""
+        async with self._sandbox_lock:
+            if await self._image_config(SANDBOX_IMAGE) is not None:
+                return SANDBOX_IMAGE
+            data = await asyncio.to_thread(_pause_tarball, self.busybox)
+            log.info("sandbox_image_import", image=SANDBOX_IMAGE, busybox=self.busybox)
+            await self._raw(
+                "import sandbox image",
+                "images/create",
+                "POST",
+                params={"fromSrc": "-", "repo": SANDBOX_IMAGE},  # podman ignores `tag`
+                data=data,
+                headers={"Content-Type": "application/x-tar"},
+            )
+            if await self._image_config(SANDBOX_IMAGE) is None:
+                raise RuntimeError_(f"sandbox image {SANDBOX_IMAGE} missing after import")
+            return SANDBOX_IMAGE
+
+    # --- containers -----------------------------------------------------------------------
+
+    async def _create(self, name: str, body: Obj) -> str:
+        """Create a container; a stopped leftover holding the name is removed first."""
+        for _ in range(2):
+            try:
+                created = await self._json(
+                    f"create {name}",
+                    "containers/create",
+                    "POST",
+                    params={"name": name},
+                    data=body,
+                    reason="CreateContainerError",
+                )
+                return str(created["Id"])
+            except RuntimeError_ as exc:
+                cause = exc.__cause__
+                if not (isinstance(cause, aiodocker.DockerError) and cause.status == CONFLICT):
+                    raise
+                old = await self._json(f"inspect {name}", f"containers/{name}/json")
+                if (old.get("State") or {}).get("Running"):
+                    raise
+                log.info("stale_container_removed", name=name, id=old.get("Id"))
+                await self.remove_container(str(old["Id"]))
+        raise RuntimeError_(f"create {name}: name still in use", reason="CreateContainerError")
+
+    async def create_sandbox(self, pod: Obj, ctx: PodContext) -> str:
+        await self.ensure_sandbox_image()
+        uid = str((pod.get("metadata") or {}).get("uid", ""))
+        attempts = [
+            c.attempt for c in await self.list_containers() if c.is_sandbox and c.pod_uid == uid
+        ]
+        config = sandbox_config(pod, ctx, attempt=max(attempts, default=-1) + 1)
+        container_id = await self._create(config.name, config.body)
+        await self.start_container(container_id)
+        log.info("sandbox_started", pod=config.name, id=container_id[:12])
+        return container_id
+
+    async def create_container(
+        self, pod: Obj, container: Obj, ctx: PodContext, *, attempt: int, is_init: bool
+    ) -> tuple[str, Sequence[str]]:
+        image = str(container.get("image", ""))
+        image_config = await self._image_config(image)
+        if image_config is None:
+            raise RuntimeError_(f'image "{image}" is not present', reason="CreateContainerError")
+        config = container_config(
+            pod, container, ctx, attempt=attempt, is_init=is_init, image_config=image_config
+        )
+        for prep in config.host_paths:
+            await asyncio.to_thread(_prepare_host_path, prep)
+        for directory in config.empty_dirs:
+            await asyncio.to_thread(os.makedirs, directory, 0o777, True)
+        container_id = await self._create(config.name, config.body)
+        for warning in config.warnings:
+            log.warning("container_field_ignored", container=config.name, warning=warning)
+        return container_id, list(config.warnings)
+
+    async def start_container(self, container_id: str) -> None:
+        await self._raw(
+            f"start {container_id[:12]}",
+            f"containers/{container_id}/start",
+            "POST",
+            reason="RunContainerError",
+        )
+
+    async def stop_container(self, container_id: str, *, grace_seconds: int) -> None:
+        grace = max(0, int(grace_seconds))
+        timeout = aiohttp.ClientTimeout(total=grace + 60)
+        await self._raw(
+            f"stop {container_id[:12]}",
+            f"containers/{container_id}/stop",
+            "POST",
+            params={"t": grace},
+            timeout=timeout,
+        )
+
+    async def remove_container(self, container_id: str) -> None:
+        try:
+            await self._raw(
+                f"remove {container_id[:12]}",
+                f"containers/{container_id}",
+                "DELETE",
+                params={"force": True, "v": True},
+            )
+        except RuntimeError_ as exc:
+            if exc.reason != "NotFound":
+                raise
+
+    # --- observation ----------------------------------------------------------------------
+
+    def _label_filter(self) -> list[str]:
+        selector = [L.POD_UID]
+        if self.node_name is not None:
+            selector.append(f"{L.NODE}={self.node_name}")
+        return selector
+
+    async def _inspect(self, container_id: str) -> ContainerInfo | None:
+        try:
+            data = await self._json(
+                f"inspect {container_id[:12]}", f"containers/{container_id}/json"
+            )
+        except RuntimeError_ as exc:
+            if exc.reason == "NotFound":
+                return None
+            raise
+        state = data.get("State") or {}
+        config = data.get("Config") or {}
+        labels = config.get("Labels") or {}
+        network = data.get("NetworkSettings") or {}
+        pod_ip = str(network.get("IPAddress") or "")
+        if not pod_ip:
+            pod_ip = next(
+                (
+                    str(n["IPAddress"])
+                    for n in (network.get("Networks") or {}).values()
+                    if n.get("IPAddress")
+                ),
+                "",
+            )
+        status = state_of(str(state.get("Status", "")))
+        return L.info_from_labels(
+            container_id=str(data.get("Id", container_id)),
+            engine_name=str(data.get("Name", "")).lstrip("/"),
+            labels=labels,
+            image=str(config.get("Image", "")),
+            image_id=str(data.get("Image", "")),
+            state=status,
+            exit_code=int(state.get("ExitCode", 0)) if status is ContainerState.EXITED else None,
+            started_at=parse_time(state.get("StartedAt")),
+            finished_at=parse_time(state.get("FinishedAt"))
+            if status is ContainerState.EXITED
+            else None,
+            oom_killed=bool(state.get("OOMKilled")),
+            pod_ip=pod_ip,
+        )
+
+    async def list_containers(self) -> list[ContainerInfo]:
+        listed = await self._json(
+            "list containers",
+            "containers/json",
+            params={"all": "true", "filters": json.dumps({"label": self._label_filter()})},
+        )
+        infos = await asyncio.gather(*(self._inspect(str(c["Id"])) for c in listed))
+        return [i for i in infos if i is not None and L.is_ours(i.labels, self.node_name)]
+
+    async def exec(
+        self, container_id: str, command: Sequence[str], *, timeout: float
+    ) -> ExecResult:
+        what = f"exec in {container_id[:12]}"
+        try:
+            async with asyncio.timeout(timeout):
+                created = await self._json(
+                    what,
+                    f"containers/{container_id}/exec",
+                    "POST",
+                    data={"AttachStdout": True, "AttachStderr": True, "Cmd": list(command)},
+                )
+                exec_id = str(created["Id"])
+                raw = await self._raw(
+                    what,
+                    f"exec/{exec_id}/start",
+                    "POST",
+                    data=json.dumps({"Detach": False, "Tty": False}),
+                )
+                result = await self._json(what, f"exec/{exec_id}/json")
+        except TimeoutError:
+            raise RuntimeError_(
+                f"{what}: command {list(command)} timed out after {timeout}s",
+                reason="DeadlineExceeded",
+            ) from None
+        code = result.get("ExitCode")
+        return ExecResult(exit_code=int(code) if code is not None else -1, output=demux(raw))
+
+    async def logs(self, container_id: str, *, tail: int | None = None) -> bytes:
+        raw = await self._raw(
+            f"logs of {container_id[:12]}",
+            f"containers/{container_id}/logs",
+            params={
+                "stdout": "true",
+                "stderr": "true",
+                "tail": "all" if tail is None else str(tail),
+            },
+        )
+        return demux(raw)
+
+    async def events(self) -> AsyncIterator[ContainerEvent]:
+        filters = {"type": ["container"], "label": self._label_filter()}
+        with _engine_errors("events"):
+            async with self._docker._query(
+                "events", params={"filters": json.dumps(filters)}, timeout=None
+            ) as response:
+                async for line in response.content:
+                    event = _decode_event(line)
+                    if event is not None:
+                        yield event
+
+    async def close(self) -> None:
+        await self._docker.close()
+
+
+def _decode_event(line: bytes) -> ContainerEvent | None:
+    """One event line as a ContainerEvent, or None if it is not about a container we follow."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    action = str(data.get("Action") or data.get("status") or "").split(":")[0]
+    if action not in EVENT_ACTIONS:
+        return None
+    actor = data.get("Actor") or {}
+    attributes = actor.get("Attributes") or {}
+    nanos = data.get("timeNano")
+    return ContainerEvent(
+        container_id=str(actor.get("ID") or data.get("id") or ""),
+        action=action,
+        pod_uid=str(attributes.get(L.POD_UID, "")),
+        time=nanos / 1e9 if isinstance(nanos, int) else float(data.get("time") or 0),
+    )
