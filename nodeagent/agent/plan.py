@@ -43,6 +43,7 @@ class DesiredPod:
     pod: Obj  # defaulted Pod as its source gave it
     spec_hash: str  # hash of pod.spec: a container from another hash is replaced
     terminating: bool = False  # no longer desired by any source: stop and remove
+    source: str = "file"  # which source wants it (labels the containers)
 
     @property
     def uid(self) -> str:

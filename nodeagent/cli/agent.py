@@ -1,16 +1,72 @@
-"""`nodeagent agent`: not built yet."""
+"""`nodeagent agent`: flags -> AgentSettings -> run_agent, with SIGTERM/SIGINT as a clean stop."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
+
+from nodeagent import log as logsetup
+from nodeagent.agent.settings import SettingsError, load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    a = parser.add_argument
+    a("--config", metavar="FILE", help="YAML config file (flags override it)")
+    a("--node-name", help="this node's name (default: the hostname)")
+    a("--manifest-dir", help="static pod manifests (default /etc/nodeagent/manifests)")
+    a("--state-dir", help="checkpoints and pod volumes (default /var/lib/nodeagent)")
+    a("--server", dest="server_url", metavar="URL", help="the nodeagent server, https://HOST:PORT")
+    a("--token-file", help="file holding the fleet's join secret")
+    a("--ca-file", help="CA certificate of the server")
+    a("--runtime-socket", help="Docker-API socket of podman or dockerd")
+    a("--listen", metavar="HOST:PORT", help="local HTTP endpoints (default 127.0.0.1:10248)")
+    a("--manifest-url", help="a URL polled for a manifest, like kubelet --manifest-url")
+    a("--label", dest="labels", action="append", metavar="K=V", help="node label (repeatable)")
+    a(
+        "--taint",
+        dest="taints",
+        action="append",
+        metavar="K=V:EFFECT",
+        help="node taint (repeatable)",
+    )
+    a("--log-level", choices=("debug", "info", "warning", "error"))
+
+
+FIELDS = (
+    "node_name",
+    "manifest_dir",
+    "state_dir",
+    "server_url",
+    "token_file",
+    "ca_file",
+    "runtime_socket",
+    "listen",
+    "manifest_url",
+    "labels",
+    "taints",
+    "log_level",
+)
 
 
 def run(args: argparse.Namespace) -> int:
-    del args
-    print("nodeagent: this command is not built yet", file=sys.stderr)
-    return 2
+    overrides = {name: getattr(args, name, None) for name in FIELDS}
+    try:
+        settings = load_settings(config_file=args.config, overrides=overrides)
+    except SettingsError as e:
+        for line in e.errors:
+            print(f"nodeagent agent: {line}", file=sys.stderr)
+        return 2
+    logsetup.configure(level=settings.log_level)
+    from nodeagent.agent.daemon import run_agent
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_agent(settings, stop=stop)
+
+    asyncio.run(main())
+    return 0

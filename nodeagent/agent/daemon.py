@@ -1,0 +1,195 @@
+"""Wiring only: the agent's named root tasks in one TaskGroup; a stop leaves the pods running.
+
+Tasks: http, file-source, url-source, merge, runtime (connect, then reconcile and events),
+server-sync (when a server is configured), sd-watchdog, stop. Any task that dies stops them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import platform
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from nodeagent.agent.executor import Executor
+from nodeagent.agent.http import AgentMetrics, make_app
+from nodeagent.agent.nodestatus import NodeFacts, build_node
+from nodeagent.agent.probers import Prober
+from nodeagent.agent.reconciler import Reconciler, follow_runtime_events, merge_updates
+from nodeagent.agent.sdnotify import Notifier
+from nodeagent.agent.settings import AgentSettings
+from nodeagent.agent.sources.file import run_file_source
+from nodeagent.agent.sources.update import SourceName, SourceUpdate
+from nodeagent.agent.sources.url import run_url_source
+from nodeagent.agent.state import AgentState
+from nodeagent.agent.stats import internal_ip
+from nodeagent.runtime.protocol import Runtime, RuntimeError_
+
+log = structlog.get_logger()
+ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le"}
+RuntimeFactory = Callable[[str | None], Awaitable[Runtime]]
+
+
+class _Stopped(Exception):
+    """Raised by the stop task to end the TaskGroup."""
+
+
+def local_node(settings: AgentSettings) -> dict[str, object]:
+    """This node's own Node object, for DaemonSet manifests' node_should_run."""
+    arch = ARCH.get(platform.machine(), platform.machine())
+    return build_node(
+        node_name=settings.node_name,
+        facts=NodeFacts(arch=arch),
+        labels=settings.labels,
+        taints=settings.taints,
+    )
+
+
+async def _default_runtime(socket: str | None) -> Runtime:
+    from nodeagent.runtime.docker import connect_runtime
+
+    return await connect_runtime(socket)
+
+
+async def _connect(settings: AgentSettings, state: AgentState, factory: RuntimeFactory) -> Runtime:
+    """Connect to the engine, retrying while it is down (the node is NotReady meanwhile)."""
+    delay = 0.5
+    while True:
+        try:
+            runtime = await factory(settings.runtime_socket)
+            info = await runtime.ping()
+        except RuntimeError_ as e:
+            message = f"container runtime is down: {e}"
+            if state.runtime_error != message:
+                log.warning("runtime_unavailable", error=str(e))
+                state.runtime_error = message
+                state.changed.set()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        state.runtime_info = {"name": info.name, "version": info.version}
+        log.info("runtime_connected", engine=info.name, version=info.version, socket=info.socket)
+        return runtime
+
+
+async def run_agent(
+    settings: AgentSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    runtime_factory: RuntimeFactory | None = None,
+    state: AgentState | None = None,
+) -> None:
+    """Run the agent until `stop` is set (or a root task fails). Containers keep running."""
+    stop = stop or asyncio.Event()
+    state = state or AgentState(node_name=settings.node_name)
+    state.sources_expected = {SourceName.FILE}
+    if settings.server_url:
+        state.sources_expected.add(SourceName.API)
+    if settings.manifest_url:
+        state.sources_expected.add(SourceName.HTTP)
+    notifier = Notifier.from_env()
+    metrics = AgentMetrics()
+    queue: asyncio.Queue[SourceUpdate] = asyncio.Queue()
+    host_ip = await asyncio.to_thread(internal_ip, settings.server_url)
+    runtime_box: list[Runtime] = []
+    join_secret = settings.join_secret()
+    log.info("agent_starting", node=settings.node_name, manifest_dir=settings.manifest_dir)
+
+    async def serve_http() -> None:
+        app = make_app(
+            state=state,
+            runtime_of=lambda: runtime_box[0] if runtime_box else None,
+            metrics_=metrics,
+            join_secret=join_secret,
+        )
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
+        await site.start()
+        log.info("http_listening", listen=settings.listen)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    async def run_runtime(tg: asyncio.TaskGroup) -> None:
+        runtime = await _connect(settings, state, runtime_factory or _default_runtime)
+        runtime_box.append(runtime)
+        reconciler = Reconciler(
+            runtime=runtime,
+            state=state,
+            host_ip=host_ip,
+            executor=Executor(
+                runtime=runtime,
+                node_name=settings.node_name,
+                host_ip=host_ip,
+                state_dir=settings.state_dir,
+            ),
+            prober=Prober(runtime=runtime, host_ip=host_ip),
+            observe_duration=metrics.reconcile.observe,
+        )
+        reconciler.executor.on_done = reconciler.wake.set
+        reconciler.prober.on_change = reconciler.wake.set
+        tg.create_task(merge_updates(queue, reconciler), name="merge")
+        tg.create_task(follow_runtime_events(runtime, reconciler.wake), name="runtime-events")
+        notifier.ready(status="reconciling")
+        try:
+            await reconciler.run(interval=settings.sync_interval)
+        finally:
+            await reconciler.prober.cancel()
+            await reconciler.executor.cancel()  # in-flight starts/stops end; containers stay
+            with contextlib.suppress(Exception):
+                await runtime.close()
+
+    async def watchdog() -> None:
+        interval = notifier.watchdog_interval
+        if interval is None:
+            await asyncio.Event().wait()
+        while interval is not None:
+            notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    async def wait_stop() -> None:
+        await stop.wait()
+        raise _Stopped
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(serve_http(), name="http")
+            tg.create_task(
+                run_file_source(
+                    directory=settings.manifest_dir,
+                    node=local_node(settings),
+                    queue=queue,
+                    rescan_interval=settings.file_check_interval,
+                ),
+                name="file-source",
+            )
+            if settings.manifest_url:
+                tg.create_task(
+                    run_url_source(
+                        url=settings.manifest_url,
+                        node=local_node(settings),
+                        queue=queue,
+                        interval=settings.manifest_url_interval,
+                    ),
+                    name="url-source",
+                )
+            if settings.server_url:
+                from nodeagent.agent.serversync import run_server_sync
+
+                tg.create_task(
+                    run_server_sync(settings=settings, state=state, queue=queue),
+                    name="server-sync",
+                )
+            tg.create_task(run_runtime(tg), name="runtime")
+            tg.create_task(watchdog(), name="sd-watchdog")
+            tg.create_task(wait_stop(), name="stop")
+    except* _Stopped:
+        pass
+    finally:
+        notifier.stopping()
+        log.info("agent_stopped", node=settings.node_name)

@@ -1,0 +1,250 @@
+"""Runs the plan's actions: the only writer to the Runtime. Pods in parallel, one pod in order.
+
+A pod whose previous actions are still running (a stop waiting out its grace period) is skipped
+until they finish. Outcomes are kept for the status: waiting reasons per container (ErrImagePull,
+CrashLoopBackOff, ...) and the backoff state (restarts and failed starts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from nodeagent.agent import backoff
+from nodeagent.agent.actions import (
+    Action,
+    CreateSandbox,
+    RemoveContainers,
+    StartContainer,
+    StopContainers,
+    Waiting,
+)
+from nodeagent.agent.plan import START_KEY_PREFIX, DesiredPod
+from nodeagent.agent.podstatus import WaitingReason
+from nodeagent.runtime.protocol import (
+    ContainerInfo,
+    ContainerState,
+    PodContext,
+    Runtime,
+    RuntimeError_,
+)
+
+log = structlog.get_logger()
+Obj = dict[str, Any]
+
+
+def _find_container(pod: Obj, name: str, *, is_init: bool) -> Obj:
+    key = "initContainers" if is_init else "containers"
+    return next(c for c in pod["spec"].get(key) or [] if c["name"] == name)
+
+
+@dataclass(slots=True)
+class _PodRun:
+    """One pod's execution: its context (sandbox id, pod IP) and what it learnt."""
+
+    desired: DesiredPod | None
+    sandbox_id: str | None
+    pod_ip: str
+    waiting: dict[str, WaitingReason] = field(default_factory=dict)
+
+
+@dataclass(slots=True, kw_only=True)
+class Executor:
+    runtime: Runtime
+    node_name: str
+    host_ip: str
+    state_dir: str
+    on_done: Callable[[], None] = lambda: None  # wakes the reconcile loop after a pod's run
+    clock: Callable[[], float] = time.time
+    restarts: dict[backoff.BackoffKey, backoff.BackoffEntry] = field(default_factory=dict)
+    waiting: dict[str, dict[str, WaitingReason]] = field(default_factory=dict)  # uid -> name ->
+    _busy: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    def busy(self, uid: str) -> bool:
+        return uid in self._busy
+
+    def volume_dir(self, uid: str) -> str:
+        return str(Path(self.state_dir) / "pods" / uid / "volumes")
+
+    def submit(
+        self,
+        actions: Sequence[Action],
+        *,
+        desired: Mapping[str, DesiredPod],
+        observed: Sequence[ContainerInfo],
+    ) -> None:
+        """Start running the actions, one task per pod; pods still busy are skipped."""
+        by_pod: dict[str, list[Action]] = defaultdict(list)
+        for a in actions:
+            by_pod[a.pod_uid].append(a)
+        for uid, pod_actions in by_pod.items():
+            if uid in self._busy:
+                continue
+            waiting_only = all(isinstance(a, Waiting) for a in pod_actions)
+            sandbox = next(
+                (
+                    c
+                    for c in observed
+                    if c.pod_uid == uid and c.is_sandbox and c.state is ContainerState.RUNNING
+                ),
+                None,
+            )
+            run = _PodRun(
+                desired=desired.get(uid),
+                sandbox_id=sandbox.id if sandbox else None,
+                pod_ip=sandbox.pod_ip if sandbox else "",
+            )
+            if waiting_only:  # nothing to do with the engine: record at once
+                self._record_waiting(uid, run, pod_actions)
+                continue
+            task = asyncio.create_task(self._run_pod(uid, run, pod_actions), name=f"pod-{uid}")
+            self._busy[uid] = task
+
+    def _record_waiting(self, uid: str, run: _PodRun, actions: Sequence[Action]) -> None:
+        for a in actions:
+            if isinstance(a, Waiting):
+                run.waiting[a.container_name] = WaitingReason(reason=a.reason, message=a.message)
+        self.waiting[uid] = run.waiting
+
+    async def _run_pod(self, uid: str, run: _PodRun, actions: Sequence[Action]) -> None:
+        try:
+            for action in actions:
+                if not await self._perform(uid, run, action):
+                    break
+            self._record_waiting(uid, run, [a for a in actions if isinstance(a, Waiting)])
+        except Exception:
+            log.exception("pod_actions_failed", pod_uid=uid)
+        finally:
+            del self._busy[uid]
+            self.on_done()
+
+    async def _perform(self, uid: str, run: _PodRun, action: Action) -> bool:
+        """Do one action; False stops the rest of this pod's actions for this round."""
+        if isinstance(action, Waiting):
+            return True
+        if isinstance(action, StopContainers):
+            await self._stop(action)
+            return True
+        if isinstance(action, RemoveContainers):
+            await self._remove(action)
+            return True
+        if run.desired is None:
+            return False
+        pod = run.desired.pod
+        if isinstance(action, CreateSandbox):
+            try:
+                run.sandbox_id = await self.runtime.create_sandbox(pod, self._ctx(run))
+                info = next(
+                    (c for c in await self.runtime.list_containers() if c.id == run.sandbox_id),
+                    None,
+                )
+                run.pod_ip = info.pod_ip if info else ""
+                log.info("sandbox_created", pod=pod["metadata"]["name"], pod_uid=uid)
+            except RuntimeError_ as e:
+                log.warning("sandbox_failed", pod=pod["metadata"]["name"], error=str(e))
+                for c in pod["spec"].get("containers") or []:
+                    run.waiting[c["name"]] = WaitingReason(reason=e.reason, message=str(e))
+                return False
+            return True
+        return await self._start(uid, run, action)
+
+    def _ctx(self, run: _PodRun) -> PodContext:
+        assert run.desired is not None
+        return PodContext(
+            node_name=self.node_name,
+            host_ip=self.host_ip,
+            source=run.desired.source,
+            spec_hash=run.desired.spec_hash,
+            volume_dir=self.volume_dir(run.desired.uid),
+            sandbox_id=run.sandbox_id,
+            pod_ip=self.host_ip if run.desired.pod["spec"].get("hostNetwork") else run.pod_ip,
+        )
+
+    async def _start(self, uid: str, run: _PodRun, action: StartContainer) -> bool:
+        assert run.desired is not None
+        pod, name = run.desired.pod, action.container_name
+        spec_c = _find_container(pod, name, is_init=action.is_init)
+        start_key = (uid, START_KEY_PREFIX + name)
+        try:
+            await self.runtime.ensure_image(
+                spec_c["image"], pull_policy=spec_c.get("imagePullPolicy") or "IfNotPresent"
+            )
+            cid, warnings = await self.runtime.create_container(
+                pod, spec_c, self._ctx(run), attempt=action.attempt, is_init=action.is_init
+            )
+            for w in warnings:
+                log.warning("container_field_not_honoured", pod=pod["metadata"]["name"], warning=w)
+            await self.runtime.start_container(cid)
+        except RuntimeError_ as e:
+            reason = e.reason if e.reason.startswith("Err") else "CreateContainerError"
+            self.restarts = backoff.record_restart(
+                self.restarts, start_key, now=self.clock(), reason=reason, message=str(e)
+            )
+            run.waiting[name] = WaitingReason(reason=reason, message=str(e))
+            log.warning(
+                "container_start_failed",
+                pod=pod["metadata"]["name"],
+                container=name,
+                reason=reason,
+                error=str(e),
+            )
+            return not action.is_init
+        self.restarts = backoff.forget(self.restarts, start_key)
+        if action.restart:
+            self.restarts = backoff.record_restart(self.restarts, (uid, name), now=self.clock())
+        log.info(
+            "container_started",
+            pod=pod["metadata"]["name"],
+            container=name,
+            attempt=action.attempt,
+            container_id=cid[:12],
+        )
+        return True
+
+    async def _stop(self, action: StopContainers) -> None:
+        async def stop(cid: str) -> None:
+            try:
+                await self.runtime.stop_container(cid, grace_seconds=action.grace_seconds)
+            except RuntimeError_ as e:
+                log.warning("container_stop_failed", container_id=cid[:12], error=str(e))
+
+        log.info(
+            "containers_stopping",
+            pod_uid=action.pod_uid,
+            reason=action.reason,
+            count=len(action.container_ids),
+            grace_seconds=action.grace_seconds,
+        )
+        await asyncio.gather(*(stop(cid) for cid in action.container_ids))
+
+    async def _remove(self, action: RemoveContainers) -> None:
+        for cid in action.container_ids:
+            try:
+                await self.runtime.remove_container(cid)
+            except RuntimeError_ as e:
+                log.warning("container_remove_failed", container_id=cid[:12], error=str(e))
+        if action.pod_gone:
+            pod_dir = Path(self.state_dir) / "pods" / action.pod_uid
+            await asyncio.to_thread(shutil.rmtree, pod_dir, True)
+            self.restarts = backoff.forget_pods(
+                self.restarts, {k[0] for k in self.restarts} - {action.pod_uid}
+            )
+            self.waiting.pop(action.pod_uid, None)
+
+    async def drain(self) -> None:
+        """Wait for every running pod task (tests, shutdown)."""
+        while self._busy:
+            await asyncio.gather(*self._busy.values(), return_exceptions=True)
+
+    async def cancel(self) -> None:
+        for task in list(self._busy.values()):
+            task.cancel()
+        await asyncio.gather(*self._busy.values(), return_exceptions=True)

@@ -1,0 +1,220 @@
+"""The agent's local HTTP endpoints: /healthz, /readyz, /metrics, /pods, container logs and exec.
+
+/containerLogs and /exec serve the server's kubectl logs/exec proxy and need a bearer token that
+the join secret verifies (a node token); the rest is open on the listen address (127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+import prometheus_client
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from nodeagent.agent.state import AgentState
+from nodeagent.api.tokens import node_of_token
+from nodeagent.runtime.protocol import Runtime, RuntimeError_
+
+Obj = dict[str, Any]
+STATE = web.AppKey("state", AgentState)
+RuntimeOf = Callable[[], Runtime | None]
+RUNTIME_OF: web.AppKey[RuntimeOf] = web.AppKey("runtime_of")
+JOIN_SECRET = web.AppKey("join_secret", str)
+PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+
+
+class AgentMetrics:
+    """The agent's Prometheus metrics, in a registry of its own (several agents per process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.pods = Gauge("nodeagent_pods", "Pods on this node by phase", ["phase"], registry=r)
+        self.restarts = Gauge(
+            "nodeagent_container_restarts", "Sum of container restart counts", registry=r
+        )
+        self.manifest_errors = Gauge(
+            "nodeagent_manifest_errors", "Manifests currently rejected", registry=r
+        )
+        self.runtime_up = Gauge("nodeagent_runtime_up", "1 when the engine answers", registry=r)
+        self.reconcile = Histogram(
+            "nodeagent_reconcile_duration_seconds", "Time of one reconcile pass", registry=r
+        )
+        self.probe_failures = Counter("nodeagent_probe_failures", "Failed probes", registry=r)
+
+    def refresh(self, state: AgentState) -> None:
+        counts = dict.fromkeys(PHASES, 0)
+        restarts = 0
+        for record in state.pods.values():
+            phase = str(record.status.get("phase", "Unknown"))
+            counts[phase] = counts.get(phase, 0) + 1
+            for s in record.status.get("containerStatuses") or []:
+                restarts += int(s.get("restartCount", 0))
+        for phase, n in counts.items():
+            self.pods.labels(phase=phase).set(n)
+        self.restarts.set(restarts)
+        self.manifest_errors.set(len(state.rejected))
+        self.runtime_up.set(0 if state.runtime_error else 1)
+
+
+METRICS = web.AppKey("metrics", AgentMetrics)
+
+
+def pods_view(state: AgentState) -> Obj:
+    """The /pods document: this node's pods and the manifests rejected."""
+    pods = []
+    for uid, record in sorted(state.pods.items(), key=lambda kv: kv[1].pod["metadata"]["name"]):
+        meta, status = record.pod["metadata"], record.status
+        statuses = (status.get("initContainerStatuses") or []) + (
+            status.get("containerStatuses") or []
+        )
+        containers = []
+        for s in statuses:
+            state_name, raw = next(iter(s["state"].items()), ("waiting", {}))
+            detail: Obj = raw or {}
+            containers.append(
+                {
+                    "name": s["name"],
+                    "id": record.container_ids.get(s["name"], ""),
+                    "state": state_name,
+                    "reason": detail.get("reason", ""),
+                    "message": detail.get("message", ""),
+                    "ready": s["ready"],
+                    "restartCount": s["restartCount"],
+                    "startedAt": detail.get("startedAt", ""),
+                }
+            )
+        pods.append(
+            {
+                "name": meta["name"],
+                "namespace": meta.get("namespace", "default"),
+                "uid": uid,
+                "source": record.source.value,
+                "phase": status.get("phase"),
+                "ready": all(c["ready"] for c in containers if c["name"] in _app_names(record.pod)),
+                "restarts": sum(c["restartCount"] for c in containers),
+                "containers": containers,
+            }
+        )
+    return {
+        "node": state.node_name,
+        "pods": pods,
+        "rejected": [
+            {"origin": r.origin, "error": r.error}
+            for r in sorted(state.rejected.values(), key=lambda r: r.origin)
+        ],
+        "runtime": {"error": state.runtime_error, **state.runtime_info},
+        "sourcesSynced": state.sources_synced,
+    }
+
+
+def _app_names(pod: Obj) -> set[str]:
+    return {c["name"] for c in pod.get("spec", {}).get("containers") or []}
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def readyz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if state.runtime_error:
+        return web.Response(status=503, text=f"not ready: {state.runtime_error}\n")
+    if not state.sources_synced:
+        missing = ", ".join(sorted(state.sources_expected - state.sources_seen))
+        return web.Response(status=503, text=f"not ready: sources not synced yet: {missing}\n")
+    return web.Response(text="ok")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    m = request.app[METRICS]
+    m.refresh(request.app[STATE])
+    body = prometheus_client.generate_latest(m.registry)
+    return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+
+
+async def pods(request: web.Request) -> web.Response:
+    return web.json_response(pods_view(request.app[STATE]))
+
+
+def _authorize(request: web.Request) -> None:
+    secret = request.app[JOIN_SECRET]
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    if not token:
+        raise web.HTTPUnauthorized(text="a bearer token is required\n")
+    if not secret or node_of_token(secret, token) is None:
+        raise web.HTTPForbidden(text="the token is not a node token of this fleet\n")
+
+
+def _runtime(request: web.Request) -> Runtime:
+    runtime: Runtime | None = request.app[RUNTIME_OF]()
+    if runtime is None:
+        raise web.HTTPServiceUnavailable(text="the container runtime is not connected yet\n")
+    return runtime
+
+
+def _container_id(request: web.Request) -> str:
+    state = request.app[STATE]
+    ns, name, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
+    for record in state.pods.values():
+        meta = record.pod["metadata"]
+        if meta["name"] == name and meta.get("namespace", "default") == ns:
+            cid = record.container_ids.get(container)
+            if cid:
+                return cid
+            raise web.HTTPNotFound(text=f"container {container} is not valid for pod {name}\n")
+    raise web.HTTPNotFound(text=f"pod {ns}/{name} is not on this node\n")
+
+
+async def container_logs(request: web.Request) -> web.Response:
+    _authorize(request)
+    cid = _container_id(request)
+    tail_text = request.query.get("tailLines")
+    tail = int(tail_text) if tail_text and tail_text.isdigit() else None
+    try:
+        data = await _runtime(request).logs(cid, tail=tail)
+    except RuntimeError_ as e:
+        raise web.HTTPBadGateway(text=f"{e}\n") from e
+    return web.Response(body=data, content_type="text/plain")
+
+
+async def exec_command(request: web.Request) -> web.Response:
+    _authorize(request)
+    cid = _container_id(request)
+    command = request.query.getall("command", [])
+    if len(command) == 1 and " " in command[0]:
+        command = shlex.split(command[0])
+    if not command:
+        raise web.HTTPBadRequest(text="command is required\n")
+    timeout = float(request.query.get("timeout", "60"))
+    try:
+        result = await _runtime(request).exec(cid, command, timeout=timeout)
+    except RuntimeError_ as e:
+        raise web.HTTPBadGateway(text=f"{e}\n") from e
+    output = result.output.decode(errors="replace")
+    return web.json_response({"exitCode": result.exit_code, "output": output})
+
+
+def make_app(
+    *,
+    state: AgentState,
+    runtime_of: Callable[[], Runtime | None],
+    metrics_: AgentMetrics,
+    join_secret: str | None,
+) -> web.Application:
+    app = web.Application()
+    app[STATE] = state
+    app[RUNTIME_OF] = runtime_of
+    app[METRICS] = metrics_
+    app[JOIN_SECRET] = join_secret or ""
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/pods", pods)
+    app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", container_logs)
+    app.router.add_post("/exec/{namespace}/{pod}/{container}", exec_command)
+    return app

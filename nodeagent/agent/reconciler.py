@@ -1,0 +1,161 @@
+"""The reconcile loop: merged sources -> plan -> executor, then pod statuses into AgentState.
+
+Runs on every source change, runtime event, probe result change and a periodic tick. A pod no
+source wants any more stays known (terminating) until its containers are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from nodeagent.agent.executor import Executor
+from nodeagent.agent.plan import DesiredPod, latest_attempts, plan
+from nodeagent.agent.podconfig import PodConfig
+from nodeagent.agent.podstatus import pod_status
+from nodeagent.agent.probers import Prober
+from nodeagent.agent.sources.update import SourceName, SourceUpdate
+from nodeagent.agent.state import AgentState, PodRecord
+from nodeagent.api.hashing import spec_hash
+from nodeagent.runtime.protocol import ContainerInfo, Runtime, RuntimeError_
+
+log = structlog.get_logger()
+
+
+@dataclass(slots=True, kw_only=True)
+class Reconciler:
+    runtime: Runtime
+    state: AgentState
+    executor: Executor
+    prober: Prober
+    host_ip: str
+    observe_duration: Callable[[float], None] = lambda seconds: None
+    podconfig: PodConfig = field(default_factory=PodConfig)
+    known: dict[str, DesiredPod] = field(default_factory=dict)  # desired + terminating, by uid
+    observed: list[ContainerInfo] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def apply(self, update: SourceUpdate) -> None:
+        """Take one source's complete set (from the merge task)."""
+        self.podconfig.apply(update)
+        self.state.sources_seen.add(update.source)
+        self.state.rejected = {r.origin: r for r in self.podconfig.rejected()}
+        self.wake.set()
+
+    def _desired(self) -> dict[str, DesiredPod]:
+        merged = self.podconfig.desired()
+        desired = {
+            uid: DesiredPod(
+                pod=m.pod, spec_hash=spec_hash(m.pod.get("spec")), source=m.source.value
+            )
+            for uid, m in merged.items()
+        }
+        for uid, old in self.known.items():
+            if uid not in desired:
+                desired[uid] = DesiredPod(
+                    pod=old.pod, spec_hash=old.spec_hash, source=old.source, terminating=True
+                )
+        return desired
+
+    async def reconcile_once(self) -> None:
+        started = time.monotonic()
+        try:
+            observed = await self.runtime.list_containers()
+        except RuntimeError_ as e:
+            message = f"container runtime is down: {e}"
+            if self.state.runtime_error != message:
+                log.warning("runtime_unavailable", error=str(e))
+                self.state.runtime_error = message
+                self.state.changed.set()
+            return
+        if self.state.runtime_error is not None:
+            log.info("runtime_available")
+            self.state.runtime_error = None
+            self.state.changed.set()
+        self.observed = observed
+        now = time.time()
+        desired = self._desired()
+        actions = plan(
+            desired=desired,
+            observed=observed,
+            restarts=self.executor.restarts,
+            probes=self.prober.results,
+            now=now,
+        )
+        self.executor.submit(actions, desired=desired, observed=observed)
+        self._forget_gone(desired, observed)
+        self._update_statuses(observed, now)
+        self.observe_duration(time.monotonic() - started)
+
+    def _forget_gone(
+        self, desired: dict[str, DesiredPod], observed: Sequence[ContainerInfo]
+    ) -> None:
+        present = {c.pod_uid for c in observed}
+        self.known = {
+            uid: d
+            for uid, d in desired.items()
+            if not d.terminating or uid in present or self.executor.busy(uid)
+        }
+        for uid in [u for u in self.state.pods if u not in self.known]:
+            del self.state.pods[uid]
+            self.state.changed.set()
+
+    def _update_statuses(self, observed: Sequence[ContainerInfo], now: float) -> None:
+        for uid, d in self.known.items():
+            containers = [c for c in observed if c.pod_uid == uid]
+            record = self.state.pods.get(uid)
+            status = pod_status(
+                pod=d.pod,
+                containers=containers,
+                results=self.prober.results,
+                waiting=self.executor.waiting.get(uid, {}),
+                previous=record.status if record else None,
+                host_ip=self.host_ip,
+                now=now,
+            )
+            ids = {
+                name: c.id
+                for init in (True, False)
+                for name, c in latest_attempts(containers, init=init).items()
+            }
+            if record is None:
+                self.state.pods[uid] = PodRecord(
+                    pod=d.pod, source=SourceName(d.source), status=status, container_ids=ids
+                )
+                self.state.changed.set()
+            elif record.status != status or record.container_ids != ids or record.pod is not d.pod:
+                record.pod, record.status, record.container_ids = d.pod, status, ids
+                self.state.changed.set()
+
+    async def run(self, *, interval: float) -> None:
+        """Reconcile now, then on every wake-up or after `interval` seconds."""
+        while True:
+            self.wake.clear()
+            await self.reconcile_once()
+            self.prober.tick(pods=self.known, observed=self.observed, now=time.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=interval)
+
+
+async def merge_updates(queue: asyncio.Queue[SourceUpdate], reconciler: Reconciler) -> None:
+    """The fan-in: every source's SET goes through here (and nowhere else)."""
+    while True:
+        update = await queue.get()
+        log.debug("source_update", source=update.source.value, pods=len(update.pods))
+        reconciler.apply(update)
+
+
+async def follow_runtime_events(runtime: Runtime, wake: asyncio.Event) -> None:
+    """A container's death wakes the loop at once; the stream is reopened when it breaks."""
+    while True:
+        try:
+            async for _event in runtime.events():
+                wake.set()
+        except RuntimeError_ as e:
+            log.debug("runtime_events_interrupted", error=str(e))
+        await asyncio.sleep(1.0)

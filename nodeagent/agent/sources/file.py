@@ -1,0 +1,226 @@
+"""The manifest directory source: static pods from files, watched by inotify plus a full rescan.
+
+Pure parts (which names are read, file text -> pods or errors) are free functions; the
+DirectorySource class holds the last good pods per file and does the I/O. A file that stops
+parsing keeps the pods it gave before and is reported; a removed file takes its pods with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
+from nodeagent.api.decode import DecodeError, decode_documents
+from nodeagent.api.defaults import default_pod
+from nodeagent.api.hashing import spec_hash, static_pod_uid
+from nodeagent.api.naming import static_pod_name
+from nodeagent.api.scheduling import add_daemonset_tolerations, node_should_run
+from nodeagent.api.validation import validate_object, validate_pod
+
+log = structlog.get_logger()
+Obj = dict[str, Any]
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+ORIGIN_ANNOTATION = "nodeagent.io/manifest"  # where a static pod came from (file path or URL)
+
+
+def is_manifest_name(name: str) -> bool:
+    """Only `*.yaml`, `*.yml`, `*.json`, never hidden files (so `.x.swp`, `x.yaml~`,
+    `x.yaml.bak` and `.#x.yaml` are never read)."""
+    return not name.startswith(".") and name.endswith(MANIFEST_SUFFIXES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Parsed:
+    pods: tuple[Obj, ...] = ()
+    errors: tuple[str, ...] = ()  # "ORIGIN:LINE:COL: message" or "ORIGIN: field.path: message"
+    skipped: tuple[str, ...] = ()  # DaemonSets that do not run on this node (not errors)
+
+
+def _static_pod(pod: Obj, *, origin: str, source: SourceName, node_name: str, index: int) -> Obj:
+    """Name, uid, node and config annotations of a static pod, as kubelet sets them."""
+    meta = pod["metadata"]
+    content = spec_hash({"metadata": meta, "spec": pod.get("spec")})
+    uid = static_pod_uid(origin if index == 0 else f"{origin}#{index}", content, node_name)
+    annotations = {
+        **(meta.get("annotations") or {}),
+        "kubernetes.io/config.source": source.value,
+        "kubernetes.io/config.hash": uid,
+        ORIGIN_ANNOTATION: origin,
+    }
+    return {
+        **pod,
+        "metadata": {
+            **meta,
+            "name": static_pod_name(meta["name"], node_name),
+            "uid": uid,
+            "annotations": annotations,
+        },
+        "spec": {**pod["spec"], "nodeName": node_name},
+    }
+
+
+def _pod_of_daemonset(ds: Obj) -> Obj:
+    template = ds.get("spec", {}).get("template") or {}
+    tmeta = template.get("metadata") or {}
+    meta: Obj = {"name": ds["metadata"]["name"], "namespace": ds["metadata"].get("namespace")}
+    for key in ("labels", "annotations"):
+        if tmeta.get(key):
+            meta[key] = dict(tmeta[key])
+    spec = add_daemonset_tolerations(dict(template.get("spec") or {}))
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+def _errors(origin: str, errs: list[Any]) -> list[str]:
+    return [f"{origin}: {e}" for e in errs]
+
+
+def parse_manifest(
+    text: str, *, origin: str, node: Obj, source: SourceName = SourceName.FILE
+) -> Parsed:
+    """File text -> the static pods it asks for on `node`, or every error with its place."""
+    node_name = node["metadata"]["name"]
+    try:
+        docs = decode_documents(text, source=origin)
+    except DecodeError as e:
+        return Parsed(errors=(str(e),))
+    pods: list[Obj] = []
+    errors: list[str] = []
+    skipped: list[str] = []
+    for index, doc in enumerate(docs):
+        kind = doc.get("kind")
+        if kind == "DaemonSet":
+            ds_errors = validate_object(doc)
+            if ds_errors:
+                errors += _errors(origin, ds_errors)
+                continue
+            if not node_should_run(node, doc).should_run:
+                skipped.append(str(doc["metadata"]["name"]))
+                continue
+            doc = _pod_of_daemonset(doc)
+        elif kind != "Pod":
+            errors.append(f"{origin}: kind: Unsupported value: {kind!r}: supported: Pod, DaemonSet")
+            continue
+        pod = default_pod(doc)
+        pod_errors = validate_pod(pod)
+        if pod_errors:
+            errors += _errors(origin, pod_errors)
+            continue
+        pods.append(
+            _static_pod(pod, origin=origin, source=source, node_name=node_name, index=index)
+        )
+    if errors:
+        return Parsed(errors=tuple(errors))  # the file is all or nothing
+    return Parsed(pods=tuple(pods), skipped=tuple(skipped))
+
+
+@dataclass(slots=True, kw_only=True)
+class DirectorySource:
+    """Reads the manifest directory; keeps each file's last good pods."""
+
+    directory: Path
+    node: Obj
+    last_good: dict[str, tuple[Obj, ...]] = field(default_factory=dict)
+    _reported: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def scan(self) -> SourceUpdate:
+        """Read every manifest file now: the complete SET of this source.
+
+        An unreadable directory gives an empty SET (as kubelet: a missing path is no error)."""
+        try:
+            names = sorted(n for n in os.listdir(self.directory) if is_manifest_name(n))
+        except FileNotFoundError:
+            names = []
+        except OSError as e:
+            log.warning("manifest_dir_unreadable", path=str(self.directory), error=str(e))
+            names = []
+        seen: set[str] = set()
+        rejected: list[Rejected] = []
+        for name in names:
+            path = self.directory / name
+            origin = str(path)
+            if not path.is_file():
+                continue
+            seen.add(origin)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                rejected.append(self._reject(origin, (f"{origin}: cannot read: {e}",)))
+                continue
+            parsed = parse_manifest(text, origin=origin, node=self.node)
+            if parsed.errors:
+                rejected.append(self._reject(origin, parsed.errors))
+            else:
+                if self._reported.pop(origin, None) is not None:
+                    log.info("manifest_accepted", file=origin)
+                self.last_good[origin] = parsed.pods
+        for origin in set(self.last_good) - seen:
+            del self.last_good[origin]
+        for origin in set(self._reported) - seen:
+            del self._reported[origin]
+        pods = tuple(p for origin in sorted(self.last_good) for p in self.last_good[origin])
+        return SourceUpdate(source=SourceName.FILE, pods=pods, rejected=tuple(rejected))
+
+    def _reject(self, origin: str, errors: tuple[str, ...]) -> Rejected:
+        if self._reported.get(origin) != errors:
+            self._reported[origin] = errors
+            kept = len(self.last_good.get(origin, ()))
+            for error in errors:
+                log.warning("manifest_rejected", file=origin, error=error, kept_pods=kept)
+        return Rejected(origin=origin, error="\n".join(errors))
+
+
+def _watch(directory: Path, wake: asyncio.Event, loop: asyncio.AbstractEventLoop) -> Any:
+    """Start a watchdog observer that sets `wake` on any change in `directory`."""
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    class _Handler(FileSystemEventHandler):
+        def on_any_event(self, event: Any) -> None:
+            loop.call_soon_threadsafe(wake.set)
+
+    observer = Observer()
+    observer.schedule(_Handler(), str(directory), recursive=False)
+    observer.daemon = True
+    observer.start()
+    return observer
+
+
+async def run_file_source(
+    *,
+    directory: str,
+    node: Obj,
+    queue: asyncio.Queue[SourceUpdate],
+    rescan_interval: float = 20.0,
+    debounce: float = 0.1,
+) -> None:
+    """Send a full SourceUpdate at start and whenever the directory's result changes."""
+    source = DirectorySource(directory=Path(directory), node=node)
+    wake = asyncio.Event()
+    observer: Any = None
+    last: tuple[tuple[Obj, ...], tuple[Rejected, ...]] | None = None
+    try:
+        while True:
+            if observer is None and os.path.isdir(directory):
+                try:
+                    observer = _watch(Path(directory), wake, asyncio.get_running_loop())
+                except OSError as e:
+                    log.warning("manifest_watch_failed", path=directory, error=str(e))
+            update = await asyncio.to_thread(source.scan)
+            if (update.pods, update.rejected) != last:
+                last = (update.pods, update.rejected)
+                await queue.put(update)
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=rescan_interval)
+                await asyncio.sleep(debounce)  # let a burst of writes settle
+            except TimeoutError:
+                pass
+            wake.clear()
+    finally:
+        if observer is not None:
+            observer.stop()
