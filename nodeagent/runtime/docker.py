@@ -92,7 +92,7 @@ def _engine_errors(what: str, *, reason: str = "RuntimeError") -> Iterator[None]
 
 
 def _prepare_host_path(prep: HostPathPrep) -> None:
-    """Create (...OrCreate) or check a hostPath as kubelet does; CreateContainerConfigError if not."""
+    """Create (...OrCreate) or check a hostPath as kubelet does, else CreateContainerConfigError."""
     path = Path(prep.path)
     if prep.type == "DirectoryOrCreate":
         path.mkdir(mode=0o755, parents=True, exist_ok=True)
