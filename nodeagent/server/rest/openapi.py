@@ -1,0 +1,208 @@
+"""OpenAPI v3 documents for each served group-version, built from nodeagent.api.schema.
+
+What kubectl needs from them: the GVK extensions and a `fieldValidation` query parameter on
+every PATCH operation (then `create`/`apply` leave validation to the server), and component
+schemas with descriptions for `kubectl explain`. Documents are built once and cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from typing import Any
+
+from nodeagent.api import schema
+from nodeagent.api.resources import RESOURCES, Resource
+
+Obj = dict[str, Any]
+
+# Primitive field types -> schema (named ones are components, as Kubernetes names them).
+_PRIMITIVES: dict[str, Obj] = {
+    "string": {"type": "string"},
+    "integer": {"type": "integer", "format": "int64"},
+    "number": {"type": "number", "format": "double"},
+    "boolean": {"type": "boolean"},
+    "object": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+}
+_NAMED_PRIMITIVES: dict[str, tuple[str, Obj]] = {
+    "time": (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Time",
+        {"type": "string", "format": "date-time", "description": "An RFC 3339 date and time."},
+    ),
+    "quantity": (
+        "io.k8s.apimachinery.pkg.api.resource.Quantity",
+        {
+            "description": "A fixed-point number: 200Mi, 100m, 1.5.",
+            "oneOf": [{"type": "string"}, {"type": "number"}],
+        },
+    ),
+    "int-or-string": (
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
+        {
+            "description": "An int32 or a string (often a percentage).",
+            "type": "string",
+            "format": "int-or-string",
+            "x-kubernetes-int-or-string": True,
+        },
+    ),
+}
+_PATCH_TYPES = (
+    "application/apply-patch+yaml",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+)
+
+
+def _ref(name: str) -> str:
+    return f"#/components/schemas/{name}"
+
+
+def schema_name(type_name: str) -> str:
+    """`DaemonSetSpec` -> `io.k8s.api.apps.v1.DaemonSetSpec`."""
+    if type_name in _NAMED_PRIMITIVES:
+        return _NAMED_PRIMITIVES[type_name][0]
+    return f"{schema.TYPES[type_name].package}.{type_name}"
+
+
+def _field_schema(type_name: str, description: str = "") -> Obj:
+    if type_name.startswith("[]"):
+        out: Obj = {"type": "array", "items": _field_schema(type_name[2:])}
+    elif type_name.startswith("map[string]"):
+        out = {"type": "object", "additionalProperties": _field_schema(type_name[11:])}
+    elif type_name in _PRIMITIVES:
+        out = dict(_PRIMITIVES[type_name])
+    else:
+        out = {"allOf": [{"$ref": _ref(schema_name(type_name))}]}
+        if type_name in schema.TYPES:
+            out["default"] = {}
+    if description:
+        out["description"] = description
+    return out
+
+
+def _component(type_name: str) -> Obj:
+    t = schema.TYPES[type_name]
+    out: Obj = {
+        "description": t.description,
+        "type": "object",
+        "properties": {
+            name: _field_schema(fl.type, fl.description) for name, fl in t.fields.items()
+        },
+    }
+    if t.required:
+        out["required"] = t.required
+    if t.gvk:
+        group, version, kind = t.gvk
+        out["x-kubernetes-group-version-kind"] = [
+            {"group": group, "kind": kind, "version": version}
+        ]
+    return out
+
+
+def _params(*names: str) -> list[Obj]:
+    return [{"name": n, "in": "query", "schema": {"type": "string"}} for n in names]
+
+
+def _operation(r: Resource, action: str, op_id: str, body: tuple[str, ...] = ()) -> Obj:
+    ref = {"$ref": _ref(schema_name(r.kind))} if r.kind in schema.TYPES else {"type": "object"}
+    op: Obj = {
+        "operationId": op_id,
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": ref}}}
+        },
+    }
+    if action in ("post", "put", "patch"):
+        op["parameters"] = _params("dryRun", "fieldManager", "fieldValidation")
+        if action == "patch":
+            op["parameters"] += _params("force")
+        op["requestBody"] = {
+            "content": {
+                media: {"schema": ref if action != "patch" else {"type": "object"}}
+                for media in body
+            },
+            "required": True,
+        }
+    elif action in ("list", "watch"):
+        op["parameters"] = _params(
+            "labelSelector", "fieldSelector", "limit", "resourceVersion", "watch"
+        )
+    return op
+
+
+def _paths(r: Resource) -> dict[str, Obj]:
+    ns = "/namespaces/{namespace}" if r.namespaced else ""
+    collection = f"{r.path_prefix}{ns}/{r.name}"
+    item = collection + "/{name}"
+    kind = r.kind
+    paths: dict[str, Obj] = {
+        collection: {
+            "get": _operation(r, "list", f"list{kind}"),
+            "post": _operation(r, "post", f"create{kind}", ("application/json",)),
+        },
+        item: {
+            "get": _operation(r, "get", f"read{kind}"),
+            "put": _operation(r, "put", f"replace{kind}", ("application/json",)),
+            "patch": _operation(r, "patch", f"patch{kind}", _PATCH_TYPES),
+            "delete": _operation(r, "delete", f"delete{kind}"),
+        },
+    }
+    if r.namespaced:
+        paths[f"{r.path_prefix}/{r.name}"] = {
+            "get": _operation(r, "list", f"list{kind}ForAllNamespaces")
+        }
+    if "status" in r.subresources:
+        paths[item + "/status"] = {
+            "get": _operation(r, "get", f"read{kind}Status"),
+            "put": _operation(r, "put", f"replace{kind}Status", ("application/json",)),
+            "patch": _operation(r, "patch", f"patch{kind}Status", _PATCH_TYPES),
+        }
+    return paths
+
+
+def build_v3_document(group: str, version: str) -> Obj:
+    """The OpenAPI v3 document of one group-version (`""`, `"v1"` for the core group)."""
+    resources = [r for r in RESOURCES if r.group == group and r.version == version]
+    paths: dict[str, Obj] = {}
+    for r in resources:
+        paths.update(_paths(r))
+    types = schema.referenced_types([r.kind for r in resources if r.kind in schema.TYPES])
+    schemas = {schema_name(t): _component(t) for t in types}
+    used = {schema.element_type(fl.type) for t in types for fl in schema.TYPES[t].fields.values()}
+    for primitive, (name, body) in _NAMED_PRIMITIVES.items():
+        if primitive in used:
+            schemas[name] = body
+    title = f"{group}/{version}" if group else version
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": title},
+        "paths": paths,
+        "components": {"schemas": dict(sorted(schemas.items()))},
+    }
+
+
+def _url_path(group: str, version: str) -> str:
+    return f"apis/{group}/{version}" if group else f"api/{version}"
+
+
+@functools.cache
+def v3_document(group: str, version: str) -> tuple[bytes, str]:
+    """The serialized document and its hash (upper-case SHA-512 hex, as Kubernetes uses)."""
+    body = json.dumps(build_v3_document(group, version), separators=(",", ":")).encode()
+    return body, hashlib.sha512(body).hexdigest().upper()
+
+
+def v3_root() -> Obj:
+    """`GET /openapi/v3`: where each group-version's document is, with its hash."""
+    group_versions = sorted({(r.group, r.version) for r in RESOURCES})
+    return {
+        "paths": {
+            _url_path(g, v): {
+                "serverRelativeURL": f"/openapi/v3/{_url_path(g, v)}?hash={v3_document(g, v)[1]}"
+            }
+            for g, v in group_versions
+        }
+    }
