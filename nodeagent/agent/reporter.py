@@ -95,7 +95,7 @@ class NodeReporter:
             stats.measure,
             node_name=self.config.node_name,
             state_dir=self.config.state_dir,
-            imagefs_path=self.config.imagefs_path,
+            imagefs_path=self.config.imagefs_path or self.state.runtime_info.get("storage_root"),
             server_url=self.config.server_url,
             runtime_info=dict(self.state.runtime_info),
         )

@@ -39,12 +39,6 @@ class ServerPodsView:
         """Mirror pods by name."""
         return {p["metadata"]["name"]: p for p in self.pods.values() if is_mirror_pod(p)}
 
-    def by_name(self) -> dict[tuple[str, str], Obj]:
-        return {
-            (p["metadata"].get("namespace", "default"), p["metadata"]["name"]): p
-            for p in self.pods.values()
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Backoff:
