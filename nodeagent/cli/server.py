@@ -1,16 +1,71 @@
-"""`nodeagent server`: not built yet."""
+"""`nodeagent server`: flags -> ServerSettings -> run_server. Nothing more."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+
+from nodeagent import log
+from nodeagent.server.main import run_server
+from nodeagent.server.settings import DEFAULT_LISTEN, SettingsError, build_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    parser.add_argument(
+        "--data-dir",
+        default="/var/lib/nodeagent/server",
+        help="where the store, TLS files, tokens and admin.kubeconfig live",
+    )
+    parser.add_argument(
+        "--listen", default=DEFAULT_LISTEN, help=f"HOST:PORT to serve on (default {DEFAULT_LISTEN})"
+    )
+    parser.add_argument("--tls-cert-file", help="serving certificate (PEM); default: self-made")
+    parser.add_argument("--tls-key-file", help="key of --tls-cert-file (PEM)")
+    parser.add_argument(
+        "--tls-san",
+        action="append",
+        default=[],
+        help="an extra name or address for the self-made certificate (repeatable)",
+    )
+    parser.add_argument(
+        "--insecure-http",
+        action="store_true",
+        help="serve plain HTTP (kubectl sends no token over it: for tests only)",
+    )
+    parser.add_argument(
+        "--node-monitor-grace-period",
+        default="40s",
+        help="how long a node may miss heartbeats before it is Unknown (default 40s)",
+    )
+    parser.add_argument(
+        "--watch-window",
+        type=int,
+        default=10_000,
+        help="how many recent changes watches can resume from (default 10000)",
+    )
+    parser.add_argument("--log-level", default="info", help="debug, info, warning or error")
 
 
 def run(args: argparse.Namespace) -> int:
-    del args
-    print("nodeagent: this command is not built yet", file=sys.stderr)
-    return 2
+    try:
+        settings = build_settings(
+            data_dir=args.data_dir,
+            listen=args.listen,
+            tls_cert_file=args.tls_cert_file,
+            tls_key_file=args.tls_key_file,
+            tls_sans=args.tls_san,
+            insecure_http=args.insecure_http,
+            node_monitor_grace_period=args.node_monitor_grace_period,
+            watch_window=args.watch_window,
+            log_level=args.log_level,
+        )
+    except SettingsError as exc:
+        print(f"nodeagent server: {exc}", file=sys.stderr)
+        return 2
+    log.configure(level=settings.log_level)
+    try:
+        return asyncio.run(run_server(settings))
+    except OSError as exc:
+        print(f"nodeagent server: {exc}", file=sys.stderr)
+        return 1

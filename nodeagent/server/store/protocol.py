@@ -23,6 +23,9 @@ class WatchEvent:
     resource: str  # "pods", "daemonsets", ... (nodeagent.api.resources names)
     object: Obj  # the object after the change (for DELETED: as it was, with the delete's rv)
     resource_version: int
+    # MODIFIED/DELETED: the object as it was before this change (None when not known). Lets
+    # a filtered watch turn "stopped matching" into DELETED, as Kubernetes does.
+    prev_object: Obj | None = None
 
 
 class Store(Protocol):

@@ -1,0 +1,104 @@
+"""The registry's view of the API core: defaults, validation, selectors, times, generated names.
+
+One place that calls nodeagent.api (defaults, validation, selectors, timefmt, naming), so the
+registry reads as Kubernetes semantics only. Defaults and validation are looked up lazily:
+while they are not importable, objects are stored as posted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from nodeagent.api import naming, selectors, timefmt
+from nodeagent.api.errors import BadRequest, FieldError
+
+Obj = dict[str, Any]
+
+
+def _module(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"nodeagent.api.{name}")
+    except ImportError:
+        return None
+
+
+def _function(module: str, name: str) -> Callable[..., Any] | None:
+    mod = _module(module)
+    fn = getattr(mod, name, None) if mod is not None else None
+    return fn if callable(fn) else None
+
+
+def default_object(obj: Obj) -> Obj:
+    """The object with the API server's defaults filled in (a new dict)."""
+    fn = _function("defaults", "default_object")
+    return obj if fn is None else dict(fn(obj))
+
+
+def validate_object(obj: Obj) -> list[FieldError]:
+    fn = _function("validation", "validate_object")
+    return [] if fn is None else list(fn(obj))
+
+
+def validate_update(kind: str, new: Obj, old: Obj) -> list[FieldError]:
+    """Rules that compare an update with the stored object (e.g. an immutable selector)."""
+    if kind != "DaemonSet":
+        return []
+    fn = _function("validation", "validate_daemonset_update")
+    return [] if fn is None else list(fn(new, old))
+
+
+def format_time(t: float) -> str:
+    return timefmt.format_time(t)
+
+
+def generate_name_suffix() -> str:
+    return naming.generate_name_suffix(secrets.token_bytes(naming.SUFFIX_LENGTH))
+
+
+# ---- selectors ----
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selector:
+    """A parsed label or field selector: `matches(obj)` and the value an `=` pins a field to."""
+
+    match: Callable[[Obj], bool]
+    pinned: Callable[[str], str | None]
+
+    def matches(self, obj: Obj) -> bool:
+        return self.match(obj)
+
+    def value_for(self, field: str) -> str | None:
+        return self.pinned(field)
+
+
+EVERYTHING = Selector(match=lambda _o: True, pinned=lambda _f: None)
+
+
+def label_selector(text: str | None) -> Selector:
+    """BadRequest for a selector that does not parse (the API server's 400)."""
+    if not text:
+        return EVERYTHING
+    try:
+        parsed = selectors.LabelSelector.parse(text)
+    except ValueError as exc:
+        raise BadRequest(f"unable to parse requirement: {exc}") from exc
+    return Selector(
+        match=lambda o: parsed.matches((o.get("metadata") or {}).get("labels") or {}),
+        pinned=lambda _f: None,
+    )
+
+
+def field_selector(text: str | None) -> Selector:
+    if not text:
+        return EVERYTHING
+    try:
+        parsed = selectors.FieldSelector.parse(text)
+    except ValueError as exc:
+        raise BadRequest(f"{exc}") from exc
+    return Selector(match=parsed.matches, pinned=parsed.value_for)

@@ -1,0 +1,198 @@
+"""`nodeagent server` wiring: store, registry, REST over HTTPS, garbage collector, controllers.
+
+`serve(settings)` is an async context manager yielding a ServerHandle (url, tokens, CA,
+kubeconfig) while the server runs inside the caller's event loop (all-in-one, tests);
+`run_server(settings)` runs it until SIGTERM/SIGINT or until a root task dies (exit 1).
+On every start DIR/admin.kubeconfig is (re)written; DIR/admin-token and DIR/node-token (the
+join secret) are made once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import importlib
+import os
+import secrets
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+import yaml
+from aiohttp import web
+
+from nodeagent.server.auth import Authenticator
+from nodeagent.server.cascade import run_collector
+from nodeagent.server.registry import StoreRegistry
+from nodeagent.server.rest import keys
+from nodeagent.server.rest.app import make_app
+from nodeagent.server.settings import ServerSettings
+from nodeagent.server.store.sqlite import SqliteStore
+from nodeagent.server.tls import TLSFiles, default_sans, ensure_tls
+
+log = structlog.get_logger()
+
+STORE_FILE = "store.db"
+ADMIN_TOKEN_FILE = "admin-token"
+JOIN_SECRET_FILE = "node-token"
+KUBECONFIG_FILE = "admin.kubeconfig"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerHandle:
+    """A running server, as its embedder and tests see it."""
+
+    url: str
+    port: int
+    data_dir: Path
+    ca_file: Path | None  # None with --insecure-http
+    admin_token: str
+    join_secret: str
+    kubeconfig: Path
+    registry: StoreRegistry
+    tasks: tuple[asyncio.Task[None], ...]  # root tasks; one ending means trouble
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _secret(path: Path) -> str:
+    """The secret kept in `path`, made on first use."""
+    if path.exists():
+        value = path.read_text().strip()
+        if value:
+            return value
+    value = secrets.token_urlsafe(32)
+    _write_private(path, value + "\n")
+    return value
+
+
+def kubeconfig_text(*, url: str, token: str, ca_file: Path | None) -> str:
+    cluster: dict[str, Any] = {"server": url}
+    if ca_file is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_file.read_bytes()).decode()
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "nodeagent", "cluster": cluster}],
+        "users": [{"name": "admin", "user": {"token": token}}],
+        "contexts": [{"name": "nodeagent", "context": {"cluster": "nodeagent", "user": "admin"}}],
+        "current-context": "nodeagent",
+        "preferences": {},
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _tls(settings: ServerSettings) -> TLSFiles | None:
+    if settings.insecure_http:
+        return None
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        return TLSFiles(
+            cert=settings.tls_cert_file, key=settings.tls_key_file, ca=settings.tls_cert_file
+        )
+    return ensure_tls(settings.data_dir, default_sans(settings.listen_host, settings.tls_sans))
+
+
+async def _controllers(registry: StoreRegistry, settings: ServerSettings) -> None:
+    try:
+        manager = importlib.import_module("nodeagent.server.controllers.manager")
+    except ImportError as exc:
+        log.warning("controllers_missing", error=str(exc))
+        await asyncio.Event().wait()
+        return
+    run: Callable[..., Awaitable[None]] = manager.run_controllers
+    await run(registry, node_monitor_grace_seconds=settings.node_monitor_grace_seconds)
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
+    """Run the server in this event loop until the context exits."""
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    admin_token = _secret(data_dir / ADMIN_TOKEN_FILE)
+    join_secret = _secret(data_dir / JOIN_SECRET_FILE)
+    tls = await asyncio.to_thread(_tls, settings)
+    store = await SqliteStore.open(data_dir / STORE_FILE, watch_window=settings.watch_window)
+    runner: web.AppRunner | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        registry = StoreRegistry(store)
+        await registry.ensure_namespaces()
+        app = make_app(registry, Authenticator(admin_token=admin_token, join_secret=join_secret))
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(
+            runner,
+            settings.listen_host or None,
+            settings.listen_port,
+            ssl_context=tls.server_context() if tls else None,
+            reuse_address=True,
+        )
+        await site.start()
+        port = int(runner.addresses[0][1])
+        scheme = "http" if tls is None else "https"
+        url = f"{scheme}://{settings.client_host}:{port}"
+        kubeconfig = data_dir / KUBECONFIG_FILE
+        _write_private(
+            kubeconfig,
+            kubeconfig_text(url=url, token=admin_token, ca_file=tls.ca if tls else None),
+        )
+        tasks = [
+            asyncio.create_task(
+                run_collector(registry, resync_seconds=settings.gc_resync_seconds),
+                name="garbage-collector",
+            )
+        ]
+        if settings.run_controllers:
+            tasks.append(asyncio.create_task(_controllers(registry, settings), name="controllers"))
+        app[keys.READY]["store"] = True
+        log.info("server_started", url=url, data_dir=str(data_dir), kubeconfig=str(kubeconfig))
+        yield ServerHandle(
+            url=url,
+            port=port,
+            data_dir=data_dir,
+            ca_file=tls.ca if tls else None,
+            admin_token=admin_token,
+            join_secret=join_secret,
+            kubeconfig=kubeconfig,
+            registry=registry,
+            tasks=tuple(tasks),
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if runner is not None:
+            await runner.cleanup()
+        await store.close()
+        log.info("server_stopped")
+
+
+async def run_server(settings: ServerSettings) -> int:
+    """Serve until SIGTERM/SIGINT (exit 0) or until a root task dies (exit 1)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve(settings) as handle:
+        stopper = asyncio.create_task(stop.wait(), name="signals")
+        done, _ = await asyncio.wait([stopper, *handle.tasks], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        failed = [t for t in done if t is not stopper]
+        for task in failed:
+            exc = task.exception() if not task.cancelled() else None
+            log.error("root_task_ended", task=task.get_name(), error=repr(exc))
+        return 1 if failed else 0

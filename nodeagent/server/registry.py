@@ -1,0 +1,532 @@
+"""The Registry over a Store: the Kubernetes API server's rules on every read and write.
+
+Owns: defaults and validation before anything is stored, object metadata (uid, generateName,
+creationTimestamp, generation), status subresources, patches, namespaces, preconditions and
+CAS, graceful pod deletion, finalizers and the deletion side of cascading deletes (the
+dependents themselves are collected by server/cascade.py), filtered watches. It does not own
+HTTP (rest/) or who may call it (auth.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import structlog
+import yaml
+
+from nodeagent.api.errors import (
+    AlreadyExists,
+    APIError,
+    BadRequest,
+    Conflict,
+    FieldError,
+    Forbidden,
+    Invalid,
+    NotFound,
+)
+from nodeagent.api.patch import APPLY_PATCH, apply_patch
+from nodeagent.api.resources import BY_NAME, Resource
+from nodeagent.server import apicore
+from nodeagent.server.registry_protocol import Subresource
+from nodeagent.server.store.protocol import Store, WatchEvent
+from nodeagent.server.store.sqlite import conflict, not_found
+
+log = structlog.get_logger()
+
+Obj = dict[str, Any]
+
+INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
+FOREGROUND_FINALIZER = "foregroundDeletion"
+ORPHAN_FINALIZER = "orphan"
+NAMESPACE_FINALIZER = "kubernetes"  # held until the namespace is empty (cascade.py)
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
+DEFAULT_POD_GRACE_SECONDS = 30
+
+# What a freshly created object's status is reset to, per kind (the API server's
+# PrepareForCreate); kinds not named keep the status they were posted with.
+CREATE_STATUS: dict[str, Callable[[Obj], Obj]] = {
+    "DaemonSet": lambda _o: {
+        "currentNumberScheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "numberReady": 0,
+    },
+    "Pod": lambda o: {"phase": "Pending", **({"qosClass": q} if (q := _qos(o)) else {})},
+    "Namespace": lambda _o: {"phase": "Active"},
+}
+
+# Metadata only the server sets: kept from the stored object on every update.
+SERVER_OWNED_META = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+)
+
+
+def _qos(pod: Obj) -> str:
+    containers = (pod.get("spec") or {}).get("containers") or []
+    resources = [c.get("resources") or {} for c in containers if isinstance(c, dict)]
+    if not any(r.get("requests") or r.get("limits") for r in resources):
+        return "BestEffort"
+    guaranteed = all(
+        (r.get("limits") or {}).get(k) is not None
+        and (r.get("requests") or {}).get(k, (r.get("limits") or {}).get(k))
+        == (r.get("limits") or {}).get(k)
+        for r in resources
+        for k in ("cpu", "memory")
+    )
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def resource_of(name: str) -> Resource:
+    r = BY_NAME.get(name)
+    if r is None:
+        raise NotFound("the server could not find the requested resource")
+    return r
+
+
+def _meta(obj: Obj) -> Obj:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+        obj["metadata"] = meta
+    return meta
+
+
+def _invalid(r: Resource, name: str, errors: list[FieldError]) -> Invalid:
+    text = "; ".join(str(e) for e in errors)
+    if len(errors) > 1:
+        text = "[" + ", ".join(str(e) for e in errors) + "]"
+    kind = f"{r.kind}.{r.group}" if r.group else r.kind
+    return Invalid(
+        f'{kind} "{name}" is invalid: {text}', kind=r.kind, name=name, group=r.group, causes=errors
+    )
+
+
+def _rv_of(obj: Obj) -> str:
+    return str(_meta(obj).get("resourceVersion") or "")
+
+
+def _same_but_version(a: Obj, b: Obj) -> bool:
+    a2, b2 = copy.deepcopy(a), copy.deepcopy(b)
+    _meta(a2).pop("resourceVersion", None)
+    _meta(b2).pop("resourceVersion", None)
+    return a2 == b2
+
+
+def name_of(obj: Obj) -> str:
+    return str(_meta(obj).get("name") or "")
+
+
+def owner_uids(obj: Obj) -> list[str]:
+    return [str(ref.get("uid")) for ref in _meta(obj).get("ownerReferences") or []]
+
+
+class StoreRegistry:
+    """Registry (registry_protocol.py) over any Store."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        # set whenever an owner may have gone or started terminating: cascade.py wakes on it
+        self.gc_wakeup = asyncio.Event()
+
+    async def ensure_namespaces(self) -> None:
+        """Create the namespaces every cluster starts with (idempotent)."""
+        for ns in INITIAL_NAMESPACES:
+            with contextlib.suppress(AlreadyExists):
+                await self.create("namespaces", {"metadata": {"name": ns}})
+
+    # ---- reads ----
+
+    async def get(self, resource: str, namespace: str, name: str) -> Obj:
+        r = resource_of(resource)
+        return await self.store.get(resource, namespace if r.namespaced else "", name)
+
+    async def list(
+        self,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[list[Obj], int]:
+        r = resource_of(resource)
+        labels = apicore.label_selector(label_selector)
+        fields = apicore.field_selector(field_selector)
+        node = fields.value_for("spec.nodeName") if resource == "pods" else None
+        items, rv = await self.store.list(
+            resource, namespace=namespace if r.namespaced else None, node_name=node
+        )
+        return [o for o in items if labels.matches(o) and fields.matches(o)], rv
+
+    async def watch(
+        self,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        resource_version: int | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> AsyncIterator[WatchEvent]:
+        r = resource_of(resource)
+        labels = apicore.label_selector(label_selector)
+        fields = apicore.field_selector(field_selector)
+        since = self.store.resource_version if resource_version is None else resource_version
+        ns = namespace if r.namespaced else None
+
+        def matches(obj: Obj | None) -> bool:
+            return obj is not None and labels.matches(obj) and fields.matches(obj)
+
+        async for ev in self.store.watch(resource, since=since, namespace=ns):
+            if labels is apicore.EVERYTHING and fields is apicore.EVERYTHING:
+                yield ev
+                continue
+            now_m = matches(ev.object)
+            if ev.type != "MODIFIED":
+                if now_m:
+                    yield ev
+                continue
+            prev_m = matches(ev.prev_object) if ev.prev_object is not None else now_m
+            if now_m and not prev_m:
+                yield dataclasses.replace(ev, type="ADDED")
+            elif prev_m and not now_m:
+                yield dataclasses.replace(ev, type="DELETED")
+            elif now_m:
+                yield ev
+
+    # ---- create ----
+
+    async def create(self, resource: str, obj: Obj, *, namespace: str | None = None) -> Obj:
+        r = resource_of(resource)
+        obj = copy.deepcopy(obj)
+        meta = _meta(obj)
+        if r.namespaced:
+            body_ns = meta.get("namespace")
+            if namespace and body_ns and body_ns != namespace:
+                raise BadRequest(
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request"
+                )
+            ns = str(body_ns or namespace or "default")
+            meta["namespace"] = ns
+            await self._require_namespace(ns)
+        else:
+            meta.pop("namespace", None)
+        obj["apiVersion"], obj["kind"] = r.api_version, r.kind
+        for key in (*SERVER_OWNED_META, "resourceVersion", "selfLink"):
+            meta.pop(key, None)
+        meta["creationTimestamp"] = apicore.format_time(self.clock())
+        if "spec" in obj or r.kind in ("DaemonSet", "Pod", "Node"):
+            meta["generation"] = 1
+        if r.kind in CREATE_STATUS:
+            obj["status"] = CREATE_STATUS[r.kind](obj)
+        generated = not meta.get("name") and bool(meta.get("generateName"))
+        for attempt in range(8):
+            if generated:
+                meta["name"] = f"{meta['generateName']}{apicore.generate_name_suffix()}"
+            candidate = self._prepare(r, obj)
+            try:
+                created = await self.store.create(resource, candidate)
+            except AlreadyExists:
+                if generated and attempt < 7:
+                    continue
+                raise
+            log.debug("object_created", resource=resource, name=meta.get("name"))
+            return created
+        raise AssertionError("unreachable")
+
+    def _prepare(self, r: Resource, obj: Obj, old: Obj | None = None) -> Obj:
+        """Defaults then validation; Invalid (with every cause) before anything is stored."""
+        name = str(_meta(obj).get("name") or "")
+        if not name:
+            raise _invalid(
+                r,
+                "",
+                [
+                    FieldError(
+                        field="metadata.name",
+                        type="Required value",
+                        detail="name or generateName is required",
+                        reason="FieldValueRequired",
+                    )
+                ],
+            )
+        obj = apicore.default_object(copy.deepcopy(obj))
+        errors = apicore.validate_object(obj)
+        if old is not None:
+            errors += apicore.validate_update(r.kind, obj, old)
+        if errors:
+            raise _invalid(r, name, errors)
+        return obj
+
+    async def _require_namespace(self, ns: str) -> None:
+        try:
+            existing = await self.store.get("namespaces", "", ns)
+        except NotFound:
+            raise NotFound(f'namespaces "{ns}" not found', name=ns, kind="namespaces") from None
+        if _meta(existing).get("deletionTimestamp"):
+            raise APIError(
+                f"unable to create new content in namespace {ns} because it is being terminated",
+                name=ns,
+                kind="namespaces",
+            )
+
+    # ---- update and patch ----
+
+    async def update(self, resource: str, obj: Obj, *, subresource: Subresource = "") -> Obj:
+        r = resource_of(resource)
+        meta = _meta(obj)
+        ns = str(meta.get("namespace") or "") if r.namespaced else ""
+        name = str(meta.get("name") or "")
+        wanted = _rv_of(obj)
+        for _attempt in range(16):
+            current = await self.store.get(resource, ns, name) if name else None
+            if current is None:
+                raise not_found(resource, name)
+            if wanted and wanted != _rv_of(current):
+                raise conflict(resource, name)
+            try:
+                return await self._update(r, copy.deepcopy(obj), current, subresource)
+            except Conflict:
+                if wanted:
+                    raise
+        raise conflict(resource, name)
+
+    async def _update(self, r: Resource, obj: Obj, current: Obj, subresource: Subresource) -> Obj:
+        """Write `obj` over `current` (CAS on current's version) with the API server's rules."""
+        if subresource == "status":
+            new = copy.deepcopy(current)
+            new["status"] = obj.get("status") or {}
+        else:
+            new = obj
+            if "status" in r.subresources:
+                if "status" in current:
+                    new["status"] = current["status"]
+                else:
+                    new.pop("status", None)
+        meta, old_meta = _meta(new), _meta(current)
+        for key in SERVER_OWNED_META:
+            if key in old_meta:
+                meta[key] = old_meta[key]
+            else:
+                meta.pop(key, None)
+        if r.namespaced:
+            meta["namespace"] = old_meta.get("namespace")
+        new["apiVersion"], new["kind"] = r.api_version, r.kind
+        meta["resourceVersion"] = _rv_of(current)
+        new = self._prepare(r, new, current)
+        if new.get("spec") != current.get("spec") and "generation" in old_meta:
+            meta = _meta(new)
+            meta["generation"] = int(old_meta["generation"]) + 1
+        if self._finished(r, new):
+            deleted = await self.store.delete(
+                r.name,
+                str(meta.get("namespace") or ""),
+                str(meta["name"]),
+                resource_version=int(_rv_of(current)),
+            )
+            self.gc_wakeup.set()
+            return deleted
+        if _same_but_version(new, current):
+            return current
+        if meta.get("deletionTimestamp") and new.get("metadata", {}).get(
+            "finalizers"
+        ) != old_meta.get("finalizers"):
+            self.gc_wakeup.set()
+        return await self.store.update(r.name, new)
+
+    @staticmethod
+    def _finished(r: Resource, obj: Obj) -> bool:
+        """A terminating object with no finalizers left (and, for pods, no grace left) goes."""
+        meta = _meta(obj)
+        if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+            return False
+        return r.kind != "Pod" or not meta.get("deletionGracePeriodSeconds")
+
+    async def patch(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        body: bytes,
+        content_type: str,
+        *,
+        subresource: Subresource = "",
+        field_manager: str = "",
+        create_if_absent: bool = False,
+    ) -> tuple[Obj, bool]:
+        r = resource_of(resource)
+        ns = namespace if r.namespaced else ""
+        for _attempt in range(16):
+            try:
+                current = await self.store.get(resource, ns, name)
+            except NotFound:
+                if not (create_if_absent or content_type.startswith(APPLY_PATCH)) or subresource:
+                    raise
+                return await self._apply_create(r, ns, name, body), True
+            patched = apply_patch(current, body, content_type, kind=r.kind)
+            pinned = _rv_of(patched)
+            if pinned and pinned != _rv_of(current):
+                raise conflict(resource, name)
+            meta = _meta(patched)
+            if meta.get("name", name) != name:
+                raise BadRequest("the name of the object does not match the name on the URL")
+            meta["name"] = name
+            try:
+                return await self._update(r, patched, current, subresource), False
+            except Conflict:
+                if pinned:
+                    raise
+        raise conflict(resource, name)
+
+    async def _apply_create(self, r: Resource, ns: str, name: str, body: bytes) -> Obj:
+        try:
+            obj = yaml.safe_load(body.decode())
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"error decoding YAML: {exc}") from exc
+        if not isinstance(obj, dict):
+            raise BadRequest("the body of an apply patch must be an object")
+        meta = _meta(obj)
+        if meta.get("name", name) != name:
+            raise BadRequest("the name of the object does not match the name on the URL")
+        meta["name"] = name
+        return await self.create(r.name, obj, namespace=ns or None)
+
+    # ---- delete ----
+
+    async def delete(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        *,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
+        resource_version: str | None = None,
+        uid: str | None = None,
+    ) -> Obj:
+        r = resource_of(resource)
+        ns = namespace if r.namespaced else ""
+        if propagation_policy is not None and propagation_policy not in PROPAGATION_POLICIES:
+            raise _invalid(
+                r,
+                name,
+                [
+                    FieldError(
+                        field="propagationPolicy",
+                        type="Unsupported value",
+                        value=propagation_policy,
+                        detail='supported values: "Foreground", "Background", "Orphan", "nil"',
+                        reason="FieldValueNotSupported",
+                    )
+                ],
+            )
+        for _attempt in range(16):
+            current = await self.store.get(resource, ns, name)
+            meta = _meta(current)
+            if uid and uid != meta.get("uid"):
+                raise Conflict(
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                    f"{meta.get('uid')}",
+                    name=name,
+                    group=r.group,
+                    kind=resource,
+                )
+            if resource_version and resource_version != _rv_of(current):
+                raise Conflict(
+                    "Precondition failed: ResourceVersion in precondition: "
+                    f"{resource_version}, ResourceVersion in object meta: {_rv_of(current)}",
+                    name=name,
+                    group=r.group,
+                    kind=resource,
+                )
+            try:
+                return await self._delete(
+                    r, current, propagation_policy or "Background", grace_period_seconds
+                )
+            except Conflict:
+                continue
+        raise conflict(resource, name)
+
+    async def _delete(self, r: Resource, current: Obj, policy: str, grace: int | None) -> Obj:
+        new = copy.deepcopy(current)
+        meta = _meta(new)
+        now = self.clock()
+        if r.kind == "Pod":
+            grace = self._pod_grace(new, grace)
+            if grace > 0:
+                old_grace = meta.get("deletionGracePeriodSeconds")
+                if old_grace is not None and int(old_grace) <= grace:
+                    return current  # already terminating, with no longer a grace than asked
+                meta["deletionTimestamp"] = apicore.format_time(now + grace)
+                meta["deletionGracePeriodSeconds"] = grace
+                log.info(
+                    "pod_terminating",
+                    namespace=meta.get("namespace"),
+                    name=meta.get("name"),
+                    grace=grace,
+                )
+                return await self.store.update(r.name, new)
+            meta.pop("deletionGracePeriodSeconds", None)
+        finalizers = list(meta.get("finalizers") or [])
+        if r.kind == "Namespace":
+            if name_of(new) in PROTECTED_NAMESPACES:
+                raise Forbidden(
+                    f'namespaces "{name_of(new)}" is forbidden: this namespace may not be deleted',
+                    name=name_of(new),
+                    kind="namespaces",
+                )
+            finalizers = (
+                [*finalizers, NAMESPACE_FINALIZER]
+                if NAMESPACE_FINALIZER not in finalizers
+                else finalizers
+            )
+            new["status"] = {**(new.get("status") or {}), "phase": "Terminating"}
+        if policy != "Background" and await self.has_dependents(str(meta.get("uid"))):
+            wanted = FOREGROUND_FINALIZER if policy == "Foreground" else ORPHAN_FINALIZER
+            if wanted not in finalizers:
+                finalizers.append(wanted)
+        if finalizers:
+            meta["finalizers"] = finalizers
+            if not meta.get("deletionTimestamp"):
+                meta["deletionTimestamp"] = apicore.format_time(now)
+            meta["deletionGracePeriodSeconds"] = 0
+            self.gc_wakeup.set()
+            if _same_but_version(new, current):
+                return current
+            return await self.store.update(r.name, new)
+        deleted = await self.store.delete(
+            r.name,
+            str(meta.get("namespace") or ""),
+            str(meta["name"]),
+            resource_version=int(_rv_of(current)),
+        )
+        self.gc_wakeup.set()
+        return deleted
+
+    @staticmethod
+    def _pod_grace(pod: Obj, grace: int | None) -> int:
+        """Unbound and finished pods go at once; bound ones get their termination grace."""
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
+        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if grace is None:
+            grace = int(spec.get("terminationGracePeriodSeconds", DEFAULT_POD_GRACE_SECONDS))
+        return max(0, grace)
+
+    async def has_dependents(self, uid: str) -> bool:
+        for r in BY_NAME.values():
+            items, _ = await self.store.list(r.name)
+            if any(uid in owner_uids(o) for o in items):
+                return True
+        return False

@@ -1,0 +1,150 @@
+"""The REST application: routes generated from the resource table, middlewares, health.
+
+`make_app(registry, authenticator)` returns an aiohttp app serving the Kubernetes paths of
+every resource in nodeagent.api.resources, discovery and OpenAPI (discovery.py), /healthz,
+/livez, /readyz and /metrics. Middlewares turn every error into a Kubernetes Status,
+authenticate bearer tokens, and count requests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from nodeagent.api.errors import (
+    APIError,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+)
+from nodeagent.api.resources import RESOURCES, Resource
+from nodeagent.server.auth import Authenticator
+from nodeagent.server.registry import StoreRegistry
+from nodeagent.server.rest import keys
+from nodeagent.server.rest.handlers import handler_for, respond
+from nodeagent.server.rest.metrics import Metrics
+from nodeagent.server.rest.request import MAX_BODY_BYTES, Target
+
+log = structlog.get_logger()
+
+# Paths anyone may read without a token (kube-apiserver's system:public-info-viewer).
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+
+
+def routes_for(r: Resource) -> list[tuple[str, Target]]:
+    """Every path of one resource and what it serves."""
+    base = r.path_prefix
+    if r.namespaced:
+        collection = f"{base}/namespaces/{{namespace}}/{r.name}"
+        out = [
+            (f"{base}/{r.name}", Target(resource=r, item=False, all_namespaces=True)),
+            (collection, Target(resource=r, item=False)),
+        ]
+    else:
+        collection = f"{base}/{r.name}"
+        out = [(collection, Target(resource=r, item=False))]
+    out.append((f"{collection}/{{name}}", Target(resource=r, item=True)))
+    if "status" in r.subresources:
+        out.append(
+            (f"{collection}/{{name}}/status", Target(resource=r, item=True, subresource="status"))
+        )
+    return out
+
+
+@web.middleware
+async def errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except APIError as exc:
+        return respond(exc.status_body(), status=exc.code)
+    except web.HTTPRequestEntityTooLarge:
+        err: APIError = RequestEntityTooLarge("the request body is too large: limit is 3MiB")
+    except web.HTTPNotFound:
+        err = NotFound("the server could not find the requested resource")
+    except web.HTTPMethodNotAllowed:
+        err = MethodNotAllowed("the server does not allow this method on the requested resource")
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("request_failed", method=request.method, path=request.path)
+        err = APIError("an error on the server has prevented the request from succeeding")
+    return respond(err.status_body(), status=err.code)
+
+
+@web.middleware
+async def auth_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if request.path in PUBLIC_PATHS:
+        return await handler(request)
+    auth = request.app[keys.AUTHENTICATOR]
+    request[keys.USER] = auth.authenticate(request.headers.get("Authorization"))
+    return await handler(request)
+
+
+@web.middleware
+async def metrics_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    started = time.monotonic()
+    response = await handler(request)
+    call = request.get(keys.CALL)
+    verb = call.verb if call is not None else request.method.lower()
+    resource = call.target.resource.name if call is not None else ""
+    metrics = request.app[keys.METRICS]
+    metrics.requests.labels(verb, resource, str(response.status)).inc()
+    metrics.latency.labels(verb, resource).observe(time.monotonic() - started)
+    return response
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    return web.Response(text="ok")
+
+
+async def readyz(request: web.Request) -> web.StreamResponse:
+    ready = request.app[keys.READY]
+    missing = sorted(name for name, done in ready.items() if not done)
+    if missing:
+        return web.Response(status=503, text="not ready: " + ", ".join(missing))
+    return web.Response(text="ok")
+
+
+async def metrics_handler(request: web.Request) -> web.StreamResponse:
+    body = request.app[keys.METRICS].exposition()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
+def _add_discovery(app: web.Application) -> None:
+    try:
+        discovery = importlib.import_module("nodeagent.server.rest.discovery")
+    except ImportError:
+        log.warning("discovery_missing")
+        return
+    discovery.add_routes(app)
+
+
+def make_app(registry: StoreRegistry, authenticator: Authenticator) -> web.Application:
+    """The whole REST surface over `registry`; errors are Statuses, tokens are required."""
+    app = web.Application(
+        middlewares=[metrics_middleware, errors_middleware, auth_middleware],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    app[keys.REGISTRY] = registry
+    app[keys.AUTHENTICATOR] = authenticator
+    app[keys.METRICS] = Metrics()
+    app[keys.READY] = {}
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/livez", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    for r in RESOURCES:
+        for path, target in routes_for(r):
+            app.router.add_route("*", path, handler_for(target))
+    _add_discovery(app)
+    return app

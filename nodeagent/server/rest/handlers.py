@@ -1,0 +1,332 @@
+"""The generic REST handlers: one per verb, for every resource in the table (rules as data).
+
+get, list, create, update, patch, delete, deletecollection and the status subresource, each
+authorized first (auth.py) and carried out through the Registry. Watches are in watch.py;
+error-to-Status and metrics are middlewares in app.py.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from nodeagent.api.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
+from nodeagent.api.patch import APPLY_PATCH, apply_patch
+from nodeagent.server import apicore
+from nodeagent.server.auth import Attributes, User, authorize
+from nodeagent.server.registry import StoreRegistry
+from nodeagent.server.registry_protocol import Subresource
+from nodeagent.server.rest import keys
+from nodeagent.server.rest.request import (
+    PATCH_TYPES,
+    Call,
+    Target,
+    decode_object,
+    flag,
+    int_param,
+    media_type,
+    verb_of,
+    wants_table,
+)
+from nodeagent.server.rest.tables import render_table
+from nodeagent.server.rest.watch import serve_watch
+
+Obj = dict[str, Any]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def respond(obj: Obj, *, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    response = web.json_response(obj, status=status, dumps=dumps)
+    for w in warnings or []:
+        response.headers.add("Warning", '299 - "' + w.replace('"', '\\"') + '"')
+    return response
+
+
+def handler_for(target: Target) -> Handler:
+    """The aiohttp handler of one generated route."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        verb = verb_of(request, target)
+        if verb is None:
+            raise MethodNotAllowed(
+                f"the server does not allow this method on the requested resource "
+                f"({request.method} {target.resource.name})"
+            )
+        call = Call(
+            target=target,
+            verb=verb,
+            namespace=request.match_info.get("namespace", ""),
+            name=request.match_info.get("name", ""),
+        )
+        request[keys.CALL] = call
+        return await VERBS[verb](request, call)
+
+    return handle
+
+
+def registry_of(request: web.Request) -> StoreRegistry:
+    return request.app[keys.REGISTRY]
+
+
+async def authorize_call(
+    request: web.Request, call: Call, *, obj: Obj | None = None, node_selector: str | None = None
+) -> None:
+    """Forbidden unless the caller may do this; node callers are checked against the object."""
+    user: User = request[keys.USER]
+    if user.is_admin:
+        return
+    r = call.target.resource
+    reads_pod = r.name == "pods" and call.verb in ("get", "update", "patch", "delete")
+    if obj is None and call.name and reads_pod:
+        obj = await registry_of(request).get(r.name, call.namespace, call.name)
+    error = authorize(
+        user,
+        Attributes(
+            verb=call.verb,
+            resource=r.name,
+            subresource=call.target.subresource,
+            namespace=call.namespace,
+            name=call.name,
+            node_selector=node_selector,
+            obj=obj,
+        ),
+    )
+    if error is not None:
+        raise error
+
+
+def _unknown_fields(obj: Obj) -> list[str]:
+    try:
+        schema = importlib.import_module("nodeagent.api.schema")
+    except ImportError:
+        return []
+    fn = getattr(schema, "unknown_fields", None)
+    return list(fn(obj)) if callable(fn) else []
+
+
+def check_fields(request: web.Request, obj: Obj) -> list[str]:
+    """fieldValidation: Strict -> 400 on unknown fields, Warn (the default) -> warnings."""
+    mode = request.query.get("fieldValidation", "Warn")
+    if mode == "Ignore":
+        return []
+    unknown = _unknown_fields(obj)
+    messages = [f'unknown field "{f}"' for f in unknown]
+    if unknown and mode == "Strict":
+        raise BadRequest("strict decoding error: " + ", ".join(messages))
+    return messages
+
+
+def _now() -> float:
+    return time.time()
+
+
+def render(request: web.Request, call: Call, items: list[Obj], rv: str) -> Obj:
+    return render_table(call.target.resource.name, items, resource_version=rv, now=_now())
+
+
+# ---- verbs ----
+
+
+async def get(request: web.Request, call: Call) -> web.StreamResponse:
+    r = call.target.resource
+    obj = await registry_of(request).get(r.name, call.namespace, call.name)
+    await authorize_call(request, call, obj=obj)
+    if wants_table(request):
+        return respond(render(request, call, [obj], str(obj["metadata"]["resourceVersion"])))
+    return respond(obj)
+
+
+async def list_(request: web.Request, call: Call) -> web.StreamResponse:
+    r = call.target.resource
+    fields = request.query.get("fieldSelector")
+    await authorize_call(request, call, node_selector=_pinned_node(fields))
+    items, rv = await registry_of(request).list(
+        r.name,
+        namespace=call.namespace or None,
+        label_selector=request.query.get("labelSelector"),
+        field_selector=fields,
+    )
+    if wants_table(request):
+        return respond(render(request, call, items, str(rv)))
+    return respond(
+        {
+            "kind": f"{r.kind}List",
+            "apiVersion": r.api_version,
+            "metadata": {"resourceVersion": str(rv)},
+            "items": items,
+        }
+    )
+
+
+def _pinned_node(field_selector: str | None) -> str | None:
+    return apicore.field_selector(field_selector).value_for("spec.nodeName")
+
+
+async def create(request: web.Request, call: Call) -> web.StreamResponse:
+    r = call.target.resource
+    obj = decode_object(await request.read(), media_type(request))
+    warnings = check_fields(request, obj)
+    if r.namespaced:
+        obj.setdefault("metadata", {}).setdefault("namespace", call.namespace)
+    await authorize_call(request, call, obj=obj)
+    created = await registry_of(request).create(r.name, obj, namespace=call.namespace or None)
+    return respond(created, status=201, warnings=warnings)
+
+
+async def update(request: web.Request, call: Call) -> web.StreamResponse:
+    r = call.target.resource
+    obj = decode_object(await request.read(), media_type(request))
+    warnings = check_fields(request, obj)
+    meta = obj.setdefault("metadata", {})
+    if meta.get("name", call.name) != call.name:
+        raise BadRequest(
+            f"the name of the object ({meta.get('name')}) does not match the name on the URL "
+            f"({call.name})"
+        )
+    meta["name"] = call.name
+    if r.namespaced:
+        if meta.get("namespace", call.namespace) != call.namespace:
+            raise BadRequest(
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request"
+            )
+        meta["namespace"] = call.namespace
+    await authorize_call(request, call)
+    sub: Subresource = "status" if call.target.subresource == "status" else ""
+    updated = await registry_of(request).update(r.name, obj, subresource=sub)
+    return respond(updated, warnings=warnings)
+
+
+async def patch(request: web.Request, call: Call) -> web.StreamResponse:
+    r = call.target.resource
+    content_type = media_type(request)
+    if content_type not in PATCH_TYPES:
+        raise UnsupportedMediaType(
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f'{", ".join(PATCH_TYPES)} (got "{content_type}")'
+        )
+    body = await request.read()
+    await authorize_call(request, call)
+    registry = registry_of(request)
+    warnings = await _patch_warnings(request, call, body, content_type)
+    sub: Subresource = "status" if call.target.subresource == "status" else ""
+    obj, created = await registry.patch(
+        r.name,
+        call.namespace,
+        call.name,
+        body,
+        content_type,
+        subresource=sub,
+        field_manager=request.query.get("fieldManager", ""),
+        create_if_absent=content_type == APPLY_PATCH and not sub,
+    )
+    return respond(obj, status=201 if created else 200, warnings=warnings)
+
+
+async def _patch_warnings(request: web.Request, call: Call, body: bytes, ct: str) -> list[str]:
+    """Unknown fields of the patched object, checked before the patch is stored."""
+    if request.query.get("fieldValidation", "Warn") == "Ignore":
+        return []
+    r = call.target.resource
+    try:
+        current = await registry_of(request).get(r.name, call.namespace, call.name)
+    except NotFound:
+        current = {"apiVersion": r.api_version, "kind": r.kind, "metadata": {"name": call.name}}
+    return check_fields(request, apply_patch(current, body, ct, kind=r.kind))
+
+
+def delete_options(request: web.Request, body: bytes) -> Obj:
+    """DeleteOptions from the body (if any), else from the query."""
+    opts: Obj = {}
+    if body.strip():
+        opts = decode_object(body, media_type(request))
+    for name in ("propagationPolicy",):
+        if name in request.query and name not in opts:
+            opts[name] = request.query[name]
+    grace = int_param(request, "gracePeriodSeconds")
+    if grace is not None and "gracePeriodSeconds" not in opts:
+        opts["gracePeriodSeconds"] = grace
+    if "orphanDependents" in request.query and "orphanDependents" not in opts:
+        opts["orphanDependents"] = flag(request, "orphanDependents")
+    if opts.get("orphanDependents") is True and not opts.get("propagationPolicy"):
+        opts["propagationPolicy"] = "Orphan"
+    return opts
+
+
+async def delete(request: web.Request, call: Call) -> web.StreamResponse:
+    r = call.target.resource
+    opts = delete_options(request, await request.read())
+    await authorize_call(request, call)
+    pre = opts.get("preconditions") or {}
+    grace = opts.get("gracePeriodSeconds")
+    deleted = await registry_of(request).delete(
+        r.name,
+        call.namespace,
+        call.name,
+        propagation_policy=opts.get("propagationPolicy"),
+        grace_period_seconds=int(grace) if grace is not None else None,
+        resource_version=pre.get("resourceVersion"),
+        uid=pre.get("uid"),
+    )
+    return respond(deleted)
+
+
+async def delete_collection(request: web.Request, call: Call) -> web.StreamResponse:
+    r = call.target.resource
+    opts = delete_options(request, await request.read())
+    await authorize_call(request, call)
+    registry = registry_of(request)
+    items, _ = await registry.list(
+        r.name,
+        namespace=call.namespace or None,
+        label_selector=request.query.get("labelSelector"),
+        field_selector=request.query.get("fieldSelector"),
+    )
+    grace = opts.get("gracePeriodSeconds")
+    deleted = []
+    for item in items:
+        meta = item["metadata"]
+        deleted.append(
+            await registry.delete(
+                r.name,
+                str(meta.get("namespace") or ""),
+                str(meta["name"]),
+                propagation_policy=opts.get("propagationPolicy"),
+                grace_period_seconds=int(grace) if grace is not None else None,
+            )
+        )
+    return respond(
+        {
+            "kind": f"{r.kind}List",
+            "apiVersion": r.api_version,
+            "metadata": {"resourceVersion": str(registry.store.resource_version)},
+            "items": deleted,
+        }
+    )
+
+
+async def _watch(request: web.Request, call: Call) -> web.StreamResponse:
+    fields = request.query.get("fieldSelector")
+    await authorize_call(request, call, node_selector=_pinned_node(fields))
+    return await serve_watch(request, call)
+
+
+VERBS: dict[str, Callable[[web.Request, Call], Awaitable[web.StreamResponse]]] = {
+    "get": get,
+    "list": list_,
+    "watch": _watch,
+    "create": create,
+    "update": update,
+    "patch": patch,
+    "delete": delete,
+    "deletecollection": delete_collection,
+}

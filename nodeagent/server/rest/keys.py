@@ -1,0 +1,21 @@
+"""Typed keys for what the REST app and its requests carry (aiohttp AppKey, request keys)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nodeagent.server.auth import Authenticator, User
+from nodeagent.server.registry import StoreRegistry
+from nodeagent.server.rest.metrics import Metrics
+from nodeagent.server.rest.request import Call
+
+REGISTRY = web.AppKey("registry", StoreRegistry)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+METRICS = web.AppKey("metrics", Metrics)
+READY = web.AppKey("ready", dict[str, bool])  # name of a start-up step -> done
+
+# request keys (plain strings: aiohttp requests take no AppKey)
+USER = "nodeagent.user"
+CALL = "nodeagent.call"
+
+__all__ = ["AUTHENTICATOR", "CALL", "METRICS", "READY", "REGISTRY", "USER", "Call", "User"]

@@ -1,0 +1,119 @@
+"""What one REST request asks for, decoded: the target, the verb, bodies, query options.
+
+Routes are generated from nodeagent.api.resources; each carries a `Target` (resource,
+scope, subresource). This module turns an aiohttp request into plain values and Status
+errors (400 for bad bodies, 415 for media types we do not speak); it decides nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from nodeagent.api.errors import BadRequest, UnsupportedMediaType
+from nodeagent.api.resources import Resource
+
+Obj = dict[str, Any]
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+
+PATCH_TYPES = (
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/json-patch+json",
+    "application/apply-patch+yaml",
+)
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """What a route serves: a resource, whether it names one object, and a subresource."""
+
+    resource: Resource
+    item: bool
+    all_namespaces: bool = False
+    subresource: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Call:
+    target: Target
+    verb: str
+    namespace: str
+    name: str
+
+
+_VERBS: dict[tuple[str, bool], str] = {
+    ("GET", True): "get",
+    ("GET", False): "list",
+    ("POST", False): "create",
+    ("PUT", True): "update",
+    ("PATCH", True): "patch",
+    ("DELETE", True): "delete",
+    ("DELETE", False): "deletecollection",
+}
+
+
+def verb_of(request: web.Request, target: Target) -> str | None:
+    """The Kubernetes verb of a request, or None when the method is not allowed here."""
+    verb = _VERBS.get((request.method, target.item))
+    if verb == "list" and flag(request, "watch"):
+        return "watch"
+    if target.all_namespaces and verb not in ("list", "watch"):
+        return None
+    if target.subresource and verb not in ("get", "update", "patch"):
+        return None
+    return verb
+
+
+def flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("true", "1")
+
+
+def int_param(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"invalid value for {name}: {raw!r}: must be an integer") from None
+
+
+def media_type(request: web.Request) -> str:
+    return request.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
+
+
+async def read_body(request: web.Request) -> bytes:
+    return await request.read()
+
+
+def decode_object(body: bytes, content_type: str) -> Obj:
+    """A request body (JSON, or YAML) as an object; BadRequest names what is wrong."""
+    if content_type in YAML_TYPES:
+        try:
+            value = yaml.safe_load(body.decode())
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"error decoding YAML: {exc}") from exc
+    elif content_type in ("application/json", "", "*/*") or content_type.endswith("+json"):
+        try:
+            value = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"error decoding JSON: {exc}") from exc
+    else:
+        raise UnsupportedMediaType(
+            f"the body of the request was in an unknown format - accepted media types "
+            f'include: application/json, application/yaml (got "{content_type}")'
+        )
+    if not isinstance(value, dict):
+        raise BadRequest("the body of the request must be a JSON object")
+    return value
+
+
+def wants_table(request: web.Request) -> bool:
+    return "as=table" in request.headers.get("Accept", "").lower().replace(" ", "")

@@ -1,0 +1,122 @@
+"""`?watch=true`: a chunked stream of newline-delimited watch events.
+
+From a resourceVersion: the events after it. Without one (or "0"): ADDED for every current
+object first, as the API server does. `sendInitialEvents=true` (watch-list): the ADDED
+events, then a BOOKMARK annotated `k8s.io/initial-events-end: "true"`. A version older than
+the window ends the stream with an ERROR event carrying a 410 Expired Status. With
+`as=Table` each object travels as a one-row Table. `timeoutSeconds` ends the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from nodeagent.api.errors import APIError, Gone
+from nodeagent.server.rest import keys
+from nodeagent.server.rest.request import Call, flag, int_param, wants_table
+from nodeagent.server.rest.tables import render_table
+
+Obj = dict[str, Any]
+
+DEFAULT_TIMEOUT_SECONDS = 1800.0
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+class _Stream:
+    def __init__(self, response: web.StreamResponse, call: Call, *, table: bool) -> None:
+        self.response = response
+        self.resource = call.target.resource
+        self.table = table
+        self.first = True
+
+    async def send(self, type_: str, obj: Obj) -> None:
+        if self.table and type_ in ("ADDED", "MODIFIED", "DELETED"):
+            obj = render_table(
+                self.resource.name,
+                [obj],
+                resource_version=str((obj.get("metadata") or {}).get("resourceVersion", "")),
+                now=time.time(),
+                include_column_definitions=self.first,
+            )
+            self.first = False
+        line = json.dumps({"type": type_, "object": obj}, separators=(",", ":")) + "\n"
+        await self.response.write(line.encode())
+
+    async def bookmark(self, rv: int, *, initial_end: bool) -> None:
+        meta: Obj = {"resourceVersion": str(rv)}
+        if initial_end:
+            meta["annotations"] = {INITIAL_EVENTS_END: "true"}
+        await self.send(
+            "BOOKMARK",
+            {"kind": self.resource.kind, "apiVersion": self.resource.api_version, "metadata": meta},
+        )
+
+
+async def serve_watch(request: web.Request, call: Call) -> web.StreamResponse:
+    registry = request.app[keys.REGISTRY]
+    metrics = request.app[keys.METRICS]
+    r = call.target.resource
+    namespace = call.namespace or None
+    labels = request.query.get("labelSelector")
+    fields = request.query.get("fieldSelector")
+    if call.name:  # a watch on one object (old-style /watch paths are not served)
+        fields = f"metadata.name={call.name}" + (f",{fields}" if fields else "")
+    rv_param = request.query.get("resourceVersion", "")
+    send_initial = request.query.get("sendInitialEvents")
+    timeout = int_param(request, "timeoutSeconds")
+    initial = flag(request, "sendInitialEvents") or (rv_param in ("", "0") and send_initial is None)
+    if not initial and rv_param not in ("", "0"):
+        try:
+            since: int | None = int(rv_param)
+        except ValueError:
+            raise APIError(f"invalid resource version: {rv_param!r}") from None
+    else:
+        since = None
+    # Validate selectors (400) before the 200 goes out.
+    items: list[Obj] = []
+    if initial:
+        items, since = await registry.list(
+            r.name, namespace=namespace, label_selector=labels, field_selector=fields
+        )
+    elif since is None:
+        since = registry.store.resource_version
+    events = registry.watch(
+        r.name,
+        namespace=namespace,
+        resource_version=since,
+        label_selector=labels,
+        field_selector=fields,
+    )
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    stream = _Stream(response, call, table=wants_table(request))
+    metrics.watches.labels(r.name).inc()
+    try:
+        async with asyncio.timeout(float(timeout) if timeout else DEFAULT_TIMEOUT_SECONDS):
+            for obj in items:
+                await stream.send("ADDED", obj)
+            if flag(request, "sendInitialEvents"):
+                await stream.bookmark(since, initial_end=True)
+            try:
+                async for ev in events:
+                    await stream.send(ev.type, ev.object)
+            except Gone as exc:
+                await stream.send("ERROR", exc.status_body())
+    except TimeoutError:
+        pass
+    except (ConnectionResetError, asyncio.CancelledError):
+        with contextlib.suppress(Exception):
+            await events.aclose()  # type: ignore[attr-defined]
+        raise
+    finally:
+        metrics.watches.labels(r.name).dec()
+    with contextlib.suppress(ConnectionResetError):
+        await response.write_eof()
+    return response

@@ -1,0 +1,120 @@
+"""ServerSettings: what `nodeagent server` runs with, validated, with errors naming the flag.
+
+Defaults: listen on 127.0.0.1:6443 (a fleet's server is exposed on purpose with
+`--listen 0.0.0.0:6443`), HTTPS with a self-made CA, node monitor grace 40 s, a watch window
+of 10,000 events. docs/server.md lists every setting.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:6443"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(ValueError):
+    """A bad setting; the message starts with the flag's name."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerSettings:
+    data_dir: Path
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 6443  # 0: any free port (tests)
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_sans: tuple[str, ...] = ()
+    insecure_http: bool = False  # plain HTTP: kubectl sends no token over it; tests only
+    node_monitor_grace_seconds: float = 40.0
+    watch_window: int = 10_000
+    gc_resync_seconds: float = 10.0
+    log_level: str = "info"
+    run_controllers: bool = True
+
+    @property
+    def client_host(self) -> str:
+        """The host clients on this machine use: a wildcard listen becomes 127.0.0.1."""
+        host = self.listen_host
+        if host in ("", "0.0.0.0"):
+            return "127.0.0.1"
+        if host == "::":
+            return "[::1]"
+        return f"[{host}]" if ":" in host else host
+
+
+def parse_listen(value: str, *, flag: str = "--listen") -> tuple[str, int]:
+    """`HOST:PORT` (or `[v6]:PORT`) -> (host, port)."""
+    m = re.fullmatch(r"\[(?P<v6>[^\]]+)\]:(?P<p6>\d+)|(?P<host>[^:\[\]]*):(?P<port>\d+)", value)
+    if m is None:
+        raise SettingsError(f"{flag}: {value!r} is not HOST:PORT (e.g. 127.0.0.1:6443)")
+    host = m.group("v6") or m.group("host") or ""
+    port = int(m.group("p6") or m.group("port"))
+    if m.group("v6"):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise SettingsError(f"{flag}: {host!r} is not an IPv6 address") from None
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"{flag}: port {port} is out of range 0-65535")
+    return host, port
+
+
+def parse_duration(value: str, *, flag: str) -> float:
+    """`40s`, `2m`, `1m30s`, `500ms` or plain seconds -> seconds (> 0)."""
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise SettingsError(f"{flag}: {value!r} is not a duration (e.g. 40s, 2m)") from None
+        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+        seconds = sum(float(n) * scale[u] for n, u in parts)
+    if seconds <= 0:
+        raise SettingsError(f"{flag}: {value!r} must be greater than zero")
+    return seconds
+
+
+def build_settings(
+    *,
+    data_dir: str,
+    listen: str = DEFAULT_LISTEN,
+    tls_cert_file: str | None = None,
+    tls_key_file: str | None = None,
+    tls_sans: list[str] | None = None,
+    insecure_http: bool = False,
+    node_monitor_grace_period: str = "40s",
+    watch_window: int = 10_000,
+    log_level: str = "info",
+) -> ServerSettings:
+    """Flags (as strings) -> ServerSettings; SettingsError names the first bad flag."""
+    if not data_dir:
+        raise SettingsError("--data-dir: must not be empty")
+    host, port = parse_listen(listen)
+    if (tls_cert_file is None) != (tls_key_file is None):
+        raise SettingsError("--tls-cert-file: --tls-cert-file and --tls-key-file go together")
+    for flag, path in (("--tls-cert-file", tls_cert_file), ("--tls-key-file", tls_key_file)):
+        if path is not None and not Path(path).is_file():
+            raise SettingsError(f"{flag}: {path}: no such file")
+    if watch_window < 1:
+        raise SettingsError(f"--watch-window: {watch_window} must be at least 1")
+    if log_level.lower() not in LOG_LEVELS:
+        raise SettingsError(f"--log-level: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    return ServerSettings(
+        data_dir=Path(data_dir),
+        listen_host=host,
+        listen_port=port,
+        tls_cert_file=Path(tls_cert_file) if tls_cert_file else None,
+        tls_key_file=Path(tls_key_file) if tls_key_file else None,
+        tls_sans=tuple(tls_sans or ()),
+        insecure_http=insecure_http,
+        node_monitor_grace_seconds=parse_duration(
+            node_monitor_grace_period, flag="--node-monitor-grace-period"
+        ),
+        watch_window=watch_window,
+        log_level=log_level.lower(),
+    )

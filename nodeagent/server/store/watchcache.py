@@ -1,0 +1,127 @@
+"""The watch window: a bounded, in-memory log of recent changes, fanned out to watchers.
+
+Fed by a store on each commit (in commit order). A watch from `since` first replays the kept
+events after it, then follows live ones; a `since` older than the window is Gone (410 Expired),
+as with the Kubernetes watch cache. A watcher that falls too far behind is ended (its client
+re-watches from the last version it saw). Shared by every Store implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from nodeagent.api.errors import Gone
+from nodeagent.server.store.protocol import EventType, WatchEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Change:
+    resource: str
+    namespace: str
+    type: EventType
+    resource_version: int
+    text: str
+    prev_text: str | None
+
+    def event(self) -> WatchEvent:
+        return WatchEvent(
+            type=self.type,
+            resource=self.resource,
+            object=json.loads(self.text),
+            resource_version=self.resource_version,
+            prev_object=json.loads(self.prev_text) if self.prev_text is not None else None,
+        )
+
+
+@dataclass(slots=True, kw_only=True)
+class _Watcher:
+    resource: str
+    namespace: str | None
+    limit: int
+    pending: collections.deque[_Change] = field(default_factory=collections.deque)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False
+
+    def offer(self, change: _Change) -> None:
+        if change.resource != self.resource:
+            return
+        if self.namespace is not None and change.namespace != self.namespace:
+            return
+        if len(self.pending) >= self.limit:
+            self.ended = True  # too slow: end the stream; the client resumes from its last rv
+        else:
+            self.pending.append(change)
+        self.wakeup.set()
+
+
+class WatchCache:
+    """Keeps the last `capacity` changes; every change with rv > `floor` is in the window."""
+
+    def __init__(self, *, capacity: int, start: int) -> None:
+        self._capacity = max(1, capacity)
+        self._window: collections.deque[_Change] = collections.deque()
+        self._floor = start
+        self._watchers: set[_Watcher] = set()
+        self._closed = False
+
+    @property
+    def watcher_count(self) -> int:
+        return len(self._watchers)
+
+    def publish(
+        self,
+        *,
+        resource: str,
+        namespace: str,
+        type: EventType,
+        resource_version: int,
+        text: str,
+        prev_text: str | None,
+    ) -> None:
+        change = _Change(
+            resource=resource,
+            namespace=namespace,
+            type=type,
+            resource_version=resource_version,
+            text=text,
+            prev_text=prev_text,
+        )
+        self._window.append(change)
+        while len(self._window) > self._capacity:
+            self._floor = self._window.popleft().resource_version
+        for w in self._watchers:
+            w.offer(change)
+
+    def check(self, since: int) -> None:
+        """Gone when events after `since` are no longer all kept."""
+        if since < self._floor:
+            raise Gone(f"too old resource version: {since} ({self._floor + 1})")
+
+    async def watch(
+        self, resource: str, *, since: int, namespace: str | None = None
+    ) -> AsyncIterator[WatchEvent]:
+        self.check(since)
+        watcher = _Watcher(resource=resource, namespace=namespace, limit=self._capacity)
+        for change in self._window:
+            if change.resource_version > since:
+                watcher.offer(change)
+        self._watchers.add(watcher)
+        try:
+            while not self._closed:
+                while watcher.pending:
+                    yield watcher.pending.popleft().event()
+                if watcher.ended:
+                    return
+                watcher.wakeup.clear()
+                await watcher.wakeup.wait()
+        finally:
+            self._watchers.discard(watcher)
+
+    def close(self) -> None:
+        self._closed = True
+        for w in self._watchers:
+            w.wakeup.set()

@@ -1,0 +1,186 @@
+"""The server's TLS material: a CA and a serving certificate made on first start (or given).
+
+`ensure_tls(data_dir, sans)` keeps DIR/ca.crt, DIR/ca.key, DIR/tls.crt, DIR/tls.key: the CA
+is made once; the serving certificate is made again whenever it does not cover every wanted
+name and address (e.g. a new --tls-san), always signed by the same CA, so clients that trust
+DIR/ca.crt keep working. ECDSA P-256 keys, files written atomically, keys 0600.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+log = structlog.get_logger()
+
+CA_YEARS = 10
+SERVING_YEARS = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TLSFiles:
+    cert: Path
+    key: Path
+    ca: Path  # the CA that clients should trust ("" parts of a given cert: its own file)
+
+    def server_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.cert, self.key)
+        return ctx
+
+
+def default_sans(listen_host: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The names a serving certificate should cover: localhost, loopbacks, this host, extras."""
+    names = ["localhost", "127.0.0.1", "::1", socket.gethostname()]
+    if listen_host not in ("", "0.0.0.0", "::"):
+        names.append(listen_host)
+    names += list(extra)
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _write(path: Path, data: bytes, *, private: bool) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _san_entries(sans: tuple[str, ...]) -> list[x509.GeneralName]:
+    out: list[x509.GeneralName] = []
+    for name in sans:
+        try:
+            out.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            out.append(x509.DNSName(name))
+    return out
+
+
+def _covers(cert: x509.Certificate, sans: tuple[str, ...]) -> bool:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    have = {str(v) for v in ext.get_values_for_type(x509.DNSName)}
+    have |= {str(v) for v in ext.get_values_for_type(x509.IPAddress)}
+    wanted = {str(ipaddress.ip_address(n)) if _is_ip(n) else n for n in sans}
+    return wanted <= have
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _make_ca(now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nodeagent-ca")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _make_serving(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    sans: tuple[str, ...],
+    now: dt.datetime,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nodeagent-server")]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365 * SERVING_YEARS))
+        .add_extension(x509.SubjectAlternativeName(_san_entries(sans)), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def ensure_tls(data_dir: Path, sans: tuple[str, ...]) -> TLSFiles:
+    """Make (or reuse) the CA and a serving certificate covering `sans` under data_dir."""
+    files = TLSFiles(cert=data_dir / "tls.crt", key=data_dir / "tls.key", ca=data_dir / "ca.crt")
+    ca_key_path = data_dir / "ca.key"
+    now = dt.datetime.now(dt.UTC)
+    if files.ca.exists() and ca_key_path.exists():
+        ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
+        loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{ca_key_path}: not an ECDSA key")
+        ca_key = loaded
+    else:
+        ca_key, ca = _make_ca(now)
+        _write(ca_key_path, _key_pem(ca_key), private=True)
+        _write(files.ca, ca.public_bytes(serialization.Encoding.PEM), private=False)
+        log.info("tls_ca_created", path=str(files.ca))
+    if files.cert.exists() and files.key.exists():
+        cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+        if _covers(cert, sans) and cert.issuer == ca.subject:
+            return files
+    key, cert = _make_serving(ca_key, ca, sans, now)
+    _write(files.key, _key_pem(key), private=True)
+    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM), private=False)
+    log.info("tls_serving_cert_created", path=str(files.cert), sans=list(sans))
+    return files
+
+
+def client_context(ca_file: Path) -> ssl.SSLContext:
+    """An SSL context that trusts only `ca_file` (for tests and agents)."""
+    return ssl.create_default_context(cafile=str(ca_file))

@@ -1,0 +1,185 @@
+"""Start the real `nodeagent server` on 127.0.0.1 for tests: in this event loop or as a process.
+
+In-process (fast, function-scoped loops):
+
+    async with running_server(tmp_path) as srv:       # srv: ServerInfo
+        async with srv.session() as http:             # aiohttp session: admin token, CA trusted
+            await http.get(srv.url + "/api/v1/nodes")
+
+As a subprocess (`python -m nodeagent server`; sync, so it also fits session fixtures):
+
+    srv = start_server_process(tmp_path / "data")     # waits until /readyz answers
+    ...  srv.kill() / srv.stop() / srv.restart()
+
+Both give the URL, the admin token, the CA file, DIR/admin.kubeconfig and the node join
+secret; `srv.node_token("n1")` is a node's bearer token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from nodeagent.api.tokens import node_bearer_token
+from nodeagent.server.main import serve
+from nodeagent.server.registry import StoreRegistry
+from nodeagent.server.settings import ServerSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(kw_only=True)
+class ServerInfo:
+    url: str
+    admin_token: str
+    ca_file: Path
+    kubeconfig: Path
+    join_secret: str
+    data_dir: Path
+    registry: StoreRegistry | None = None  # in-process only: the server's own registry
+
+    def node_token(self, node_name: str) -> str:
+        return node_bearer_token(self.join_secret, node_name)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def session(self, token: str | None = "admin") -> aiohttp.ClientSession:
+        """An aiohttp session that trusts the CA; token "admin" (default), a node token, or
+        None for no Authorization header."""
+        headers: dict[str, str] = {}
+        if token is not None:
+            value = self.admin_token if token == "admin" else token
+            headers["Authorization"] = f"Bearer {value}"
+        return aiohttp.ClientSession(
+            headers=headers, connector=aiohttp.TCPConnector(ssl=self.ssl_context())
+        )
+
+    def kubectl_env(self) -> dict[str, str]:
+        """Environment for running .venv/bin/kubectl against this server (private HOME)."""
+        env = dict(os.environ)
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        env["HOME"] = str(self.data_dir / "home")
+        return env
+
+
+@contextlib.asynccontextmanager
+async def running_server(data_dir: Path, **overrides: Any) -> AsyncIterator[ServerInfo]:
+    """The server in this event loop on 127.0.0.1 and a free port (HTTPS)."""
+    settings = ServerSettings(
+        data_dir=data_dir, listen_host="127.0.0.1", listen_port=0, gc_resync_seconds=1.0
+    )
+    settings = replace(settings, **overrides)
+    async with serve(settings) as handle:
+        assert handle.ca_file is not None
+        yield ServerInfo(
+            url=handle.url,
+            admin_token=handle.admin_token,
+            ca_file=handle.ca_file,
+            kubeconfig=handle.kubeconfig,
+            join_secret=handle.join_secret,
+            data_dir=handle.data_dir,
+            registry=handle.registry,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(kw_only=True)
+class ServerProcess(ServerInfo):
+    args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def _start(self) -> None:
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nodeagent", "server", *self.args],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+        self.admin_token = (self.data_dir / "admin-token").read_text().strip()
+        self.join_secret = (self.data_dir / "node-token").read_text().strip()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited ({self.process.returncode}): {self.logs()}")
+            try:
+                if self.ca_file.exists():
+                    with urllib.request.urlopen(
+                        self.url + "/readyz", context=self.ssl_context(), timeout=2
+                    ) as r:
+                        if r.status == 200:
+                            return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server not ready after {timeout}s: {self.logs()}")
+            time.sleep(0.05)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path else ""
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return int(self.process.returncode)
+
+    def restart(self) -> None:
+        self.stop()
+        self._start()
+
+
+def start_server_process(
+    data_dir: Path, *extra_args: str, port: int | None = None
+) -> ServerProcess:
+    """`python -m nodeagent server --data-dir DATA --listen 127.0.0.1:PORT`, ready to use."""
+    port = port or free_port()
+    srv = ServerProcess(
+        url=f"https://127.0.0.1:{port}",
+        admin_token="",
+        ca_file=data_dir / "ca.crt",
+        kubeconfig=data_dir / "admin.kubeconfig",
+        join_secret="",
+        data_dir=data_dir,
+        args=["--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}", *extra_args],
+    )
+    srv._start()
+    return srv
