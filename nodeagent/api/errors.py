@@ -22,12 +22,8 @@ class FieldError:
 
     def message(self) -> str:
         """The message part as the API server words it (without the field path)."""
-        if self.type == "Invalid value":
-            head = f"Invalid value: {_go_repr(self.value)}"
-        elif self.type == "Unsupported value":
-            head = f"Unsupported value: {_go_repr(self.value)}"
-        elif self.type == "Duplicate value":
-            head = f"Duplicate value: {_go_repr(self.value)}"
+        if self.type in _TYPES_WITH_VALUE:
+            head = f"{self.type}: {_go_repr(self.value)}"
         else:
             head = self.type
         return f"{head}: {self.detail}" if self.detail else head
@@ -36,7 +32,23 @@ class FieldError:
         return f"{self.field}: {self.message()}"
 
 
+@dataclass(frozen=True, slots=True)
+class GoValue:
+    """A bad value already rendered the way the API server prints it, e.g.
+    `map[string]string{"app":"x"}`; FieldError.message() shows it as is."""
+
+    text: str
+
+
+# The field error types whose message shows the bad value (field.Error.ErrorBody).
+_TYPES_WITH_VALUE = frozenset(
+    {"Invalid value", "Unsupported value", "Duplicate value", "Not found"}
+)
+
+
 def _go_repr(value: Any) -> str:
+    if isinstance(value, GoValue):
+        return value.text
     if isinstance(value, str):
         return '"' + value.replace('"', '\\"') + '"'
     if value is None:

@@ -1,0 +1,208 @@
+"""Defaults as the API server applies them (k8s pkg/apis/core/v1 and apps/v1 defaults.go).
+
+Pure: every function returns a new object and never overwrites a field already set.
+Fields of the wrong type are left alone for validation to report.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from nodeagent.api.resources import BY_KIND
+
+Obj = dict[str, Any]
+
+POD_SPEC_DEFAULTS: dict[str, Any] = {
+    "restartPolicy": "Always",
+    "dnsPolicy": "ClusterFirst",
+    "schedulerName": "default-scheduler",
+    "terminationGracePeriodSeconds": 30,
+    "securityContext": {},
+}
+CONTAINER_DEFAULTS: dict[str, Any] = {
+    "terminationMessagePath": "/dev/termination-log",
+    "terminationMessagePolicy": "File",
+    "resources": {},
+}
+PROBE_DEFAULTS: dict[str, Any] = {
+    "timeoutSeconds": 1,
+    "periodSeconds": 10,
+    "successThreshold": 1,
+    "failureThreshold": 3,
+}
+HTTP_GET_DEFAULTS: dict[str, Any] = {"path": "/", "scheme": "HTTP"}
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+CONTAINER_LISTS = ("initContainers", "containers")
+# Volume sources with a defaulted mode (SetDefaults_ConfigMapVolumeSource & co.).
+DEFAULT_MODE_SOURCES = ("configMap", "secret", "downwardAPI", "projected")
+
+
+def _fill(target: Obj, defaults: dict[str, Any]) -> None:
+    for key, value in defaults.items():
+        if target.get(key) is None:
+            target[key] = copy.deepcopy(value)
+
+
+def _dicts(value: Any) -> list[Obj]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def image_pull_policy(image: str) -> str:
+    """Always for `:latest` or no tag, IfNotPresent for other tags and digests."""
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else ""
+    return "IfNotPresent" if tag and tag != "latest" else "Always"
+
+
+def _default_container(container: Obj) -> None:
+    _fill(container, CONTAINER_DEFAULTS)
+    image = container.get("image")
+    if container.get("imagePullPolicy") in (None, "") and isinstance(image, str):
+        container["imagePullPolicy"] = image_pull_policy(image)
+    for port in _dicts(container.get("ports")):
+        _fill(port, {"protocol": "TCP"})
+    for probe_name in PROBES:
+        probe = container.get(probe_name)
+        if isinstance(probe, dict):
+            _fill(probe, PROBE_DEFAULTS)
+            if isinstance(probe.get("httpGet"), dict):
+                _fill(probe["httpGet"], HTTP_GET_DEFAULTS)
+    for env in _dicts(container.get("env")):
+        field_ref = (
+            env.get("valueFrom", {}).get("fieldRef")
+            if isinstance(env.get("valueFrom"), dict)
+            else None
+        )
+        if isinstance(field_ref, dict):
+            _fill(field_ref, {"apiVersion": "v1"})
+
+
+def _default_volume(volume: Obj) -> None:
+    if len(volume) == 1 and "name" in volume:
+        volume["emptyDir"] = {}
+    host_path = volume.get("hostPath")
+    if isinstance(host_path, dict):
+        _fill(host_path, {"type": ""})
+    for source in DEFAULT_MODE_SOURCES:
+        if isinstance(volume.get(source), dict):
+            _fill(volume[source], {"defaultMode": 420})
+
+
+def default_pod_spec(spec: Obj) -> Obj:
+    """A defaulted copy of a PodSpec (SetDefaults_PodSpec and the nested types)."""
+    out = copy.deepcopy(spec)
+    _fill(out, POD_SPEC_DEFAULTS)
+    for list_name in CONTAINER_LISTS:
+        for container in _dicts(out.get(list_name)):
+            _default_container(container)
+            if out.get("hostNetwork") is True:
+                for port in _dicts(container.get("ports")):
+                    if port.get("hostPort") is None and port.get("containerPort") is not None:
+                        port["hostPort"] = port["containerPort"]
+    for volume in _dicts(out.get("volumes")):
+        _default_volume(volume)
+    return out
+
+
+def _metadata(obj: Obj) -> None:
+    meta = obj.get("metadata")
+    if meta is None:
+        obj["metadata"] = meta = {}
+    kind = obj.get("kind")
+    resource = BY_KIND.get(kind) if isinstance(kind, str) else None
+    namespaced = resource is not None and resource.namespaced
+    if namespaced and isinstance(meta, dict) and not meta.get("namespace"):
+        meta["namespace"] = "default"
+
+
+def default_pod(obj: Obj) -> Obj:
+    """A defaulted copy of a Pod: metadata, spec, and requests copied from limits."""
+    out = copy.deepcopy(obj)
+    _metadata(out)
+    if isinstance(out.get("spec"), dict):
+        spec = default_pod_spec(out["spec"])
+        if spec.get("enableServiceLinks") is None:
+            spec["enableServiceLinks"] = True
+        for list_name in CONTAINER_LISTS:
+            for container in _dicts(spec.get(list_name)):
+                _requests_from_limits(container)
+        out["spec"] = spec
+    return out
+
+
+def _requests_from_limits(container: Obj) -> None:
+    resources = container.get("resources")
+    if not isinstance(resources, dict) or not isinstance(resources.get("limits"), dict):
+        return
+    if resources.get("requests") is None:
+        resources["requests"] = {}
+    requests = resources["requests"]
+    if isinstance(requests, dict):
+        for name, value in resources["limits"].items():
+            requests.setdefault(name, value)
+
+
+def default_pod_template(template: Obj) -> Obj:
+    out = copy.deepcopy(template)
+    if isinstance(out.get("spec"), dict):
+        out["spec"] = default_pod_spec(out["spec"])
+    return out
+
+
+def default_daemonset(obj: Obj) -> Obj:
+    """A defaulted copy of a DaemonSet (SetDefaults_DaemonSet): RollingUpdate with
+    maxUnavailable 1 and maxSurge 0, revisionHistoryLimit 10, the template's pod spec.
+    minReadySeconds stays absent (0), as the API server leaves it."""
+    out = copy.deepcopy(obj)
+    _metadata(out)
+    spec = out.get("spec")
+    if not isinstance(spec, dict):
+        return out
+    strategy = spec.get("updateStrategy")
+    if strategy is None:
+        spec["updateStrategy"] = strategy = {}
+    if isinstance(strategy, dict):
+        if not strategy.get("type"):
+            strategy["type"] = "RollingUpdate"
+        if strategy["type"] == "RollingUpdate":
+            if strategy.get("rollingUpdate") is None:
+                strategy["rollingUpdate"] = {}
+            if isinstance(strategy["rollingUpdate"], dict):
+                _fill(strategy["rollingUpdate"], {"maxUnavailable": 1, "maxSurge": 0})
+    _fill(spec, {"revisionHistoryLimit": 10})
+    if isinstance(spec.get("template"), dict):
+        spec["template"] = default_pod_template(spec["template"])
+    return out
+
+
+def default_node(obj: Obj) -> Obj:
+    """A defaulted copy of a Node: allocatable defaults to capacity."""
+    out = copy.deepcopy(obj)
+    _metadata(out)
+    status = out.get("status")
+    status = status if isinstance(status, dict) else {}
+    if isinstance(status.get("capacity"), dict) and status.get("allocatable") is None:
+        status["allocatable"] = copy.deepcopy(status["capacity"])
+    return out
+
+
+def _default_meta_only(obj: Obj) -> Obj:
+    out = copy.deepcopy(obj)
+    _metadata(out)
+    return out
+
+
+DEFAULTERS: dict[str, Callable[[Obj], Obj]] = {
+    "Pod": default_pod,
+    "DaemonSet": default_daemonset,
+    "Node": default_node,
+}
+
+
+def default_object(obj: Obj) -> Obj:
+    """A defaulted copy of any object, by its kind (unknown kinds: metadata only)."""
+    return DEFAULTERS.get(str(obj.get("kind", "")), _default_meta_only)(obj)

@@ -1,0 +1,210 @@
+"""Collecting FieldErrors while walking an untrusted JSON object: the constructors the API
+server uses (field.Required, Invalid, NotSupported, ...), typed reads that report a wrong
+type instead of raising, and Go-style rendering of bad values. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from nodeagent.api.errors import FieldError, GoValue
+
+Obj = dict[str, Any]
+
+# Python type -> the word used when a field holds the wrong JSON type.
+_TYPE_NAMES: dict[type, str] = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    bool: "a boolean",
+}
+
+
+def go_string_map(value: Any) -> GoValue:
+    """How Go's %#v prints a map[string]string (keys sorted; nil when absent)."""
+    if not isinstance(value, dict):
+        return GoValue("map[string]string(nil)")
+    items = ", ".join(f"{_quote(k)}:{_quote(str(v))}" for k, v in sorted(value.items()))
+    return GoValue("map[string]string{" + items + "}")
+
+
+def go_label_selector(value: Any) -> GoValue:
+    """How the API server prints a metav1.LabelSelector value (%#v)."""
+    if not isinstance(value, dict):
+        return GoValue("null")
+    labels = value.get("matchLabels")
+    exprs = value.get("matchExpressions")
+    if isinstance(exprs, list) and exprs:
+        rendered = []
+        for e in exprs:
+            e = e if isinstance(e, dict) else {}
+            values = e.get("values")
+            shown = (
+                "[]string{" + ", ".join(_quote(str(v)) for v in values) + "}"
+                if isinstance(values, list)
+                else "[]string(nil)"
+            )
+            rendered.append(
+                f"v1.LabelSelectorRequirement{{Key:{_quote(str(e.get('key', '')))}, "
+                f"Operator:{_quote(str(e.get('operator', '')))}, Values:{shown}}}"
+            )
+        expr_text = "[]v1.LabelSelectorRequirement{" + ", ".join(rendered) + "}"
+    else:
+        expr_text = "[]v1.LabelSelectorRequirement(nil)"
+    labels_text = go_string_map(labels).text
+    return GoValue(f"v1.LabelSelector{{MatchLabels:{labels_text}, MatchExpressions:{expr_text}}}")
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quoted_list(values: Iterable[str]) -> str:
+    return ", ".join(_quote(v) for v in values)
+
+
+class Errors:
+    """An ordered list of FieldErrors, added to through the API server's constructors."""
+
+    def __init__(self) -> None:
+        self.items: list[FieldError] = []
+
+    def required(self, path: str, detail: str = "") -> None:
+        self.items.append(
+            FieldError(
+                field=path, type="Required value", detail=detail, reason="FieldValueRequired"
+            )
+        )
+
+    def invalid(self, path: str, value: Any, detail: str) -> None:
+        self.items.append(FieldError(field=path, type="Invalid value", value=value, detail=detail))
+
+    def not_supported(self, path: str, value: Any, supported: Sequence[str]) -> None:
+        self.items.append(
+            FieldError(
+                field=path,
+                type="Unsupported value",
+                value=value,
+                detail=f"supported values: {quoted_list(supported)}",
+                reason="FieldValueNotSupported",
+            )
+        )
+
+    def duplicate(self, path: str, value: Any) -> None:
+        self.items.append(
+            FieldError(
+                field=path, type="Duplicate value", value=value, reason="FieldValueDuplicate"
+            )
+        )
+
+    def not_found(self, path: str, value: Any) -> None:
+        self.items.append(
+            FieldError(field=path, type="Not found", value=value, reason="FieldValueNotFound")
+        )
+
+    def forbidden(self, path: str, detail: str) -> None:
+        self.items.append(
+            FieldError(field=path, type="Forbidden", detail=detail, reason="FieldValueForbidden")
+        )
+
+    def wrong_type(self, path: str, value: Any, want: type) -> None:
+        self.invalid(path, _shown(value), f"must be {_TYPE_NAMES.get(want, want.__name__)}")
+
+    def nonnegative(self, path: str, value: Any) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            self.invalid(path, value, "must be greater than or equal to 0")
+
+    # Typed reads: a field of the wrong type is reported once and read as absent.
+    def get_map(self, obj: Obj, key: str, path: str) -> Obj:
+        value = obj.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.wrong_type(path, value, dict)
+            return {}
+        return value
+
+    def get_list(self, obj: Obj, key: str, path: str) -> list[Any]:
+        value = obj.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.wrong_type(path, value, list)
+            return []
+        return value
+
+    def get_maps(self, obj: Obj, key: str, path: str) -> list[tuple[str, Obj]]:
+        """A list of objects as (indexed path, item); non-object items are reported."""
+        out: list[tuple[str, Obj]] = []
+        for i, item in enumerate(self.get_list(obj, key, path)):
+            if isinstance(item, dict):
+                out.append((f"{path}[{i}]", item))
+            else:
+                self.wrong_type(f"{path}[{i}]", item, dict)
+        return out
+
+    def get_str(self, obj: Obj, key: str, path: str) -> str:
+        value = obj.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            self.wrong_type(path, value, str)
+            return ""
+        return value
+
+    def get_int(self, obj: Obj, key: str, path: str) -> int | None:
+        value = obj.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.wrong_type(path, value, int)
+            return None
+        return value
+
+    def get_bool(self, obj: Obj, key: str, path: str) -> bool:
+        value = obj.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            self.wrong_type(path, value, bool)
+            return False
+        return value
+
+    def get_strings(self, obj: Obj, key: str, path: str) -> list[str]:
+        out: list[str] = []
+        for i, item in enumerate(self.get_list(obj, key, path)):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                self.wrong_type(f"{path}[{i}]", item, str)
+        return out
+
+
+def _shown(value: Any) -> Any:
+    """A bad value small enough to print (objects and lists by their type)."""
+    if isinstance(value, dict):
+        return GoValue("object")
+    if isinstance(value, list):
+        return GoValue("list")
+    return value
+
+
+_SEGMENT = re.compile(r"\[(\d+)\]|\[([^\]]*)\]|([^.\[]+)")
+
+
+def path_key(path: str) -> tuple[tuple[int, int, str], ...]:
+    """A sort key for field paths: segments in order, list indices compared as numbers."""
+    key: list[tuple[int, int, str]] = []
+    for index, mapkey, name in _SEGMENT.findall(path):
+        if index:
+            key.append((1, int(index), ""))
+        else:
+            key.append((0, 0, name or mapkey))
+    return tuple(key)
+
+
+def sorted_errors(errors: Iterable[FieldError]) -> list[FieldError]:
+    """Errors ordered by path (stable: several errors at one path keep their order)."""
+    return sorted(errors, key=lambda e: path_key(e.field))
