@@ -1,19 +1,50 @@
 """Runs every controller of the control plane as a named task in one TaskGroup.
 
 Wiring only: the server's main calls run_controllers(registry) and cancels it on shutdown.
+The controllers: DaemonSet, node lifecycle, pod GC (cascading deletes are server/cascade.py's).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
-from nodeagent.server.registry_protocol import Registry
+from nodeagent.server.controllers.daemonset.controller import DaemonSetController, EventRecorder
+from nodeagent.server.controllers.nodelifecycle import NodeLifecycleController
+from nodeagent.server.controllers.podgc import QUARANTINE_SECONDS, PodGCController
+from nodeagent.server.registry_protocol import Obj, Registry
 
 log = structlog.get_logger()
+
+
+async def _log_event(
+    registry: Registry,
+    *,
+    involved: Obj,
+    type: str,
+    reason: str,
+    message: str,
+    now: float,
+    component: str,
+) -> None:
+    del registry, now
+    name = (involved.get("metadata") or {}).get("name")
+    log.info("event", type=type, reason=reason, message=message, object=name, source=component)
+
+
+def _event_recorder() -> EventRecorder:
+    """server/events.py's record_event; a log-only stand-in if it is not there."""
+    try:
+        module = importlib.import_module("nodeagent.server.events")
+    except ImportError:
+        return _log_event
+    recorder: Any = getattr(module, "record_event", _log_event)
+    return recorder  # type: ignore[no-any-return]
 
 
 async def run_controllers(
@@ -21,8 +52,30 @@ async def run_controllers(
     *,
     node_monitor_grace_seconds: float = 40.0,
     clock: Callable[[], float] = time.time,
+    pod_gc_quarantine_seconds: float | None = None,
+    node_monitor_period_seconds: float | None = None,
 ) -> None:
-    """Run the DaemonSet, node-lifecycle and pod-GC controllers until cancelled."""
-    del registry, node_monitor_grace_seconds, clock
-    log.info("controllers_started")
-    await asyncio.Event().wait()
+    """Run the DaemonSet, node-lifecycle and pod-GC controllers until cancelled.
+
+    The pod-GC quarantine defaults to 40 s, or the node grace when that is shorter; the node
+    monitor period to 5 s, or a quarter of the grace when that is shorter.
+    """
+    grace = node_monitor_grace_seconds
+    quarantine = (
+        min(QUARANTINE_SECONDS, grace)
+        if pod_gc_quarantine_seconds is None
+        else pod_gc_quarantine_seconds
+    )
+    period = (
+        min(5.0, max(0.25, grace / 4))
+        if node_monitor_period_seconds is None
+        else node_monitor_period_seconds
+    )
+    daemonsets = DaemonSetController(registry=registry, record_event=_event_recorder(), clock=clock)
+    lifecycle = NodeLifecycleController(registry=registry, grace=grace, period=period, clock=clock)
+    podgc = PodGCController(registry=registry, quarantine=quarantine, period=period, clock=clock)
+    log.info("controllers_starting", node_monitor_grace=grace, pod_gc_quarantine=quarantine)
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(daemonsets.run(), name="daemonset-controller")
+        tg.create_task(lifecycle.run(), name="node-lifecycle-controller")
+        tg.create_task(podgc.run(), name="pod-gc-controller")

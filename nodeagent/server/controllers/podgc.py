@@ -1,0 +1,110 @@
+"""Pod garbage collection: pods bound to a node that no longer exists are force-deleted.
+
+`orphaned_pods` is PURE (pods, node names, when each missing node was first noticed, now,
+quarantine -> pods to delete); PodGCController is the thin loop. As kube-controller-manager's
+podgc, a node must be missing for the quarantine (40 s) and still absent on a fresh read
+before its pods (mirror pods too) go; unscheduled pods that are terminating are removed.
+Terminating pods on an Unknown or NotReady node are left Terminating, as Kubernetes does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+
+from nodeagent.api import meta
+from nodeagent.api.errors import NotFound
+from nodeagent.server.registry_protocol import Obj, Registry
+
+log = structlog.get_logger()
+
+QUARANTINE_SECONDS = 40.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GCPlan:
+    delete: list[Obj]
+    check_nodes: list[str]  # confirm these are gone with a fresh read before deleting
+    missing_since: dict[str, float]
+
+
+def orphaned_pods(
+    pods: Iterable[Obj],
+    node_names: set[str],
+    *,
+    missing_since: Mapping[str, float],
+    now: float,
+    quarantine: float = QUARANTINE_SECONDS,
+) -> GCPlan:
+    """Pods whose spec.nodeName names a node missing for at least `quarantine` seconds, and
+    unscheduled pods already being deleted."""
+    delete: list[Obj] = []
+    check: set[str] = set()
+    seen_missing: dict[str, float] = {}
+    for pod in pods:
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        if not node:
+            if meta.is_pod_terminating(pod):
+                delete.append(pod)
+            continue
+        if node in node_names:
+            continue
+        since = seen_missing.setdefault(node, missing_since.get(node, now))
+        if now - since >= quarantine:
+            delete.append(pod)
+            check.add(node)
+    return GCPlan(delete=delete, check_nodes=sorted(check), missing_since=seen_missing)
+
+
+@dataclass(slots=True, kw_only=True)
+class PodGCController:
+    registry: Registry
+    quarantine: float = QUARANTINE_SECONDS
+    period: float = 5.0
+    clock: Callable[[], float] = time.time
+    _missing_since: dict[str, float] = field(default_factory=dict)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.pass_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pod_gc_pass_failed")
+            await asyncio.sleep(self.period)
+
+    async def pass_once(self) -> None:
+        nodes, _ = await self.registry.list("nodes")
+        pods, _ = await self.registry.list("pods")
+        gc = orphaned_pods(
+            pods,
+            {meta.name_of(n) for n in nodes},
+            missing_since=self._missing_since,
+            now=self.clock(),
+            quarantine=self.quarantine,
+        )
+        self._missing_since = dict(gc.missing_since)
+        still_there: set[str] = set()
+        for name in gc.check_nodes:
+            with contextlib.suppress(NotFound):
+                await self.registry.get("nodes", "", name)
+                still_there.add(name)
+        for pod in gc.delete:
+            node = str((pod.get("spec") or {}).get("nodeName") or "")
+            if node in still_there:
+                continue
+            with contextlib.suppress(NotFound):
+                await self.registry.delete(
+                    "pods",
+                    meta.namespace_of(pod),
+                    meta.name_of(pod),
+                    grace_period_seconds=0,
+                    uid=meta.uid_of(pod),
+                )
+                log.info("pod_gc_deleted", pod=meta.name_of(pod), node=node)
