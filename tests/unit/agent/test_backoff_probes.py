@@ -60,7 +60,9 @@ def test_results_change_only_at_thresholds() -> None:
         s = probes.record(s, SPEC, success=False, now=t, message="boom")
         assert s.result is True
     s = probes.record(s, SPEC, success=False, now=5, message="boom")
-    assert s.result is False and s.failures == 3 and s.message == "boom"
+    assert s.result is False
+    assert s.failures == 3
+    assert s.message == "boom"
 
 
 def test_liveness_passes_until_proven_failing() -> None:
@@ -72,7 +74,7 @@ def test_liveness_passes_until_proven_failing() -> None:
 
 
 def test_startup_probe_gates_liveness_and_readiness() -> None:
-    """Until the startup probe passes only it runs, and the container is neither started nor ready."""
+    """Until the startup probe passes only it runs; the container is neither started nor ready."""
     c = {
         "name": "app",
         "startupProbe": {"exec": {"command": ["true"]}},
@@ -80,7 +82,8 @@ def test_startup_probe_gates_liveness_and_readiness() -> None:
     }
     assert probes.should_run(ProbeKind.STARTUP, c, {}, "id")
     assert not probes.should_run(ProbeKind.LIVENESS, c, {}, "id")
-    assert not probes.is_started(c, {}, "id") and not probes.is_ready(c, {}, "id")
+    assert not probes.is_started(c, {}, "id")
+    assert not probes.is_ready(c, {}, "id")
     started = {("id", ProbeKind.STARTUP): ProbeState(result=True, successes=1)}
     assert not probes.should_run(ProbeKind.STARTUP, c, started, "id")
     assert probes.should_run(ProbeKind.LIVENESS, c, started, "id")

@@ -22,7 +22,8 @@ def test_each_update_replaces_its_sources_set() -> None:
     assert cfg.apply(SourceUpdate(source=SourceName.FILE, pods=(pod(uid="a", name="x"),)))
     assert set(cfg.desired()) == {"a"}
     assert cfg.apply(SourceUpdate(source=SourceName.FILE, pods=()))
-    assert cfg.desired() == {} and cfg.seen == {SourceName.FILE}
+    assert cfg.desired() == {}
+    assert cfg.seen == {SourceName.FILE}
     assert not cfg.apply(SourceUpdate(source=SourceName.FILE, pods=()))
 
 
@@ -33,9 +34,11 @@ def test_name_claimed_by_two_sources_goes_to_the_first() -> None:
     cfg.apply(SourceUpdate(source=SourceName.API, pods=(pod(uid="b", name="x"),)))
     assert set(cfg.desired()) == {"a"}
     [rejected] = cfg.rejected()
-    assert "source api conflicts" in rejected.error and "source file" in rejected.error
+    assert "source api conflicts" in rejected.error
+    assert "source file" in rejected.error
     cfg.apply(SourceUpdate(source=SourceName.FILE, pods=()))  # the first lets go
-    assert set(cfg.desired()) == {"b"} and cfg.rejected() == []
+    assert set(cfg.desired()) == {"b"}
+    assert cfg.rejected() == []
 
 
 def test_rejected_manifests_are_kept_per_source() -> None:
@@ -71,21 +74,22 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     """Flags win over the file; labels and taints parse into API shapes; defaults fill the rest."""
     conf = tmp_path / "agent.yaml"
     conf.write_text(
-        "nodeName: a\nlisten: 127.0.0.1:1\nlabels: {zone: one}\nevictionHard: {memory.available: 1Gi}\n"
+        "nodeName: a\nlisten: 127.0.0.1:1\nlabels: {zone: one}\n"
+        "evictionHard: {memory.available: 1Gi}\n"
     )
     s = load_settings(
         config_file=str(conf),
         overrides={"node_name": "b", "taints": ["dedicated=db:NoSchedule", "gpu:NoExecute"]},
     )
-    assert s.node_name == "b" and s.listen_port == 1 and s.labels == {"zone": "one"}
+    assert s.node_name == "b"
+    assert s.listen_port == 1
+    assert s.labels == {"zone": "one"}
     assert s.taints == (
         {"key": "dedicated", "value": "db", "effect": "NoSchedule"},
         {"key": "gpu", "effect": "NoExecute"},
     )
-    assert (
-        s.eviction_hard["memory.available"] == "1Gi"
-        and s.eviction_hard["nodefs.available"] == "10%"
-    )
+    assert s.eviction_hard["memory.available"] == "1Gi"
+    assert s.eviction_hard["nodefs.available"] == "10%"
 
 
 def test_bad_yaml_config_names_line(tmp_path: Path) -> None:
@@ -131,4 +135,6 @@ def test_sd_notify_abstract_socket_and_unset() -> None:
         assert Notifier.from_env({"NOTIFY_SOCKET": "@nodeagent-test-notify"}).status("hi")
         assert sock.recv(64) == b"STATUS=hi"
     off = Notifier.from_env({})
-    assert not off.enabled and not off.ready() and off.watchdog_interval is None
+    assert not off.enabled
+    assert not off.ready()
+    assert off.watchdog_interval is None

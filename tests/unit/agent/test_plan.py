@@ -1,4 +1,4 @@
-"""The pure reconcile plan: observed containers + desired pods -> the actions a kubelet would take."""
+"""The pure reconcile plan: observed containers + desired pods -> the actions kubelet would take."""
 
 from __future__ import annotations
 
@@ -194,8 +194,10 @@ def test_pod_no_longer_desired_is_stopped_with_its_grace_and_removed() -> None:
     observed = [sandbox(), container("app")]
     actions = run(desired(pod(), terminating=True), observed)
     assert kinds(actions) == ["StopContainers", "StopContainers", "RemoveContainers"]
-    assert isinstance(actions[0], StopContainers) and actions[0].grace_seconds == 5
-    assert isinstance(actions[2], RemoveContainers) and actions[2].pod_gone
+    assert isinstance(actions[0], StopContainers)
+    assert actions[0].grace_seconds == 5
+    assert isinstance(actions[2], RemoveContainers)
+    assert actions[2].pod_gone
 
 
 def test_deletion_grace_period_wins_over_the_spec() -> None:
@@ -203,7 +205,8 @@ def test_deletion_grace_period_wins_over_the_spec() -> None:
     p = pod()
     p["metadata"].update(deletionTimestamp="2026-01-01T00:00:00Z", deletionGracePeriodSeconds=2)
     actions = run(desired(p), [sandbox(), container("app")])
-    assert isinstance(actions[0], StopContainers) and actions[0].grace_seconds == 2
+    assert isinstance(actions[0], StopContainers)
+    assert actions[0].grace_seconds == 2
 
 
 def test_orphaned_containers_are_removed() -> None:
@@ -211,7 +214,8 @@ def test_orphaned_containers_are_removed() -> None:
     orphan = container("app", uid="gone")
     actions = run({}, [orphan])
     assert kinds(actions) == ["StopContainers", "RemoveContainers"]
-    assert isinstance(actions[1], RemoveContainers) and actions[1].container_ids == (orphan.id,)
+    assert isinstance(actions[1], RemoveContainers)
+    assert actions[1].container_ids == (orphan.id,)
 
 
 def test_replacement_pod_waits_until_the_old_one_is_gone() -> None:

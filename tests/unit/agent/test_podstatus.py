@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nodeagent.agent.podstatus import WaitingReason, pod_status, qos_class
 from nodeagent.agent.probes import ProbeKind, ProbeState
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState
@@ -9,22 +11,23 @@ from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 from .helpers import container, exited, pod, sandbox
 
 NOW = 1_800_000_000.0
+Obj = dict[str, Any]
 
 
-def status(p: dict, observed: list[ContainerInfo], **kw: object) -> dict:  # type: ignore[type-arg]
-    args: dict = {
+def status(p: Obj, observed: list[ContainerInfo], **kw: Any) -> Obj:
+    args: Obj = {
         "results": {},
         "waiting": {},
         "previous": None,
         "host_ip": "192.0.2.1",
         "now": NOW,
-    }  # type: ignore[type-arg]
+    }
     args.update(kw)
     return pod_status(pod=p, containers=observed, **args)
 
 
-def cond(s: dict, ctype: str) -> str:  # type: ignore[type-arg]
-    return next(c["status"] for c in s["conditions"] if c["type"] == ctype)
+def cond(s: Obj, ctype: str) -> str:
+    return str(next(c["status"] for c in s["conditions"] if c["type"] == ctype))
 
 
 def test_nothing_started_is_pending_with_container_creating() -> None:
@@ -32,7 +35,8 @@ def test_nothing_started_is_pending_with_container_creating() -> None:
     s = status(pod(), [])
     assert s["phase"] == "Pending"
     assert s["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
-    assert cond(s, "Ready") == "False" and cond(s, "PodScheduled") == "True"
+    assert cond(s, "Ready") == "False"
+    assert cond(s, "PodScheduled") == "True"
     assert s["qosClass"] == "BestEffort"
 
 
@@ -40,10 +44,15 @@ def test_running_container_is_ready_without_readiness_probe() -> None:
     """A running container with no readiness probe is ready; the pod is Running and Ready."""
     s = status(pod(), [sandbox(), container("app", attempt=2)])
     c = s["containerStatuses"][0]
-    assert s["phase"] == "Running" and cond(s, "Ready") == "True"
-    assert c["ready"] and c["started"] and c["restartCount"] == 2
-    assert c["containerID"].startswith("docker://") and "running" in c["state"]
-    assert s["podIP"] == "10.88.0.5" and s["hostIP"] == "192.0.2.1"
+    assert s["phase"] == "Running"
+    assert cond(s, "Ready") == "True"
+    assert c["ready"]
+    assert c["started"]
+    assert c["restartCount"] == 2
+    assert c["containerID"].startswith("docker://")
+    assert "running" in c["state"]
+    assert s["podIP"] == "10.88.0.5"
+    assert s["hostIP"] == "192.0.2.1"
 
 
 def test_readiness_probe_gates_ready() -> None:
@@ -82,7 +91,8 @@ def test_init_containers_keep_the_pod_pending_and_initializing() -> None:
     """While init containers run the pod is Pending, Initialized False, apps PodInitializing."""
     running_init = container("setup", is_init=True)
     s = status(pod(init=("setup",)), [sandbox(), running_init])
-    assert s["phase"] == "Pending" and cond(s, "Initialized") == "False"
+    assert s["phase"] == "Pending"
+    assert cond(s, "Initialized") == "False"
     assert s["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
     assert "running" in s["initContainerStatuses"][0]["state"]
 
@@ -91,7 +101,8 @@ def test_transition_time_kept_while_status_unchanged() -> None:
     """lastTransitionTime and startTime survive recomputation; a flip takes `now`."""
     first = status(pod(), [sandbox(), container("app")])
     again = status(pod(), [sandbox(), container("app")], previous=first, now=NOW + 60)
-    assert again["conditions"] == first["conditions"] and again["startTime"] == first["startTime"]
+    assert again["conditions"] == first["conditions"]
+    assert again["startTime"] == first["startTime"]
     flipped = status(
         pod(),
         [sandbox(), exited("app", 1)],
@@ -100,15 +111,14 @@ def test_transition_time_kept_while_status_unchanged() -> None:
         waiting={"app": WaitingReason(reason="CrashLoopBackOff")},
     )
     ready = next(c for c in flipped["conditions"] if c["type"] == "Ready")
-    assert (
-        ready["status"] == "False"
-        and ready["lastTransitionTime"] != first["conditions"][2]["lastTransitionTime"]
-    )
+    assert ready["status"] == "False"
+    assert ready["lastTransitionTime"] != first["conditions"][2]["lastTransitionTime"]
 
 
 def test_qos_class() -> None:
     """Guaranteed when limits equal requests for cpu and memory; Burstable otherwise."""
     g = {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}
     b = {"containers": [{"resources": {"requests": {"cpu": "100m"}}}]}
-    assert qos_class(g) == "Guaranteed" and qos_class(b) == "Burstable"
+    assert qos_class(g) == "Guaranteed"
+    assert qos_class(b) == "Burstable"
     assert ContainerState.RUNNING.value == "running"
