@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nodeagent.api import meta
 from nodeagent.api.timefmt import format_time
 from nodeagent.server.controllers.nodelifecycle import desired_node_taints_and_conditions
@@ -10,7 +12,7 @@ from tests.unit.controllers.objects import NOW, node
 GRACE = 40.0
 
 
-def _node(heartbeat: float = NOW - 5, **conditions: str) -> dict[str, object]:
+def _node(heartbeat: float = NOW - 5, **conditions: str) -> dict[str, Any]:
     n = node("n1")
     n["metadata"]["creationTimestamp"] = format_time(NOW - 3600)
     n["status"]["conditions"] = [
@@ -26,11 +28,11 @@ def _node(heartbeat: float = NOW - 5, **conditions: str) -> dict[str, object]:
     return n
 
 
-def _lease(renewed: float) -> dict[str, object]:
+def _lease(renewed: float) -> dict[str, Any]:
     return {"metadata": {"name": "n1"}, "spec": {"renewTime": format_time(renewed)}}
 
 
-def _taints(taints: list[dict[str, object]] | None) -> set[tuple[object, object]]:
+def _taints(taints: list[dict[str, Any]] | None) -> set[tuple[Any, Any]]:
     return {(t["key"], t["effect"]) for t in taints or []}
 
 
@@ -46,7 +48,7 @@ def test_expired_lease_makes_node_unknown_and_unreachable() -> None:
     """No renewal for longer than the grace: every condition Unknown with the kubelet message,
     and the unreachable NoSchedule and NoExecute taints (the latter with timeAdded)."""
     n = _node(Ready="True", MemoryPressure="False", DiskPressure="False", PIDPressure="False")
-    n["status"]["conditions"][0]["lastHeartbeatTime"] = format_time(NOW - 100)  # type: ignore[index]
+    n["status"]["conditions"][0]["lastHeartbeatTime"] = format_time(NOW - 100)
     update = desired_node_taints_and_conditions(n, _lease(NOW - 41), now=NOW, grace=GRACE)
     assert update.stale
     assert update.conditions is not None
