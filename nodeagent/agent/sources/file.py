@@ -17,7 +17,7 @@ import structlog
 
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
 from nodeagent.api.decode import DecodeError, decode_documents
-from nodeagent.api.defaults import default_pod
+from nodeagent.api.defaults import default_daemonset, default_pod
 from nodeagent.api.hashing import spec_hash, static_pod_uid
 from nodeagent.api.naming import static_pod_name
 from nodeagent.api.scheduling import add_daemonset_tolerations, node_should_run
@@ -95,6 +95,7 @@ def parse_manifest(
     for index, doc in enumerate(docs):
         kind = doc.get("kind")
         if kind == "DaemonSet":
+            doc = default_daemonset(doc)
             ds_errors = validate_object(doc)
             if ds_errors:
                 errors += _errors(origin, ds_errors)
