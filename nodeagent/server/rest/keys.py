@@ -14,8 +14,7 @@ AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 METRICS = web.AppKey("metrics", Metrics)
 READY = web.AppKey("ready", dict[str, bool])  # name of a start-up step -> done
 
-# request keys (plain strings: aiohttp requests take no AppKey)
-USER = "nodeagent.user"
-CALL = "nodeagent.call"
+USER = web.RequestKey("user", User)
+CALL = web.RequestKey("call", Call)
 
 __all__ = ["AUTHENTICATOR", "CALL", "METRICS", "READY", "REGISTRY", "USER", "Call", "User"]
