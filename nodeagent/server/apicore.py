@@ -1,55 +1,36 @@
 """The registry's view of the API core: defaults, validation, selectors, times, generated names.
 
 One place that calls nodeagent.api (defaults, validation, selectors, timefmt, naming), so the
-registry reads as Kubernetes semantics only. Defaults and validation are looked up lazily:
-while they are not importable, objects are stored as posted.
+registry reads as Kubernetes semantics only.
 """
 
 from __future__ import annotations
 
-import importlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
-from nodeagent.api import naming, selectors, timefmt
+from nodeagent.api import defaults, naming, selectors, timefmt, validation
 from nodeagent.api.errors import BadRequest, FieldError
 
 Obj = dict[str, Any]
 
 
-def _module(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(f"nodeagent.api.{name}")
-    except ImportError:
-        return None
-
-
-def _function(module: str, name: str) -> Callable[..., Any] | None:
-    mod = _module(module)
-    fn = getattr(mod, name, None) if mod is not None else None
-    return fn if callable(fn) else None
-
-
 def default_object(obj: Obj) -> Obj:
     """The object with the API server's defaults filled in (a new dict)."""
-    fn = _function("defaults", "default_object")
-    return obj if fn is None else dict(fn(obj))
+    return defaults.default_object(obj)
 
 
 def validate_object(obj: Obj) -> list[FieldError]:
-    fn = _function("validation", "validate_object")
-    return [] if fn is None else list(fn(obj))
+    return validation.validate_object(obj)
 
 
 def validate_update(kind: str, new: Obj, old: Obj) -> list[FieldError]:
     """Rules that compare an update with the stored object (e.g. an immutable selector)."""
     if kind != "DaemonSet":
         return []
-    fn = _function("validation", "validate_daemonset_update")
-    return [] if fn is None else list(fn(new, old))
+    return validation.validate_daemonset_update(new, old)
 
 
 def format_time(t: float) -> str:

@@ -7,7 +7,6 @@ error-to-Status and metrics are middlewares in app.py.
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -15,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from nodeagent.api import schema
 from nodeagent.api.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
 from nodeagent.api.patch import APPLY_PATCH, apply_patch
 from nodeagent.server import apicore
@@ -104,21 +104,12 @@ async def authorize_call(
         raise error
 
 
-def _unknown_fields(obj: Obj) -> list[str]:
-    try:
-        schema = importlib.import_module("nodeagent.api.schema")
-    except ImportError:
-        return []
-    fn = getattr(schema, "unknown_fields", None)
-    return list(fn(obj)) if callable(fn) else []
-
-
 def check_fields(request: web.Request, obj: Obj) -> list[str]:
     """fieldValidation: Strict -> 400 on unknown fields, Warn (the default) -> warnings."""
     mode = request.query.get("fieldValidation", "Warn")
     if mode == "Ignore":
         return []
-    unknown = _unknown_fields(obj)
+    unknown = schema.unknown_fields(obj)
     messages = [f'unknown field "{f}"' for f in unknown]
     if unknown and mode == "Strict":
         raise BadRequest("strict decoding error: " + ", ".join(messages))
