@@ -178,7 +178,7 @@ case "$role" in
             [ -z "$ca_file" ] || echo "caFile: $etc_dir/ca.crt"
             echo "manifestDir: $etc_dir/manifests"
             echo "stateDir: $data_dir/agent"
-            echo "runtimeSocket: unix:///run/podman/podman.sock"
+            echo "runtimeSocket: /run/podman/podman.sock"
             yaml_list labels "${labels[@]+"${labels[@]}"}"
             yaml_list taints "${taints[@]+"${taints[@]}"}"
         } >"$etc_dir/agent.yaml.tmp"

@@ -1,0 +1,437 @@
+"""A fleet on one machine: the real server on the host and agents in network namespaces.
+
+Each host is a netns on a private bridge (10.213.X.0/24, X picked free per run), with its own
+podman API service inside the netns, its own storage, manifest and state dirs, and the real
+`python -m nodeagent agent` as a subprocess (`ip netns exec`), logging to a file. Everything a
+run creates is written down in /run/nodeagent-e2e/RUN.json first, so teardown, and the next run
+after a crash, can remove it all (processes, containers, mounts, veths, bridge, netns).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.support.podman import PodmanService, busybox_image
+from tests.support.server import ServerProcess, free_port, start_server_process
+from tests.support.wait import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+STATE_DIR = Path("/run/nodeagent-e2e")
+NETNS_PREFIX = "nae2e-"
+LINK_RE = re.compile(r"^nae([0-9a-f]{4})(?:h\d+|br)$")
+CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane:NoSchedule"
+Obj = dict[str, Any]
+HostSpec = tuple[str, tuple[str, ...], tuple[str, ...]]  # name, labels, taints
+AGENT_CONFIG = "leaseInterval: 2\nstatusUpdateInterval: 2\nfileCheckInterval: 5\n"
+
+
+def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {result.stderr.strip()}")
+    return result
+
+
+def manifest(name: str, *, image: str) -> str:
+    """manifests/NAME (a seed example) with its image replaced by `image`."""
+    text = (ROOT / "manifests" / name).read_text()
+    return text.replace("localhost/busybox:1", image)
+
+
+@dataclass(kw_only=True)
+class Host:
+    """One simulated host: a netns, its podman service and its agent process."""
+
+    index: int
+    name: str
+    netns: str
+    veth: str
+    ip: str
+    dir: Path
+    labels: tuple[str, ...] = ()
+    taints: tuple[str, ...] = ()
+    podman_service: PodmanService | None = None
+    process: subprocess.Popen[bytes] | None = None
+    agent_args: tuple[str, ...] = ()
+
+    @property
+    def manifest_dir(self) -> Path:
+        return self.dir / "manifests"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "agent.log"
+
+    def podman(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """The podman CLI on this host's storage, e.g. host.podman("ps")."""
+        assert self.podman_service is not None
+        return self.podman_service.podman(*args, check=check)
+
+    def containers(self, *, all_: bool = False) -> list[Obj]:
+        """`podman ps` (JSON) of the pods' app containers: sandboxes left out."""
+        args = ["ps", "--format", "json"] + (["--all"] if all_ else [])
+        rows: list[Obj] = json.loads(self.podman(*args).stdout or "[]")
+        return [r for r in rows if (r.get("Labels") or {}).get("io.nodeagent.sandbox") == "false"]
+
+    def running(self, pod_prefix: str) -> list[Obj]:
+        """Running app containers whose pod name starts with `pod_prefix`."""
+        return [
+            c
+            for c in self.containers()
+            if c.get("State") == "running" and str(_pod_name(c)).startswith(pod_prefix)
+        ]
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def start_agent(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.manifest_dir.mkdir(exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", self.netns, sys.executable, "-m", "nodeagent", "agent",
+             *self.agent_args],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        log.close()
+
+    def stop_agent(self, *, timeout: float = 20.0) -> None:
+        """SIGTERM the agent (its containers stay) and wait; SIGKILL when it hangs."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self.process = None
+
+
+def _pod_name(container: Obj) -> str:
+    return str((container.get("Labels") or {}).get("io.nodeagent.pod.name", ""))
+
+
+@dataclass(kw_only=True)
+class Fleet:
+    """The server on the host side and its hosts; see tests/e2e/conftest.py for the fixture."""
+
+    run_id: str
+    subnet: str  # "10.213.X"
+    bridge: str
+    base: Path
+    server: ServerProcess | None = None
+    hosts: list[Host] = field(default_factory=list)
+    image: str = ""
+    _next_index: int = 0
+
+    # -- what a user does ------------------------------------------------------------------
+
+    def kubectl(
+        self, *args: str, check: bool = True, input_: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """The real kubectl with the admin kubeconfig and this run's own cache dir."""
+        assert self.server is not None
+        env = {**os.environ, "KUBECONFIG": str(self.server.kubeconfig), "HOME": str(self.home)}
+        result = subprocess.run(
+            [KUBECTL, "--cache-dir", str(self.home / "cache"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            input=input_,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def kubectl_json(self, *args: str) -> Obj:
+        out: Obj = json.loads(self.kubectl(*args, "-o", "json").stdout)
+        return out
+
+    def apply(self, text: str, *extra: str) -> None:
+        self.kubectl("apply", "-f", "-", *extra, input_=text)
+
+    @property
+    def home(self) -> Path:
+        return self.base / "kube-home"
+
+    @property
+    def server_url(self) -> str:
+        """The server as the hosts reach it: the bridge address."""
+        assert self.server is not None
+        return f"https://{self.subnet}.1:{self.server.url.rsplit(':', 1)[1]}"
+
+    @property
+    def workers(self) -> list[Host]:
+        return [h for h in self.hosts if CONTROL_PLANE_TAINT not in h.taints]
+
+    def host(self, name: str) -> Host:
+        return next(h for h in self.hosts if h.name == name)
+
+    # -- hosts -----------------------------------------------------------------------------
+
+    def add_hosts(self, specs: list[HostSpec], *, server: bool = True) -> list[Host]:
+        """Create hosts (name, labels, taints) in parallel and start their agents."""
+        hosts = [self._plan_host(name, labels, taints) for name, labels, taints in specs]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+            list(pool.map(lambda h: self._start_host(h, server=server), hosts))
+        self.hosts.extend(hosts)
+        return hosts
+
+    def add_host(
+        self, name: str, *, labels: tuple[str, ...] = (), taints: tuple[str, ...] = (),
+        server: bool = True,
+    ) -> Host:  # fmt: skip
+        """One more host (`server=False`: an agent that has no server at all)."""
+        return self.add_hosts([(name, labels, taints)], server=server)[0]
+
+    def remove_host(self, host: Host) -> None:
+        """Take a host away for good: its agent, containers, engine and network go."""
+        host.stop_agent()
+        if host.podman_service is not None:
+            host.podman_service.stop()
+        sh("ip", "link", "del", host.veth, check=False)
+        sh("ip", "netns", "del", host.netns, check=False)
+        self.hosts.remove(host)
+
+    def partition(self, host: Host) -> None:
+        """Cut the host off the network (its link goes down); the host itself runs on."""
+        sh("ip", "link", "set", host.veth, "down")
+
+    def heal(self, host: Host) -> None:
+        sh("ip", "link", "set", host.veth, "up")
+
+    def _plan_host(self, name: str, labels: tuple[str, ...], taints: tuple[str, ...]) -> Host:
+        index = self._next_index
+        self._next_index += 1
+        host = Host(
+            index=index,
+            name=name,
+            netns=f"{NETNS_PREFIX}{self.run_id}-h{index}",
+            veth=f"nae{self.run_id}h{index}",
+            ip=f"{self.subnet}.{10 + index}",
+            dir=self.base / name,
+            labels=labels,
+            taints=taints,
+        )
+        self._record(netns=host.netns, link=host.veth)
+        return host
+
+    def _start_host(self, host: Host, *, server: bool) -> None:
+        peer = f"nae{self.run_id}p{host.index}"
+        sh("ip", "netns", "add", host.netns)
+        sh("ip", "link", "add", host.veth, "type", "veth", "peer", "name", peer)
+        sh("ip", "link", "set", peer, "netns", host.netns)
+        sh("ip", "link", "set", host.veth, "master", self.bridge, "up")
+        inside = ("ip", "netns", "exec", host.netns)
+        sh(*inside, "ip", "link", "set", "lo", "up")
+        sh(*inside, "ip", "link", "set", peer, "name", "eth0")
+        sh(*inside, "ip", "addr", "add", f"{host.ip}/24", "dev", "eth0")
+        sh(*inside, "ip", "link", "set", "eth0", "up")
+        sh(*inside, "ip", "route", "add", "default", "via", f"{self.subnet}.1")
+        host.dir.mkdir(parents=True, exist_ok=True)
+        host.podman_service = PodmanService.start(host.dir / "podman", netns=host.netns)
+        self._record(run_dir=str(host.podman_service.run_dir))
+        busybox_image(host.podman_service, self.image)
+        # Heartbeats every 2 s, so that a short node-monitor grace period is safe.
+        (host.dir / "agent.yaml").write_text(AGENT_CONFIG)
+        args = [
+            "--config", str(host.dir / "agent.yaml"),
+            "--node-name", host.name,
+            "--manifest-dir", str(host.manifest_dir),
+            "--state-dir", str(host.dir / "state"),
+            "--runtime-socket", host.podman_service.socket_path,
+            "--listen", "127.0.0.1:10248",
+        ]  # fmt: skip
+        if server:
+            assert self.server is not None
+            (host.dir / "token").write_text(self.server.join_secret + "\n")
+            args += [
+                "--server", self.server_url,
+                "--token-file", str(host.dir / "token"),
+                "--ca-file", str(self.server.ca_file),
+            ]  # fmt: skip
+        args += [f"--label={label}" for label in host.labels]
+        args += [f"--taint={taint}" for taint in host.taints]
+        host.agent_args = tuple(args)
+        host.start_agent()
+
+    # -- the run's own record, for teardown and for the next run after a crash ---------------
+
+    @property
+    def record_path(self) -> Path:
+        return STATE_DIR / f"{self.run_id}.json"
+
+    def _record(self, **item: str) -> None:
+        data = json.loads(self.record_path.read_text()) if self.record_path.exists() else {}
+        data.setdefault("pid", os.getpid())
+        for key, value in item.items():
+            data.setdefault(key + "s", []).append(value)
+        tmp = self.record_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.record_path)
+
+    def start(self, *, hosts: int, node_monitor_grace: str) -> None:
+        """Bridge, server, and `hosts` hosts (host 0 a tainted control plane), all Ready."""
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        self._record(link=self.bridge)
+        sh("ip", "link", "add", self.bridge, "type", "bridge")
+        sh("ip", "addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
+        sh("ip", "link", "set", self.bridge, "up")
+        port = free_port()
+        self.server = start_server_process(
+            self.base / "server",
+            "--listen", f"0.0.0.0:{port}",
+            "--tls-san", f"{self.subnet}.1",
+            "--node-monitor-grace-period", node_monitor_grace,
+            port=port,
+        )  # fmt: skip
+        specs: list[HostSpec] = [
+            ("master", ("node-role.kubernetes.io/control-plane=",), (CONTROL_PLANE_TAINT,))
+        ]
+        specs += [(f"node{i}", (), ()) for i in range(1, hosts)]
+        self.add_hosts(specs)
+        self.wait_ready([h.name for h in self.hosts])
+
+    def wait_ready(self, names: list[str], *, timeout: float = 60.0) -> None:
+        def ready() -> bool:
+            nodes = self.kubectl_json("get", "nodes")["items"]
+            status = {n["metadata"]["name"]: _ready(n) for n in nodes}
+            return all(status.get(name) == "True" for name in names)
+
+        wait_until(ready, timeout=timeout, interval=0.5, message=f"nodes {names} Ready")
+
+    def stop(self) -> None:
+        """Tear everything down; each step runs even when an earlier one fails."""
+        for host in list(self.hosts):
+            with contextlib.suppress(Exception):
+                host.stop_agent(timeout=10)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(self.hosts))) as pool:
+            list(pool.map(_stop_engine, self.hosts))
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                self.server.stop()
+        cleanup_run(self.record_path)
+
+    def diagnostics(self) -> list[tuple[str, str]]:
+        """(title, text) of each log, for a failed test's report."""
+        out = [(f"agent {h.name} log", h.logs()[-6000:]) for h in self.hosts]
+        if self.server is not None:
+            out.append(("server log", self.server.logs()))
+        return out
+
+
+def _ready(node: Obj) -> str:
+    for cond in node.get("status", {}).get("conditions", []):
+        if cond.get("type") == "Ready":
+            return str(cond.get("status"))
+    return "Unknown"
+
+
+def _stop_engine(host: Host) -> None:
+    if host.podman_service is not None:
+        with contextlib.suppress(Exception):
+            host.podman_service.stop()
+
+
+def new_fleet(base: Path, image: str) -> Fleet:
+    """A Fleet with a fresh run id and a free 10.213.X.0/24 (nothing created yet)."""
+    cleanup_leftovers()
+    used = sh("ip", "-4", "-o", "addr").stdout
+    for _ in range(50):
+        subnet = f"10.213.{secrets.randbelow(250) + 1}"
+        if f" {subnet}." not in used:
+            break
+    run_id = secrets.token_hex(2)
+    return Fleet(run_id=run_id, subnet=subnet, bridge=f"nae{run_id}br", base=base, image=image)
+
+
+def cleanup_run(record: Path) -> None:
+    """Remove what a run recorded: processes in its netns, mounts, links, netns."""
+    if not record.exists():
+        return
+    data = json.loads(record.read_text())
+    for netns in data.get("netnss", []):
+        pids = sh("ip", "netns", "pids", netns, check=False).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+    for run_dir in data.get("run_dirs", []):
+        for line in reversed(Path("/proc/mounts").read_text().splitlines()):
+            mountpoint = line.split()[1]
+            if mountpoint.startswith(run_dir):
+                sh("umount", "-l", mountpoint, check=False)
+    for link in data.get("links", []):
+        sh("ip", "link", "del", link, check=False)
+    for netns in data.get("netnss", []):
+        sh("ip", "netns", "del", netns, check=False)
+    record.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cleanup_leftovers() -> None:
+    """Best effort: remove what crashed earlier runs left behind (never a live run's things)."""
+    live: set[str] = set()
+    for record in STATE_DIR.glob("*.json") if STATE_DIR.exists() else []:
+        try:
+            pid = int(json.loads(record.read_text()).get("pid", 0))
+        except (ValueError, OSError):
+            pid = 0
+        if pid and _alive(pid):
+            live.add(record.stem)
+        else:
+            cleanup_run(record)
+    for netns in sh("ip", "netns", "list", check=False).stdout.split("\n"):
+        name = netns.split(" ")[0]
+        if name.startswith(NETNS_PREFIX) and name[len(NETNS_PREFIX) :][:4] not in live:
+            cleanup_run_netns(name)
+    for line in sh("ip", "-o", "link", check=False).stdout.splitlines():
+        link = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
+        m = LINK_RE.match(link)
+        if m and m.group(1) not in live:
+            sh("ip", "link", "del", link, check=False)
+
+
+def cleanup_run_netns(netns: str) -> None:
+    for pid in sh("ip", "netns", "pids", netns, check=False).stdout.split():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+    sh("ip", "netns", "del", netns, check=False)
+
+
+def wait_for(predicate: Any, *, timeout: float, message: str) -> Any:
+    """Poll `predicate` every 0.5 s until truthy (kubectl calls are not free)."""
+    return wait_until(predicate, timeout=timeout, interval=0.5, message=message)
+
+
+def now() -> float:
+    return time.monotonic()
