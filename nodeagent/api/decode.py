@@ -85,7 +85,13 @@ def _plain(node: yaml.Node, loader: _Loader, source: str, seen: frozenset[int]) 
 
 
 def _from_yaml(text: str, source: str) -> list[Any]:
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line, column = _position_of(text, exc.position)
+        raise DecodeError(
+            f"unacceptable character #x{exc.character:04x}", source=source, line=line, column=column
+        ) from exc
     docs: list[Any] = []
     try:
         while loader.check_node():
@@ -97,6 +103,11 @@ def _from_yaml(text: str, source: str) -> list[Any]:
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         message = ": ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         raise DecodeError(message, source=source, line=line, column=column) from exc
+    except yaml.reader.ReaderError as exc:
+        line, column = _position_of(text, exc.position)
+        raise DecodeError(
+            f"unacceptable character #x{exc.character:04x}", source=source, line=line, column=column
+        ) from exc
     except yaml.YAMLError as exc:
         raise DecodeError(f"invalid YAML: {exc}", source=source) from exc
     except RecursionError as exc:

@@ -111,14 +111,16 @@ class LabelSelector:
         if not isinstance(sel, dict):
             raise ValueError(f"a label selector must be an object, not {type(sel).__name__}")
         reqs: list[Requirement] = []
-        match_labels = sel.get("matchLabels") or {}
+        match_labels = sel.get("matchLabels")
+        match_labels = {} if match_labels is None else match_labels
         if not isinstance(match_labels, dict):
             raise ValueError("matchLabels must be an object")
         for key, value in match_labels.items():
             if not isinstance(value, str):
                 raise ValueError(f"matchLabels value for {key!r} must be a string")
             reqs.append(_requirement(key, "=", [value]))
-        expressions = sel.get("matchExpressions") or []
+        expressions = sel.get("matchExpressions")
+        expressions = [] if expressions is None else expressions
         if not isinstance(expressions, list):
             raise ValueError("matchExpressions must be a list")
         for expr in expressions:
