@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from nodeagent.api.errors import APIError, Gone
+from nodeagent.api.errors import APIError
 from nodeagent.server.rest import keys
 from nodeagent.server.rest.request import Call, flag, int_param, wants_table
 from nodeagent.server.rest.tables import render_table
@@ -107,7 +107,7 @@ async def serve_watch(request: web.Request, call: Call) -> web.StreamResponse:
             try:
                 async for ev in events:
                     await stream.send(ev.type, ev.object)
-            except Gone as exc:
+            except APIError as exc:  # Gone, mostly: the client relists
                 await stream.send("ERROR", exc.status_body())
     except TimeoutError:
         pass

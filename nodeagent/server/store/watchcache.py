@@ -37,7 +37,7 @@ class _Change:
         )
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, eq=False)
 class _Watcher:
     resource: str
     namespace: str | None
