@@ -19,9 +19,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.support.podman import PodmanService, busybox_image
 from tests.support.server import ServerProcess, free_port, start_server_process
@@ -49,6 +52,17 @@ def manifest(name: str, *, image: str) -> str:
     """manifests/NAME (a seed example) with its image replaced by `image`."""
     text = (ROOT / "manifests" / name).read_text()
     return text.replace("localhost/busybox:1", image)
+
+
+def example_daemonset(name: str, *, image: str, node_selector: dict[str, str] | None = None) -> str:
+    """Seed 001's daemonset-example renamed to `name` (its selector label too)."""
+    ds = yaml.safe_load(manifest("daemonset-example.yaml", image=image))
+    ds["metadata"]["name"] = name
+    ds["spec"]["selector"]["matchLabels"] = {"name": name}
+    ds["spec"]["template"]["metadata"]["labels"] = {"name": name}
+    if node_selector is not None:
+        ds["spec"]["template"]["spec"]["nodeSelector"] = node_selector
+    return str(yaml.safe_dump(ds, sort_keys=False))
 
 
 @dataclass(kw_only=True)
@@ -163,6 +177,34 @@ class Fleet:
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result
+
+    @contextlib.contextmanager
+    def daemonset(self, text: str) -> Iterator[Obj]:
+        """`kubectl create` the DaemonSet; afterwards delete it and its pods, and wait until
+        no host runs a container of it any more (so the next test starts clean)."""
+        ds: Obj = yaml.safe_load(text)
+        name = ds["metadata"]["name"]
+        namespace = ds["metadata"].get("namespace", "default")
+        selector = ",".join(f"{k}={v}" for k, v in ds["spec"]["selector"]["matchLabels"].items())
+        self.kubectl("create", "-f", "-", input_=text)
+        try:
+            yield ds
+        finally:
+            ns = ("-n", namespace)
+            self.kubectl("delete", "daemonset", name, *ns, "--ignore-not-found", check=False)
+            self.kubectl("delete", "pods", "-l", selector, *ns, "--wait=false", check=False)
+            wait_for(
+                lambda: not any(h.running(name + "-") for h in self.hosts),
+                timeout=90,
+                message=f"every container of {name} gone",
+            )
+
+    def pods(self, selector: str, namespace: str = "default") -> list[Obj]:
+        """The pods matching a label selector, as kubectl returns them."""
+        items: list[Obj] = self.kubectl_json("get", "pods", "-n", namespace, "-l", selector)[
+            "items"
+        ]
+        return items
 
     def kubectl_json(self, *args: str) -> Obj:
         out: Obj = json.loads(self.kubectl(*args, "-o", "json").stdout)
@@ -435,3 +477,28 @@ def wait_for(predicate: Any, *, timeout: float, message: str) -> Any:
 
 def now() -> float:
     return time.monotonic()
+
+
+def table(text: str) -> list[dict[str, str]]:
+    """kubectl's column output -> one dict per row, keyed by the header's column names."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    header = lines[0]
+    starts = [m.start() for m in re.finditer(r"(?:^|(?<=  ))\S", header)]
+    names = [header[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
+    return [
+        {
+            name: line[a:b].strip()
+            for name, a, b in zip(names, starts, [*starts[1:], None], strict=True)
+        }
+        for line in lines[1:]
+    ]
+
+
+def pod_ready(pod: Obj) -> bool:
+    """Ready=True and not being deleted: the pod counts as available."""
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
