@@ -339,11 +339,10 @@ class StoreRegistry:
             return deleted
         if _same_but_version(new, current):
             return current
-        if meta.get("deletionTimestamp") and new.get("metadata", {}).get(
-            "finalizers"
-        ) != old_meta.get("finalizers"):
-            self.gc_wakeup.set()
-        return await self.store.update(r.name, new)
+        stored = await self.store.update(r.name, new)
+        if meta.get("deletionTimestamp") or old_meta.get("ownerReferences"):
+            self.gc_wakeup.set()  # after the write: the collector must see it
+        return stored
 
     @staticmethod
     def _finished(r: Resource, obj: Obj) -> bool:
@@ -501,10 +500,11 @@ class StoreRegistry:
             if not meta.get("deletionTimestamp"):
                 meta["deletionTimestamp"] = apicore.format_time(now)
             meta["deletionGracePeriodSeconds"] = 0
-            self.gc_wakeup.set()
             if _same_but_version(new, current):
                 return current
-            return await self.store.update(r.name, new)
+            stored = await self.store.update(r.name, new)
+            self.gc_wakeup.set()
+            return stored
         deleted = await self.store.delete(
             r.name,
             str(meta.get("namespace") or ""),
