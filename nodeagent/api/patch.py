@@ -48,6 +48,21 @@ MERGE_KEYS: Mapping[str, str] = {
 }
 # Lists of scalars with patchStrategy "merge": merged as a set union, order kept.
 MERGE_PRIMITIVE_LISTS: frozenset[str] = frozenset({"finalizers", "podCIDRs"})
+# Lists whose items also carry patchStrategy "retainKeys" (a volume's one source).
+RETAIN_KEYS_LISTS: frozenset[str] = frozenset({"volumes"})
+
+
+def patch_strategy(field_name: str) -> tuple[str, str] | None:
+    """(patchStrategy, patchMergeKey) of a list field as the Go struct tags declare it, or
+    None for lists that are replaced whole. Published in the OpenAPI documents so that
+    kubectl's client-side apply computes the same patches the server applies."""
+    if field_name in MERGE_KEYS:
+        strategy = "merge,retainKeys" if field_name in RETAIN_KEYS_LISTS else "merge"
+        return strategy, MERGE_KEYS[field_name]
+    if field_name in MERGE_PRIMITIVE_LISTS:
+        return "merge", ""
+    return None
+
 
 DIRECTIVE = "$patch"
 RETAIN_KEYS = "$retainKeys"
@@ -430,5 +445,6 @@ __all__ = [
     "STRATEGIC_MERGE_PATCH",
     "apply_patch",
     "merge_patch",
+    "patch_strategy",
     "strategic_merge",
 ]

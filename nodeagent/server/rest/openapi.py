@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from nodeagent.api import schema
+from nodeagent.api.patch import patch_strategy
 from nodeagent.api.resources import RESOURCES, Resource
 
 Obj = dict[str, Any]
@@ -34,15 +35,15 @@ _NAMED_PRIMITIVES: dict[str, tuple[str, Obj]] = {
         "io.k8s.apimachinery.pkg.api.resource.Quantity",
         {
             "description": "A fixed-point number: 200Mi, 100m, 1.5.",
-            "oneOf": [{"type": "string"}, {"type": "number"}],
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "x-kubernetes-int-or-string": True,
         },
     ),
     "int-or-string": (
         "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
         {
             "description": "An int32 or a string (often a percentage).",
-            "type": "string",
-            "format": "int-or-string",
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
             "x-kubernetes-int-or-string": True,
         },
     ),
@@ -82,14 +83,26 @@ def _field_schema(type_name: str, description: str = "") -> Obj:
     return out
 
 
+def _property(name: str, fl: schema.Field) -> Obj:
+    out = _field_schema(fl.type, fl.description)
+    strategy = patch_strategy(name) if fl.type.startswith("[]") else None
+    if strategy is not None:
+        out["x-kubernetes-patch-strategy"] = strategy[0]
+        if strategy[1]:
+            out["x-kubernetes-patch-merge-key"] = strategy[1]
+            out["x-kubernetes-list-type"] = "map"
+            out["x-kubernetes-list-map-keys"] = [strategy[1]]
+        else:
+            out["x-kubernetes-list-type"] = "set"
+    return out
+
+
 def _component(type_name: str) -> Obj:
     t = schema.TYPES[type_name]
     out: Obj = {
         "description": t.description,
         "type": "object",
-        "properties": {
-            name: _field_schema(fl.type, fl.description) for name, fl in t.fields.items()
-        },
+        "properties": {name: _property(name, fl) for name, fl in t.fields.items()},
     }
     if t.required:
         out["required"] = t.required

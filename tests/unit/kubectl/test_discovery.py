@@ -193,3 +193,15 @@ class TestUnknownFields:
         pod = {"kind": "Pod", "spec": {"containers": [{"name": "c"}], "nodename": "n"}}
         assert unknown_fields(pod) == ["spec.nodename"]
         assert unknown_fields({"kind": "Widget", "x": 1}) == []
+
+
+def test_openapi_publishes_patch_strategies() -> None:
+    """kubectl's client-side apply reads merge keys from OpenAPI: they match the server's."""
+    schemas = json.loads(openapi.v3_document("apps", "v1")[0])["components"]["schemas"]
+    pod_spec = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]
+    assert pod_spec["containers"]["x-kubernetes-patch-merge-key"] == "name"
+    assert pod_spec["containers"]["x-kubernetes-patch-strategy"] == "merge"
+    assert pod_spec["volumes"]["x-kubernetes-patch-strategy"] == "merge,retainKeys"
+    assert "x-kubernetes-patch-strategy" not in pod_spec["tolerations"]
+    mounts = schemas["io.k8s.api.core.v1.Container"]["properties"]["volumeMounts"]
+    assert mounts["x-kubernetes-patch-merge-key"] == "mountPath"
