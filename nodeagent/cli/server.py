@@ -7,7 +7,6 @@ import asyncio
 import sys
 
 from nodeagent import log
-from nodeagent.server.main import run_server
 from nodeagent.server.settings import DEFAULT_LISTEN, SettingsError, build_settings
 
 
@@ -64,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"nodeagent server: {exc}", file=sys.stderr)
         return 2
     log.configure(level=settings.log_level)
+    from nodeagent.server.main import run_server  # only now: bad flags answer fast
+
     try:
         return asyncio.run(run_server(settings))
     except OSError as exc:
