@@ -51,6 +51,7 @@ DEFAULT_SOCKETS = ("/run/podman/podman.sock", "/var/run/docker.sock")
 EVENT_ACTIONS = frozenset({"create", "start", "die", "oom", "kill", "stop", "destroy", "remove"})
 PULL_POLICIES = frozenset({"Always", "IfNotPresent", "Never"})
 SANDBOX_APPLETS = ("sleep", "sh")
+API_VERSION = "v1.41"
 NOT_FOUND = 404
 CONFLICT = 409
 NOT_MODIFIED = 304
@@ -150,7 +151,9 @@ class DockerRuntime:
         self.socket = socket
         self.node_name = node_name
         self.busybox = busybox
-        self._docker = aiodocker.Docker(url="unix://" + socket)
+        # A fixed API version both podman (1.41) and dockerd accept: aiodocker's "auto" would
+        # ask /version first, which podman answers in seconds.
+        self._docker = aiodocker.Docker(url="unix://" + socket, api_version=API_VERSION)
         self._sandbox_lock = asyncio.Lock()
 
     async def _json(self, what: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
@@ -165,12 +168,17 @@ class DockerRuntime:
     # --- engine and images ----------------------------------------------------------------
 
     async def ping(self) -> EngineInfo:
-        version = await self._json("version", "version", versioned_api=False)
-        components = " ".join(str(c.get("Name", "")) for c in version.get("Components") or [])
+        """GET /_ping; name and version come from its headers (podman's /version takes seconds)."""
+        with _engine_errors("ping"):
+            async with self._docker._query("_ping", versioned_api=False) as response:
+                await response.read()
+                headers = response.headers
+        server = headers.get("Server", "")  # "Libpod/4.3.1 (linux)" or "Docker/24.0.7 (linux)"
+        product, _, rest = server.partition("/")
         return EngineInfo(
-            name="podman" if "podman" in components.lower() else "docker",
-            version=str(version.get("Version", "")),
-            api_version=str(version.get("ApiVersion", "")),
+            name="podman" if "Libpod-Api-Version" in headers or product == "Libpod" else "docker",
+            version=headers.get("Libpod-Api-Version") or rest.split(" ")[0],
+            api_version=headers.get("Api-Version", ""),
             socket=self.socket,
         )
 
@@ -305,7 +313,10 @@ class DockerRuntime:
         )
 
     async def remove_container(self, container_id: str) -> None:
+        """Remove at once (SIGKILL if still running; podman's force-remove would wait out the
+        container's StopTimeout). Gone already is fine. Remove a sandbox after its containers."""
         try:
+            await self.stop_container(container_id, grace_seconds=0)
             await self._raw(
                 f"remove {container_id[:12]}",
                 f"containers/{container_id}",

@@ -182,7 +182,18 @@ class PodmanService:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self.process = None
+        _unmount_under(self.base_dir, self.run_dir)
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def _unmount_under(*dirs: Path) -> None:
+    """Lazily unmount whatever a killed engine left mounted under `dirs` (shm, overlay)."""
+    prefixes = tuple(str(d.resolve()) + "/" for d in dirs)
+    with open("/proc/self/mountinfo") as mountinfo:
+        points = [line.split()[4] for line in mountinfo]
+    for point in sorted(points, key=len, reverse=True):
+        if point.startswith(prefixes):
+            subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
 def _busybox_tarball() -> Path:
