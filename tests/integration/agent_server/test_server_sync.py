@@ -1,0 +1,273 @@
+"""The agent's server side against the real server: node, lease, pod status, mirror pods, source."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from nodeagent.agent.apiclient import ApiClient, resource_path
+from nodeagent.agent.checkpoint import load_checkpoint
+from nodeagent.agent.sources.update import SourceName, SourceUpdate
+from nodeagent.agent.state import PodRecord
+from nodeagent.api import errors
+from tests.integration.agent_server.conftest import (
+    NODE,
+    agent_settings,
+    get_node,
+    node_condition,
+    running_sync,
+)
+from tests.support.server import ServerInfo, free_port
+from tests.support.wait import wait_for
+
+Obj = dict[str, Any]
+PODS = resource_path("pods", namespace="default")
+
+
+def api_pod(name: str, node: str = NODE) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
+    }
+
+
+async def next_api_update(queue: asyncio.Queue[SourceUpdate]) -> SourceUpdate:
+    while True:
+        update = await asyncio.wait_for(queue.get(), 15)
+        if update.source == SourceName.API:
+            return update
+
+
+async def test_node_registers_with_labels_taints_conditions_and_lease(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """The Node appears with its labels, taints, conditions and nodeInfo; the Lease is renewed."""
+    async with running_sync(agent_settings(server, tmp_path)):
+        ready = await wait_for(
+            lambda: node_condition(admin, "Ready"), timeout=15, message="node has Ready"
+        )
+        assert ready["status"] == "True"
+        assert ready["reason"] == "KubeletReady"
+        node = await get_node(admin)
+        labels = node["metadata"]["labels"]
+        assert labels["kubernetes.io/hostname"] == NODE
+        assert labels["kubernetes.io/os"] == "linux"
+        assert labels["disk"] == "ssd"
+        assert node["spec"]["taints"] == [
+            {"key": "dedicated", "value": "logs", "effect": "NoSchedule"}
+        ]
+        status = node["status"]
+        types = {c["type"]: c["status"] for c in status["conditions"]}
+        assert types == {
+            "MemoryPressure": "False",
+            "DiskPressure": "False",
+            "PIDPressure": "False",
+            "Ready": "True",
+        }
+        assert status["nodeInfo"]["containerRuntimeVersion"] == "podman://4.3.1"
+        assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10299
+        assert {"type": "InternalIP", "address": "127.0.0.1"} in status["addresses"]
+        lease_path = resource_path("leases", namespace="kube-node-lease", name=NODE)
+        lease = await wait_for(lambda: admin.get(lease_path), timeout=10, message="lease exists")
+        assert lease["spec"]["holderIdentity"] == NODE
+        assert lease["spec"]["leaseDurationSeconds"] == 40
+        assert lease["metadata"]["ownerReferences"][0]["uid"] == node["metadata"]["uid"]
+        first = lease["spec"]["renewTime"]
+
+        async def renewed() -> bool:
+            return bool((await admin.get(lease_path))["spec"]["renewTime"] != first)
+
+        await wait_for(renewed, timeout=10, message="lease renewed")
+
+
+async def test_existing_node_keeps_server_taints_and_cordon(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """Re-registering an existing Node keeps the taints and unschedulable set on the server."""
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": NODE, "labels": {"team": "infra"}},
+        "spec": {"unschedulable": True, "taints": [{"key": "x", "effect": "NoExecute"}]},
+    }
+    await admin.create(resource_path("nodes"), node)
+    async with running_sync(agent_settings(server, tmp_path)):
+        await wait_for(lambda: node_condition(admin, "Ready"), timeout=15, message="status sent")
+        got = await get_node(admin)
+        assert got["spec"]["unschedulable"] is True
+        assert got["spec"]["taints"] == [{"key": "x", "effect": "NoExecute"}]
+        assert got["metadata"]["labels"]["team"] == "infra"
+        assert got["metadata"]["labels"]["disk"] == "ssd"
+
+
+async def test_runtime_down_is_sent_at_once(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """A dead engine makes Ready False with the error, without waiting for the heartbeat."""
+    settings = agent_settings(server, tmp_path, status_update_interval=300.0)
+    async with running_sync(settings) as agent:
+        await wait_for(lambda: node_condition(admin, "Ready"), timeout=15, message="first status")
+        agent.state.runtime_error = "no engine answers at /run/podman/podman.sock"
+
+        async def not_ready() -> Obj:
+            cond = await node_condition(admin, "Ready")
+            assert cond["status"] == "False"
+            return cond
+
+        cond = await wait_for(not_ready, timeout=10, message="Ready turned False")
+        assert cond["reason"] == "KubeletNotReady"
+        assert cond["message"] == (
+            "container runtime is down: no engine at /run/podman/podman.sock".replace(
+                "no engine", "no engine answers"
+            )
+        )
+
+
+async def test_api_pods_flow_status_and_deletion(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """Pods bound here arrive as API sets; their status is reported; a delete is confirmed."""
+    await admin.create(PODS, api_pod("other", node="node-b"))
+    async with running_sync(agent_settings(server, tmp_path)) as agent:
+        agent.state.sources_seen.add(SourceName.API)  # as the reconciler does on each update
+        assert (await next_api_update(agent.queue)).pods == ()
+        created = await admin.create(PODS, api_pod("web"))
+        update = await next_api_update(agent.queue)
+        assert [p["metadata"]["name"] for p in update.pods] == ["web"]
+        uid = created["metadata"]["uid"]
+        status = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+        agent.state.pods[uid] = PodRecord(
+            pod=update.pods[0], source=SourceName.API, status=status, container_ids={"c": "x"}
+        )
+        agent.state.changed.set()
+        web = resource_path("pods", namespace="default", name="web")
+
+        async def running() -> bool:
+            return bool((await admin.get(web)).get("status", {}).get("phase") == "Running")
+
+        await wait_for(running, timeout=10, message="pod status reported")
+        await admin.delete(web)  # graceful: the node must confirm
+        while not update.pods[0]["metadata"].get("deletionTimestamp"):
+            update = await next_api_update(agent.queue)
+        assert (await admin.get(web))["metadata"]["uid"] == uid  # still there: containers run
+        del agent.state.pods[uid]  # the agent stopped its containers
+        agent.state.changed.set()
+
+        async def gone() -> bool:
+            try:
+                await admin.get(web)
+            except errors.NotFound:
+                return True
+            return False
+
+        await wait_for(gone, timeout=10, message="deletion confirmed by the node")
+
+
+async def test_static_pod_is_mirrored_and_recreated(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """A static pod shows as a mirror pod with status; deleted by someone, it comes back."""
+    async with running_sync(agent_settings(server, tmp_path)) as agent:
+        pod = api_pod(f"logs-{NODE}")
+        pod["metadata"]["uid"] = "static-uid-1"
+        pod["metadata"]["annotations"] = {"kubernetes.io/config.hash": "static-uid-1"}
+        agent.state.sources_expected = {SourceName.FILE}
+        agent.state.sources_seen = {SourceName.FILE}
+        agent.state.pods["static-uid-1"] = PodRecord(
+            pod=pod, source=SourceName.FILE, status={"phase": "Running"}
+        )
+        agent.state.changed.set()
+        path = resource_path("pods", namespace="default", name=f"logs-{NODE}")
+
+        async def mirrored() -> Obj:
+            got = await admin.get(path)  # NotFound until it is created: wait_for retries
+            assert (got.get("status") or {}).get("phase") == "Running"
+            return got
+
+        mirror = await wait_for(mirrored, timeout=15, message="mirror pod with status")
+        meta = mirror["metadata"]
+        assert meta["annotations"]["kubernetes.io/config.mirror"] == "static-uid-1"
+        assert meta["ownerReferences"][0]["kind"] == "Node"
+        assert mirror["spec"]["nodeName"] == NODE
+        await admin.delete(path, options={"gracePeriodSeconds": 0})
+
+        async def recreated() -> bool:
+            return bool((await mirrored())["metadata"]["uid"] != meta["uid"])
+
+        await wait_for(recreated, timeout=15, message="mirror pod recreated")
+        del agent.state.pods["static-uid-1"]
+        agent.state.changed.set()
+
+        async def removed() -> bool:
+            try:
+                await admin.get(path)
+            except errors.NotFound:
+                return True
+            return False
+
+        await wait_for(removed, timeout=15, message="mirror pod removed with its static pod")
+
+
+async def test_manifest_rejection_becomes_a_warning_event(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """A rejected manifest is posted once as a Warning event about the Node."""
+    from nodeagent.agent.sources.update import Rejected
+
+    async with running_sync(agent_settings(server, tmp_path)) as agent:
+        origin = "/etc/nodeagent/manifests/bad.yaml"
+        agent.state.rejected[origin] = Rejected(origin=origin, error="bad.yaml:2:3: not YAML")
+        agent.state.changed.set()
+
+        async def events() -> list[Obj]:
+            listed = await admin.list(resource_path("events", namespace="default"))
+            return [e for e in listed["items"] if e.get("reason") == "FailedToLoadManifest"]
+
+        (event,) = await wait_for(events, timeout=15, message="warning event posted")
+        assert event["type"] == "Warning"
+        assert event["involvedObject"]["kind"] == "Node"
+        assert event["message"] == f"{origin}: bad.yaml:2:3: not YAML"
+
+
+async def test_watch_expiry_leads_to_relist(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """A watch resumed from a version older than the server's window relists (410 Gone)."""
+    with structlog.testing.capture_logs() as logs:
+        async with running_sync(agent_settings(server, tmp_path), watch_timeout=1) as agent:
+            await next_api_update(agent.queue)
+            for i in range(60):  # more events than the server's window of 50
+                await admin.create(PODS, api_pod(f"elsewhere-{i}", node="node-b"))
+            await wait_for(
+                lambda: any(e["event"] == "api_watch_expired" for e in logs),
+                timeout=15,
+                message="watch expired",
+            )
+            await admin.create(PODS, api_pod("late"))
+            update = await next_api_update(agent.queue)
+            assert [p["metadata"]["name"] for p in update.pods] == ["late"]
+    lists = [e for e in logs if e["event"] == "api_pods_listed"]
+    assert len(lists) >= 2
+
+
+async def test_checkpoint_runs_pods_when_the_server_is_down(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """Pods once received are sent from the checkpoint when the agent boots with no server."""
+    settings = agent_settings(server, tmp_path)
+    async with running_sync(settings) as agent:
+        await admin.create(PODS, api_pod("web"))
+        while not (await next_api_update(agent.queue)).pods:
+            pass
+        await wait_for(
+            lambda: load_checkpoint(settings.state_dir), timeout=10, message="checkpointed"
+        )
+    away = agent_settings(server, tmp_path, server_url=f"https://127.0.0.1:{free_port()}")
+    async with running_sync(away) as agent:
+        update = await next_api_update(agent.queue)
+        assert [p["metadata"]["name"] for p in update.pods] == ["web"]
