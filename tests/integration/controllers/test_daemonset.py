@@ -113,7 +113,7 @@ async def _drive_rollout(
     fleet: Fleet, nodes: set[str], *, max_unavailable: int, max_surge: int
 ) -> None:
     """Play the agents until every pod runs the new revision, checking the bounds each step."""
-    hash_ = await wait_for(lambda: _new_hash(fleet), timeout=TIMEOUT, message="new revision")
+    hash_ = str(await wait_for(lambda: _new_hash(fleet), timeout=TIMEOUT, message="new revision"))
     steps = 0
 
     async def progressed() -> bool:
@@ -208,7 +208,7 @@ async def test_on_delete_replaces_only_deleted_pods(fleet: Fleet) -> None:
     assert {p["metadata"]["name"] for p in await fleet.live_pods(SEL)} == before
     victim = next(p for p in await fleet.live_pods(SEL) if node_of(p) == "n1")
     await fleet.force_delete_pod(victim["metadata"]["name"])
-    new_hash = await wait_for(lambda: _new_hash(fleet), timeout=TIMEOUT, message="revision 2")
+    new_hash = str(await wait_for(lambda: _new_hash(fleet), timeout=TIMEOUT, message="revision 2"))
 
     async def replaced() -> bool:
         pods = await fleet.live_pods(SEL)
@@ -251,7 +251,7 @@ async def test_orphan_then_adopt_and_replace(fleet: Fleet) -> None:
 
     await wait_for(adopted, timeout=TIMEOUT, message="pods adopted")
     # the orphaned revision is adopted too (revision 1); the new template is revision 2
-    new_hash = await wait_for(lambda: _new_hash(fleet), timeout=TIMEOUT, message="revision 2")
+    new_hash = str(await wait_for(lambda: _new_hash(fleet), timeout=TIMEOUT, message="revision 2"))
     await _drive_rollout_to(fleet, {"n1", "n2"}, new_hash)
     assert not names & {p["metadata"]["name"] for p in await fleet.live_pods(SEL)}
 
