@@ -3,9 +3,9 @@
 A pure pass (`plan_collection`) looks at every object and says what to do: delete dependents
 whose owners are all gone or are being deleted in the foreground, strip references to orphaning
 or vanished owners, drop the `orphan` / `foregroundDeletion` finalizers once their work is
-done, empty terminating namespaces. `run_collector` executes passes whenever the registry
-signals (and every few seconds), as kube-controller-manager's garbagecollector does. Pods of
-removed nodes are not ours: controllers/gc.py.
+done, empty terminating namespaces; expired Events are pruned. `run_collector` executes
+passes whenever the registry signals (and every few seconds), as kube-controller-manager's
+garbagecollector does. Pods of removed nodes are not ours: controllers/gc.py.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import structlog
 
 from nodeagent.api.errors import APIError, NotFound
 from nodeagent.api.resources import RESOURCES
+from nodeagent.server.events import expired
 from nodeagent.server.registry import (
     FOREGROUND_FINALIZER,
     NAMESPACE_FINALIZER,
@@ -117,7 +118,12 @@ async def collect_once(registry: StoreRegistry) -> bool:
         items, _ = await registry.store.list(r.name)
         snapshot += [(r.name, o) for o in items]
     plan = plan_collection(snapshot)
+    now = registry.clock()
     changed = False
+    for resource, obj in snapshot:
+        if resource == "events" and expired(obj, now=now):
+            ns, name = _key(resource, obj)[1:]
+            await _quietly(registry.delete(resource, ns, name))
     for resource, ns, name in plan.delete:
         changed |= await _quietly(registry.delete(resource, ns, name))
     for (resource, ns, name), uids in plan.strip_owners:

@@ -1,0 +1,83 @@
+"""Authentication of bearer tokens and the node authorizer's pure decisions."""
+
+from __future__ import annotations
+
+import pytest
+
+from nodeagent.api.errors import Unauthorized
+from nodeagent.api.tokens import node_bearer_token
+from nodeagent.server.auth import ADMIN, Attributes, Authenticator, authorize
+
+AUTH = Authenticator(admin_token="admin-secret", join_secret="join")
+N1 = AUTH.authenticate("Bearer " + node_bearer_token("join", "n1"))
+
+
+def pod(node: str, **annotations: str) -> dict[str, object]:
+    return {"metadata": {"annotations": annotations}, "spec": {"nodeName": node}}
+
+
+def test_tokens_identify_callers() -> None:
+    assert AUTH.authenticate("Bearer admin-secret") == ADMIN
+    assert N1.name == "system:node:n1"
+    assert N1.node == "n1"
+    for header in (None, "", "Basic x", "Bearer nope", "Bearer " + node_bearer_token("x", "n1")):
+        with pytest.raises(Unauthorized):
+            AUTH.authenticate(header)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "allowed"),
+    [
+        (Attributes(verb="list", resource="pods", node_selector="n1"), True),
+        (Attributes(verb="watch", resource="pods", node_selector="n1"), True),
+        (Attributes(verb="list", resource="pods"), False),
+        (Attributes(verb="watch", resource="pods", node_selector="n2"), False),
+        (Attributes(verb="get", resource="pods", name="p", obj=pod("n1")), True),
+        (Attributes(verb="get", resource="pods", name="p", obj=pod("n2")), False),
+        (Attributes(verb="delete", resource="pods", name="p", obj=pod("n1")), True),
+        (Attributes(verb="update", resource="pods", name="p", obj=pod("n1")), False),
+        (
+            Attributes(
+                verb="update", resource="pods", subresource="status", name="p", obj=pod("n1")
+            ),
+            True,
+        ),
+        (
+            Attributes(
+                verb="create",
+                resource="pods",
+                obj=pod("n1", **{"kubernetes.io/config.mirror": "x"}),
+            ),
+            True,
+        ),
+        (Attributes(verb="create", resource="pods", obj=pod("n1")), False),
+        (Attributes(verb="update", resource="nodes", name="n1"), True),
+        (Attributes(verb="update", resource="nodes", name="n2"), False),
+        (Attributes(verb="list", resource="nodes"), True),
+        (
+            Attributes(verb="update", resource="leases", namespace="kube-node-lease", name="n1"),
+            True,
+        ),
+        (Attributes(verb="update", resource="leases", namespace="default", name="n1"), False),
+        (Attributes(verb="create", resource="events", namespace="default"), True),
+        (Attributes(verb="list", resource="daemonsets"), False),
+    ],
+)
+def test_node_authorizer(attrs: Attributes, allowed: bool) -> None:
+    assert (authorize(N1, attrs) is None) == allowed
+    assert authorize(ADMIN, attrs) is None
+
+
+def test_forbidden_message_is_kubernetes_wording() -> None:
+    err = authorize(N1, Attributes(verb="update", resource="nodes", name="n2"))
+    assert err is not None
+    assert err.message == (
+        'nodes "n2" is forbidden: User "system:node:n1" cannot update resource "nodes" in API '
+        'group "" at the cluster scope'
+    )
+    err = authorize(N1, Attributes(verb="list", resource="daemonsets", namespace="kube-system"))
+    assert err is not None
+    assert err.message == (
+        'daemonsets.apps is forbidden: User "system:node:n1" cannot list resource "daemonsets" '
+        'in API group "apps" in the namespace "kube-system"'
+    )

@@ -1,0 +1,46 @@
+"""`nodeagent server` flags become ServerSettings; a bad one is named in the error."""
+
+from __future__ import annotations
+
+import pytest
+
+from nodeagent.server.settings import SettingsError, build_settings, parse_duration, parse_listen
+
+
+def test_defaults() -> None:
+    s = build_settings(data_dir="/tmp/x")
+    assert (s.listen_host, s.listen_port) == ("127.0.0.1", 6443)
+    assert s.node_monitor_grace_seconds == 40.0
+    assert not s.insecure_http
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("0.0.0.0:6443", ("0.0.0.0", 6443)), ("[::1]:443", ("::1", 443)), (":8080", ("", 8080))],
+)
+def test_listen(text: str, expected: tuple[str, int]) -> None:
+    assert parse_listen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["6443", "host", "h:99999", "[nope]:1"])
+def test_bad_listen_names_the_flag(text: str) -> None:
+    with pytest.raises(SettingsError, match=r"^--listen: "):
+        parse_listen(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("40s", 40.0), ("2m", 120.0), ("1m30s", 90.0), ("500ms", 0.5), ("7", 7.0)]
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text, flag="--x") == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "0s", "-1", "4d"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(SettingsError, match=r"^--x: "):
+        parse_duration(text, flag="--x")
+
+
+def test_wildcard_listen_is_reached_on_loopback() -> None:
+    assert build_settings(data_dir="/d", listen="0.0.0.0:6443").client_host == "127.0.0.1"
+    assert build_settings(data_dir="/d", listen="10.0.0.5:6443").client_host == "10.0.0.5"
