@@ -13,13 +13,17 @@ T = TypeVar("T")
 
 @overload
 async def wait_for(
-    predicate: Callable[[], Awaitable[T]], *, timeout: float, interval: float = ..., message: str
+    predicate: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float,
+    interval: float = ...,
+    message: str,
 ) -> T: ...
 
 
 @overload
 async def wait_for(
-    predicate: Callable[[], T], *, timeout: float, interval: float = ..., message: str
+    predicate: Callable[[], T | None], *, timeout: float, interval: float = ..., message: str
 ) -> T: ...
 
 
@@ -52,7 +56,7 @@ async def wait_for(
 
 
 def wait_until(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     *,
     timeout: float,
     interval: float = 0.05,

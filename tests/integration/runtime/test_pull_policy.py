@@ -1,0 +1,100 @@
+"""Pull policies against a real registry on 127.0.0.1 (plain HTTP, allowed as insecure)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from nodeagent.runtime.docker import DockerRuntime, connect_runtime
+from nodeagent.runtime.protocol import ImagePullError
+from tests.support.podman import PodmanService, busybox_image
+from tests.support.registry import LocalRegistry
+
+pytestmark = pytest.mark.podman
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    reg = LocalRegistry.start(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="module")
+def puller(
+    tmp_path_factory: pytest.TempPathFactory, registry: LocalRegistry
+) -> Iterator[PodmanService]:
+    """A second engine whose registries.conf marks the local registry insecure."""
+    service = PodmanService.start(
+        tmp_path_factory.mktemp("puller"), insecure_registries=(registry.address,)
+    )
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+async def pull_runtime(puller: PodmanService) -> AsyncIterator[DockerRuntime]:
+    rt = await connect_runtime(puller.socket_path)
+    yield rt
+    await rt.close()
+
+
+def push(source: PodmanService, image: str, target: str) -> None:
+    source.podman("push", "--tls-verify=false", image, target)
+
+
+def image_id(service: PodmanService, ref: str) -> str:
+    return service.podman("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
+
+
+async def test_never_if_not_present_and_always(
+    pull_runtime: DockerRuntime,
+    puller: PodmanService,
+    podman_service: PodmanService,
+    busybox: str,
+    registry: LocalRegistry,
+) -> None:
+    """Never refuses a missing image; IfNotPresent pulls once and then keeps what it has;
+    Always fetches the tag's new content."""
+    ref = f"{registry.address}/tools/busybox:1"
+    push(podman_service, busybox, ref)
+    with pytest.raises(ImagePullError) as never:
+        await pull_runtime.ensure_image(ref, pull_policy="Never")
+    assert never.value.reason == "ErrImageNeverPull"
+
+    await pull_runtime.ensure_image(ref, pull_policy="IfNotPresent")
+    first = image_id(puller, ref)
+    await pull_runtime.ensure_image(ref, pull_policy="Never")  # present now
+
+    changed = busybox_image(podman_service, "localhost/busybox:v2", changes=('CMD ["/bin/true"]',))
+    push(podman_service, changed, ref)
+    await pull_runtime.ensure_image(ref, pull_policy="IfNotPresent")
+    assert image_id(puller, ref) == first
+    await pull_runtime.ensure_image(ref, pull_policy="Always")
+    assert image_id(puller, ref) != first
+    assert image_id(puller, ref) == image_id(podman_service, changed)
+
+
+async def test_missing_image_and_secure_only_engine_fail_with_err_image_pull(
+    pull_runtime: DockerRuntime,
+    podman_service: PodmanService,
+    busybox: str,
+    registry: LocalRegistry,
+) -> None:
+    """A tag the registry lacks is ErrImagePull; an engine not told the registry is insecure
+    refuses plain HTTP with ErrImagePull too."""
+    with pytest.raises(ImagePullError) as missing:
+        await pull_runtime.ensure_image(f"{registry.address}/nope:1", pull_policy="IfNotPresent")
+    assert missing.value.reason == "ErrImagePull"
+    assert "nope" in str(missing.value)
+
+    ref = f"{registry.address}/tools/secure-only:1"
+    push(podman_service, busybox, ref)
+    strict = await connect_runtime(podman_service.socket_path)
+    try:
+        with pytest.raises(ImagePullError) as refused:
+            await strict.ensure_image(ref, pull_policy="Always")
+        assert refused.value.reason == "ErrImagePull"
+    finally:
+        await strict.close()
