@@ -7,44 +7,18 @@ The controllers: DaemonSet, node lifecycle, pod GC (cascading deletes are server
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections.abc import Callable
-from typing import Any
 
 import structlog
 
-from nodeagent.server.controllers.daemonset.controller import DaemonSetController, EventRecorder
+from nodeagent.server.controllers.daemonset.controller import DaemonSetController
 from nodeagent.server.controllers.nodelifecycle import NodeLifecycleController
 from nodeagent.server.controllers.podgc import QUARANTINE_SECONDS, PodGCController
-from nodeagent.server.registry_protocol import Obj, Registry
+from nodeagent.server.events import record_event
+from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
-
-
-async def _log_event(
-    registry: Registry,
-    *,
-    involved: Obj,
-    type: str,
-    reason: str,
-    message: str,
-    now: float,
-    component: str,
-) -> None:
-    del registry, now
-    name = (involved.get("metadata") or {}).get("name")
-    log.info("event", type=type, reason=reason, message=message, object=name, source=component)
-
-
-def _event_recorder() -> EventRecorder:
-    """server/events.py's record_event; a log-only stand-in if it is not there."""
-    try:
-        module = importlib.import_module("nodeagent.server.events")
-    except ImportError:
-        return _log_event
-    recorder: Any = getattr(module, "record_event", _log_event)
-    return recorder  # type: ignore[no-any-return]
 
 
 async def run_controllers(
@@ -71,7 +45,7 @@ async def run_controllers(
         if node_monitor_period_seconds is None
         else node_monitor_period_seconds
     )
-    daemonsets = DaemonSetController(registry=registry, record_event=_event_recorder(), clock=clock)
+    daemonsets = DaemonSetController(registry=registry, record_event=record_event, clock=clock)
     lifecycle = NodeLifecycleController(registry=registry, grace=grace, period=period, clock=clock)
     podgc = PodGCController(registry=registry, quarantine=quarantine, period=period, clock=clock)
     log.info("controllers_starting", node_monitor_grace=grace, pod_gc_quarantine=quarantine)

@@ -73,6 +73,12 @@ async def test_create_makes_one_pod_per_node(fleet: Fleet) -> None:
     assert final["status"]["updatedNumberScheduled"] == 3
     assert final["status"]["numberMisscheduled"] == 0
     assert final["status"]["numberUnavailable"] == 0
+    events = await fleet.call(
+        "GET", "/api/v1/namespaces/kube-system/events?fieldSelector=involvedObject.name%3Dfluentd"
+    )
+    created = [e for e in events["items"] if e["reason"] == "SuccessfulCreate"]
+    assert sum(int(e.get("count") or 1) for e in created) == 3
+    assert all(e["message"].startswith("Created pod: fluentd-") for e in created)
 
 
 async def test_scale_out_and_in_by_labels(fleet: Fleet) -> None:
