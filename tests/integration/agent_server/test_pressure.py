@@ -1,0 +1,100 @@
+"""Real pressure on this host turns the Node's conditions True on the server, then back False."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nodeagent.agent.apiclient import ApiClient
+from nodeagent.agent.conditions import Signal
+from nodeagent.agent.stats import measure
+from tests.integration.agent_server.conftest import agent_settings, node_condition, running_sync
+from tests.support.server import ServerInfo
+from tests.support.wait import wait_for
+
+MI = 1024 * 1024
+
+
+def available(signal: Signal, state_dir: str = "/") -> int:
+    m = measure(
+        node_name="x", state_dir=state_dir, imagefs_path=None, server_url=None, runtime_info={}
+    )
+    return m.observations[signal].available
+
+
+async def wait_status(admin: ApiClient, ctype: str, status: str) -> dict[str, str]:
+    async def check() -> dict[str, str]:
+        cond = await node_condition(admin, ctype)
+        assert cond["status"] == status, cond
+        return cond
+
+    return await wait_for(check, timeout=20, message=f"{ctype} is {status}")
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """An 8 MiB tmpfs mounted in a temp dir (unmounted afterwards)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    mnt = tmp_path / "nodefs"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+async def test_memory_pressure(server: ServerInfo, admin: ApiClient, tmp_path: Path) -> None:
+    """Taking memory below a threshold set under the current figure raises MemoryPressure."""
+    threshold = available(Signal.MEMORY_AVAILABLE) - 256 * MI
+    settings = agent_settings(server, tmp_path, eviction_hard={"memory.available": str(threshold)})
+    async with running_sync(settings):
+        await wait_status(admin, "MemoryPressure", "False")
+        hog = b"\x01" * (768 * MI)  # touched pages: MemAvailable really drops
+        cond = await wait_status(admin, "MemoryPressure", "True")
+        assert cond["reason"] == "KubeletHasInsufficientMemory"
+        assert cond["message"].startswith("memory.available is ")
+        del hog
+        cond = await wait_status(admin, "MemoryPressure", "False")
+        assert cond["reason"] == "KubeletHasSufficientMemory"
+
+
+async def test_disk_pressure_on_a_full_nodefs(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path, small_tmpfs: Path
+) -> None:
+    """Filling the state dir's filesystem past 90% raises DiskPressure naming the mount."""
+    settings = agent_settings(server, tmp_path, state_dir=str(small_tmpfs))
+    async with running_sync(settings):
+        await wait_status(admin, "DiskPressure", "False")
+        big = small_tmpfs / "fill"
+        big.write_bytes(b"\0" * int(7.6 * MI))
+        cond = await wait_status(admin, "DiskPressure", "True")
+        assert cond["reason"] == "KubeletHasDiskPressure"
+        assert cond["message"].startswith(f"nodefs.available on {small_tmpfs} (tmpfs) is ")
+        big.unlink()
+        await wait_status(admin, "DiskPressure", "False")
+
+
+async def test_pid_pressure(server: ServerInfo, admin: ApiClient, tmp_path: Path) -> None:
+    """Starting processes until pid.available is under the threshold raises PIDPressure."""
+    threshold = available(Signal.PID_AVAILABLE) - 100
+    settings = agent_settings(server, tmp_path, eviction_hard={"pid.available": str(threshold)})
+    async with running_sync(settings):
+        await wait_status(admin, "PIDPressure", "False")
+        sleepers = [subprocess.Popen(["sleep", "120"]) for _ in range(250)]
+        try:
+            cond = await wait_status(admin, "PIDPressure", "True")
+            assert cond["reason"] == "KubeletHasInsufficientPID"
+            assert cond["message"].startswith("pid.available is ")
+        finally:
+            for p in sleepers:
+                p.kill()
+            for p in sleepers:
+                p.wait()
+        await wait_status(admin, "PIDPressure", "False")
