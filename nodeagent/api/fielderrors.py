@@ -1,9 +1,10 @@
 """Collecting FieldErrors while walking an untrusted JSON object: the constructors the API
 server uses (field.Required, Invalid, NotSupported, ...), typed reads that report a wrong
-type instead of raising, and Go-style rendering of bad values. Pure."""
+type instead of raising, and the rendering of composite bad values. Pure."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -22,39 +23,36 @@ _TYPE_NAMES: dict[type, str] = {
 }
 
 
-def go_string_map(value: Any) -> GoValue:
-    """How Go's %#v prints a map[string]string (keys sorted; nil when absent)."""
-    if not isinstance(value, dict):
-        return GoValue("map[string]string(nil)")
-    items = ", ".join(f"{_quote(k)}:{_quote(str(v))}" for k, v in sorted(value.items()))
-    return GoValue("map[string]string{" + items + "}")
-
-
-def go_label_selector(value: Any) -> GoValue:
-    """How the API server prints a metav1.LabelSelector value (%#v)."""
+def shown_string_map(value: Any) -> GoValue:
+    """A map[string]string bad value as the API server prints it: JSON with sorted keys
+    (field.Error renders composite values as JSON), `null` when absent."""
     if not isinstance(value, dict):
         return GoValue("null")
+    return GoValue(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def shown_label_selector(value: Any) -> GoValue:
+    """A metav1.LabelSelector bad value: its JSON in struct field order, empty fields omitted
+    (`{"matchLabels":{"a":"b"},"matchExpressions":[...]}`, `{}`, `null`)."""
+    if not isinstance(value, dict):
+        return GoValue("null")
+    shown: dict[str, Any] = {}
     labels = value.get("matchLabels")
+    if labels:
+        shown["matchLabels"] = dict(sorted(labels.items())) if isinstance(labels, dict) else labels
     exprs = value.get("matchExpressions")
-    if isinstance(exprs, list) and exprs:
-        rendered = []
-        for e in exprs:
-            e = e if isinstance(e, dict) else {}
-            values = e.get("values")
-            shown = (
-                "[]string{" + ", ".join(_quote(str(v)) for v in values) + "}"
-                if isinstance(values, list)
-                else "[]string(nil)"
-            )
-            rendered.append(
-                f"v1.LabelSelectorRequirement{{Key:{_quote(str(e.get('key', '')))}, "
-                f"Operator:{_quote(str(e.get('operator', '')))}, Values:{shown}}}"
-            )
-        expr_text = "[]v1.LabelSelectorRequirement{" + ", ".join(rendered) + "}"
-    else:
-        expr_text = "[]v1.LabelSelectorRequirement(nil)"
-    labels_text = go_string_map(labels).text
-    return GoValue(f"v1.LabelSelector{{MatchLabels:{labels_text}, MatchExpressions:{expr_text}}}")
+    if exprs:
+        shown["matchExpressions"] = (
+            [
+                {k: e[k] for k in ("key", "operator", "values") if e.get(k)}
+                if isinstance(e, dict)
+                else e
+                for e in exprs
+            ]
+            if isinstance(exprs, list)
+            else exprs
+        )
+    return GoValue(json.dumps(shown, separators=(",", ":"), ensure_ascii=False))
 
 
 def _quote(text: str) -> str:

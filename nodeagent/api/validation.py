@@ -15,8 +15,8 @@ from nodeagent.api.errors import FieldError
 from nodeagent.api.fielderrors import (
     Errors,
     Obj,
-    go_label_selector,
-    go_string_map,
+    shown_label_selector,
+    shown_string_map,
     sorted_errors,
 )
 from nodeagent.api.podvalidation import validate_pod_spec as _pod_spec_into
@@ -261,7 +261,7 @@ def _daemonset_spec(ds: Obj, errs: Errors) -> None:
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             errs.invalid(
                 "spec.selector",
-                go_label_selector(selector),
+                shown_label_selector(selector),
                 "empty selector is invalid for daemonset",
             )
     template = _template(spec.get("template"), "spec.template", errs)
@@ -276,7 +276,7 @@ def _daemonset_spec(ds: Obj, errs: Errors) -> None:
     if template and not matches:
         errs.invalid(
             "spec.template.metadata.labels",
-            go_string_map(template_labels),
+            shown_string_map(template_labels),
             "`selector` does not match template `labels`",
         )
     template_spec = _as_map(template.get("spec"))
@@ -313,7 +313,7 @@ def validate_daemonset_update(new: Obj, old: Obj) -> list[FieldError]:
             FieldError(
                 field="spec.selector",
                 type="Invalid value",
-                value=go_label_selector(new_sel),
+                value=shown_label_selector(new_sel),
                 detail="field is immutable",
             )
         )

@@ -70,7 +70,7 @@ def test_bad_file_prints_every_error_and_exits_1(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == [f"{bad}: ok (Pod default/fine)"]
     assert result.stderr.splitlines() == [
         f"{bad}: spec.template.metadata.labels: Invalid value:"
-        ' map[string]string{"name":"broken"}: `selector` does not match template `labels`',
+        ' {"name":"broken"}: `selector` does not match template `labels`',
         f"{bad}: spec.template.spec.containers: Required value",
         f'{bad}: spec.template.spec.restartPolicy: Unsupported value: "Never": supported values:'
         ' "Always"',
