@@ -159,6 +159,24 @@ def desired_node_taints_and_conditions(
     )
 
 
+def pods_marked_not_ready(pods: list[Obj], *, now: float) -> list[Obj]:
+    """MarkPodsNotReady: the pods (copies) whose Ready condition must turn False because
+    their node stopped reporting; pods already not Ready are left out."""
+    out: list[Obj] = []
+    stamp = format_time(now)
+    for pod in pods:
+        ready = meta.get_condition(pod.get("status") or {}, "Ready")
+        if ready is None or ready.get("status") != "True":
+            continue
+        new = copy.deepcopy(pod)
+        conditions = new["status"]["conditions"]
+        new["status"]["conditions"] = meta.set_condition(
+            conditions, {**ready, "status": "False", "lastTransitionTime": stamp}, stamp
+        )
+        out.append(new)
+    return out
+
+
 @dataclass(slots=True, kw_only=True)
 class NodeLifecycleController:
     """Every `period` seconds: read nodes and leases, apply the pure decision, write."""
@@ -214,6 +232,15 @@ class NodeLifecycleController:
             except APIError:
                 log.exception("node_lifecycle_write_failed", node=meta.name_of(node))
 
+    async def _mark_pods_not_ready(self, node_name: str) -> None:
+        pods, _ = await self.registry.list("pods", field_selector=f"spec.nodeName={node_name}")
+        for pod in pods_marked_not_ready(pods, now=self.clock()):
+            try:
+                await self.registry.update("pods", pod, subresource="status")
+            except (Conflict, NotFound):
+                continue  # changed or gone meanwhile; the agent's next report wins anyway
+            log.info("pod_marked_not_ready", pod=meta.name_of(pod), node=node_name)
+
     async def _write(self, node: Obj, update: NodeUpdate) -> None:
         name = meta.name_of(node)
         if update.conditions is not None:
@@ -221,6 +248,7 @@ class NodeLifecycleController:
             new.setdefault("status", {})["conditions"] = update.conditions
             node = await self.registry.update("nodes", new, subresource="status")
             log.info("node_status_unknown", node=name)
+            await self._mark_pods_not_ready(name)
         if update.taints is not None:
             new = copy.deepcopy(node)
             new.setdefault("spec", {})["taints"] = update.taints

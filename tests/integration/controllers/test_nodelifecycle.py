@@ -80,6 +80,7 @@ async def test_lease_expiry_makes_node_unknown_and_keeps_daemon_pod(
     still = await _pod_on(fleet, "quiet")
     assert still is not None
     assert still["metadata"]["uid"] == pod["metadata"]["uid"]
+    assert not meta.is_pod_ready(still)  # marked NotReady as its node stopped reporting
 
     await fleet.renew_lease("quiet")
     node = await fleet.node("quiet")

@@ -128,3 +128,19 @@ def test_unknown_node_stays_put() -> None:
     again = desired_node_taints_and_conditions(n, _lease(NOW - 100), now=NOW + 5, grace=GRACE)
     assert again.conditions is None
     assert again.taints is None
+
+
+def test_pods_on_lost_node_marked_not_ready() -> None:
+    """Ready pods on a node that went Unknown get Ready=False; others are left alone."""
+    from nodeagent.server.controllers.nodelifecycle import pods_marked_not_ready
+    from tests.unit.controllers.objects import daemonset, pod_for
+
+    ds = daemonset()
+    ready, unready = pod_for(ds, "n1"), pod_for(ds, "n1", ready=False)
+    [marked] = pods_marked_not_ready([ready, unready], now=NOW)
+    assert marked["metadata"]["name"] == ready["metadata"]["name"]
+    cond = meta.get_condition(marked["status"], "Ready")
+    assert cond is not None
+    assert cond["status"] == "False"
+    assert cond["lastTransitionTime"] == format_time(NOW)
+    assert meta.is_pod_ready(ready)  # the input is not changed
