@@ -88,6 +88,7 @@ UNKNOWN_MESSAGE = "nodeagent has not measured this signal yet"
 READY_REASON = "KubeletReady"
 READY_MESSAGE = "nodeagent is posting ready status"
 NOT_READY_REASON = "KubeletNotReady"
+RUNTIME_DOWN = "container runtime is down: "
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,7 +257,11 @@ def ready_condition(*, runtime_error: str | None) -> ConditionValue:
         type=ConditionType.READY,
         status="False",
         reason=NOT_READY_REASON,
-        message=f"container runtime is down: {runtime_error}",
+        message=(
+            runtime_error
+            if runtime_error.startswith(RUNTIME_DOWN)
+            else f"{RUNTIME_DOWN}{runtime_error}"
+        ),
     )
 
 

@@ -221,3 +221,8 @@ class TestReady:
         assert cond.status == "False"
         assert cond.reason == "KubeletNotReady"
         assert cond.message == "container runtime is down: no engine at /run/podman/podman.sock"
+
+    def test_runtime_error_not_prefixed_twice(self) -> None:
+        """An error already worded "container runtime is down: ..." is used as it is."""
+        cond = ready_condition(runtime_error="container runtime is down: refused")
+        assert cond.message == "container runtime is down: refused"
