@@ -340,7 +340,7 @@ class StoreRegistry:
         if _same_but_version(new, current):
             return current
         stored = await self.store.update(r.name, new)
-        if meta.get("deletionTimestamp") or old_meta.get("ownerReferences"):
+        if meta.get("deletionTimestamp"):
             self.gc_wakeup.set()  # after the write: the collector must see it
         return stored
 
