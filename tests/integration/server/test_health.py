@@ -1,0 +1,64 @@
+"""Health, metrics and event recording on a real server."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+
+from nodeagent.api.timefmt import format_time
+from nodeagent.server.events import record_event
+from tests.integration.server import objects
+from tests.integration.server.conftest import call
+from tests.support.server import ServerInfo
+
+
+async def test_health_endpoints_need_no_token(server: ServerInfo) -> None:
+    async with server.session(token=None) as anonymous:
+        for path in ("/healthz", "/livez", "/readyz"):
+            async with anonymous.get(server.url + path) as r:
+                assert (r.status, await r.text()) == (200, "ok")
+
+
+async def test_metrics_count_requests(server: ServerInfo, admin: aiohttp.ClientSession) -> None:
+    """/metrics (with a token) counts requests by verb, resource and code."""
+    await call(admin, server, "GET", "/api/v1/namespaces/default/pods/nosuch")
+    async with admin.get(server.url + "/metrics") as r:
+        assert r.status == 200
+        text = await r.text()
+    assert 'apiserver_request_total{code="404",resource="pods",verb="get"} 1.0' in text
+    async with server.session(token=None) as anonymous, anonymous.get(server.url + "/metrics") as r:
+        assert r.status == 401
+
+
+async def test_record_event_aggregates_repeats(
+    server: ServerInfo, admin: aiohttp.ClientSession
+) -> None:
+    """The same event twice is one Event with count 2, visible through REST."""
+    assert server.registry is not None
+    _, ds = await call(
+        admin, server, "POST", "/apis/apps/v1/namespaces/default/daemonsets", objects.daemonset("x")
+    )
+    start = time.time()  # recent: the collector prunes events older than an hour
+    for now in (start, start + 60):
+        await record_event(
+            server.registry,
+            involved=ds,
+            type="Normal",
+            reason="SuccessfulCreate",
+            message="Created pod: x-abcde",
+            now=now,
+            component="daemonset-controller",
+        )
+    path = (
+        "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dx,"
+        "involvedObject.kind%3DDaemonSet"
+    )
+    _, listed = await call(admin, server, "GET", path)
+    assert len(listed["items"]) == 1
+    ev = listed["items"][0]
+    assert ev["count"] == 2
+    assert (ev["firstTimestamp"], ev["lastTimestamp"]) == (
+        format_time(start),
+        format_time(start + 60),
+    )
