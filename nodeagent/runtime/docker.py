@@ -265,9 +265,8 @@ class DockerRuntime:
     async def create_sandbox(self, pod: Obj, ctx: PodContext) -> str:
         await self.ensure_sandbox_image()
         uid = str((pod.get("metadata") or {}).get("uid", ""))
-        attempts = [
-            c.attempt for c in await self.list_containers() if c.is_sandbox and c.pod_uid == uid
-        ]
+        earlier = await self._list_raw([f"{L.POD_UID}={uid}", f"{L.SANDBOX}=true"])
+        attempts = [int((c.get("Labels") or {}).get(L.ATTEMPT) or 0) for c in earlier]
         config = sandbox_config(pod, ctx, attempt=max(attempts, default=-1) + 1)
         container_id = await self._create(config.name, config.body)
         await self.start_container(container_id)
@@ -375,12 +374,18 @@ class DockerRuntime:
             pod_ip=pod_ip,
         )
 
-    async def list_containers(self) -> list[ContainerInfo]:
+    async def _list_raw(self, extra_labels: Sequence[str] = ()) -> list[Obj]:
+        """GET /containers/json for our containers (all states), the engine's summary form."""
+        labels = [*self._label_filter(), *extra_labels]
         listed = await self._json(
             "list containers",
             "containers/json",
-            params={"all": "true", "filters": json.dumps({"label": self._label_filter()})},
+            params={"all": "true", "filters": json.dumps({"label": labels})},
         )
+        return [c for c in listed if L.is_ours(c.get("Labels"), self.node_name)]
+
+    async def list_containers(self) -> list[ContainerInfo]:
+        listed = await self._list_raw()
         infos = await asyncio.gather(*(self._inspect(str(c["Id"])) for c in listed))
         return [i for i in infos if i is not None and L.is_ours(i.labels, self.node_name)]
 

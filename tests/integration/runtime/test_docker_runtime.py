@@ -318,3 +318,40 @@ async def test_connect_names_every_socket_tried(tmp_path: Path) -> None:
     with pytest.raises(RuntimeUnavailable, match=r"nothing\.sock") as error:
         await connect_runtime(missing)
     assert error.value.reason == "ContainerRuntimeDown"
+
+
+async def test_memory_limit_kills_and_oom_flag_is_the_engines(
+    runtime: DockerRuntime, busybox: str, podman_service: PodmanService, tmp_path: Path
+) -> None:
+    """A process that outgrows limits.memory is killed (137); oom_killed is what the engine says.
+
+    podman 4.3 with runc and cgroupfs on a v1/v2 hybrid reports OOMKilled false even then
+    (docs/runtime.md), so the flag is compared with the engine's own inspect, not assumed.
+    """
+    hog = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"
+    pod = make_pod(
+        [{"name": "hog", "image": busybox, "command": [SH, "-c", hog],
+          "resources": {"limits": {"memory": "16Mi"}}}]
+    )  # fmt: skip
+    running = await run_pod(runtime, pod, tmp_path)
+    cid = running.ids["hog"]
+    info = await wait_exited(runtime, cid, timeout=30)
+    assert info.exit_code == 137
+    assert b"survived" not in await runtime.logs(cid)
+    engine = podman_service.podman("inspect", "--format", "{{.State.OOMKilled}}", cid)
+    assert info.oom_killed == (engine.stdout.strip() == "true")
+
+
+async def test_new_sandbox_for_a_pod_gets_the_next_attempt(
+    runtime: DockerRuntime, busybox: str, tmp_path: Path
+) -> None:
+    """When a pod's sandbox is replaced, the new one is attempt 1 with its own engine name."""
+    pod = make_pod([{"name": "c", "image": busybox, "command": ["/bin/sleep", "300"]}])
+    running = await run_pod(runtime, pod, tmp_path)
+    await runtime.stop_container(running.ids[""], grace_seconds=0)
+    second = await runtime.create_sandbox(pod, running.ctx)
+    old, new = await info_of(runtime, running.ids[""]), await info_of(runtime, second)
+    assert (old.attempt, new.attempt) == (0, 1)
+    assert old.state is ContainerState.EXITED
+    assert new.state is ContainerState.RUNNING
+    assert new.engine_name.endswith("_1")
