@@ -76,11 +76,10 @@ STANDARD_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage", "storage",
 def validate_pod_spec(spec: Any, path: str, errs: Errors | None = None) -> Errors:
     """Every error in a PodSpec at path (e.g. "spec" or "spec.template.spec")."""
     errs = errs if errs is not None else Errors()
+    if spec is None:
+        spec = {}  # a missing spec is an empty one: its containers are missing
     if not isinstance(spec, dict):
-        if spec is None:
-            errs.required(path)
-        else:
-            errs.wrong_type(path, spec, dict)
+        errs.wrong_type(path, spec, dict)
         return errs
     volumes = _volumes(spec, path, errs)
     host_network = errs.get_bool(spec, "hostNetwork", f"{path}.hostNetwork")

@@ -17,6 +17,7 @@ from nodeagent.api.validation import (
     validate_daemonset_update,
     validate_object,
     validate_pod_spec,
+    validate_update,
 )
 
 from .conftest import SEED_FILES, load_fixture
@@ -648,3 +649,78 @@ def test_validate_never_raises(kind: str, body: Any) -> None:
     obj = {**obj, "kind": kind}
     errors = validate_object(default_object(obj))
     assert all(isinstance(e, FieldError) and str(e) for e in errors)
+
+
+def _running_pod() -> Obj:
+    return default_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "labels": {"a": "b"}},
+            "spec": {
+                "containers": [{"name": "c", "image": "busybox:1.36"}],
+                "tolerations": [{"key": "k", "operator": "Exists"}],
+            },
+        }
+    )
+
+
+def _pod_edit_image(p: Obj) -> None:
+    p["spec"]["containers"][0]["image"] = "busybox:1.37"
+
+
+def _pod_add_toleration(p: Obj) -> None:
+    p["spec"]["tolerations"].append({"key": "x", "operator": "Exists"})
+
+
+def _pod_relabel(p: Obj) -> None:
+    p["metadata"]["labels"]["a"] = "c"
+
+
+def _pod_deadline(p: Obj) -> None:
+    p["spec"]["activeDeadlineSeconds"] = 30
+
+
+def _pod_remove_toleration(p: Obj) -> None:
+    p["spec"]["tolerations"] = []
+
+
+def _pod_change_env(p: Obj) -> None:
+    p["spec"]["containers"][0]["env"] = [{"name": "A", "value": "1"}]
+
+
+def _pod_move(p: Obj) -> None:
+    p["spec"]["nodeName"] = "node02"
+
+
+@pytest.mark.parametrize(
+    ("edit", "allowed"),
+    [
+        pytest.param(_pod_edit_image, True, id="image"),
+        pytest.param(_pod_add_toleration, True, id="add-toleration"),
+        pytest.param(_pod_relabel, True, id="labels"),
+        pytest.param(_pod_deadline, True, id="active-deadline"),
+        pytest.param(_pod_remove_toleration, False, id="remove-toleration"),
+        pytest.param(_pod_change_env, False, id="env"),
+        pytest.param(_pod_move, False, id="node-name"),
+    ],
+)
+def test_pod_updates_may_change_only_some_fields(edit: Edit, allowed: bool) -> None:
+    """ValidatePodUpdate: images, activeDeadlineSeconds, added tolerations; metadata freely."""
+    old = _running_pod()
+    new = copy.deepcopy(old)
+    edit(new)
+    errors = lines(validate_update(new, old))
+    if allowed:
+        assert errors == []
+    else:
+        assert len(errors) == 1
+        assert errors[0].startswith(
+            "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"
+        )
+
+
+def test_update_rules_for_kinds_without_any() -> None:
+    """Kinds with no update-only rule give no errors from validate_update."""
+    node = {"kind": "Node", "metadata": {"name": "n"}, "spec": {"unschedulable": True}}
+    assert validate_update(node, {"kind": "Node", "metadata": {"name": "n"}}) == []
