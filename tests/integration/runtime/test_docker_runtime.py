@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from nodeagent.runtime.docker import DockerRuntime, connect_runtime, remove_pod_
 from nodeagent.runtime.protocol import ContainerEvent, ContainerState, RuntimeError_
 from tests.integration.runtime.conftest import info_of, make_pod, run_pod, wait_exited
 from tests.support.podman import PodmanService, busybox_image
+from tests.support.registry import free_port
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.podman
@@ -355,3 +357,48 @@ async def test_new_sandbox_for_a_pod_gets_the_next_attempt(
     assert old.state is ContainerState.EXITED
     assert new.state is ContainerState.RUNNING
     assert new.engine_name.endswith("_1")
+
+
+def _http_get(url: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bytes(response.read())
+    except OSError:
+        return b""
+
+
+async def test_host_port_host_network_and_host_pid(
+    runtime: DockerRuntime, busybox: str, tmp_path: Path
+) -> None:
+    """hostPort publishes a pod port on the host; hostNetwork serves on the host's own
+    addresses; hostPID shows the host's PID 1."""
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("hi\n")
+    mount = {"volumeMounts": [{"name": "www", "mountPath": "/www", "readOnly": True}]}
+    volumes = [{"name": "www", "hostPath": {"path": str(www)}}]
+    published, own = free_port(), free_port()
+    bridged = make_pod(
+        [{"name": "web", "image": busybox,
+          "command": ["/bin/httpd", "-f", "-p", "80", "-h", "/www"],
+          "ports": [{"containerPort": 80, "hostPort": published}], **mount}],
+        volumes=volumes,
+    )  # fmt: skip
+    hosted = make_pod(
+        [{"name": "web", "image": busybox,
+          "command": ["/bin/httpd", "-f", "-p", f"127.0.0.1:{own}", "-h", "/www"],
+          "ports": [{"containerPort": own, "hostPort": own}], **mount}],
+        volumes=volumes, hostNetwork=True, hostPID=True,
+    )  # fmt: skip
+    await run_pod(runtime, bridged, tmp_path / "v1")
+    host_pod = await run_pod(runtime, hosted, tmp_path / "v2")
+    for port in (published, own):
+        url = f"http://127.0.0.1:{port}/"
+        assert (
+            await wait_for(
+                lambda url=url: asyncio.to_thread(_http_get, url), timeout=10, message=url
+            )
+            == b"hi\n"
+        )
+    init = await runtime.exec(host_pod.ids["web"], ["/bin/cat", "/proc/1/comm"], timeout=5)
+    assert init.output == Path("/proc/1/comm").read_bytes()
