@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import urllib.request
 from pathlib import Path
@@ -359,6 +360,10 @@ async def test_new_sandbox_for_a_pod_gets_the_next_attempt(
     assert new.engine_name.endswith("_1")
 
 
+async def _get_async(url: str) -> bytes:
+    return await asyncio.to_thread(_http_get, url)
+
+
 def _http_get(url: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -394,11 +399,7 @@ async def test_host_port_host_network_and_host_pid(
     host_pod = await run_pod(runtime, hosted, tmp_path / "v2")
     for port in (published, own):
         url = f"http://127.0.0.1:{port}/"
-        assert (
-            await wait_for(
-                lambda url=url: asyncio.to_thread(_http_get, url), timeout=10, message=url
-            )
-            == b"hi\n"
-        )
+        body = await wait_for(functools.partial(_get_async, url), timeout=10, message=url)
+        assert body == b"hi\n"
     init = await runtime.exec(host_pod.ids["web"], ["/bin/cat", "/proc/1/comm"], timeout=5)
     assert init.output == Path("/proc/1/comm").read_bytes()
