@@ -81,6 +81,7 @@ async def run_api_source(
     sent: tuple[Obj, ...] | None = None
     failures = 0
     resource_version = ""
+    loop = asyncio.get_running_loop()
 
     async def publish() -> None:
         nonlocal sent
@@ -110,8 +111,9 @@ async def run_api_source(
                 "allowWatchBookmarks": "true",
                 "timeoutSeconds": str(watch_timeout),
             }
+            started, events = loop.time(), 0
             async for event in client.watch(path, params=params, read_timeout=watch_timeout + 30):
-                failures = 0
+                failures, events = 0, events + 1
                 meta = event.object.get("metadata") or {}
                 resource_version = str(meta.get("resourceVersion") or resource_version)
                 if event.type in ("ADDED", "MODIFIED"):
@@ -121,7 +123,9 @@ async def run_api_source(
                 else:
                     continue
                 await publish()
-            failures = 0
+            if not events and loop.time() - started < min(1.0, watch_timeout):
+                failures += 1  # a watch that ends at once, empty: do not spin on it
+                await asyncio.sleep(backoff.delay(failures))
         except errors.Gone:
             log.info("api_watch_expired", resource_version=resource_version)
             resource_version = ""
