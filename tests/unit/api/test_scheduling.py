@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nodeagent.api.scheduling import (
     DAEMONSET_TOLERATIONS,
@@ -337,3 +339,56 @@ def test_unschedulable_spec_is_ignored_for_daemon_pods() -> None:
 def test_pod_fits_node(spec: Obj, the_node: Obj, expected: bool) -> None:
     """A plain pod (no automatic tolerations) fits by name, selector, affinity and taints."""
     assert pod_fits_node(spec, the_node) is expected
+
+
+_junk = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.sampled_from(["", "a", "In", "Gt", "NoExecute"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "metadata",
+                    "spec",
+                    "labels",
+                    "name",
+                    "taints",
+                    "key",
+                    "value",
+                    "effect",
+                    "operator",
+                    "values",
+                    "template",
+                    "tolerations",
+                    "nodeSelector",
+                    "affinity",
+                    "nodeAffinity",
+                    "requiredDuringSchedulingIgnoredDuringExecution",
+                    "nodeSelectorTerms",
+                    "matchExpressions",
+                    "matchFields",
+                    "nodeName",
+                    "hostNetwork",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_junk, _junk)
+def test_node_should_run_never_raises(the_node: Any, ds: Any) -> None:
+    """Malformed nodes and DaemonSets give an answer, never an exception."""
+    the_node = the_node if isinstance(the_node, dict) else {}
+    ds = ds if isinstance(ds, dict) else {}
+    result = node_should_run(the_node, ds)
+    assert result.should_continue_running or not result.should_run
+    spec = ds.get("spec") if isinstance(ds.get("spec"), dict) else {}
+    pod_fits_node(spec, the_node)

@@ -131,11 +131,19 @@ def test_to_dict_round_trips_object_form() -> None:
     assert str(parsed) == "name=fluentd,tier in (a,b)"
 
 
-_key = st.from_regex(
-    r"\A([a-z0-9]([-a-z0-9]{0,4}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,6}[A-Za-z0-9])?\Z"
+_ALNUM = "abcXYZ019"
+_INNER = _ALNUM + "-_."
+_name = st.builds(
+    lambda first, middle, last: first + middle + last if middle or last else first,
+    st.sampled_from(_ALNUM),
+    st.text(_INNER, max_size=5),
+    st.sampled_from(["", *_ALNUM]),
 )
-_value = st.from_regex(r"\A([A-Za-z0-9]([-A-Za-z0-9_.]{0,6}[A-Za-z0-9])?)?\Z")
-_nonempty_value = st.from_regex(r"\A[A-Za-z0-9]([-A-Za-z0-9_.]{0,6}[A-Za-z0-9])?\Z")
+_name = _name.filter(lambda n: n[-1] in _ALNUM)
+_prefix = st.sampled_from(["", "example.com/", "k8s.io/", "a-b/"])
+_key = st.builds(lambda p, n: p + n, _prefix, _name)
+_nonempty_value = _name
+_value = st.one_of(st.just(""), _name)
 _term = st.one_of(
     st.builds(lambda k, o, v: f"{k}{o}{v}", _key, st.sampled_from(["=", "==", "!="]), _value),
     st.builds(
@@ -228,3 +236,43 @@ def test_event_involved_object_fields() -> None:
     event = {"involvedObject": {"kind": "DaemonSet", "name": "ds", "uid": "u1"}}
     sel = FieldSelector.parse("involvedObject.kind=DaemonSet,involvedObject.uid=u1")
     assert sel.matches(event)
+
+
+_junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_selector_shaped = st.fixed_dictionaries(
+    {},
+    optional={
+        "matchLabels": st.dictionaries(st.text(max_size=5), _junk, max_size=3) | _junk,
+        "matchExpressions": st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "key": _junk | _key,
+                    "operator": st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist", "Gt"]),
+                    "values": st.lists(_junk | _value, max_size=3) | _junk,
+                },
+            )
+            | _junk,
+            max_size=3,
+        )
+        | _junk,
+    },
+)
+
+
+@given(_selector_shaped | _junk)
+def test_from_dict_raises_only_value_error(sel: Any) -> None:
+    """Any selector-shaped junk is either a selector or a ValueError."""
+    try:
+        parsed = LabelSelector.from_dict(sel)
+    except ValueError:
+        return
+    parsed.matches({"a": "b"})
+    if not parsed.nothing:
+        assert LabelSelector.parse(str(parsed)) == parsed
