@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from nodeagent.agent.checkpoint import load_checkpoint
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import PodRecord
 from nodeagent.api import errors
+from nodeagent.api.timefmt import format_time
 from tests.integration.agent_server.conftest import (
     NODE,
     agent_settings,
@@ -20,7 +22,7 @@ from tests.integration.agent_server.conftest import (
     node_condition,
     running_sync,
 )
-from tests.support.server import ServerInfo, free_port
+from tests.support.server import ServerInfo, free_port, start_server_process
 from tests.support.wait import wait_for
 
 Obj = dict[str, Any]
@@ -271,3 +273,29 @@ async def test_checkpoint_runs_pods_when_the_server_is_down(
     async with running_sync(away) as agent:
         update = await next_api_update(agent.queue)
         assert [p["metadata"]["name"] for p in update.pods] == ["web"]
+        assert not agent.task.done()  # no server: the sync keeps trying, it does not fail
+
+
+async def test_sync_recovers_after_the_server_restarts(tmp_path: Path) -> None:
+    """A server that goes away and comes back gets the lease and status renewed again."""
+    srv = start_server_process(tmp_path / "data")
+    try:
+        client = ApiClient(server_url=srv.url, token=srv.admin_token, ca_file=str(srv.ca_file))
+        lease_path = resource_path("leases", namespace="kube-node-lease", name=NODE)
+        async with running_sync(agent_settings(srv, tmp_path)) as agent:
+            await wait_for(lambda: client.get(lease_path), timeout=15, message="lease exists")
+            srv.kill()
+            srv.restart()
+            await client.close()
+            client = ApiClient(server_url=srv.url, token=srv.admin_token, ca_file=str(srv.ca_file))
+            restarted = format_time(time.time() + 1)
+
+            async def renewed_after_restart() -> bool:
+                renew = (await client.get(lease_path))["spec"]["renewTime"]
+                return bool(renew[:19] + "Z" >= restarted)
+
+            await wait_for(renewed_after_restart, timeout=20, message="lease renewed again")
+            assert not agent.task.done()
+        await client.close()
+    finally:
+        srv.stop()
