@@ -99,10 +99,6 @@ def default_pod_spec(spec: Obj) -> Obj:
     for list_name in CONTAINER_LISTS:
         for container in _dicts(out.get(list_name)):
             _default_container(container)
-            if out.get("hostNetwork") is True:
-                for port in _dicts(container.get("ports")):
-                    if port.get("hostPort") is None and port.get("containerPort") is not None:
-                        port["hostPort"] = port["containerPort"]
     for volume in _dicts(out.get("volumes")):
         _default_volume(volume)
     return out
@@ -130,6 +126,8 @@ def default_pod(obj: Obj) -> Obj:
         for list_name in CONTAINER_LISTS:
             for container in _dicts(spec.get(list_name)):
                 _requests_from_limits(container)
+                if spec.get("hostNetwork") is True:
+                    _host_network_ports(container)
         out["spec"] = spec
     return out
 
@@ -144,6 +142,14 @@ def _requests_from_limits(container: Obj) -> None:
     if isinstance(requests, dict):
         for name, value in resources["limits"].items():
             requests.setdefault(name, value)
+
+
+def _host_network_ports(container: Obj) -> None:
+    """With hostNetwork, a Pod's hostPort defaults to its containerPort (not in templates:
+    the DefaultHostNetworkHostPortsInPodTemplates gate is off)."""
+    for port in _dicts(container.get("ports")):
+        if port.get("hostPort") is None and port.get("containerPort") is not None:
+            port["hostPort"] = port["containerPort"]
 
 
 def default_pod_template(template: Obj) -> Obj:

@@ -183,3 +183,17 @@ def test_node_allocatable_defaults_to_capacity() -> None:
 def test_wrong_types_are_left_for_validation(obj: Obj) -> None:
     """Defaulting never raises on malformed objects."""
     default_object(obj)
+
+
+def test_host_network_ports_default_in_pods_not_templates() -> None:
+    """hostPort = containerPort is a Pod default; a DaemonSet template keeps it unset."""
+    spec = {
+        "hostNetwork": True,
+        "containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 9100}]}],
+    }
+    ds = default_daemonset({"kind": "DaemonSet", "spec": {"template": {"spec": spec}}})
+    assert ds["spec"]["template"]["spec"]["containers"][0]["ports"] == [
+        {"containerPort": 9100, "protocol": "TCP"}
+    ]
+    pod = default_pod({"kind": "Pod", "spec": spec})
+    assert pod["spec"]["containers"][0]["ports"][0]["hostPort"] == 9100
