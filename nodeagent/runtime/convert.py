@@ -305,6 +305,8 @@ def _volumes(
             medium = (volume["emptyDir"] or {}).get("medium")
             if medium:
                 warnings.append(f"volume {name}: emptyDir medium {medium} is backed by disk")
+            if (volume["emptyDir"] or {}).get("sizeLimit"):
+                warnings.append(f"volume {name}: emptyDir sizeLimit is not enforced")
         else:
             kind = next((k for k in volume if k != "name"), "?")
             warnings.append(f"{where}: volume {name} of type {kind} is not supported; not mounted")
