@@ -9,7 +9,7 @@ import pytest
 
 from nodeagent.api import meta
 from nodeagent.api.timefmt import format_time
-from nodeagent.server.controllers.daemonset import plan, rollout
+from nodeagent.server.controllers.daemonset import plan, rollout, strategy
 from nodeagent.server.controllers.daemonset.history import current_hash
 from tests.unit.controllers.objects import NOW, daemonset, names, node, pod_for, with_image
 
@@ -191,8 +191,8 @@ def test_on_delete_replaces_only_deleted_pods() -> None:
     )
     assert managed.delete == []
     assert managed.create_on == []
-    assert rollout.surge_count(cluster.ds, 2) == 0
-    assert rollout.unavailable_count(cluster.ds, 2) == 0
+    assert strategy.surge_count(cluster.ds, 2) == 0
+    assert strategy.unavailable_count(cluster.ds, 2) == 0
     survivors = [p for p in cluster.pods if plan.node_of(p) != "n0"]
     managed = plan.manage(
         ds=cluster.ds, nodes=cluster.nodes, daemon_pods=survivors, hash_=hash_, backoff={}, now=NOW

@@ -21,7 +21,7 @@ import structlog
 
 from nodeagent.api import meta
 from nodeagent.api.errors import AlreadyExists, APIError, Conflict, NotFound
-from nodeagent.server.controllers.daemonset import history, plan, rollout, status
+from nodeagent.server.controllers.daemonset import history, plan, rollout, status, strategy
 from nodeagent.server.controllers.workqueue import Informer, Key, WorkQueue, object_key
 from nodeagent.server.registry_protocol import Obj, Registry
 
@@ -215,8 +215,7 @@ class DaemonSetController:
         for failed in managed.failed:
             await self._event(ds, "Warning", "FailedDaemonPod", failed.message())
         acted = await self._sync_nodes(ds, managed.delete, managed.create_on, hash_)
-        strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type", "RollingUpdate")
-        if not acted and strategy == "RollingUpdate":
+        if not acted and strategy.strategy_type(ds) == "RollingUpdate":
             rolled = rollout.rolling_update(
                 ds=ds, nodes=nodes, daemon_pods=daemon_pods, hash_=hash_, now=now
             )
@@ -384,27 +383,36 @@ class DaemonSetController:
     async def _write_status(
         self, ds: Obj, nodes: list[Obj], daemon_pods: list[Obj], hash_: str, *, observed: bool
     ) -> Obj:
+        """Write the computed status; on a conflict retry once onto the fresh object, keeping
+        observedGeneration at the generation this sync acted on (storeDaemonSetStatus)."""
+        new = status.compute_status(
+            ds=ds,
+            nodes=nodes,
+            daemon_pods=daemon_pods,
+            hash_=hash_,
+            now=self.clock(),
+            observed=observed,
+        )
+        ours = {k: new[k] for k in (*status.COUNTS, "observedGeneration") if k in new}
+        target = ds
         for attempt in range(2):
-            new = status.compute_status(
-                ds=ds,
-                nodes=nodes,
-                daemon_pods=daemon_pods,
-                hash_=hash_,
-                now=self.clock(),
-                observed=observed,
-            )
-            if not status.status_changed(ds, new):
+            merged = {**(target.get("status") or {}), **ours}
+            if not status.status_changed(target, merged):
                 return new
-            updated = dict(ds)
-            updated["status"] = new
+            updated = dict(target)
+            updated["status"] = merged
             try:
                 await self.registry.update("daemonsets", updated, subresource="status")
                 return new
             except Conflict:
                 if attempt:
                     raise
-                ds = await self.registry.get("daemonsets", meta.namespace_of(ds), meta.name_of(ds))
-        return {}
+                target = await self.registry.get(
+                    "daemonsets", meta.namespace_of(ds), meta.name_of(ds)
+                )
+                if meta.uid_of(target) != meta.uid_of(ds):
+                    return new
+        return new
 
     async def _event(self, ds: Obj, type_: str, reason: str, message: str) -> None:
         try:

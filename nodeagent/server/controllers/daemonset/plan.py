@@ -14,6 +14,7 @@ from typing import Any
 
 from nodeagent.api import meta, scheduling
 from nodeagent.api.selectors import LabelSelector
+from nodeagent.server.controllers.daemonset.strategy import allows_surge
 
 Obj = dict[str, Any]
 
@@ -202,12 +203,6 @@ class ManagePlan:
     failed: list[FailedPod] = field(default_factory=list)
     backoff: dict[str, BackoffEntry] = field(default_factory=dict)  # entries to store
     requeue_after: float | None = None
-
-
-def allows_surge(ds: Obj) -> bool:
-    from nodeagent.server.controllers.daemonset.rollout import surge_count
-
-    return surge_count(ds, 1) != 0
 
 
 def manage(

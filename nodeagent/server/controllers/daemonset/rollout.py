@@ -12,42 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nodeagent.api import meta, scheduling
-from nodeagent.api.quantity import scaled_int_or_percent
 from nodeagent.server.controllers.daemonset.plan import (
     is_pod_updated,
     is_terminating,
     name_of,
     pods_by_node,
 )
+from nodeagent.server.controllers.daemonset.strategy import surge_count, unavailable_count
 
 Obj = dict[str, Any]
-
-
-def _rolling(ds: Obj) -> Obj | None:
-    strategy = (ds.get("spec") or {}).get("updateStrategy") or {}
-    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        return None
-    rolling: Obj = strategy.get("rollingUpdate") or {}
-    return rolling
-
-
-def surge_count(ds: Obj, desired: int) -> int:
-    """maxSurge scaled to desired (percent rounded up); 0 when not rolling or unset."""
-    rolling = _rolling(ds)
-    if rolling is None or rolling.get("maxSurge") is None:
-        return 0
-    return scaled_int_or_percent(rolling["maxSurge"], desired, round_up=True)
-
-
-def unavailable_count(ds: Obj, desired: int) -> int:
-    """maxUnavailable scaled to desired (percent rounded up); 0 when not rolling or unset."""
-    rolling = _rolling(ds)
-    if rolling is None:
-        return 0
-    value = rolling.get("maxUnavailable", 1)
-    if value is None:
-        return 0
-    return scaled_int_or_percent(value, desired, round_up=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
