@@ -1,0 +1,43 @@
+"""`python -m bench [--smoke] [NAME ...]`: run the benchmarks and print their figures.
+
+Each benchmark module has `run(**size) -> list[Figure]`; SIZES gives the full and the smoke
+(smallest) size. The test suite runs every benchmark once with --smoke so they do not rot.
+Benchmarks print figures; they never fail on a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from bench.report import Figure, print_figures
+
+# name -> (module, full-size kwargs, smoke kwargs). Rules as data.
+SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
+    "plan": ("bench.plan_bench", {"pods": 1000, "repeats": 50}, {"pods": 50, "repeats": 3}),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="smallest sizes, to check they run")
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all: {list(SIZES)})")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in SIZES]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; known: {list(SIZES)}")
+    figures: list[Figure] = []
+    for name in args.names or list(SIZES):
+        module, full, smoke = SIZES[name]
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        run = cast(Callable[..., list[Figure]], importlib.import_module(module).run)
+        figures += run(**(smoke if args.smoke else full))
+    print_figures(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
