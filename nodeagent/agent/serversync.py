@@ -308,7 +308,11 @@ class PodSync:
             "metadata": {"name": f"{node}.{time.time_ns():x}", "namespace": "default"},
             "involvedObject": {"kind": "Node", "name": node, "uid": node, "apiVersion": "v1"},
             "reason": MANIFEST_EVENT_REASON,
-            "message": f"{action.origin}: {action.error}",
+            "message": (
+                action.error
+                if action.error.startswith(action.origin)
+                else f"{action.origin}: {action.error}"
+            ),
             "type": "Warning",
             "source": {"component": "nodeagent", "host": node},
             "reportingComponent": "nodeagent",
