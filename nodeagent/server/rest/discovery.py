@@ -18,7 +18,7 @@ from aiohttp import web
 from nodeagent import KUBERNETES_VERSION, __version__
 from nodeagent.api.errors import NotFound
 from nodeagent.api.resources import RESOURCES, Resource
-from nodeagent.server.rest import openapi
+from nodeagent.server.rest import openapi, proxy
 
 Obj = dict[str, Any]
 
@@ -267,7 +267,9 @@ def _openapi_v3_document(group: str, version: str) -> Any:
 
 
 def add_routes(app: web.Application) -> None:
-    """Serve discovery, /version and OpenAPI on `app` (auth is the app's middleware's job)."""
+    """Serve discovery, /version and OpenAPI on `app` (auth is the app's middleware's job),
+    and the kubectl logs/exec proxy (proxy.add_routes, idempotent)."""
+    proxy.add_routes(app)
     app.router.add_get("/api", _root(core=True))
     app.router.add_get("/apis", _root(core=False))
     app.router.add_get("/version", _version)
