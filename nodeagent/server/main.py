@@ -40,6 +40,7 @@ STORE_FILE = "store.db"
 ADMIN_TOKEN_FILE = "admin-token"
 JOIN_SECRET_FILE = "node-token"
 KUBECONFIG_FILE = "admin.kubeconfig"
+SHUTDOWN_SECONDS = 3.0  # how long in-flight requests may finish after SIGTERM
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,7 +131,9 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         registry = StoreRegistry(store)
         await registry.ensure_namespaces()
         app = make_app(registry, Authenticator(admin_token=admin_token, join_secret=join_secret))
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+        )
         await runner.setup()
         site = web.TCPSite(
             runner,
@@ -175,6 +178,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        store.end_watches()
         if runner is not None:
             await runner.cleanup()
         await store.close()

@@ -285,6 +285,10 @@ class SqliteStore:
     ) -> AsyncIterator[WatchEvent]:
         return self._cache.watch(resource, since=since, namespace=namespace)
 
+    def end_watches(self) -> None:
+        """End every open watch stream (shutdown: clients re-watch elsewhere or later)."""
+        self._cache.close()
+
     async def close(self) -> None:
         self._cache.close()
         async with self._lock:
