@@ -323,6 +323,8 @@ class DockerRuntime:
                 params={"force": True, "v": True},
             )
         except RuntimeError_ as exc:
+            if "dependent containers" in str(exc):
+                raise RuntimeError_(str(exc), reason="SandboxInUse") from exc
             if exc.reason != "NotFound":
                 raise
 
@@ -387,7 +389,8 @@ class DockerRuntime:
     async def list_containers(self) -> list[ContainerInfo]:
         listed = await self._list_raw()
         infos = await asyncio.gather(*(self._inspect(str(c["Id"])) for c in listed))
-        return [i for i in infos if i is not None and L.is_ours(i.labels, self.node_name)]
+        ours = [i for i in infos if i is not None and L.is_ours(i.labels, self.node_name)]
+        return sorted(ours, key=_listing_order)
 
     async def exec(
         self, container_id: str, command: Sequence[str], *, timeout: float
@@ -442,6 +445,11 @@ class DockerRuntime:
 
     async def close(self) -> None:
         await self._docker.close()
+
+
+def _listing_order(info: ContainerInfo) -> tuple[bool, str, str, int]:
+    """Containers before sandboxes (so removing in list order works), then by pod and name."""
+    return (info.is_sandbox, info.pod_uid, info.container_name, info.attempt)
 
 
 def _decode_event(line: bytes) -> ContainerEvent | None:

@@ -168,7 +168,7 @@ class FakeRuntime:
 
     async def list_containers(self) -> list[ContainerInfo]:
         self._enter("list_containers")
-        return list(self.containers.values())
+        return sorted(self.containers.values(), key=lambda c: c.is_sandbox)  # as docker.py
 
     async def create_sandbox(self, pod: Obj, ctx: PodContext) -> str:
         self._enter("create_sandbox", pod, ctx)
@@ -232,7 +232,13 @@ class FakeRuntime:
 
     async def remove_container(self, container_id: str) -> None:
         self._enter("remove_container", container_id)
-        self._get(container_id)
+        info = self._get(container_id)
+        if info.is_sandbox and any(
+            c.pod_uid == info.pod_uid and not c.is_sandbox for c in self.containers.values()
+        ):
+            raise RuntimeError_(
+                f"sandbox {container_id} has dependent containers", reason="SandboxInUse"
+            )
         self._emit(container_id, "remove")
         del self.containers[container_id]
 

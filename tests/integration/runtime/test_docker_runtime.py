@@ -358,6 +358,14 @@ async def test_new_sandbox_for_a_pod_gets_the_next_attempt(
     assert old.state is ContainerState.EXITED
     assert new.state is ContainerState.RUNNING
     assert new.engine_name.endswith("_1")
+    with pytest.raises(RuntimeError_) as in_use:
+        await runtime.remove_container(running.ids[""])  # "c" joined this one
+    assert in_use.value.reason == "SandboxInUse"
+    listed = await runtime.list_containers()
+    assert [i.is_sandbox for i in listed] == [False, True, True]
+    for info in listed:  # list order removes containers before their sandboxes
+        await runtime.remove_container(info.id)
+    assert await runtime.list_containers() == []
 
 
 async def _get_async(url: str) -> bytes:

@@ -14,6 +14,7 @@ from nodeagent.runtime.protocol import (
     ImagePullError,
     PodContext,
     Runtime,
+    RuntimeError_,
     RuntimeUnavailable,
 )
 
@@ -93,3 +94,20 @@ def test_fake_is_a_runtime() -> None:
     """FakeRuntime satisfies the Runtime protocol (checked by mypy on this line)."""
     runtime: Runtime = FakeRuntime()
     assert runtime is not None
+
+
+async def test_sandbox_goes_last_as_on_podman() -> None:
+    """Like podman, the fake refuses to remove a sandbox before its pod's containers, and lists
+    containers before sandboxes so that removing in list order works."""
+    rt = FakeRuntime()
+    sandbox = await rt.create_sandbox(POD, CTX)
+    cid, _ = await rt.create_container(
+        POD, {"name": "a", "image": "i"}, CTX, attempt=0, is_init=False
+    )
+    with pytest.raises(RuntimeError_) as error:
+        await rt.remove_container(sandbox)
+    assert error.value.reason == "SandboxInUse"
+    assert [c.id for c in await rt.list_containers()] == [cid, sandbox]
+    for info in await rt.list_containers():
+        await rt.remove_container(info.id)
+    assert rt.containers == {}
