@@ -200,10 +200,8 @@ class NodeLifecycleController:
     def _observed_at(self, node: Obj, lease: Obj | None, now: float) -> float:
         beat = last_heartbeat(node, lease)
         previous = self._probes.get(meta.name_of(node))
-        if previous is None:
-            seen = max(now, beat) if beat >= now - self.grace else beat
-        elif previous[0] != beat:
-            seen = now
+        if previous is None or previous[0] != beat:
+            seen = now  # first sight or a new heartbeat: the grace runs from now
         else:
             seen = previous[1]
         self._probes[meta.name_of(node)] = (beat, seen)

@@ -288,3 +288,21 @@ async def test_failed_pod_is_replaced(fleet: Fleet) -> None:
         return len(pods) == 1 and pods[0]["metadata"]["name"] != pod["metadata"]["name"]
 
     await wait_for(replaced, timeout=TIMEOUT, message="failed pod replaced")
+
+
+async def test_min_ready_seconds_counts_available_later(fleet: Fleet) -> None:
+    """With minReadySeconds, Ready pods become available only later, with no further event:
+    the controller looks again by itself."""
+    await fleet.add_node("n1")
+    await fleet.create_ds(daemonset_manifest(min_ready_seconds=2))
+    await wait_for(lambda: _pods_on(fleet, {"n1"}), timeout=TIMEOUT, message="pod")
+    await fleet.agents_step(SEL)
+    ready = await wait_for(
+        lambda: _settled(fleet, "fluentd", numberReady=1), timeout=TIMEOUT, message="ready"
+    )
+    assert ready["status"]["numberAvailable"] == 0
+    await wait_for(
+        lambda: _settled(fleet, "fluentd", numberReady=1, numberAvailable=1),
+        timeout=TIMEOUT,
+        message="available after minReadySeconds",
+    )
