@@ -222,6 +222,11 @@ def test_errors_name_the_object_and_field(cluster: Cluster, ns: str) -> None:
     assert (
         missing.stderr.strip() == 'Error from server (NotFound): daemonsets.apps "nosuch" not found'
     )
+    described = cluster.kubectl("describe", "daemonset", "kube-proxy")
+    assert described.returncode == 1
+    assert described.stderr.strip() == (
+        'Error from server (NotFound): daemonsets.apps "kube-proxy" not found'
+    )
 
     bad = daemonset_yaml("bad", ns).replace("        image: busybox:1.36\n", "")
     invalid = cluster.kubectl("create", "-f", str(cluster.write(f"{ns}/bad.yaml", bad)))

@@ -84,6 +84,11 @@ def test_get_pods_wide_and_by_label(cluster: Cluster, running: str) -> None:
         cluster.kubectl("get", "pods", "-n", running, "-l", "name=fluentd", check=True).stdout
     )
     assert len(by_label) == 3
+    everywhere = table(
+        cluster.kubectl("get", "pods", "-o", "wide", "--all-namespaces", check=True).stdout
+    )
+    assert everywhere[0] == ["NAMESPACE", *POD_WIDE]
+    assert sum(1 for row in everywhere[1:] if row[0] == running) == 2
     none = cluster.kubectl("get", "pods", "-n", running, "-l", "name=other")
     assert none.stderr.strip() == f"No resources found in {running} namespace."
 
@@ -196,11 +201,10 @@ def test_delete_daemonset_deletes_its_pods(cluster: Cluster, running: str) -> No
     wait_for(gone, what="the DaemonSet's pods to be deleted")
 
 
-def test_delete_daemonset_orphan_keeps_pods(cluster: Cluster, running: str) -> None:
-    """--cascade=orphan leaves the pods running, without their owner reference."""
-    result = cluster.kubectl(
-        "delete", "ds", "fluentd", "-n", running, "--cascade=orphan", check=True
-    )
+@pytest.mark.parametrize("flag", ["--cascade=orphan", "--cascade=false"])
+def test_delete_daemonset_orphan_keeps_pods(cluster: Cluster, running: str, flag: str) -> None:
+    """--cascade=orphan (and the seeds' old --cascade=false) leaves the pods, ownerless."""
+    result = cluster.kubectl("delete", "ds", "fluentd", "-n", running, flag, check=True)
     assert result.stdout.strip() == f'daemonset.apps "fluentd" deleted from {running} namespace'
 
     def orphaned() -> list[Obj] | None:
