@@ -117,7 +117,7 @@ def is_pod_ready(pod: Obj) -> bool:
 
 
 def is_pod_available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
-    """Ready, and Ready for at least min_ready_seconds by the condition's lastTransitionTime
+    """Ready, and Ready for more than min_ready_seconds by the condition's lastTransitionTime
     (podutil.IsPodAvailable)."""
     cond = get_condition(_map(pod.get("status")), "Ready")
     if cond is None or cond.get("status") != "True":
@@ -128,7 +128,7 @@ def is_pod_available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
         since = parse_time(_str(cond.get("lastTransitionTime")))
     except ValueError:
         return False
-    return since + min_ready_seconds <= now
+    return since + min_ready_seconds < now
 
 
 def is_pod_terminating(pod: Obj) -> bool:

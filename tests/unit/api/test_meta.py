@@ -100,7 +100,7 @@ def test_get_condition_from_status_or_list() -> None:
     [
         pytest.param(0, 0, True, id="no-min-ready"),
         pytest.param(10, 5, False, id="not-yet"),
-        pytest.param(10, 10, True, id="exactly"),
+        pytest.param(10, 10, False, id="exactly-is-not-yet"),
         pytest.param(10, 60, True, id="long-ago"),
     ],
 )
