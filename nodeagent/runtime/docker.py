@@ -52,6 +52,8 @@ EVENT_ACTIONS = frozenset({"create", "start", "die", "oom", "kill", "stop", "des
 PULL_POLICIES = frozenset({"Always", "IfNotPresent", "Never"})
 SANDBOX_APPLETS = ("sleep", "sh")
 API_VERSION = "v1.41"
+# A bound for ordinary calls; pulls, stops and the event stream set their own.
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=5)
 NOT_FOUND = 404
 CONFLICT = 409
 NOT_MODIFIED = 304
@@ -153,7 +155,9 @@ class DockerRuntime:
         self.busybox = busybox
         # A fixed API version both podman (1.41) and dockerd accept: aiodocker's "auto" would
         # ask /version first, which podman answers in seconds.
-        self._docker = aiodocker.Docker(url="unix://" + socket, api_version=API_VERSION)
+        self._docker = aiodocker.Docker(
+            url="unix://" + socket, api_version=API_VERSION, timeout=REQUEST_TIMEOUT
+        )
         self._sandbox_lock = asyncio.Lock()
 
     async def _json(self, what: str, path: str, method: str = "GET", **kwargs: Any) -> Any:

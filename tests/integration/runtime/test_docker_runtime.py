@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 import urllib.request
@@ -411,3 +412,24 @@ async def test_host_port_host_network_and_host_pid(
         assert body == b"hi\n"
     init = await runtime.exec(host_pod.ids["web"], ["/bin/cat", "/proc/1/comm"], timeout=5)
     assert init.output == Path("/proc/1/comm").read_bytes()
+
+
+async def test_engine_going_away_is_runtime_unavailable(tmp_path: Path) -> None:
+    """When the engine stops, ping and the event stream fail with RuntimeUnavailable (or the
+    stream ends): the caller sees the engine is gone instead of waiting forever."""
+    from nodeagent.runtime.protocol import RuntimeUnavailable
+
+    service = PodmanService.start(tmp_path / "short-lived")
+    rt = await connect_runtime(service.socket_path)
+    try:
+        stream = rt.events()
+        pending = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.2)
+        service.stop()
+        with contextlib.suppress(RuntimeUnavailable, StopAsyncIteration):
+            await asyncio.wait_for(pending, timeout=15)
+        with pytest.raises(RuntimeUnavailable):
+            await rt.ping()
+    finally:
+        service.stop()
+        await rt.close()
