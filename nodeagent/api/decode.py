@@ -84,7 +84,7 @@ def _plain(node: yaml.Node, loader: _Loader, source: str, seen: frozenset[int]) 
     )
 
 
-def _from_yaml(text: str, source: str) -> list[Any]:
+def _from_yaml(text: str, source: str) -> list[tuple[Any, int, int]]:
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:
@@ -92,12 +92,15 @@ def _from_yaml(text: str, source: str) -> list[Any]:
         raise DecodeError(
             f"unacceptable character #x{exc.character:04x}", source=source, line=line, column=column
         ) from exc
-    docs: list[Any] = []
+    docs: list[tuple[Any, int, int]] = []
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is not None:
-                docs.append(_plain(node, loader, source, frozenset()))
+                mark = node.start_mark
+                docs.append(
+                    (_plain(node, loader, source, frozenset()), mark.line + 1, mark.column + 1)
+                )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -117,9 +120,9 @@ def _from_yaml(text: str, source: str) -> list[Any]:
     return docs
 
 
-def _from_json(text: str, source: str) -> list[Any]:
+def _from_json(text: str, source: str) -> list[tuple[Any, int, int]]:
     decoder = json.JSONDecoder(parse_constant=_no_constant)
-    docs: list[Any] = []
+    docs: list[tuple[Any, int, int]] = []
     pos = 0
     try:
         while True:
@@ -127,8 +130,9 @@ def _from_json(text: str, source: str) -> list[Any]:
                 pos += 1
             if pos >= len(text):
                 return docs
+            start = pos
             value, pos = decoder.raw_decode(text, pos)
-            docs.append(value)
+            docs.append((value, *_position_of(text, start)))
     except json.JSONDecodeError as exc:
         raise DecodeError(exc.msg, source=source, line=exc.lineno, column=exc.colno) from exc
     except RecursionError as exc:
@@ -144,6 +148,15 @@ def _position_of(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+_JSON_TYPES: dict[type, str] = {
+    list: "list",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+}
+
+
 def decode_documents(text: str, *, source: str = "<input>") -> list[Obj]:
     """Every object in text, in order: empty documents skipped, `kind: List` flattened.
 
@@ -157,13 +170,16 @@ def decode_documents(text: str, *, source: str = "<input>") -> list[Obj]:
     stripped = text.lstrip()
     docs = _from_json(text, source) if stripped.startswith("{") else _from_yaml(text, source)
     objects: list[Obj] = []
-    for index, doc in enumerate(docs):
+    for index, (doc, line, column) in enumerate(docs):
         if doc is None:
             continue
         if not isinstance(doc, dict):
             raise DecodeError(
-                f"document {index + 1} is a {type(doc).__name__}, expected an object",
+                f"document {index + 1} is a {_JSON_TYPES.get(type(doc), 'value')}, "
+                "expected an object",
                 source=source,
+                line=line,
+                column=column,
             )
         objects.extend(_flatten(doc, source))
     return objects

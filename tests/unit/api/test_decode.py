@@ -137,3 +137,10 @@ def test_yaml_like_text_only_raises_decode_error(text: str) -> None:
     assert all(isinstance(o, dict) for o in objects)
     for obj in objects:
         assert decode_documents(to_json(obj)) == [obj]
+
+
+def test_non_object_document_is_located() -> None:
+    """The error for a non-object document names its line."""
+    with pytest.raises(DecodeError) as caught:
+        decode_documents("kind: Pod\n---\n- a\n", source="x.yaml")
+    assert str(caught.value) == "x.yaml:3:1: document 2 is a list, expected an object"
