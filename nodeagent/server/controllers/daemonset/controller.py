@@ -49,9 +49,10 @@ class EventRecorder(Protocol):
 
 @dataclass(slots=True, kw_only=True)
 class Expectation:
-    """Pods we created (by name) or deleted (by uid) that the pod cache has not shown yet."""
+    """Creates (a count, set before they are sent) and deletes (pod uids) that the pod cache
+    has not shown yet (ControllerExpectations / UIDTrackingControllerExpectations)."""
 
-    created: set[tuple[str, str]] = field(default_factory=set)
+    adds: int = 0
     deleted: set[str] = field(default_factory=set)
     deadline: float = 0.0
 
@@ -103,7 +104,22 @@ class DaemonSetController:
             if not plan.selects_everything(ds) and plan.selector_of(ds).matches(labels)
         ]
 
+    def _observe(self, old: Obj | None, new: Obj | None) -> None:
+        """Settle expectations as the pod cache shows our creates and deletes."""
+        if not self.expectations:
+            return
+        if old is None and new is not None:
+            owner = self._owner_key(new)
+            exp = self.expectations.get(owner) if owner is not None else None
+            if exp is not None and exp.adds > 0:
+                exp.adds -= 1
+        gone = old if new is None else (new if plan.is_terminating(new) else None)
+        if gone is not None:
+            for exp in self.expectations.values():
+                exp.deleted.discard(meta.uid_of(gone))
+
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
+        self._observe(old, new)
         keys: set[Key] = set()
         for obj in (old, new):
             if obj is None:
@@ -174,10 +190,7 @@ class DaemonSetController:
         exp = self.expectations.get(key)
         if exp is None:
             return True
-        exp.created = {k for k in exp.created if self.pods.get(*k) is None}
-        live = {meta.uid_of(p) for p in self.pods.list(key[0]) if not plan.is_terminating(p)}
-        exp.deleted &= live
-        if (not exp.created and not exp.deleted) or now > exp.deadline:
+        if (exp.adds <= 0 and not exp.deleted) or now > exp.deadline:
             del self.expectations[key]
             return True
         return False
@@ -326,18 +339,18 @@ class DaemonSetController:
         key = object_key(ds)
         exp = self.expectations.setdefault(key, Expectation())
         exp.deadline = self.clock() + EXPECTATIONS_TIMEOUT
+        exp.adds += len(nodes)
+        exp.deleted.update(meta.uid_of(p) for p in to_delete)
         pos, batch = 0, 1
         while pos < len(nodes):
             chunk = nodes[pos : pos + batch]
             results = await asyncio.gather(
                 *(self._create_pod(ds, n, hash_) for n in chunk), return_exceptions=True
             )
-            errors = [r for r in results if isinstance(r, BaseException)]
-            for r in results:
-                if isinstance(r, dict):
-                    exp.created.add(object_key(r))
-            if errors:
+            failed = sum(1 for r in results if isinstance(r, BaseException))
+            if failed:
                 skipped = len(nodes) - pos - len(chunk)
+                exp.adds = max(0, exp.adds - failed - skipped)  # never coming: stop waiting
                 if skipped:
                     log.info(
                         "daemon_pod_creates_skipped", daemonset=meta.name_of(ds), skipped=skipped
@@ -345,8 +358,14 @@ class DaemonSetController:
                 break
             pos += len(chunk)
             batch *= 2
+        errors: list[APIError] = []
         for pod in to_delete:
-            await self._delete_pod(ds, pod, exp)
+            try:
+                await self._delete_pod(ds, pod, exp)
+            except APIError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
         return True
 
     async def _create_pod(self, ds: Obj, node_name: str, hash_: str) -> Obj:
@@ -372,11 +391,12 @@ class DaemonSetController:
                 "pods", meta.namespace_of(pod), meta.name_of(pod), uid=meta.uid_of(pod)
             )
         except NotFound:
+            exp.deleted.discard(meta.uid_of(pod))
             return
         except APIError as exc:
+            exp.deleted.discard(meta.uid_of(pod))
             await self._event(ds, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
             raise
-        exp.deleted.add(meta.uid_of(pod))
         await self._event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {meta.name_of(pod)}")
         log.info("daemon_pod_deleted", daemonset=meta.name_of(ds), pod=meta.name_of(pod))
 
