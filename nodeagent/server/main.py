@@ -28,6 +28,7 @@ from aiohttp import web
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.cascade import run_collector
 from nodeagent.server.registry import StoreRegistry
+from nodeagent.server.registry_protocol import Registry
 from nodeagent.server.rest import keys
 from nodeagent.server.rest.app import make_app
 from nodeagent.server.settings import ServerSettings
@@ -113,7 +114,8 @@ async def _controllers(registry: StoreRegistry, settings: ServerSettings) -> Non
         await asyncio.Event().wait()
         return
     run: Callable[..., Awaitable[None]] = manager.run_controllers
-    await run(registry, node_monitor_grace_seconds=settings.node_monitor_grace_seconds)
+    seam: Registry = registry  # mypy checks StoreRegistry against the Registry protocol here
+    await run(seam, node_monitor_grace_seconds=settings.node_monitor_grace_seconds)
 
 
 @contextlib.asynccontextmanager

@@ -108,6 +108,10 @@ class ServerProcess(ServerInfo):
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
+    def start(self) -> None:
+        """Start the process (again, after kill/stop) and wait until it is ready."""
+        self._start()
+
     def _start(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         log = self.log_path.open("ab")

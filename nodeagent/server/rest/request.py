@@ -28,6 +28,8 @@ PATCH_TYPES = (
     "application/apply-patch+yaml",
 )
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+# Bodies sent without a useful media type (the Python client sends none) are JSON.
+JSON_TYPES = ("application/json", "", "*/*", "application/octet-stream", "text/plain")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,7 +64,7 @@ _VERBS: dict[tuple[str, bool], str] = {
 def verb_of(request: web.Request, target: Target) -> str | None:
     """The Kubernetes verb of a request, or None when the method is not allowed here."""
     verb = _VERBS.get((request.method, target.item))
-    if verb == "list" and flag(request, "watch"):
+    if verb in ("list", "get") and not target.subresource and flag(request, "watch"):
         return "watch"
     if target.all_namespaces and verb not in ("list", "watch"):
         return None
@@ -100,7 +102,7 @@ def decode_object(body: bytes, content_type: str) -> Obj:
             value = yaml.safe_load(body.decode())
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise BadRequest(f"error decoding YAML: {exc}") from exc
-    elif content_type in ("application/json", "", "*/*") or content_type.endswith("+json"):
+    elif content_type in JSON_TYPES or content_type.endswith("+json"):
         try:
             value = json.loads(body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:

@@ -50,7 +50,7 @@ def test_kill_9_loses_no_acknowledged_write(process: ServerProcess) -> None:
         created = _request(process, "POST", "/api/v1/nodes", objects.node(f"n{i}"))
         acked[created["metadata"]["name"]] = created["metadata"]["resourceVersion"]
     process.kill()
-    process._start()
+    process.start()
     listed = _request(process, "GET", "/api/v1/nodes")
     assert {i["metadata"]["name"]: i["metadata"]["resourceVersion"] for i in listed["items"]} == (
         acked

@@ -178,3 +178,11 @@ async def test_watch_timeout_ends_the_stream(
             assert r.status == 200
             body = await r.read()
     assert body == b""
+
+
+async def test_watch_on_an_object_path(server: ServerInfo, admin: aiohttp.ClientSession) -> None:
+    """`GET .../pods/NAME?watch=true` watches that one object only."""
+    await call(admin, server, "POST", PODS, objects.pod("one"))
+    await call(admin, server, "POST", PODS, objects.pod("two"))
+    got = await events(admin, f"{server.url}{PODS}/two?watch=true", count=1)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in got] == [("ADDED", "two")]
