@@ -170,11 +170,15 @@ class PodmanService:
         return result
 
     def stop(self) -> None:
-        """Remove every container, then end the service and its process group."""
+        """Remove every container, then end the service and its process group.
+
+        The podman CLI works on the storage directly, so containers are removed (their conmon
+        and exec sessions end with them) even when the service itself already died.
+        """
         if self.process is None:
             return
+        self.podman("rm", "--all", "--force", "--time", "0", check=False)
         if self.process.poll() is None:
-            self.podman("rm", "--all", "--force", "--time", "0", check=False)
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
