@@ -30,7 +30,7 @@ from nodeagent.runtime.protocol import Runtime, RuntimeError_
 
 log = structlog.get_logger()
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le"}
-RuntimeFactory = Callable[[str | None], Awaitable[Runtime]]
+RuntimeFactory = Callable[[AgentSettings], Awaitable[Runtime]]
 
 
 class _Stopped(Exception):
@@ -48,10 +48,10 @@ def local_node(settings: AgentSettings) -> dict[str, object]:
     )
 
 
-async def _default_runtime(socket: str | None) -> Runtime:
+async def _default_runtime(settings: AgentSettings) -> Runtime:
     from nodeagent.runtime.docker import connect_runtime
 
-    return await connect_runtime(socket)
+    return await connect_runtime(settings.runtime_socket, node_name=settings.node_name)
 
 
 async def _connect(settings: AgentSettings, state: AgentState, factory: RuntimeFactory) -> Runtime:
@@ -59,7 +59,7 @@ async def _connect(settings: AgentSettings, state: AgentState, factory: RuntimeF
     delay = 0.5
     while True:
         try:
-            runtime = await factory(settings.runtime_socket)
+            runtime = await factory(settings)
             info = await runtime.ping()
         except RuntimeError_ as e:
             message = f"container runtime is down: {e}"

@@ -99,7 +99,9 @@ def _teardown(
         )
     actions.append(
         RemoveContainers(
-            pod_uid=uid, container_ids=_ids(containers), pod_gone=reason in ("Deleted", "Orphaned")
+            pod_uid=uid,
+            container_ids=_ids(sorted(containers, key=lambda c: c.is_sandbox)),  # sandbox last
+            pod_gone=reason in ("Deleted", "Orphaned"),
         )
     )
     return actions

@@ -74,7 +74,7 @@ def test_changed_spec_replaces_the_whole_pod() -> None:
         StopContainers(
             pod_uid=UID, container_ids=(observed[0].id,), grace_seconds=0, reason="SpecChanged"
         ),
-        RemoveContainers(pod_uid=UID, container_ids=(observed[0].id, observed[1].id)),
+        RemoveContainers(pod_uid=UID, container_ids=(observed[1].id, observed[0].id)),
     ]
 
 
