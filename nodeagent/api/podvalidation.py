@@ -16,7 +16,6 @@ PROTOCOLS = ("SCTP", "TCP", "UDP")
 TERMINATION_MESSAGE_POLICIES = ("File", "FallbackToLogsOnError")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 TOLERATION_OPERATORS = ("Equal", "Exists")
-NODE_SELECTOR_OPERATORS = ("DoesNotExist", "Exists", "Gt", "In", "Lt", "NotIn")
 HOST_PATH_TYPES = (
     "",
     "BlockDevice",
@@ -484,24 +483,13 @@ def _node_selector_requirement(expr: Obj, path: str, errs: Errors) -> None:
             errs.required(
                 f"{path}.values", "must be specified single value when `operator` is 'Lt' or 'Gt'"
             )
-        elif not _is_int(values[0]):
-            errs.invalid(f"{path}.values[0]", values[0], "must be an integer")
     else:
-        errs.not_supported(f"{path}.operator", operator, NODE_SELECTOR_OPERATORS)
-
-
-def _is_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
+        errs.invalid(f"{path}.operator", operator, "not a valid selector operator")
 
 
 def _node_field_requirement(expr: Obj, path: str, errs: Errors) -> None:
+    """ValidateNodeFieldSelectorRequirement: only metadata.name, In/NotIn one node name."""
     key = errs.get_str(expr, "key", f"{path}.key")
-    if key != "metadata.name":
-        errs.invalid(f"{path}.key", key, "not a valid field selector key")
     values = errs.get_strings(expr, "values", f"{path}.values")
     operator = errs.get_str(expr, "operator", f"{path}.operator")
     if operator in ("In", "NotIn"):
@@ -511,4 +499,10 @@ def _node_field_requirement(expr: Obj, path: str, errs: Errors) -> None:
                 "must be only one value when `operator` is 'In' or 'NotIn' for node field selector",
             )
     else:
-        errs.not_supported(f"{path}.operator", operator, ("In", "NotIn"))
+        errs.invalid(f"{path}.operator", operator, "not a valid selector operator")
+    if key != "metadata.name":
+        errs.invalid(f"{path}.key", key, "not a valid field selector key")
+        return
+    for i, value in enumerate(values):
+        for msg in names.dns1123_subdomain(value):
+            errs.invalid(f"{path}.values[{i}]", value, msg)

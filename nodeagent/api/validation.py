@@ -43,7 +43,6 @@ __all__ = [
 
 NameCheck = Callable[[str], list[str]]
 STRATEGY_TYPES = ("RollingUpdate", "OnDelete")
-SELECTOR_OPERATORS = ("DoesNotExist", "Exists", "In", "NotIn")
 ANNOTATIONS_MAX_BYTES = 256 * 1024
 
 
@@ -185,7 +184,7 @@ def _label_selector(selector: Obj, path: str, errs: Errors) -> None:
                     "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
                 )
         else:
-            errs.not_supported(f"{epath}.operator", operator, SELECTOR_OPERATORS)
+            errs.invalid(f"{epath}.operator", operator, "not a valid selector operator")
         for i, value in enumerate(values):
             for msg in names.label_value(value):
                 errs.invalid(f"{epath}.values[{i}]", value, msg)
@@ -256,9 +255,7 @@ def _daemonset_spec(ds: Obj, errs: Errors) -> None:
         return
     raw_selector = spec.get("selector")
     selector = errs.get_map(spec, "selector", "spec.selector")
-    if raw_selector is None:
-        errs.required("spec.selector")
-    else:
+    if raw_selector is not None:  # a missing one matches nothing: reported as a mismatch
         _label_selector(selector, "spec.selector", errs)
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             errs.invalid(
@@ -286,9 +283,8 @@ def _daemonset_spec(ds: Obj, errs: Errors) -> None:
     if template and isinstance(restart, str) and restart not in ("Always", ""):
         errs.not_supported("spec.template.spec.restartPolicy", restart, ("Always",))
     if template_spec.get("activeDeadlineSeconds") is not None:
-        errs.invalid(
+        errs.forbidden(
             "spec.template.spec.activeDeadlineSeconds",
-            template_spec.get("activeDeadlineSeconds"),
             "activeDeadlineSeconds in DaemonSet is not Supported",
         )
     for field in ("minReadySeconds", "revisionHistoryLimit", "templateGeneration"):

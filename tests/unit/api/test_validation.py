@@ -94,11 +94,8 @@ MISMATCH = (
         ),
         pytest.param(
             _no_selector,
-            [
-                "spec.selector: Required value",
-                'spec.template.metadata.labels: Invalid value: {"name":"fluentd-elasticsearch"}:'
-                " `selector` does not match template `labels`",
-            ],
+            # a nil selector selects nothing, so Kubernetes reports only the mismatch
+            [MISMATCH],
             id="no-selector",
         ),
         pytest.param(
@@ -724,3 +721,100 @@ def test_update_rules_for_kinds_without_any() -> None:
     """Kinds with no update-only rule give no errors from validate_update."""
     node = {"kind": "Node", "metadata": {"name": "n"}, "spec": {"unschedulable": True}}
     assert validate_update(node, {"kind": "Node", "metadata": {"name": "n"}}) == []
+
+
+AFFINITY = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+
+
+def _affinity_pod(term: Obj) -> Obj:
+    return pod(
+        affinity={
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}
+            }
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        pytest.param(
+            _affinity_pod({"matchExpressions": [{"key": "zone", "operator": "Near"}]}),
+            [
+                f'{AFFINITY}.nodeSelectorTerms[0].matchExpressions[0].operator: Invalid value: "Near": not a valid selector operator'
+            ],
+            id="node-selector-operator",
+        ),
+        pytest.param(
+            _affinity_pod(
+                {"matchExpressions": [{"key": "cores", "operator": "Gt", "values": ["1", "2"]}]}
+            ),
+            [
+                f"{AFFINITY}.nodeSelectorTerms[0].matchExpressions[0].values: Required value: must be specified single value when `operator` is 'Lt' or 'Gt'"
+            ],
+            id="gt-two-values",
+        ),
+        pytest.param(
+            _affinity_pod(
+                {"matchFields": [{"key": "metadata.uid", "operator": "In", "values": ["x"]}]}
+            ),
+            [
+                f'{AFFINITY}.nodeSelectorTerms[0].matchFields[0].key: Invalid value: "metadata.uid": not a valid field selector key'
+            ],
+            id="field-key",
+        ),
+        pytest.param(
+            _affinity_pod(
+                {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a", "b"]}]}
+            ),
+            [
+                f"{AFFINITY}.nodeSelectorTerms[0].matchFields[0].values: Required value: must be only one value when `operator` is 'In' or 'NotIn' for node field selector"
+            ],
+            id="field-two-values",
+        ),
+        pytest.param(
+            pod(
+                affinity={
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}
+                    }
+                }
+            ),
+            [
+                f"{AFFINITY}.nodeSelectorTerms: Required value: must have at least one node selector term"
+            ],
+            id="no-terms",
+        ),
+    ],
+)
+def test_node_affinity_rules(obj: Obj, expected: list[str]) -> None:
+    """Required node affinity is checked as ValidateNodeSelector does."""
+    assert check(obj) == expected
+
+
+def test_daemonset_selector_expression_rules() -> None:
+    """Selector expressions: operator, values per operator, and label syntax of values."""
+    ds = load_fixture("daemonset-example.yaml")
+    ds["spec"]["selector"] = {
+        "matchLabels": {"name": "daemonset-example"},
+        "matchExpressions": [
+            {"key": "a", "operator": "Near"},
+            {"key": "b", "operator": "Exists", "values": ["x"]},
+            {"key": "c", "operator": "NotIn", "values": ["ok", "not ok"]},
+        ],
+    }
+    assert check(ds) == [
+        'spec.selector.matchExpressions[0].operator: Invalid value: "Near": not a valid selector operator',
+        "spec.selector.matchExpressions[1].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+        "spec.selector.matchExpressions[2].values[1]: Invalid value: \"not ok\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+    ]
+
+
+def test_daemonset_active_deadline_is_forbidden() -> None:
+    """A DaemonSet's pods run forever: activeDeadlineSeconds is refused."""
+    ds = load_fixture("daemonset-example.yaml")
+    tspec(ds)["activeDeadlineSeconds"] = 60
+    assert check(ds) == [
+        "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in DaemonSet is not Supported"
+    ]
