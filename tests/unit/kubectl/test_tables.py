@@ -6,12 +6,8 @@ from typing import Any
 
 import pytest
 
-from nodeagent.server.rest.tables import (
-    format_label_selector,
-    node_status,
-    pod_status_reason,
-    render_table,
-)
+from nodeagent.server.rest.printing import format_label_selector, node_status, pod_status_reason
+from nodeagent.server.rest.tables import render_table
 
 Obj = dict[str, Any]
 NOW = 1_795_000_000.0  # 2026-11-18T11:06:40Z
