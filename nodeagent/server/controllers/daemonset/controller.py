@@ -22,13 +22,13 @@ import structlog
 from nodeagent.api import meta
 from nodeagent.api.errors import AlreadyExists, APIError, Conflict, NotFound
 from nodeagent.server.controllers.daemonset import history, plan, rollout, status, strategy
+from nodeagent.server.controllers.daemonset.expectations import Expectations
 from nodeagent.server.controllers.workqueue import Informer, Key, WorkQueue, object_key
 from nodeagent.server.registry_protocol import Obj, Registry
 
 log = structlog.get_logger()
 
 COMPONENT = "daemonset-controller"
-EXPECTATIONS_TIMEOUT = 300.0
 RESYNC_SECONDS = 30.0
 WORKERS = 2
 
@@ -48,16 +48,6 @@ class EventRecorder(Protocol):
 
 
 @dataclass(slots=True, kw_only=True)
-class Expectation:
-    """Creates (a count, set before they are sent) and deletes (pod uids) that the pod cache
-    has not shown yet (ControllerExpectations / UIDTrackingControllerExpectations)."""
-
-    adds: int = 0
-    deleted: set[str] = field(default_factory=set)
-    deadline: float = 0.0
-
-
-@dataclass(slots=True, kw_only=True)
 class DaemonSetController:
     registry: Registry
     record_event: EventRecorder
@@ -65,7 +55,7 @@ class DaemonSetController:
     resync_seconds: float = RESYNC_SECONDS
     queue: WorkQueue[Key] = field(default_factory=WorkQueue)
     backoff: dict[str, plan.BackoffEntry] = field(default_factory=dict)
-    expectations: dict[Key, Expectation] = field(default_factory=dict)
+    expectations: Expectations = field(default_factory=Expectations)
     daemonsets: Informer = field(init=False)
     pods: Informer = field(init=False)
     nodes: Informer = field(init=False)
@@ -110,13 +100,11 @@ class DaemonSetController:
             return
         if old is None and new is not None:
             owner = self._owner_key(new)
-            exp = self.expectations.get(owner) if owner is not None else None
-            if exp is not None and exp.adds > 0:
-                exp.adds -= 1
+            if owner is not None:
+                self.expectations.created(owner)
         gone = old if new is None else (new if plan.is_terminating(new) else None)
         if gone is not None:
-            for exp in self.expectations.values():
-                exp.deleted.discard(meta.uid_of(gone))
+            self.expectations.gone(meta.uid_of(gone))
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         self._observe(old, new)
@@ -184,17 +172,6 @@ class DaemonSetController:
             finally:
                 self.queue.done(key)
 
-    # --- expectations -------------------------------------------------------------------
-
-    def _satisfied(self, key: Key, now: float) -> bool:
-        exp = self.expectations.get(key)
-        if exp is None:
-            return True
-        if (exp.adds <= 0 and not exp.deleted) or now > exp.deadline:
-            del self.expectations[key]
-            return True
-        return False
-
     # --- sync ---------------------------------------------------------------------------
 
     async def sync(self, key: Key) -> float | None:
@@ -202,7 +179,7 @@ class DaemonSetController:
         namespace, name = key
         ds = self.daemonsets.get(namespace, name)
         if ds is None:
-            self.expectations.pop(key, None)
+            self.expectations.forget(key)
             return None
         now = self.clock()
         if plan.selects_everything(ds):
@@ -218,7 +195,7 @@ class DaemonSetController:
         nodes = self.nodes.list()
         daemon_pods = await self._claim_pods(ds)
         hash_ = await self._construct_history(ds, daemon_pods)
-        if not self._satisfied(key, now):
+        if not self.expectations.satisfied(key, now):
             await self._write_status(ds, nodes, daemon_pods, hash_, observed=False)
             return None
         managed = plan.manage(
@@ -337,10 +314,9 @@ class DaemonSetController:
         if not to_delete and not nodes:
             return False
         key = object_key(ds)
-        exp = self.expectations.setdefault(key, Expectation())
-        exp.deadline = self.clock() + EXPECTATIONS_TIMEOUT
-        exp.adds += len(nodes)
-        exp.deleted.update(meta.uid_of(p) for p in to_delete)
+        self.expectations.expect(
+            key, adds=len(nodes), deletes=[meta.uid_of(p) for p in to_delete], now=self.clock()
+        )
         pos, batch = 0, 1
         while pos < len(nodes):
             chunk = nodes[pos : pos + batch]
@@ -350,7 +326,7 @@ class DaemonSetController:
             failed = sum(1 for r in results if isinstance(r, BaseException))
             if failed:
                 skipped = len(nodes) - pos - len(chunk)
-                exp.adds = max(0, exp.adds - failed - skipped)  # never coming: stop waiting
+                self.expectations.lower_adds(key, failed + skipped)  # never coming
                 if skipped:
                     log.info(
                         "daemon_pod_creates_skipped", daemonset=meta.name_of(ds), skipped=skipped
@@ -361,7 +337,7 @@ class DaemonSetController:
         errors: list[APIError] = []
         for pod in to_delete:
             try:
-                await self._delete_pod(ds, pod, exp)
+                await self._delete_pod(ds, pod)
             except APIError as exc:
                 errors.append(exc)
         if errors:
@@ -385,16 +361,16 @@ class DaemonSetController:
         )
         return created
 
-    async def _delete_pod(self, ds: Obj, pod: Obj, exp: Expectation) -> None:
+    async def _delete_pod(self, ds: Obj, pod: Obj) -> None:
         try:
             await self.registry.delete(
                 "pods", meta.namespace_of(pod), meta.name_of(pod), uid=meta.uid_of(pod)
             )
         except NotFound:
-            exp.deleted.discard(meta.uid_of(pod))
+            self.expectations.gone(meta.uid_of(pod))
             return
         except APIError as exc:
-            exp.deleted.discard(meta.uid_of(pod))
+            self.expectations.gone(meta.uid_of(pod))
             await self._event(ds, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
             raise
         await self._event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {meta.name_of(pod)}")
