@@ -14,6 +14,7 @@ PURE = [
     "daemonset/history.py",
     "daemonset/status.py",
     "daemonset/strategy.py",
+    "daemonset/expectations.py",
 ]
 FORBIDDEN = {"asyncio", "aiohttp", "os", "time", "socket", "subprocess", "sqlite3", "structlog"}
 
