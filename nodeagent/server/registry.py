@@ -22,7 +22,6 @@ import yaml
 
 from nodeagent.api.errors import (
     AlreadyExists,
-    APIError,
     BadRequest,
     Conflict,
     FieldError,
@@ -187,7 +186,8 @@ class StoreRegistry:
         def matches(obj: Obj | None) -> bool:
             return obj is not None and labels.matches(obj) and fields.matches(obj)
 
-        async for ev in self.store.watch(resource, since=since, namespace=ns):
+        node = fields.value_for("spec.nodeName") if resource == "pods" else None
+        async for ev in self.store.watch(resource, since=since, namespace=ns, node_name=node):
             if labels is apicore.EVERYTHING and fields is apicore.EVERYTHING:
                 yield ev
                 continue
@@ -275,7 +275,7 @@ class StoreRegistry:
         except NotFound:
             raise NotFound(f'namespaces "{ns}" not found', name=ns, kind="namespaces") from None
         if _meta(existing).get("deletionTimestamp"):
-            raise APIError(
+            raise Forbidden(
                 f"unable to create new content in namespace {ns} because it is being terminated",
                 name=ns,
                 kind="namespaces",

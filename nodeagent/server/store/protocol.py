@@ -65,10 +65,17 @@ class Store(Protocol):
         ...
 
     def watch(
-        self, resource: str, *, since: int, namespace: str | None = None
+        self,
+        resource: str,
+        *,
+        since: int,
+        namespace: str | None = None,
+        node_name: str | None = None,
     ) -> AsyncIterator[WatchEvent]:
         """Events after resourceVersion `since`, then live ones, until the caller stops.
-        Raises Gone (at first iteration) when `since` is older than the kept window."""
+        Raises Gone (at first iteration) when `since` is older than the kept window.
+        `node_name` (pods): only changes of pods bound to that node before or after the
+        change, filtered before decoding (a fleet's agents each watch their own)."""
         ...
 
     async def close(self) -> None: ...

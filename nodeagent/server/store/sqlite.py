@@ -230,6 +230,7 @@ class SqliteStore:
             resource_version=rv,
             text=text,
             prev_text=old.text if old is not None else None,
+            nodes=frozenset(n for n in (node, old.node_name if old else "") if n),
         )
         return obj
 
@@ -281,9 +282,14 @@ class SqliteStore:
     # ---- watch ----
 
     def watch(
-        self, resource: str, *, since: int, namespace: str | None = None
+        self,
+        resource: str,
+        *,
+        since: int,
+        namespace: str | None = None,
+        node_name: str | None = None,
     ) -> AsyncIterator[WatchEvent]:
-        return self._cache.watch(resource, since=since, namespace=namespace)
+        return self._cache.watch(resource, since=since, namespace=namespace, node_name=node_name)
 
     def end_watches(self) -> None:
         """End every open watch stream (shutdown: clients re-watch elsewhere or later)."""

@@ -26,6 +26,7 @@ class _Change:
     resource_version: int
     text: str
     prev_text: str | None
+    nodes: frozenset[str] = frozenset()  # pods: spec.nodeName before and after the change
 
     def event(self) -> WatchEvent:
         return WatchEvent(
@@ -41,6 +42,7 @@ class _Change:
 class _Watcher:
     resource: str
     namespace: str | None
+    node_name: str | None
     limit: int
     pending: collections.deque[_Change] = field(default_factory=collections.deque)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -50,6 +52,8 @@ class _Watcher:
         if change.resource != self.resource:
             return
         if self.namespace is not None and change.namespace != self.namespace:
+            return
+        if self.node_name is not None and self.node_name not in change.nodes:
             return
         if len(self.pending) >= self.limit:
             self.ended = True  # too slow: end the stream; the client resumes from its last rv
@@ -81,6 +85,7 @@ class WatchCache:
         resource_version: int,
         text: str,
         prev_text: str | None,
+        nodes: frozenset[str] = frozenset(),
     ) -> None:
         change = _Change(
             resource=resource,
@@ -89,6 +94,7 @@ class WatchCache:
             resource_version=resource_version,
             text=text,
             prev_text=prev_text,
+            nodes=nodes,
         )
         self._window.append(change)
         while len(self._window) > self._capacity:
@@ -102,10 +108,17 @@ class WatchCache:
             raise Gone(f"too old resource version: {since} ({self._floor + 1})")
 
     async def watch(
-        self, resource: str, *, since: int, namespace: str | None = None
+        self,
+        resource: str,
+        *,
+        since: int,
+        namespace: str | None = None,
+        node_name: str | None = None,
     ) -> AsyncIterator[WatchEvent]:
         self.check(since)
-        watcher = _Watcher(resource=resource, namespace=namespace, limit=self._capacity)
+        watcher = _Watcher(
+            resource=resource, namespace=namespace, node_name=node_name, limit=self._capacity
+        )
         for change in self._window:
             if change.resource_version > since:
                 watcher.offer(change)

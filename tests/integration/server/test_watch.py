@@ -186,3 +186,24 @@ async def test_watch_on_an_object_path(server: ServerInfo, admin: aiohttp.Client
     await call(admin, server, "POST", PODS, objects.pod("two"))
     got = await events(admin, f"{server.url}{PODS}/two?watch=true", count=1)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in got] == [("ADDED", "two")]
+
+
+async def test_node_watch_sees_only_its_pods(
+    server: ServerInfo, admin: aiohttp.ClientSession
+) -> None:
+    """A spec.nodeName watch gets its node's pods, and a pod moved away as DELETED."""
+    _, first = await call(admin, server, "POST", PODS, objects.pod("elsewhere", node="n2"))
+    rv = first["metadata"]["resourceVersion"]
+    _, mine = await call(admin, server, "POST", PODS, objects.pod("mine", node="n1"))
+    await call(admin, server, "POST", PODS, objects.pod("other", node="n2"))
+    mine["spec"]["nodeName"] = "n3"
+    status, _ = await call(admin, server, "PUT", f"{PODS}/mine", mine)
+    assert status == 200
+    url = (
+        f"{server.url}/api/v1/pods?watch=true&resourceVersion={rv}&fieldSelector=spec.nodeName%3Dn1"
+    )
+    got = await events(admin, url, count=2)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in got] == [
+        ("ADDED", "mine"),
+        ("DELETED", "mine"),
+    ]
