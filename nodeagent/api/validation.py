@@ -19,11 +19,23 @@ from nodeagent.api.fielderrors import (
     shown_string_map,
     sorted_errors,
 )
+from nodeagent.api.metavalidation import (
+    object_meta_into,
+    validate_annotations,
+    validate_label_selector,
+    validate_labels,
+    validate_object_meta,
+)
+from nodeagent.api.placementvalidation import validate_taints
 from nodeagent.api.podvalidation import validate_pod_spec as _pod_spec_into
-from nodeagent.api.podvalidation import validate_taints
 from nodeagent.api.quantity import int_or_percent_value
 from nodeagent.api.resources import BY_KIND
 from nodeagent.api.selectors import LabelSelector
+from nodeagent.api.updatevalidation import (
+    validate_daemonset_update,
+    validate_pod_update,
+    validate_update,
+)
 
 __all__ = [
     "validate_controller_revision",
@@ -41,9 +53,7 @@ __all__ = [
     "validate_update",
 ]
 
-NameCheck = Callable[[str], list[str]]
 STRATEGY_TYPES = ("RollingUpdate", "OnDelete")
-ANNOTATIONS_MAX_BYTES = 256 * 1024
 
 
 def validate_pod_spec(spec: Obj, path: str) -> list[FieldError]:
@@ -51,100 +61,9 @@ def validate_pod_spec(spec: Obj, path: str) -> list[FieldError]:
     return sorted_errors(_pod_spec_into(spec, path).items)
 
 
-def _mask_trailing_dash(name: str) -> str:
-    return name[:-1] + "a" if len(name) > 1 and name.endswith("-") else name
-
-
-def _labels(errs: Errors, labels: Any, path: str) -> None:
-    if labels is None:
-        return
-    if not isinstance(labels, dict):
-        errs.wrong_type(path, labels, dict)
-        return
-    for key, value in labels.items():
-        for msg in names.qualified_name(key):
-            errs.invalid(path, key, msg)
-        if not isinstance(value, str):
-            errs.wrong_type(f"{path}[{key}]", value, str)
-            continue
-        for msg in names.label_value(value):
-            errs.invalid(path, value, msg)
-
-
-def _annotations(errs: Errors, annotations: Any, path: str) -> None:
-    if annotations is None:
-        return
-    if not isinstance(annotations, dict):
-        errs.wrong_type(path, annotations, dict)
-        return
-    total = 0
-    for key, value in annotations.items():
-        for msg in names.qualified_name(key.lower()):
-            errs.invalid(path, key, msg)
-        if not isinstance(value, str):
-            errs.wrong_type(f"{path}[{key}]", value, str)
-            continue
-        total += len(key.encode()) + len(value.encode())
-    if total > ANNOTATIONS_MAX_BYTES:
-        errs.items.append(
-            FieldError(
-                field=path,
-                type="Too long",
-                detail=f"may not be more than {ANNOTATIONS_MAX_BYTES} bytes",
-                reason="FieldValueTooLong",
-            )
-        )
-
-
-def _object_meta(
-    obj: Obj, errs: Errors, *, namespaced: bool, name_check: NameCheck = names.dns1123_subdomain
-) -> None:
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        if meta is None:
-            errs.required("metadata.name", "name or generateName is required")
-        else:
-            errs.wrong_type("metadata", meta, dict)
-        return
-    name = errs.get_str(meta, "name", "metadata.name")
-    generate = errs.get_str(meta, "generateName", "metadata.generateName")
-    if generate:
-        for msg in name_check(_mask_trailing_dash(generate)):
-            errs.invalid("metadata.generateName", generate, msg)
-    if not name and not generate:
-        errs.required("metadata.name", "name or generateName is required")
-    elif name:
-        for msg in name_check(name):
-            errs.invalid("metadata.name", name, msg)
-    namespace = errs.get_str(meta, "namespace", "metadata.namespace")
-    if namespaced:
-        if not namespace:
-            errs.required("metadata.namespace")
-        else:
-            for msg in names.dns1123_label(namespace):
-                errs.invalid("metadata.namespace", namespace, msg)
-    elif namespace:
-        errs.forbidden("metadata.namespace", "not allowed on this type")
-    _labels(errs, meta.get("labels"), "metadata.labels")
-    _annotations(errs, meta.get("annotations"), "metadata.annotations")
-    for rpath, ref in errs.get_maps(meta, "ownerReferences", "metadata.ownerReferences"):
-        for field in ("apiVersion", "kind", "name", "uid"):
-            if not errs.get_str(ref, field, f"{rpath}.{field}"):
-                errs.required(f"{rpath}.{field}" if field != "uid" else f"{rpath}.uid")
-
-
-def validate_object_meta(
-    obj: Obj, *, namespaced: bool = True, name_check: NameCheck = names.dns1123_subdomain
-) -> list[FieldError]:
-    """metadata: name (or generateName), namespace, labels, annotations, ownerReferences."""
-    errs = Errors()
-    _object_meta(obj, errs, namespaced=namespaced, name_check=name_check)
-    return sorted_errors(errs.items)
-
-
 def validate_pod(pod: Obj) -> list[FieldError]:
     errs = Errors()
-    _object_meta(pod, errs, namespaced=True)
+    object_meta_into(pod, errs, namespaced=True)
     _pod_spec_into(pod.get("spec"), "spec", errs)
     return sorted_errors(errs.items)
 
@@ -157,37 +76,10 @@ def _template(template: Any, path: str, errs: Errors) -> Obj:
             errs.wrong_type(path, template, dict)
         return {}
     meta = errs.get_map(template, "metadata", f"{path}.metadata")
-    _labels(errs, meta.get("labels"), f"{path}.metadata.labels")
-    _annotations(errs, meta.get("annotations"), f"{path}.metadata.annotations")
+    validate_labels(errs, meta.get("labels"), f"{path}.metadata.labels")
+    validate_annotations(errs, meta.get("annotations"), f"{path}.metadata.annotations")
     _pod_spec_into(template.get("spec"), f"{path}.spec", errs)
     return template
-
-
-def _label_selector(selector: Obj, path: str, errs: Errors) -> None:
-    """ValidateLabelSelector: matchLabels syntax, expression operators and value counts."""
-    _labels(errs, selector.get("matchLabels"), f"{path}.matchLabels")
-    for epath, expr in errs.get_maps(selector, "matchExpressions", f"{path}.matchExpressions"):
-        key = errs.get_str(expr, "key", f"{epath}.key")
-        for msg in names.qualified_name(key):
-            errs.invalid(f"{epath}.key", key, msg)
-        values = errs.get_strings(expr, "values", f"{epath}.values")
-        operator = errs.get_str(expr, "operator", f"{epath}.operator")
-        if operator in ("In", "NotIn"):
-            if not values:
-                errs.required(
-                    f"{epath}.values", "must be specified when `operator` is 'In' or 'NotIn'"
-                )
-        elif operator in ("Exists", "DoesNotExist"):
-            if values:
-                errs.forbidden(
-                    f"{epath}.values",
-                    "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-                )
-        else:
-            errs.invalid(f"{epath}.operator", operator, "not a valid selector operator")
-        for i, value in enumerate(values):
-            for msg in names.label_value(value):
-                errs.invalid(f"{epath}.values[{i}]", value, msg)
 
 
 def _int_or_percent(ru: Obj, key: str, path: str, errs: Errors) -> int:
@@ -256,7 +148,7 @@ def _daemonset_spec(ds: Obj, errs: Errors) -> None:
     raw_selector = spec.get("selector")
     selector = errs.get_map(spec, "selector", "spec.selector")
     if raw_selector is not None:  # a missing one matches nothing: reported as a mismatch
-        _label_selector(selector, "spec.selector", errs)
+        validate_label_selector(selector, "spec.selector", errs)
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             errs.invalid(
                 "spec.selector",
@@ -296,110 +188,14 @@ def validate_daemonset(ds: Obj) -> list[FieldError]:
     """A defaulted DaemonSet: metadata, selector (matching the template's labels), the pod
     template with restartPolicy Always, the update strategy."""
     errs = Errors()
-    _object_meta(ds, errs, namespaced=True)
+    object_meta_into(ds, errs, namespaced=True)
     _daemonset_spec(ds, errs)
     return sorted_errors(errs.items)
 
 
-def validate_daemonset_update(new: Obj, old: Obj) -> list[FieldError]:
-    """The rules that compare an updated DaemonSet with the stored one: spec.selector may
-    not change. (validate_object(new) checks the rest; the two lists add up to
-    ValidateDaemonSetUpdate without duplicates.)"""
-    errors: list[FieldError] = []
-    new_sel = _as_map(new.get("spec")).get("selector")
-    old_sel = _as_map(old.get("spec")).get("selector")
-    if _normal_selector(new_sel) != _normal_selector(old_sel):
-        errors.append(
-            FieldError(
-                field="spec.selector",
-                type="Invalid value",
-                value=shown_label_selector(new_sel),
-                detail="field is immutable",
-            )
-        )
-    return errors
-
-
-POD_UPDATE_FORBIDDEN = (
-    "pod updates may not change fields other than `spec.containers[*].image`,"
-    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
-    "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
-    "(allow it to be set to 1 if it was previously negative)"
-)
-
-
-def _masked_pod_spec(new_spec: Obj, old_spec: Obj) -> Obj:
-    """new_spec with every change a pod update may make put back to old_spec's value."""
-    masked = dict(new_spec)
-    for list_name in ("containers", "initContainers"):
-        new_list, old_list = masked.get(list_name), old_spec.get(list_name)
-        if isinstance(new_list, list) and isinstance(old_list, list):
-            if len(new_list) != len(old_list):
-                continue
-            masked[list_name] = [
-                {**n, "image": o.get("image")}
-                if isinstance(n, dict) and isinstance(o, dict) and "image" in o
-                else n
-                for n, o in zip(new_list, old_list, strict=True)
-            ]
-    masked.pop("activeDeadlineSeconds", None)
-    if "activeDeadlineSeconds" in old_spec:
-        masked["activeDeadlineSeconds"] = old_spec["activeDeadlineSeconds"]
-    old_tolerations = old_spec.get("tolerations") or []
-    new_tolerations = masked.get("tolerations") or []
-    only_added = isinstance(new_tolerations, list) and isinstance(old_tolerations, list)
-    if only_added and all(t in new_tolerations for t in old_tolerations):
-        masked.pop("tolerations", None)
-        if "tolerations" in old_spec:
-            masked["tolerations"] = old_spec["tolerations"]
-    old_grace = old_spec.get("terminationGracePeriodSeconds")
-    negative_before = isinstance(old_grace, int) and old_grace < 0
-    if negative_before and masked.get("terminationGracePeriodSeconds") == 1:
-        masked["terminationGracePeriodSeconds"] = old_grace
-    return masked
-
-
-def validate_pod_update(new: Obj, old: Obj) -> list[FieldError]:
-    """The rules that compare an updated Pod with the stored one (ValidatePodUpdate): the
-    spec may change only in container images, activeDeadlineSeconds, added tolerations and
-    a negative terminationGracePeriodSeconds set to 1."""
-    old_spec = _as_map(old.get("spec"))
-    if _masked_pod_spec(_as_map(new.get("spec")), old_spec) == old_spec:
-        return []
-    return [
-        FieldError(
-            field="spec",
-            type="Forbidden",
-            detail=POD_UPDATE_FORBIDDEN,
-            reason="FieldValueForbidden",
-        )
-    ]
-
-
-UPDATE_VALIDATORS: dict[str, Callable[[Obj, Obj], list[FieldError]]] = {
-    "DaemonSet": validate_daemonset_update,
-    "Pod": validate_pod_update,
-}
-
-
-def validate_update(new: Obj, old: Obj) -> list[FieldError]:
-    """The update-only rules for new's kind (none for kinds without any); add these to
-    validate_object(new)."""
-    kind = new.get("kind")
-    validator = UPDATE_VALIDATORS.get(kind) if isinstance(kind, str) else None
-    return sorted_errors(validator(new, old)) if validator else []
-
-
-def _normal_selector(selector: Any) -> Any:
-    """Selectors compare equal when only empty fields differ (Go's semantic equality)."""
-    if not isinstance(selector, dict):
-        return selector
-    return {k: v for k, v in selector.items() if v not in (None, {}, [])}
-
-
 def validate_node(node: Obj) -> list[FieldError]:
     errs = Errors()
-    _object_meta(node, errs, namespaced=False)
+    object_meta_into(node, errs, namespaced=False)
     spec = errs.get_map(node, "spec", "spec")
     if spec.get("taints") is not None:
         validate_taints(spec.get("taints"), "spec.taints", errs)
@@ -409,13 +205,13 @@ def validate_node(node: Obj) -> list[FieldError]:
 
 def validate_namespace(ns: Obj) -> list[FieldError]:
     errs = Errors()
-    _object_meta(ns, errs, namespaced=False, name_check=names.dns1123_label)
+    object_meta_into(ns, errs, namespaced=False, name_check=names.dns1123_label)
     return sorted_errors(errs.items)
 
 
 def validate_controller_revision(revision: Obj) -> list[FieldError]:
     errs = Errors()
-    _object_meta(revision, errs, namespaced=True)
+    object_meta_into(revision, errs, namespaced=True)
     if revision.get("data") is None:
         errs.required("data", "data is mandatory")
     number = errs.get_int(revision, "revision", "revision")
@@ -425,7 +221,7 @@ def validate_controller_revision(revision: Obj) -> list[FieldError]:
 
 def validate_lease(lease: Obj) -> list[FieldError]:
     errs = Errors()
-    _object_meta(lease, errs, namespaced=True)
+    object_meta_into(lease, errs, namespaced=True)
     spec = errs.get_map(lease, "spec", "spec")
     duration = errs.get_int(spec, "leaseDurationSeconds", "spec.leaseDurationSeconds")
     if duration is not None and duration <= 0:
@@ -438,7 +234,7 @@ def validate_lease(lease: Obj) -> list[FieldError]:
 
 def validate_event(event: Obj) -> list[FieldError]:
     errs = Errors()
-    _object_meta(event, errs, namespaced=True)
+    object_meta_into(event, errs, namespaced=True)
     involved = errs.get_map(event, "involvedObject", "involvedObject")
     namespace = (
         event.get("metadata", {}).get("namespace")

@@ -1,0 +1,114 @@
+"""The validation rules that compare an update with the stored object: a DaemonSet's
+selector is immutable, a Pod's spec may change only in a few fields. Pure.
+
+These lists hold only the update rules; add them to validate_object(new), which checks the
+rest, and the two never repeat an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nodeagent.api.errors import FieldError
+from nodeagent.api.fielderrors import Obj, shown_label_selector, sorted_errors
+
+
+def _as_map(value: Any) -> Obj:
+    return value if isinstance(value, dict) else {}
+
+
+def validate_daemonset_update(new: Obj, old: Obj) -> list[FieldError]:
+    """The rules that compare an updated DaemonSet with the stored one: spec.selector may
+    not change. (validate_object(new) checks the rest; the two lists add up to
+    ValidateDaemonSetUpdate without duplicates.)"""
+    errors: list[FieldError] = []
+    new_sel = _as_map(new.get("spec")).get("selector")
+    old_sel = _as_map(old.get("spec")).get("selector")
+    if _normal_selector(new_sel) != _normal_selector(old_sel):
+        errors.append(
+            FieldError(
+                field="spec.selector",
+                type="Invalid value",
+                value=shown_label_selector(new_sel),
+                detail="field is immutable",
+            )
+        )
+    return errors
+
+
+POD_UPDATE_FORBIDDEN = (
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
+    "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+    "(allow it to be set to 1 if it was previously negative)"
+)
+
+
+def _masked_pod_spec(new_spec: Obj, old_spec: Obj) -> Obj:
+    """new_spec with every change a pod update may make put back to old_spec's value."""
+    masked = dict(new_spec)
+    for list_name in ("containers", "initContainers"):
+        new_list, old_list = masked.get(list_name), old_spec.get(list_name)
+        if isinstance(new_list, list) and isinstance(old_list, list):
+            if len(new_list) != len(old_list):
+                continue
+            masked[list_name] = [
+                {**n, "image": o.get("image")}
+                if isinstance(n, dict) and isinstance(o, dict) and "image" in o
+                else n
+                for n, o in zip(new_list, old_list, strict=True)
+            ]
+    masked.pop("activeDeadlineSeconds", None)
+    if "activeDeadlineSeconds" in old_spec:
+        masked["activeDeadlineSeconds"] = old_spec["activeDeadlineSeconds"]
+    old_tolerations = old_spec.get("tolerations") or []
+    new_tolerations = masked.get("tolerations") or []
+    only_added = isinstance(new_tolerations, list) and isinstance(old_tolerations, list)
+    if only_added and all(t in new_tolerations for t in old_tolerations):
+        masked.pop("tolerations", None)
+        if "tolerations" in old_spec:
+            masked["tolerations"] = old_spec["tolerations"]
+    old_grace = old_spec.get("terminationGracePeriodSeconds")
+    negative_before = isinstance(old_grace, int) and old_grace < 0
+    if negative_before and masked.get("terminationGracePeriodSeconds") == 1:
+        masked["terminationGracePeriodSeconds"] = old_grace
+    return masked
+
+
+def validate_pod_update(new: Obj, old: Obj) -> list[FieldError]:
+    """The rules that compare an updated Pod with the stored one (ValidatePodUpdate): the
+    spec may change only in container images, activeDeadlineSeconds, added tolerations and
+    a negative terminationGracePeriodSeconds set to 1."""
+    old_spec = _as_map(old.get("spec"))
+    if _masked_pod_spec(_as_map(new.get("spec")), old_spec) == old_spec:
+        return []
+    return [
+        FieldError(
+            field="spec",
+            type="Forbidden",
+            detail=POD_UPDATE_FORBIDDEN,
+            reason="FieldValueForbidden",
+        )
+    ]
+
+
+UPDATE_VALIDATORS: dict[str, Callable[[Obj, Obj], list[FieldError]]] = {
+    "DaemonSet": validate_daemonset_update,
+    "Pod": validate_pod_update,
+}
+
+
+def validate_update(new: Obj, old: Obj) -> list[FieldError]:
+    """The update-only rules for new's kind (none for kinds without any); add these to
+    validate_object(new)."""
+    kind = new.get("kind")
+    validator = UPDATE_VALIDATORS.get(kind) if isinstance(kind, str) else None
+    return sorted_errors(validator(new, old)) if validator else []
+
+
+def _normal_selector(selector: Any) -> Any:
+    """Selectors compare equal when only empty fields differ (Go's semantic equality)."""
+    if not isinstance(selector, dict):
+        return selector
+    return {k: v for k, v in selector.items() if v not in (None, {}, [])}
