@@ -273,3 +273,31 @@ def test_version_and_api_resources(cluster: Cluster) -> None:
     by_name = {row[0]: row for row in rows[1:]}
     assert by_name["daemonsets"][1:] == ["ds", "apps/v1", "true", "DaemonSet"]
     assert by_name["nodes"][1:] == ["no", "v1", "false", "Node"]
+
+
+def test_patch_with_each_type(cluster: Cluster, ns: str) -> None:
+    """kubectl patch: strategic (default), merge and json; a failed json `test` is refused."""
+    path = cluster.write(f"{ns}/ds.yaml", daemonset_yaml("fluentd", ns))
+    cluster.kubectl("create", "-f", str(path), check=True)
+    base = ("patch", "ds", "fluentd", "-n", ns)
+    with_env = {"name": "fluentd", "env": [{"name": "A", "value": "1"}]}
+    env = json.dumps({"spec": {"template": {"spec": {"containers": [with_env]}}}})
+    assert cluster.kubectl(*base, "-p", env, check=True).stdout.strip() == (
+        "daemonset.apps/fluentd patched"
+    )
+    cluster.kubectl(
+        *base, "--type=merge", "-p", '{"metadata":{"labels":{"tier":"logs"}}}', check=True
+    )
+    image = '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"busybox:2"}]'
+    cluster.kubectl(*base, "--type=json", "-p", image, check=True)
+    ds = cluster.get(f"/apis/apps/v1/namespaces/{ns}/daemonsets/fluentd")
+    (container,) = ds["spec"]["template"]["spec"]["containers"]
+    assert container["env"] == [{"name": "A", "value": "1"}]
+    assert container["image"] == "busybox:2"
+    assert container["volumeMounts"] == [{"name": "varlog", "mountPath": "/var/log"}]
+    assert ds["metadata"]["labels"] == {"k8s-app": "fluentd-logging", "tier": "logs"}
+    failed = cluster.kubectl(
+        *base, "--type=json", "-p", '[{"op":"test","path":"/metadata/name","value":"other"}]'
+    )
+    assert failed.returncode == 1
+    assert "test operation failed" in failed.stderr
