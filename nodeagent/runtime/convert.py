@@ -43,7 +43,7 @@ POD_FIELDS = frozenset(
         "automountServiceAccountToken", "affinity", "schedulerName", "tolerations",
         "priorityClassName", "priority", "preemptionPolicy", "readinessGates",
         "enableServiceLinks", "topologySpreadConstraints", "os", "schedulingGates",
-        "setHostnameAsFQDN", "overhead",
+        "setHostnameAsFQDN", "overhead", "hostAliases",
     }
 )  # fmt: skip
 CONTAINER_SECURITY_FIELDS = frozenset(
@@ -360,13 +360,24 @@ def _ports(containers: list[Obj], host_ip_default: str) -> tuple[Obj, Obj]:
     return exposed, bindings
 
 
-def _namespaces(pod: Obj, sandbox_id: str | None) -> Obj:
+def _host_aliases(pod: Obj) -> list[str]:
+    """hostAliases as ExtraHosts ("name:ip"), in the order given."""
+    return [
+        f"{name}:{alias.get('ip')}"
+        for alias in _spec(pod).get("hostAliases") or []
+        for name in alias.get("hostnames") or []
+    ]
+
+
+def _namespaces(pod: Obj, sandbox_id: str | None, *, join_uts: bool = False) -> Obj:
     spec = _spec(pod)
     host: Obj = {}
     if spec.get("hostNetwork"):
         host["NetworkMode"] = "host"
     elif sandbox_id:
         host["NetworkMode"] = f"container:{sandbox_id}"
+        if join_uts:
+            host["UTSMode"] = f"container:{sandbox_id}"
     if spec.get("hostPID"):
         host["PidMode"] = "host"
     elif spec.get("shareProcessNamespace") and sandbox_id:
@@ -384,9 +395,12 @@ def container_config(
     attempt: int,
     is_init: bool,
     image_config: Obj | None,
+    join_uts: bool = False,
 ) -> ContainerConfig:
     """The create body of one container of `pod`; image_config is the image's `Config` object.
 
+    join_uts: also join the sandbox's UTS namespace (the pod's hostname). podman needs it and
+    accepts `UTSMode: container:<id>`; dockerd shares it with the network and refuses it.
     Raises RuntimeError_(reason CreateContainerConfigError) for a spec that cannot run at all.
     """
     image = image_config or {}
@@ -399,13 +413,15 @@ def container_config(
     config, security_host = _security(pod, container, image, warnings)
     binds, preps, empty = _volumes(pod, container, ctx, warnings)
     host: Obj = {
-        **_namespaces(pod, ctx.sandbox_id),
+        **_namespaces(pod, ctx.sandbox_id, join_uts=join_uts),
         **security_host,
         **_limits(container, warnings),
         "RestartPolicy": {"Name": "no"},
     }
     if binds:
         host["Binds"] = binds
+    if spec.get("hostNetwork") and _host_aliases(pod):
+        host["ExtraHosts"] = _host_aliases(pod)
     if not spec.get("hostNetwork") and not ctx.sandbox_id:
         warnings.append(f"container {name}: no sandbox; the container gets a network of its own")
     exposed, bindings = _ports([container], "")
@@ -453,6 +469,8 @@ def sandbox_config(pod: Obj, ctx: PodContext, *, attempt: int = 0) -> ContainerC
     exposed, bindings = _ports(containers, "")
     if bindings and not spec.get("hostNetwork"):
         host["PortBindings"] = bindings
+    if not spec.get("hostNetwork") and _host_aliases(pod):
+        host["ExtraHosts"] = _host_aliases(pod)  # the pod's containers share its /etc/hosts
     sysctls = (spec.get("securityContext") or {}).get("sysctls") or []
     if sysctls:
         host["Sysctls"] = {str(s.get("name")): str(s.get("value")) for s in sysctls}

@@ -159,6 +159,7 @@ class DockerRuntime:
             url="unix://" + socket, api_version=API_VERSION, timeout=REQUEST_TIMEOUT
         )
         self._sandbox_lock = asyncio.Lock()
+        self.engine: EngineInfo | None = None  # set by ping()
 
     async def _json(self, what: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
         with _engine_errors(what, reason=kwargs.pop("reason", "RuntimeError")):
@@ -179,12 +180,13 @@ class DockerRuntime:
                 headers = response.headers
         server = headers.get("Server", "")  # "Libpod/4.3.1 (linux)" or "Docker/24.0.7 (linux)"
         product, _, rest = server.partition("/")
-        return EngineInfo(
+        self.engine = EngineInfo(
             name="podman" if "Libpod-Api-Version" in headers or product == "Libpod" else "docker",
             version=headers.get("Libpod-Api-Version") or rest.split(" ")[0],
             api_version=headers.get("Api-Version", ""),
             socket=self.socket,
         )
+        return self.engine
 
     async def _image_config(self, image: str) -> Obj | None:
         """The image's Config, or None when the engine does not have it."""
@@ -285,7 +287,13 @@ class DockerRuntime:
         if image_config is None:
             raise RuntimeError_(f'image "{image}" is not present', reason="CreateContainerError")
         config = container_config(
-            pod, container, ctx, attempt=attempt, is_init=is_init, image_config=image_config
+            pod,
+            container,
+            ctx,
+            attempt=attempt,
+            is_init=is_init,
+            image_config=image_config,
+            join_uts=self.engine is not None and self.engine.name == "podman",
         )
         for prep in config.host_paths:
             await asyncio.to_thread(_prepare_host_path, prep)

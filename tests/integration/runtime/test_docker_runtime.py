@@ -146,7 +146,8 @@ async def test_wrong_host_path_type_is_a_config_error(
 async def test_containers_of_a_pod_share_localhost(
     runtime: DockerRuntime, busybox: str, tmp_path: Path
 ) -> None:
-    """Two containers of one pod reach each other on 127.0.0.1 (one network namespace)."""
+    """Two containers of one pod reach each other on 127.0.0.1 (one network namespace) and
+    share the pod's hostname and hostAliases."""
     www = tmp_path / "www"
     www.mkdir()
     (www / "index.html").write_text("served\n")
@@ -158,6 +159,7 @@ async def test_containers_of_a_pod_share_localhost(
             {"name": "client", "image": busybox, "command": ["/bin/sleep", "300"]},
         ],
         volumes=[{"name": "www", "hostPath": {"path": str(www)}}],
+        hostAliases=[{"ip": "10.1.2.3", "hostnames": ["foo"]}],
     )  # fmt: skip
     running = await run_pod(runtime, pod, tmp_path / "v")
 
@@ -168,6 +170,10 @@ async def test_containers_of_a_pod_share_localhost(
         return result.output if result.exit_code == 0 else b""
 
     assert await wait_for(fetch, timeout=10, message="wget from the sibling") == b"served\n"
+    names = await runtime.exec(
+        running.ids["client"], [SH, "-c", "hostname; grep foo /etc/hosts"], timeout=5
+    )
+    assert names.output.split() == [pod["metadata"]["name"].encode(), b"10.1.2.3", b"foo"]
 
 
 async def test_limits_and_security_context(

@@ -317,3 +317,29 @@ def test_expand_edge_cases() -> None:
     env = {"A": "1"}
     assert expand("$(A)-$$(A)-$(B)-$(A", env) == "1-$(A)-$(B)-$(A"
     assert expand("cost $5 $", env) == "cost $5 $"
+
+
+def test_host_aliases_and_shared_hostname() -> None:
+    """hostAliases go to the sandbox's /etc/hosts (to each container with hostNetwork); with
+    join_uts the container takes the sandbox's hostname."""
+    aliases = [{"ip": "10.1.2.3", "hostnames": ["foo", "bar"]}]
+    p = pod(None, hostAliases=aliases)
+    assert sandbox_config(p, CTX).body["HostConfig"]["ExtraHosts"] == [
+        "foo:10.1.2.3",
+        "bar:10.1.2.3",
+    ]
+    joined = container_config(
+        p,
+        p["spec"]["containers"][0],
+        CTX,
+        attempt=0,
+        is_init=False,
+        image_config=IMAGE,
+        join_uts=True,
+    )
+    assert joined.body["HostConfig"]["UTSMode"] == "container:sandbox123"
+    assert "ExtraHosts" not in joined.body["HostConfig"]
+    assert "UTSMode" not in convert(p).body["HostConfig"]
+    on_host = convert(pod(None, hostAliases=aliases, hostNetwork=True)).body["HostConfig"]
+    assert on_host["ExtraHosts"] == ["foo:10.1.2.3", "bar:10.1.2.3"]
+    assert not [w for w in convert(p).warnings if "hostAliases" in w]
