@@ -171,11 +171,18 @@ def test_get_events(cluster: Cluster, running: str) -> None:
 
 
 def test_delete_pod_brings_a_new_one(cluster: Cluster, running: str) -> None:
-    """delete pod waits for the agent to confirm, then the DaemonSet replaces the pod."""
+    """delete pod: Terminating until the agent confirms, then the DaemonSet replaces it."""
     old = cluster.pods(running)[0]
     name, node = old["metadata"]["name"], old["spec"]["nodeName"]
     proc = cluster.popen("delete", "pod", name, "-n", running)
-    wait_for(lambda: cluster.confirm_deletions(running), what="the pod to be terminating")
+
+    def terminating() -> bool:
+        return any(p["metadata"].get("deletionTimestamp") for p in cluster.pods(running))
+
+    wait_for(terminating, what="the pod to be terminating")
+    rows = table(cluster.kubectl("get", "pods", "-n", running, check=True).stdout)
+    assert [name, "1/1", "Terminating"] in [row[:3] for row in rows]
+    cluster.confirm_deletions(running)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert out.strip() == f'pod "{name}" deleted from {running} namespace'
