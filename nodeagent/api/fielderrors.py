@@ -55,6 +55,12 @@ def shown_label_selector(value: Any) -> GoValue:
     return GoValue(json.dumps(shown, separators=(",", ":"), ensure_ascii=False))
 
 
+def shown_struct(value: Obj, fields: Sequence[str]) -> GoValue:
+    """A Go struct bad value: JSON of the given fields in struct order, empty ones omitted."""
+    shown = {f: value[f] for f in fields if value.get(f) not in (None, "", [], {})}
+    return GoValue(json.dumps(shown, separators=(",", ":"), ensure_ascii=False))
+
+
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from nodeagent.api import names
-from nodeagent.api.fielderrors import Errors, Obj
+from nodeagent.api.fielderrors import Errors, Obj, shown_struct
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 TOLERATION_OPERATORS = ("Equal", "Exists")
+TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
 
 
 def validate_tolerations(tolerations: Any, path: str, errs: Errors) -> None:
@@ -42,7 +43,9 @@ def validate_tolerations(tolerations: Any, path: str, errs: Errors) -> None:
         elif operator == "Exists":
             if value:
                 errs.invalid(
-                    f"{tpath}.operator", value, "value must be empty when `operator` is 'Exists'"
+                    f"{tpath}.operator",
+                    shown_struct(tol, TOLERATION_FIELDS),
+                    "value must be empty when `operator` is 'Exists'",
                 )
         else:
             errs.not_supported(f"{tpath}.operator", operator, TOLERATION_OPERATORS)

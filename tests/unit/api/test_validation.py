@@ -315,8 +315,8 @@ PORT_RANGE = "must be between 1 and 65535, inclusive"
             [
                 'spec.tolerations[0].effect: Unsupported value: "Never": supported values:'
                 ' "NoSchedule", "PreferNoSchedule", "NoExecute"',
-                'spec.tolerations[0].operator: Invalid value: "v": value must be empty when'
-                " `operator` is 'Exists'",
+                'spec.tolerations[0].operator: Invalid value: {"key":"k","operator":"Exists","value":"v","effect":"Never"}:'
+                " value must be empty when `operator` is 'Exists'",
             ],
             id="toleration-effect-and-value",
         ),
