@@ -250,8 +250,7 @@ class Fleet:
     def remove_host(self, host: Host) -> None:
         """Take a host away for good: its agent, containers, engine and network go."""
         host.stop_agent()
-        if host.podman_service is not None:
-            host.podman_service.stop()
+        _stop_engine(host)
         sh("ip", "link", "del", host.veth, check=False)
         sh("ip", "netns", "del", host.netns, check=False)
         self.hosts.remove(host)
@@ -293,7 +292,11 @@ class Fleet:
         sh(*inside, "ip", "route", "add", "default", "via", f"{self.subnet}.1")
         host.dir.mkdir(parents=True, exist_ok=True)
         host.podman_service = PodmanService.start(host.dir / "podman", netns=host.netns)
-        self._record(run_dir=str(host.podman_service.run_dir))
+        service = host.podman_service
+        self._record(
+            run_dir=str(service.run_dir),
+            engine=json.dumps([str(service.base_dir), str(service.run_dir), host.netns]),
+        )
         busybox_image(host.podman_service, self.image)
         # Heartbeats every 2 s, so that a short node-monitor grace period is safe.
         (host.dir / "agent.yaml").write_text(AGENT_CONFIG)
@@ -374,6 +377,7 @@ class Fleet:
             with contextlib.suppress(Exception):
                 self.server.stop()
         cleanup_run(self.record_path)
+        unmount_under(str(self.base))
 
     def diagnostics(self) -> list[tuple[str, str]]:
         """(title, text) of each log, for a failed test's report."""
@@ -390,10 +394,37 @@ def _ready(node: Obj) -> str:
     return "Unknown"
 
 
+def clear_containers(podman: list[str], env: dict[str, str]) -> None:
+    """Remove every container; a pod's sandbox goes on a later pass than the containers that
+    share its namespaces (podman 4.3's `rm --all` refuses it while they exist)."""
+    for _ in range(4):
+        subprocess.run([*podman, "rm", "--all", "--force", "--time", "0"], env=env,
+                       capture_output=True, check=False)  # fmt: skip
+        left = subprocess.run([*podman, "ps", "--all", "--quiet"], env=env, capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        if left.returncode != 0 or not left.stdout.strip():
+            return
+
+
+def _engine_argv(base_dir: str, run_dir: str, netns: str) -> tuple[list[str], dict[str, str]]:
+    """The podman CLI on a host's storage (the layout of tests/support/podman.py)."""
+    prefix = (
+        ["nsenter", f"--net=/run/netns/{netns}"] if Path(f"/run/netns/{netns}").exists() else []
+    )
+    argv = [*prefix, "podman", "--root", f"{base_dir}/root", "--runroot", f"{run_dir}/run",
+            "--tmpdir", f"{run_dir}/tmp", "--storage-driver", "vfs"]  # fmt: skip
+    return argv, {**os.environ, "CONTAINERS_CONF": f"{base_dir}/containers.conf"}
+
+
 def _stop_engine(host: Host) -> None:
-    if host.podman_service is not None:
-        with contextlib.suppress(Exception):
-            host.podman_service.stop()
+    service = host.podman_service
+    if service is None:
+        return
+    with contextlib.suppress(Exception):
+        clear_containers(*_engine_argv(str(service.base_dir), str(service.run_dir), host.netns))
+    with contextlib.suppress(Exception):
+        service.stop()
+    host.podman_service = None
 
 
 def new_fleet(base: Path, image: str) -> Fleet:
@@ -413,21 +444,31 @@ def cleanup_run(record: Path) -> None:
     if not record.exists():
         return
     data = json.loads(record.read_text())
+    for engine in data.get("engines", []):
+        with contextlib.suppress(Exception):
+            clear_containers(*_engine_argv(*json.loads(engine)))
     for netns in data.get("netnss", []):
         pids = sh("ip", "netns", "pids", netns, check=False).stdout.split()
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid), signal.SIGKILL)
     for run_dir in data.get("run_dirs", []):
-        for line in reversed(Path("/proc/mounts").read_text().splitlines()):
-            mountpoint = line.split()[1]
-            if mountpoint.startswith(run_dir):
-                sh("umount", "-l", mountpoint, check=False)
+        unmount_under(run_dir)
+    for engine in data.get("engines", []):
+        unmount_under(json.loads(engine)[0])
     for link in data.get("links", []):
         sh("ip", "link", "del", link, check=False)
     for netns in data.get("netnss", []):
         sh("ip", "netns", "del", netns, check=False)
     record.unlink(missing_ok=True)
+
+
+def unmount_under(prefix: str) -> None:
+    """Lazily unmount whatever is still mounted below `prefix` (containers' shm, netns)."""
+    for line in reversed(Path("/proc/mounts").read_text().splitlines()):
+        mountpoint = line.split()[1]
+        if mountpoint.startswith(prefix.rstrip("/") + "/"):
+            sh("umount", "-l", mountpoint, check=False)
 
 
 def _alive(pid: int) -> bool:
