@@ -16,6 +16,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil  # type: ignore[import-untyped]
 import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -41,12 +42,25 @@ class TLSFiles:
 
 
 def default_sans(listen_host: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """The names a serving certificate should cover: localhost, loopbacks, this host, extras."""
+    """The names a serving certificate should cover: localhost, loopbacks, this host's name,
+    the listen address (on a wildcard: every address of this host's interfaces, so agents on
+    other hosts can reach it by IP, as kube-apiserver's advertise address), and extras."""
     names = ["localhost", "127.0.0.1", "::1", socket.gethostname()]
-    if listen_host not in ("", "0.0.0.0", "::"):
+    if listen_host in ("", "0.0.0.0", "::"):
+        names += _interface_addresses()
+    else:
         names.append(listen_host)
     names += list(extra)
     return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _interface_addresses() -> list[str]:
+    out: list[str] = []
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family in (socket.AF_INET, socket.AF_INET6) and "%" not in a.address:
+                out.append(a.address)
+    return sorted(out)
 
 
 def _write(path: Path, data: bytes, *, private: bool) -> None:
