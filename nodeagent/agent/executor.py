@@ -85,6 +85,8 @@ class Executor:
         by_pod: dict[str, list[Action]] = defaultdict(list)
         for a in actions:
             by_pod[a.pod_uid].append(a)
+        for uid in [u for u in self.waiting if u not in by_pod and u not in self._busy]:
+            del self.waiting[uid]  # nothing left to wait for: the reasons are stale
         for uid, pod_actions in by_pod.items():
             if uid in self._busy:
                 continue

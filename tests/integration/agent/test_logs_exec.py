@@ -1,0 +1,54 @@
+"""The logs and exec endpoints the server's kubectl proxy uses, with node-token checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from nodeagent.api.tokens import node_bearer_token
+from tests.support.wait import wait_for
+
+from .conftest import Agent, pod_yaml
+
+pytestmark = pytest.mark.podman
+
+
+async def test_logs_and_exec_need_a_node_token(
+    make_agent: Callable[..., Agent], busybox: str, tmp_path: Path
+) -> None:
+    """With a fleet node token: logs tail and exec output; without: 401; wrong secret: 403."""
+    secret = tmp_path / "secret"
+    secret.write_text("fleet-secret\n")
+    agent = make_agent(token_file=str(secret))
+    script = "echo one; echo two; trap 'exit 0' TERM; while true; do sleep 0.2; done"
+    (agent.manifests / "talk.yaml").write_text(pod_yaml("talk", busybox, script=script))
+    await agent.start()
+    name = f"talk-{agent.settings.node_name}"
+    base = f"http://{agent.settings.listen}"
+    good = {"Authorization": "Bearer " + node_bearer_token("fleet-secret", "some-node")}
+    bad = {"Authorization": "Bearer " + node_bearer_token("other-secret", "some-node")}
+    async with aiohttp.ClientSession() as session:
+
+        async def logs() -> str | None:
+            url = f"{base}/containerLogs/default/{name}/main?tailLines=1"
+            async with session.get(url, headers=good) as resp:
+                text = await resp.text()
+                return text if resp.status == 200 and "two" in text else None
+
+        text = await wait_for(logs, timeout=30, message="the container's last log line")
+        assert "one" not in text
+        url = f"{base}/exec/default/{name}/main?command=/bin/sh&command=-c&command=echo hi; exit 3"
+        async with session.post(url, headers=good) as resp:
+            assert resp.status == 200
+            body = json.loads(await resp.text())
+        assert body == {"exitCode": 3, "output": "hi\n"}
+        async with session.post(url) as resp:
+            assert resp.status == 401
+        async with session.post(url, headers=bad) as resp:
+            assert resp.status == 403
+        async with session.get(f"{base}/containerLogs/default/nope/main", headers=good) as resp:
+            assert resp.status == 404
