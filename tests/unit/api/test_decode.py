@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodeagent.api.decode import DecodeError, decode_documents, to_json, to_yaml
@@ -85,6 +85,7 @@ def test_decode_error_is_a_value_error() -> None:
     assert issubclass(DecodeError, ValueError)
 
 
+@settings(deadline=None)  # no timing assertions: a loaded CI machine is slow
 @given(st.text(max_size=200))
 def test_arbitrary_text_only_raises_decode_error(text: str) -> None:
     """No text, however malformed, raises anything but DecodeError."""
@@ -127,6 +128,7 @@ _yamlish = st.lists(
 ).map("".join)
 
 
+@settings(deadline=None)  # no timing assertions: a loaded CI machine is slow
 @given(_yamlish)
 def test_yaml_like_text_only_raises_decode_error(text: str) -> None:
     """YAML-shaped fragments in any order raise DecodeError or decode to objects."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodeagent.api.selectors import FieldSelector, LabelSelector
@@ -158,6 +158,7 @@ _term = st.one_of(
 )
 
 
+@settings(deadline=None)  # no timing assertions: a loaded CI machine is slow
 @given(st.lists(_term, max_size=5).map(",".join))
 def test_string_form_round_trips(text: str) -> None:
     """str() of a parsed selector parses back to the same selector."""
@@ -167,6 +168,7 @@ def test_string_form_round_trips(text: str) -> None:
     assert str(again) == str(sel)
 
 
+@settings(deadline=None)  # no timing assertions: a loaded CI machine is slow
 @given(st.text(max_size=40))
 def test_any_string_parses_or_raises_value_error(text: str) -> None:
     """No selector text raises anything but ValueError."""
@@ -266,6 +268,7 @@ _selector_shaped = st.fixed_dictionaries(
 )
 
 
+@settings(deadline=None)  # no timing assertions: a loaded CI machine is slow
 @given(_selector_shaped | _junk)
 def test_from_dict_raises_only_value_error(sel: Any) -> None:
     """Any selector-shaped junk is either a selector or a ValueError."""
