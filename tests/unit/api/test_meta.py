@@ -29,7 +29,7 @@ T0 = "2026-11-23T12:00:00Z"
 T1 = "2026-11-23T12:05:00Z"
 
 OWNER = {"metadata": {"name": "ds", "uid": "u-ds"}}
-POD = {
+POD: Obj = {
     "metadata": {
         "name": "ds-abcde",
         "namespace": "kube-system",
