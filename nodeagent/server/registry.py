@@ -48,15 +48,18 @@ NAMESPACE_FINALIZER = "kubernetes"  # held until the namespace is empty (cascade
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 DEFAULT_POD_GRACE_SECONDS = 30
 
+# The DaemonSet status fields clients require (the Python client fails without them).
+DAEMONSET_STATUS_ZERO = {
+    "currentNumberScheduled": 0,
+    "desiredNumberScheduled": 0,
+    "numberMisscheduled": 0,
+    "numberReady": 0,
+}
+
 # What a freshly created object's status is reset to, per kind (the API server's
 # PrepareForCreate); kinds not named keep the status they were posted with.
 CREATE_STATUS: dict[str, Callable[[Obj], Obj]] = {
-    "DaemonSet": lambda _o: {
-        "currentNumberScheduled": 0,
-        "desiredNumberScheduled": 0,
-        "numberMisscheduled": 0,
-        "numberReady": 0,
-    },
+    "DaemonSet": lambda _o: dict(DAEMONSET_STATUS_ZERO),
     "Pod": lambda o: {"phase": "Pending", **({"qosClass": q} if (q := _qos(o)) else {})},
     "Namespace": lambda _o: {"phase": "Active"},
 }
@@ -324,6 +327,8 @@ class StoreRegistry:
             meta["namespace"] = old_meta.get("namespace")
         new["apiVersion"], new["kind"] = r.api_version, r.kind
         meta["resourceVersion"] = _rv_of(current)
+        if r.kind == "DaemonSet":
+            new["status"] = {**DAEMONSET_STATUS_ZERO, **(new.get("status") or {})}
         new = self._prepare(r, new, current)
         if new.get("spec") != current.get("spec") and "generation" in old_meta:
             meta = _meta(new)

@@ -190,3 +190,20 @@ async def test_field_validation_strict_and_warn(
     async with admin.post(server.url + f"{DS}?fieldValidation=Warn", json=obj) as r:
         assert r.status == 201
         assert r.headers.getall("Warning") == ['299 - "unknown field \\"spec.replicas\\""']
+
+
+async def test_daemonset_status_keeps_required_counters(
+    server: ServerInfo, admin: aiohttp.ClientSession
+) -> None:
+    """A status write that leaves counters out still answers them (as 0)."""
+    ds = await _ds(admin, server, "counters")
+    ds["status"] = {"observedGeneration": 1, "numberReady": 2}
+    status, after = await call(admin, server, "PUT", f"{DS}/counters/status", ds)
+    assert status == 200, after
+    assert after["status"] == {
+        "currentNumberScheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "numberReady": 2,
+        "observedGeneration": 1,
+    }
