@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nodeagent.api.errors import BadRequest, Invalid, UnsupportedMediaType
 from nodeagent.api.patch import (
@@ -390,3 +392,27 @@ def test_unknown_media_type_is_415() -> None:
     """Only the four patch types are accepted."""
     with pytest.raises(UnsupportedMediaType, match="accepted media types"):
         apply_patch(_ds(), b"{}", "application/json", kind="DaemonSet")
+
+
+_keys = st.sampled_from(["a", "b", "c", "labels", "spec"])
+_scalars = st.one_of(st.integers(), st.text(max_size=3), st.booleans())
+_values = st.recursive(
+    _scalars, lambda inner: st.dictionaries(_keys, inner, max_size=3), max_leaves=8
+)
+_patches = st.recursive(
+    st.one_of(_scalars, st.none()),
+    lambda inner: st.dictionaries(_keys, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    original=st.dictionaries(_keys, _values, max_size=4),
+    patch=st.dictionaries(_keys, _patches, max_size=4),
+)
+def test_merge_patch_is_idempotent_and_smp_agrees_on_maps(original: Obj, patch: Obj) -> None:
+    """Applying a merge patch twice changes nothing more; on maps of scalars SMP is the same."""
+    body = json.dumps(patch).encode()
+    once = apply_patch(original, body, MERGE_PATCH, kind="X")
+    assert apply_patch(once, body, MERGE_PATCH, kind="X") == once
+    assert apply_patch(original, body, STRATEGIC_MERGE_PATCH, kind="X") == once
