@@ -1,0 +1,159 @@
+"""`nodeagent all-in-one` as a user runs it: server and agent in one process on this host."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from nodeagent.cli.allinone import containers_conf
+from tests.support.podman import PodmanService, ping
+from tests.support.server import free_port
+from tests.support.wait import wait_until
+
+ROOT = Path(__file__).resolve().parents[3]
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+
+needs_podman = pytest.mark.skipif(shutil.which("podman") is None, reason="podman not installed")
+
+
+@dataclass(kw_only=True)
+class AllInOne:
+    data_dir: Path
+    process: subprocess.Popen[str]
+    out: Path
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "server" / "admin.kubeconfig"
+
+    def kubectl(self, *args: str, input_: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "HOME": str(self.data_dir / "home")}
+        return subprocess.run(
+            [KUBECTL, "--kubeconfig", str(self.kubeconfig), *args],
+            env=env, capture_output=True, text=True, check=False, input=input_, timeout=60,
+        )  # fmt: skip
+
+    def banner(self) -> str:
+        return self.out.read_text()
+
+    def node_ready(self) -> bool:
+        result = self.kubectl("get", "nodes", "-o", "json")
+        if result.returncode != 0:
+            return False
+        items = json.loads(result.stdout)["items"]
+        return any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for n in items
+            for c in n.get("status", {}).get("conditions", [])
+        )
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait(10)
+
+
+def start_all_in_one(data_dir: Path, *flags: str) -> AllInOne:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out = data_dir.parent / f"{data_dir.name}.out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nodeagent", "all-in-one", "--data-dir", str(data_dir),
+         "--listen", f"127.0.0.1:{free_port()}", "--agent-listen", f"127.0.0.1:{free_port()}",
+         "--node-name", "aio", *flags],
+        cwd=ROOT, stdout=out.open("w"), stderr=(data_dir.parent / "aio.log").open("w"), text=True,
+    )  # fmt: skip
+    aio = AllInOne(data_dir=data_dir, process=process, out=out)
+    try:
+        wait_until(aio.node_ready, timeout=60, interval=0.3, message="the all-in-one node Ready")
+    except AssertionError:
+        aio.stop()
+        raise AssertionError((data_dir.parent / "aio.log").read_text()[-4000:]) from None
+    return aio
+
+
+@needs_podman
+def test_all_in_one_runs_a_daemonset_and_stops_cleanly(
+    tmp_path: Path, podman_service: PodmanService, busybox: str
+) -> None:
+    """With an engine already answering: the node gets Ready, the seed's DaemonSet runs, the
+    banner says what to try, and SIGTERM exits 0 leaving the daemon's container running."""
+    aio = start_all_in_one(tmp_path / "data", "--runtime-socket", podman_service.socket_path)
+    try:
+        banner = aio.banner()
+        assert f"kubectl --kubeconfig {aio.kubeconfig} get nodes" in banner
+        assert "apply -f" in banner
+        assert "daemonset-example.yaml" in banner
+        assert "(found)" in banner
+        text = (ROOT / "manifests" / "daemonset-example.yaml").read_text()
+        created = aio.kubectl(
+            "apply", "-f", "-", input_=text.replace("localhost/busybox:1", busybox)
+        )
+        assert created.returncode == 0, created.stderr
+
+        def running() -> bool:
+            out = aio.kubectl("get", "pods", "-l", "name=daemonset-example", "--no-headers").stdout
+            return "Running" in out and "1/1" in out
+
+        wait_until(running, timeout=60, interval=0.3, message="the daemon pod Running")
+    finally:
+        code = aio.stop()
+    assert code == 0
+    names = podman_service.podman("ps", "--format", "{{.Names}}").stdout
+    assert "daemonset-example" in names  # the agent's stop leaves the daemons running
+    ids = podman_service.podman(
+        "ps", "-aq", "--filter", "label=io.nodeagent.node=aio"
+    ).stdout.split()
+    for _ in range(3):
+        if ids:
+            podman_service.podman("rm", "-f", "-t", "0", *ids, check=False)
+        ids = podman_service.podman(
+            "ps", "-aq", "--filter", "label=io.nodeagent.node=aio"
+        ).stdout.split()
+
+
+@needs_podman
+def test_all_in_one_starts_podman_when_no_engine_answers(tmp_path: Path) -> None:
+    """No engine on the socket: all-in-one starts podman there (private storage via flags),
+    the node gets Ready, and at exit that podman is stopped again."""
+    short = Path(tempfile.mkdtemp(prefix="aio-"))  # podman's runroot must be short
+    socket = str(short / "podman.sock")
+    aio = start_all_in_one(
+        tmp_path / "data",
+        "--runtime-socket", socket,
+        "--podman-root", str(tmp_path / "podman-root"),
+        "--podman-runroot", str(short / "run"),
+    )  # fmt: skip
+    try:
+        assert "(started by nodeagent)" in aio.banner()
+        assert ping(socket)
+    finally:
+        code = aio.stop()
+        shutil.rmtree(short, ignore_errors=True)
+    assert code == 0
+    assert not ping(socket)
+
+
+def test_containers_conf_suits_the_host() -> None:
+    """runc when present; cgroupfs without systemd; low ulimits under a low hard limit; nothing
+    when podman's defaults suit."""
+    here = containers_conf(has_runc=True, systemd=False, hard_nofile=20000)
+    assert 'runtime = "runc"' in here
+    assert 'cgroup_manager = "cgroupfs"' in here
+    assert "nofile=1024:1024" in here
+    assert containers_conf(has_runc=False, systemd=True, hard_nofile=1048576) == ""
+    with_systemd = containers_conf(has_runc=True, systemd=True, hard_nofile=1048576)
+    assert "cgroupfs" not in with_systemd
+    assert "default_ulimits" not in with_systemd
