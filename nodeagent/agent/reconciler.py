@@ -156,6 +156,6 @@ async def follow_runtime_events(runtime: Runtime, wake: asyncio.Event) -> None:
         try:
             async for _event in runtime.events():
                 wake.set()
-        except RuntimeError_ as e:
+        except Exception as e:  # the stream breaking must not stop the agent: reopen it
             log.debug("runtime_events_interrupted", error=str(e))
         await asyncio.sleep(1.0)

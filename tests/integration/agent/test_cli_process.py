@@ -1,0 +1,81 @@
+"""`nodeagent agent` as a process: sd_notify READY; SIGTERM stops it and leaves pods running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.podman import PodmanService
+from tests.support.wait import wait_until
+
+from .conftest import free_port, pod_yaml
+
+pytestmark = pytest.mark.podman
+
+
+def test_process_notifies_and_leaves_pods_on_sigterm(
+    podman_service: PodmanService, busybox: str, tmp_path: Path
+) -> None:
+    """READY=1 arrives over NOTIFY_SOCKET; SIGTERM sends STOPPING=1, exits 0, pod still runs."""
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "p.yaml").write_text(pod_yaml("p", busybox))
+    node = f"it-proc-{os.getpid()}"
+    listen = f"127.0.0.1:{free_port()}"
+    notify = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(notify))
+    sock.settimeout(30)
+    cmd = [
+        sys.executable,
+        "-m",
+        "nodeagent",
+        "agent",
+        "--node-name",
+        node,
+        "--manifest-dir",
+        str(manifests),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--runtime-socket",
+        podman_service.socket_path,
+        "--listen",
+        listen,
+    ]
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert sock.recv(256).startswith(b"READY=1")
+
+        def container_id() -> str | None:
+            with urllib.request.urlopen(f"http://{listen}/pods", timeout=2) as resp:
+                pods = json.loads(resp.read())["pods"]
+            for p in pods:
+                if p["phase"] == "Running" and p["containers"][0]["state"] == "running":
+                    return str(p["containers"][0]["id"])
+            return None
+
+        cid = wait_until(container_id, timeout=30, message="the pod runs under the agent process")
+        proc.send_signal(signal.SIGTERM)
+        assert sock.recv(256) == b"STOPPING=1"
+        assert proc.wait(timeout=20) == 0
+        state = podman_service.podman("inspect", "--format", "{{.State.Status}}", cid)
+        assert state.stdout.strip() == "running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        sock.close()
+        ids = podman_service.podman(
+            "ps", "-aq", "--filter", f"label=io.nodeagent.node={node}", check=False
+        ).stdout.split()
+        if ids:
+            podman_service.podman("rm", "-f", "-t", "0", *ids, check=False)
