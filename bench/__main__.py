@@ -18,6 +18,7 @@ from bench.report import Figure, print_figures
 # name -> (module, full-size kwargs, smoke kwargs). Rules as data.
 SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
     "plan": ("bench.plan_bench", {"pods": 1000, "repeats": 50}, {"pods": 50, "repeats": 3}),
+    "manifest": ("bench.manifest_bench", {"runs": 20}, {"runs": 2}),
 }
 
 
