@@ -7,6 +7,7 @@ socket for the engine) and waits on conditions with deadlines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiohttp
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 T = TypeVar("T")
 MIB = 1024 * 1024
@@ -37,7 +38,7 @@ async def poll(
     interval: float = 0.01,
     what: str,
 ) -> T:
-    """Await `check` until it returns something truthy; TimeoutError naming `what` at the deadline."""
+    """Await `check` until it returns something truthy; TimeoutError naming `what` at the end."""
     deadline = time.monotonic() + timeout
     while True:
         value = await check()
@@ -61,20 +62,16 @@ def sample_process(pid: int, *, seconds: float, every: float = 1.0) -> Usage:
     def tree_cpu() -> float:
         total = 0.0
         for p in (proc, *proc.children(recursive=True)):
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 t = p.cpu_times()
                 total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
         return total
 
     def tree_rss() -> float:
         total = 0
         for p in (proc, *proc.children(recursive=True)):
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         return total / MIB
 
     usage = Usage()

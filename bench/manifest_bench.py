@@ -1,4 +1,4 @@
-"""Figure 1: a static pod manifest dropped, edited, removed -> the engine says running / replaced / gone.
+"""Figure 1: a static pod manifest dropped, edited, removed -> running, replaced, gone (engine).
 
 `nodeagent agent` runs as its own process on a private podman service; the bench watches the
 engine directly (GET /containers/json every 10 ms). Baseline, interleaved in the same run: the
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,9 @@ def _put(directory: Path, scratch: Path, name: str, text: str) -> None:
 async def _main_running(engine: Engine, pod: str, *, not_id: str = "") -> str | None:
     for c in await engine.containers(f"{labels.POD_NAME}={pod}-{NODE}"):
         lab = c.get("Labels") or {}
-        if lab.get(labels.CONTAINER_NAME) == "main" and c.get("State") == "running":
-            if c["Id"] != not_id:
-                return str(c["Id"])
+        main = lab.get(labels.CONTAINER_NAME) == "main"
+        if main and c.get("State") == "running" and c["Id"] != not_id:
+            return str(c["Id"])
     return None
 
 
@@ -97,20 +98,20 @@ async def _measure(
             t0 = time.perf_counter()
             _put(manifests, scratch, f"{name}.json", _manifest(name, image, 1))
             first = await poll(
-                lambda: _main_running(engine, name), timeout=120, what=f"{name} running"
+                partial(_main_running, engine, name), timeout=120, what=f"{name} running"
             )
             drop = ms_since(t0)
             t0 = time.perf_counter()
             _put(manifests, scratch, f"{name}.json", _manifest(name, image, 2))
             await poll(
-                lambda: _main_running(engine, name, not_id=first),
+                partial(_main_running, engine, name, not_id=first),
                 timeout=60,
                 what=f"{name} replaced",
             )
             edit = ms_since(t0)
             t0 = time.perf_counter()
             (manifests / f"{name}.json").unlink()
-            await poll(lambda: _none_running(engine, name), timeout=60, what=f"{name} gone")
+            await poll(partial(_none_running, engine, name), timeout=60, what=f"{name} gone")
             remove = ms_since(t0)
 
             t0 = time.perf_counter()
