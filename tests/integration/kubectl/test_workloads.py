@@ -229,13 +229,15 @@ def test_rollout_status_history_undo(cluster: Cluster, running: str) -> None:
     assert status.returncode == 0, status.stderr
     assert status.stdout.strip().endswith('daemon set "fluentd" successfully rolled out')
 
+    cause = "kubernetes.io/change-cause=fluentd 1.37"
+    cluster.kubectl("annotate", "ds", "fluentd", "-n", running, cause, check=True)
     _apply(cluster, running, image="busybox:1.37")
     _settle(cluster, running)
     history = cluster.kubectl("rollout", "history", "ds/fluentd", "-n", running, check=True)
     rows = table(history.stdout)
     assert rows[0] == ["daemonset.apps/fluentd"]
     assert rows[1] == ["REVISION", "CHANGE-CAUSE"]
-    assert rows[2:] == [["1", "<none>"], ["2", "<none>"]]
+    assert rows[2:] == [["1", "<none>"], ["2", "fluentd 1.37"]]
     one = cluster.kubectl(
         "rollout", "history", "ds/fluentd", "-n", running, "--revision=1", check=True
     )
