@@ -35,6 +35,7 @@ class Reconciler:
     prober: Prober
     host_ip: str
     observe_duration: Callable[[float], None] = lambda seconds: None
+    clock: Callable[[], float] = time.time  # wall clock: statuses carry timestamps
     podconfig: PodConfig = field(default_factory=PodConfig)
     known: dict[str, DesiredPod] = field(default_factory=dict)  # desired + terminating, by uid
     observed: list[ContainerInfo] = field(default_factory=list)
@@ -78,7 +79,7 @@ class Reconciler:
             self.state.runtime_error = None
             self.state.changed.set()
         self.observed = observed
-        now = time.time()
+        now = self.clock()
         desired = self._desired()
         actions = plan(
             desired=desired,
@@ -137,7 +138,7 @@ class Reconciler:
         while True:
             self.wake.clear()
             await self.reconcile_once()
-            self.prober.tick(pods=self.known, observed=self.observed, now=time.time())
+            self.prober.tick(pods=self.known, observed=self.observed, now=self.clock())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=interval)
 
