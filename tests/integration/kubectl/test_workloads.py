@@ -256,6 +256,12 @@ def test_rollout_status_history_undo(cluster: Cluster, running: str) -> None:
     assert ds["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.37"
     revisions = table(cluster.kubectl("rollout", "history", "ds/fluentd", "-n", running).stdout)
     assert [row[0] for row in revisions[2:]] == ["3", "4"], "undo reuses revisions"
+    same = cluster.kubectl(
+        "rollout", "undo", "ds/fluentd", "-n", running, "--to-revision=4", check=True
+    )
+    assert same.stdout.strip() == (
+        "daemonset.apps/fluentd skipped rollback (current template already matches revision 4)"
+    )
 
 
 def test_rollout_restart(cluster: Cluster, running: str) -> None:
