@@ -82,16 +82,16 @@ def get_condition(conditions_or_status: Obj | list[Any] | None, type_: str) -> O
 def set_condition(conditions: list[Any], cond: Obj, now_rfc3339: str) -> list[Any]:
     """A new list with cond replacing the one of its type (or appended).
 
-    lastTransitionTime is kept when the status did not change and set to now when it did
-    (or when cond is new); an explicit lastTransitionTime in cond wins.
+    lastTransitionTime is kept when the status did not change (whatever cond says); when it
+    changed, or cond is new, it is cond's own lastTransitionTime if given, else now.
     """
     new = dict(cond)
     old = get_condition(conditions, _str(cond.get("type")))
-    if "lastTransitionTime" not in new:
-        if old is not None and old.get("status") == new.get("status"):
-            new["lastTransitionTime"] = old.get("lastTransitionTime", now_rfc3339)
-        else:
-            new["lastTransitionTime"] = now_rfc3339
+    unchanged = old is not None and old.get("status") == new.get("status")
+    if unchanged and old is not None and "lastTransitionTime" in old:
+        new["lastTransitionTime"] = old["lastTransitionTime"]
+    elif "lastTransitionTime" not in new:
+        new["lastTransitionTime"] = now_rfc3339
     out: list[Any] = []
     replaced = False
     for existing in conditions:

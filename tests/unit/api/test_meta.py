@@ -138,3 +138,14 @@ def test_pod_status_readers() -> None:
 def test_node_ready_status(status: Obj, shown: str) -> None:
     """A node without a Ready condition is Unknown, never a guessed False."""
     assert node_ready_status({"status": status}) == shown
+
+
+def test_set_condition_ignores_a_new_time_when_status_is_unchanged() -> None:
+    """A heartbeat carrying its own lastTransitionTime still keeps the old one."""
+    conds = [{"type": "Ready", "status": "True", "lastTransitionTime": T0}]
+    out = set_condition(conds, {"type": "Ready", "status": "True", "lastTransitionTime": T1}, T1)
+    assert out[0]["lastTransitionTime"] == T0
+    flipped = set_condition(
+        conds, {"type": "Ready", "status": "False", "lastTransitionTime": T0}, T1
+    )
+    assert flipped[0]["lastTransitionTime"] == T0  # an explicit time for a real change is used
