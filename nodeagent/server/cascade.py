@@ -34,6 +34,9 @@ log = structlog.get_logger()
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # resource, namespace, name
 
+# Each pass reads every object, so signals arriving together are served by one pass.
+COALESCE_SECONDS = 0.1
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Collection:
@@ -175,6 +178,7 @@ async def run_collector(registry: StoreRegistry, *, resync_seconds: float = 10.0
     while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(registry.gc_wakeup.wait(), timeout=resync_seconds)
+            await asyncio.sleep(COALESCE_SECONDS)  # a burst of deletes becomes one pass
         registry.gc_wakeup.clear()
         try:
             if await collect_once(registry):
