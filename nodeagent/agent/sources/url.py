@@ -7,7 +7,6 @@ the pods it gave before; fetch failures are warned about three times, then logge
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import aiohttp
@@ -71,5 +70,4 @@ async def run_url_source(
             if (pods, rejected) != sent and (body is not None or failures == 0 or sent is None):
                 sent = (pods, rejected)
                 await queue.put(SourceUpdate(source=SourceName.HTTP, pods=pods, rejected=rejected))
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.sleep(interval)
+            await asyncio.sleep(interval)
