@@ -7,6 +7,7 @@ Ready, confirming a graceful delete), exactly what a real agent sends.
 from __future__ import annotations
 
 import importlib.util
+import time
 from typing import Any
 
 import pytest
@@ -94,7 +95,7 @@ def test_get_pods_wide_and_by_label(cluster: Cluster, running: str) -> None:
 
 
 def test_pending_pods_show_their_state(cluster: Cluster, ns: str) -> None:
-    """Before an agent reports, a pod is Pending 0/1; an image pull failure shows its reason."""
+    """Pending 0/1 before an agent reports; then ErrImagePull, CrashLoopBackOff `3 (5m ago)`."""
     _apply(cluster, ns)
     pods = wait_for(lambda: cluster.pods(ns) if len(cluster.pods(ns)) == 2 else None, what="pods")
     rows = table(cluster.kubectl("get", "pods", "-n", ns, check=True).stdout)
@@ -130,6 +131,39 @@ def test_pending_pods_show_their_state(cluster: Cluster, ns: str) -> None:
         if r[0] == meta["name"]
     )
     assert row[1:3] == ["0/1", "ErrImagePull"]
+
+    crashing = pods[1]
+    finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 300))
+    crash_status = {
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "fluentd",
+                    "image": "busybox:1.36",
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 3,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {"terminated": {"exitCode": 1, "finishedAt": finished}},
+                }
+            ],
+        }
+    }
+    name = crashing["metadata"]["name"]
+    code, body = cluster.api(
+        "PATCH",
+        f"/api/v1/namespaces/{ns}/pods/{name}/status",
+        crash_status,
+        token=cluster.server.node_token(crashing["spec"]["nodeName"]),
+        content_type="application/merge-patch+json",
+    )
+    assert code == 200, body
+    rows = table(cluster.kubectl("get", "pods", "-n", ns, check=True).stdout)
+    row = next(r for r in rows if r[0] == name)
+    assert row[1:3] == ["0/1", "CrashLoopBackOff"]
+    assert row[3].startswith("3 (5m"), row
+    assert row[3].endswith(" ago)"), row
 
 
 def test_describe_daemonset(cluster: Cluster, running: str) -> None:
