@@ -52,16 +52,23 @@ async def poll(
 @dataclass(kw_only=True)
 class Usage:
     rss_mib: list[float] = field(default_factory=list)  # one per sample
-    cpu_percent: float = 0.0  # of one core, over the whole window
+    cpu_percent: list[float] = field(default_factory=list)  # of one core, per interval
+    cpu_total_percent: float = 0.0  # of one core, over the whole window
 
 
 def sample_process(pid: int, *, seconds: float, every: float = 1.0) -> Usage:
-    """RSS (with children) every `every` s for `seconds`, and the CPU share over the window."""
+    """RSS (with children) every `every` s for `seconds`, and the CPU share of one core."""
     proc = psutil.Process(pid)
+
+    def tree() -> list[Any]:
+        try:
+            return [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
 
     def tree_cpu() -> float:
         total = 0.0
-        for p in (proc, *proc.children(recursive=True)):
+        for p in tree():
             with contextlib.suppress(psutil.NoSuchProcess):
                 t = p.cpu_times()
                 total += t.user + t.system
@@ -69,21 +76,25 @@ def sample_process(pid: int, *, seconds: float, every: float = 1.0) -> Usage:
 
     def tree_rss() -> float:
         total = 0
-        for p in (proc, *proc.children(recursive=True)):
+        for p in tree():
             with contextlib.suppress(psutil.NoSuchProcess):
                 total += p.memory_info().rss
         return total / MIB
 
     usage = Usage()
-    cpu0, t0 = tree_cpu(), time.monotonic()
-    end = t0 + seconds
+    start_cpu, start = tree_cpu(), time.monotonic()
+    cpu0, t0 = start_cpu, start
+    end = start + seconds
     while True:
         usage.rss_mib.append(tree_rss())
         now = time.monotonic()
         if now >= end:
             break
         time.sleep(min(every, end - now))
-    usage.cpu_percent = 100 * (tree_cpu() - cpu0) / (time.monotonic() - t0)
+        cpu1, t1 = tree_cpu(), time.monotonic()
+        usage.cpu_percent.append(100 * (cpu1 - cpu0) / (t1 - t0))
+        cpu0, t0 = cpu1, t1
+    usage.cpu_total_percent = 100 * (tree_cpu() - start_cpu) / (time.monotonic() - start)
     return usage
 
 

@@ -133,7 +133,7 @@ async def _measure(
 
 
 def run(*, runs: int = 20) -> list[Figure]:
-    with tempfile.TemporaryDirectory(prefix="bench-manifest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-manifest-", ignore_cleanup_errors=True) as tmp:
         base = Path(tmp)
         manifests, scratch, state = base / "manifests", base / "scratch", base / "state"
         for d in (manifests, scratch, state):
