@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert-file", help="serving certificate (PEM); default: self-made")
     parser.add_argument("--tls-key-file", help="key of --tls-cert-file (PEM)")
     parser.add_argument(
+        "--tls-ca-file", help="CA of --tls-cert-file, written into admin.kubeconfig (PEM)"
+    )
+    parser.add_argument(
         "--tls-san",
         action="append",
         default=[],
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             listen=args.listen,
             tls_cert_file=args.tls_cert_file,
             tls_key_file=args.tls_key_file,
+            tls_ca_file=args.tls_ca_file,
             tls_sans=args.tls_san,
             insecure_http=args.insecure_http,
             node_monitor_grace_period=args.node_monitor_grace_period,

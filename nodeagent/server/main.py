@@ -101,7 +101,9 @@ def _tls(settings: ServerSettings) -> TLSFiles | None:
         return None
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:
         return TLSFiles(
-            cert=settings.tls_cert_file, key=settings.tls_key_file, ca=settings.tls_cert_file
+            cert=settings.tls_cert_file,
+            key=settings.tls_key_file,
+            ca=settings.tls_ca_file or settings.tls_cert_file,
         )
     return ensure_tls(settings.data_dir, default_sans(settings.listen_host, settings.tls_sans))
 

@@ -27,6 +27,7 @@ class ServerSettings:
     listen_port: int = 6443  # 0: any free port (tests)
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None  # the CA of a given certificate (for the kubeconfig)
     tls_sans: tuple[str, ...] = ()
     insecure_http: bool = False  # plain HTTP: kubectl sends no token over it; tests only
     node_monitor_grace_seconds: float = 40.0
@@ -85,6 +86,7 @@ def build_settings(
     listen: str = DEFAULT_LISTEN,
     tls_cert_file: str | None = None,
     tls_key_file: str | None = None,
+    tls_ca_file: str | None = None,
     tls_sans: list[str] | None = None,
     insecure_http: bool = False,
     node_monitor_grace_period: str = "40s",
@@ -97,7 +99,13 @@ def build_settings(
     host, port = parse_listen(listen)
     if (tls_cert_file is None) != (tls_key_file is None):
         raise SettingsError("--tls-cert-file: --tls-cert-file and --tls-key-file go together")
-    for flag, path in (("--tls-cert-file", tls_cert_file), ("--tls-key-file", tls_key_file)):
+    if tls_ca_file is not None and tls_cert_file is None:
+        raise SettingsError("--tls-ca-file: only with --tls-cert-file and --tls-key-file")
+    for flag, path in (
+        ("--tls-cert-file", tls_cert_file),
+        ("--tls-key-file", tls_key_file),
+        ("--tls-ca-file", tls_ca_file),
+    ):
         if path is not None and not Path(path).is_file():
             raise SettingsError(f"{flag}: {path}: no such file")
     if watch_window < 1:
@@ -110,6 +118,7 @@ def build_settings(
         listen_port=port,
         tls_cert_file=Path(tls_cert_file) if tls_cert_file else None,
         tls_key_file=Path(tls_key_file) if tls_key_file else None,
+        tls_ca_file=Path(tls_ca_file) if tls_ca_file else None,
         tls_sans=tuple(tls_sans or ()),
         insecure_http=insecure_http,
         node_monitor_grace_seconds=parse_duration(

@@ -170,6 +170,7 @@ def _make_serving(
 
 def ensure_tls(data_dir: Path, sans: tuple[str, ...]) -> TLSFiles:
     """Make (or reuse) the CA and a serving certificate covering `sans` under data_dir."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     files = TLSFiles(cert=data_dir / "tls.crt", key=data_dir / "tls.key", ca=data_dir / "ca.crt")
     ca_key_path = data_dir / "ca.key"
     now = dt.datetime.now(dt.UTC)

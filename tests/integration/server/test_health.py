@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import time
+from pathlib import Path
 
 import aiohttp
+import yaml
 
 from nodeagent.api.timefmt import format_time
 from nodeagent.server.events import record_event
+from nodeagent.server.tls import ensure_tls
 from tests.integration.server import objects
 from tests.integration.server.conftest import call
-from tests.support.server import ServerInfo
+from tests.support.server import ServerInfo, running_server
 
 
 async def test_health_endpoints_need_no_token(server: ServerInfo) -> None:
@@ -62,3 +66,25 @@ async def test_record_event_aggregates_repeats(
         format_time(start),
         format_time(start + 60),
     )
+
+
+async def test_given_certificate_is_served(tmp_path: Path) -> None:
+    """--tls-cert-file/--tls-key-file/--tls-ca-file: served, and the kubeconfig trusts that CA."""
+    own = ensure_tls(tmp_path / "pki", ("127.0.0.1",))
+    async with (
+        running_server(
+            tmp_path / "data",
+            run_controllers=False,
+            tls_cert_file=own.cert,
+            tls_key_file=own.key,
+            tls_ca_file=own.ca,
+        ) as srv,
+        srv.session() as admin,
+    ):
+        assert srv.ca_file == own.ca
+        assert not (tmp_path / "data" / "ca.crt").exists()
+        status, _ = await call(admin, srv, "GET", "/api/v1/namespaces/default")
+        assert status == 200
+        config = yaml.safe_load(srv.kubeconfig.read_text())
+        ca_data = config["clusters"][0]["cluster"]["certificate-authority-data"]
+        assert base64.b64decode(ca_data) == own.ca.read_bytes()
