@@ -110,7 +110,7 @@ class NodeReporter:
         )
         ready = conditions.ready_condition(runtime_error=self.state.runtime_error)
         return nodestatus.build_status(
-            previous=self.last_sent or (self.node or {}).get("status"),
+            previous=(self.node or {}).get("status") or self.last_sent,
             conditions=(*pressure, ready),
             facts=measured.facts,
             listen_port=self.config.listen_port,

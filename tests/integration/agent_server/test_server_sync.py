@@ -107,6 +107,23 @@ async def test_existing_node_keeps_server_taints_and_cordon(
         assert got["metadata"]["labels"]["disk"] == "ssd"
 
 
+async def test_deleted_node_registers_again(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """A Node deleted on the server while the agent runs is registered again by the agent."""
+    async with running_sync(agent_settings(server, tmp_path)):
+        await wait_for(lambda: node_condition(admin, "Ready"), timeout=15, message="registered")
+        first_uid = (await get_node(admin))["metadata"]["uid"]
+        await admin.delete(resource_path("nodes", name=NODE))
+
+        async def back() -> bool:
+            node = await get_node(admin)
+            ready = await node_condition(admin, "Ready")
+            return bool(node["metadata"]["uid"] != first_uid and ready["status"] == "True")
+
+        await wait_for(back, timeout=20, message="node registered again with its status")
+
+
 async def test_runtime_down_is_sent_at_once(
     server: ServerInfo, admin: ApiClient, tmp_path: Path
 ) -> None:
