@@ -56,27 +56,32 @@ def api_versions() -> Obj:
     }
 
 
-def api_group_list() -> Obj:
-    """Legacy `GET /apis`: APIGroupList of the named groups."""
+def _groups() -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for group, version in group_versions():
         if group:
             groups.setdefault(group, []).append(version)
+    return groups
+
+
+def api_group(name: str) -> Obj:
+    """`GET /apis/{group}`: APIGroup, its versions and the preferred one."""
+    versions = _groups()[name]
     return {
-        "kind": "APIGroupList",
+        "kind": "APIGroup",
         "apiVersion": "v1",
-        "groups": [
-            {
-                "name": name,
-                "versions": [{"groupVersion": f"{name}/{v}", "version": v} for v in versions],
-                "preferredVersion": {
-                    "groupVersion": f"{name}/{versions[0]}",
-                    "version": versions[0],
-                },
-            }
-            for name, versions in groups.items()
-        ],
+        "name": name,
+        "versions": [{"groupVersion": f"{name}/{v}", "version": v} for v in versions],
+        "preferredVersion": {"groupVersion": f"{name}/{versions[0]}", "version": versions[0]},
     }
+
+
+def api_group_list() -> Obj:
+    """Legacy `GET /apis`: APIGroupList of the named groups."""
+    groups = [api_group(name) for name in _groups()]
+    for group in groups:
+        del group["kind"], group["apiVersion"]
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
 def api_resource_list(group: str, version: str) -> Obj:
@@ -227,6 +232,13 @@ def _root(core: bool) -> Any:
     return handler
 
 
+def _group(name: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        return _json(api_group(name))
+
+    return handler
+
+
 def _resource_list(group: str, version: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         return _json(api_resource_list(group, version))
@@ -275,6 +287,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/version", _version)
     app.router.add_get("/openapi/v2", _openapi_v2)
     app.router.add_get("/openapi/v3", _openapi_v3_root)
+    for name in _groups():
+        app.router.add_get(f"/apis/{name}", _group(name))
     for group, version in group_versions():
         prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
         app.router.add_get(prefix, _resource_list(group, version))

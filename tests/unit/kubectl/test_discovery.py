@@ -76,6 +76,10 @@ class TestLegacyDiscovery:
         groups = discovery.api_group_list()["groups"]
         apps = next(g for g in groups if g["name"] == "apps")
         assert apps["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
+        assert "kind" not in apps
+        group = discovery.api_group("coordination.k8s.io")
+        assert group["kind"] == "APIGroup"
+        assert group["versions"] == [{"groupVersion": "coordination.k8s.io/v1", "version": "v1"}]
 
     def test_resource_list_has_subresources(self) -> None:
         """APIResourceList names subresources as `pods/status`, `pods/log`, `pods/exec`."""
