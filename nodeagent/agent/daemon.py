@@ -133,6 +133,7 @@ async def run_agent(
         )
         reconciler.executor.on_done = reconciler.wake.set
         reconciler.prober.on_change = reconciler.wake.set
+        reconciler.prober.on_failure = metrics.probe_failures.inc
         tg.create_task(merge_updates(queue, reconciler), name="merge")
         tg.create_task(follow_runtime_events(runtime, reconciler.wake), name="runtime-events")
         notifier.ready(status="reconciling")

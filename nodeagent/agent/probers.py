@@ -39,6 +39,7 @@ class Prober:
     runtime: Runtime
     host_ip: str
     on_change: Callable[[], None] = lambda: None
+    on_failure: Callable[[], None] = lambda: None  # counts failed tries (metrics)
     results: dict[ProbeKey, ProbeState] = field(default_factory=dict)
     _inflight: dict[ProbeKey, asyncio.Task[None]] = field(default_factory=dict)
 
@@ -47,6 +48,7 @@ class Prober:
     ) -> None:
         """Start every probe that is due now; forget the probes of containers that are gone."""
         live: set[str] = set()
+        pod_ips = {c.pod_uid: c.pod_ip for c in observed if c.is_sandbox and c.pod_ip}
         for c in observed:
             d = pods.get(c.pod_uid)
             if c.is_sandbox or c.is_init or c.state is not ContainerState.RUNNING:
@@ -72,8 +74,12 @@ class Prober:
                 ):
                     continue
                 self.results.setdefault(key, state)
+                target = (
+                    self.host_ip if d.pod["spec"].get("hostNetwork") else pod_ips.get(c.pod_uid, "")
+                )
                 self._inflight[key] = asyncio.create_task(
-                    self._run(key, d, spec_c, c, spec, now), name=f"probe-{kind}-{c.id[:12]}"
+                    self._run(key, d, spec_c, c, spec, now, target),
+                    name=f"probe-{kind}-{c.id[:12]}",
                 )
         for key in [k for k in self.results if k[0] not in live]:
             del self.results[key]
@@ -86,10 +92,11 @@ class Prober:
         c: ContainerInfo,
         spec: ProbeSpec,
         now: float,
+        host: str,
     ) -> None:
         kind = key[1]
         try:
-            ok, message = await self.check(spec_c[kind.value], spec_c, d.pod, c, spec.timeout)
+            ok, message = await self.check(spec_c[kind.value], spec_c, c, host, spec.timeout)
         except Exception as e:  # a probe that breaks is a failed probe, never a dead agent
             ok, message = False, f"probe error: {e}"
         finally:
@@ -100,6 +107,7 @@ class Prober:
         new = probes.record(old, spec, success=ok, now=now, message=message)
         self.results[key] = new
         if not ok:
+            self.on_failure()
             log.info(
                 "probe_failed",
                 pod=d.pod["metadata"]["name"],
@@ -119,9 +127,9 @@ class Prober:
             self.on_change()
 
     async def check(
-        self, probe: Obj, spec_c: Obj, pod: Obj, c: ContainerInfo, timeout: float
+        self, probe: Obj, spec_c: Obj, c: ContainerInfo, host: str, timeout: float
     ) -> tuple[bool, str]:
-        """Run one probe handler: (success, message)."""
+        """Run one probe handler against `host` (the pod IP, or the host's): (ok, message)."""
         if "exec" in probe:
             command = probe["exec"].get("command") or []
             try:
@@ -130,7 +138,6 @@ class Prober:
                 return False, str(e)
             output = result.output.decode(errors="replace").strip()
             return result.exit_code == 0, output[-500:]
-        host = self.host_ip if pod["spec"].get("hostNetwork") else (c.pod_ip or self.host_ip)
         if "httpGet" in probe:
             return await self._http(probe["httpGet"], spec_c, host, timeout)
         if "tcpSocket" in probe:
