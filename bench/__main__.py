@@ -19,6 +19,7 @@ from bench.report import Figure, print_figures
 SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
     "plan": ("bench.plan_bench", {"pods": 1000, "repeats": 50}, {"pods": 50, "repeats": 3}),
     "manifest": ("bench.manifest_bench", {"runs": 20}, {"runs": 2}),
+    "pressure": ("bench.pressure_bench", {"runs": 5}, {"runs": 1}),
     "footprint": (
         "bench.footprint_bench",
         {"seconds": 60.0, "pods": 20},
