@@ -273,6 +273,12 @@ def test_version_and_api_resources(cluster: Cluster) -> None:
     by_name = {row[0]: row for row in rows[1:]}
     assert by_name["daemonsets"][1:] == ["ds", "apps/v1", "true", "DaemonSet"]
     assert by_name["nodes"][1:] == ["no", "v1", "false", "Node"]
+    legacy = json.loads(cluster.kubectl("get", "--raw", "/apis", check=True).stdout)
+    assert legacy["kind"] == "APIGroupList"
+    group = json.loads(cluster.kubectl("get", "--raw", "/apis/apps", check=True).stdout)
+    assert group["preferredVersion"]["groupVersion"] == "apps/v1"
+    versions = cluster.kubectl("api-versions", check=True).stdout.split()
+    assert versions == ["apps/v1", "coordination.k8s.io/v1", "v1"]
 
 
 def test_patch_with_each_type(cluster: Cluster, ns: str) -> None:
