@@ -197,13 +197,18 @@ def _merge_list(field: str, original: list[Any], patch: list[Any], order: list[A
     merge_key = MERGE_KEYS.get(field)
     if merge_key is not None and all(isinstance(item, dict) for item in patch):
         merged = _merge_keyed_list(field, merge_key, original, patch)
-    elif field in MERGE_PRIMITIVE_LISTS:
-        merged = list(original) + [item for item in patch if item not in original]
     else:
-        return _strip_directives(patch)
+        values = [item for item in patch if not _is_directive_only(item)]
+        if field not in MERGE_PRIMITIVE_LISTS or len(values) < len(patch):
+            return _strip_directives(values)  # replaced whole (also on `$patch: replace`)
+        merged = list(original) + [item for item in values if item not in original]
     if order is not None:
         merged = _reorder(field, merged, order, original)
     return merged
+
+
+def _is_directive_only(item: Any) -> bool:
+    return isinstance(item, dict) and bool(item) and all(k.startswith("$") for k in item)
 
 
 def _key_of(field: str, merge_key: str, item: Obj) -> Any:

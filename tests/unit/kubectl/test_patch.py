@@ -416,3 +416,15 @@ def test_merge_patch_is_idempotent_and_smp_agrees_on_maps(original: Obj, patch: 
     once = apply_patch(original, body, MERGE_PATCH, kind="X")
     assert apply_patch(once, body, MERGE_PATCH, kind="X") == once
     assert apply_patch(original, body, STRATEGIC_MERGE_PATCH, kind="X") == once
+
+
+def test_replace_directive_in_lists_without_merge_key() -> None:
+    """`{"$patch": "replace"}` in a list replaces it and never lands in the result."""
+    node = {"spec": {"taints": [{"key": "a"}]}, "metadata": {"finalizers": ["x", "y"]}}
+    patch = {
+        "spec": {"taints": [{"$patch": "replace"}, {"key": "b"}]},
+        "metadata": {"finalizers": [{"$patch": "replace"}, "z"]},
+    }
+    result = _smp(node, patch, kind="Node")
+    assert result["spec"]["taints"] == [{"key": "b"}]
+    assert result["metadata"]["finalizers"] == ["z"]
