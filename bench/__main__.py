@@ -19,6 +19,11 @@ from bench.report import Figure, print_figures
 SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
     "plan": ("bench.plan_bench", {"pods": 1000, "repeats": 50}, {"pods": 50, "repeats": 3}),
     "manifest": ("bench.manifest_bench", {"runs": 20}, {"runs": 2}),
+    "fanout": (
+        "bench.fanout_bench",
+        {"nodes": (100, 1000), "per_process": 500},
+        {"nodes": (10,), "per_process": 10},
+    ),
     "pressure": ("bench.pressure_bench", {"runs": 5}, {"runs": 1}),
     "footprint": (
         "bench.footprint_bench",

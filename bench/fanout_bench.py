@@ -1,0 +1,226 @@
+"""Figure 3: one server and N simulated agents; DaemonSet create -> every pod Running, and
+DaemonSet image change -> every node reporting the new pod Ready (per node, p50/p99).
+
+The server runs as its own process; the agents (bench/simagents.py: the agent's real server
+sync with an instant in-memory 'kubelet') run `per_process` to a process. The bench follows
+every pod with one admin watch and stamps, per node, the first moment the wanted pod shows.
+The DaemonSet rolls with maxUnavailable 100 % (every node at once; the default of 1 would
+make a 1,000-node rollout 1,000 steps by design). Baseline, same run: N pod status writes
+(GET + PUT /status) by one bare client, 64 at a time: the per-write latency, and the total.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import ms_since, poll
+from bench.report import Figure
+from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
+from tests.support.server import ServerProcess, start_server_process
+
+Obj = dict[str, Any]
+DS_NAME = "fan"
+NAMESPACE = "default"
+
+
+def _daemonset(image: str) -> Obj:
+    labels = {"app": DS_NAME}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": DS_NAME, "namespace": NAMESPACE},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "updateStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": "100%"},
+            },
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [{"name": "main", "image": image}],
+                },
+            },
+        },
+    }
+
+
+def _ready(pod: Obj) -> bool:
+    conds = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+
+
+class Tracker:
+    """Per node: when the first pod matching the current goal was seen (ms after `t0`)."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.image = ""
+        self.need_ready = False
+        self.seen: dict[str, float] = {}
+
+    def goal(self, *, image: str, need_ready: bool) -> None:
+        self.t0, self.image, self.need_ready, self.seen = time.perf_counter(), image, need_ready, {}
+
+    def observe(self, pod: Obj) -> None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node or node in self.seen or (pod.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        containers = (pod.get("spec") or {}).get("containers") or [{}]
+        if containers[0].get("image") != self.image:
+            return
+        phase_ok = (pod.get("status") or {}).get("phase") == "Running"
+        if phase_ok and (_ready(pod) or not self.need_ready):
+            self.seen[node] = ms_since(self.t0)
+
+
+async def _follow(admin: ApiClient, tracker: Tracker) -> None:
+    path = resource_path("pods")
+    while True:
+        listed = await admin.list(path)
+        for pod in listed.get("items") or []:
+            tracker.observe(pod)
+        rv = str((listed.get("metadata") or {}).get("resourceVersion", ""))
+        with contextlib.suppress(Unreachable):
+            async for event in admin.watch(path, params={"resourceVersion": rv}):
+                if event.type in ("ADDED", "MODIFIED"):
+                    tracker.observe(event.object)
+
+
+async def _bare_writes(admin: ApiClient, count: int) -> tuple[list[float], float]:
+    pods = (await admin.list(resource_path("pods", namespace=NAMESPACE))).get("items") or []
+    pods = (pods * (count // max(len(pods), 1) + 1))[:count]
+    gate = asyncio.Semaphore(64)
+    latencies: list[float] = []
+
+    async def write(pod: Obj) -> None:
+        async with gate:
+            t0 = time.perf_counter()
+            meta = pod["metadata"]
+            path = resource_path("pods", namespace=NAMESPACE, name=meta["name"])
+            current = await admin.get(path)
+            await admin.update(path + "/status", current)
+            latencies.append(ms_since(t0))
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(write(p) for p in pods))
+    return latencies, ms_since(t0)
+
+
+async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, Any]:
+    admin = ApiClient(
+        server_url=srv.url, token=srv.admin_token, ca_file=str(srv.ca_file), timeout=60
+    )
+
+    async def registered() -> bool:
+        items = (await admin.list(resource_path("nodes"))).get("items") or []
+        return len(items) >= nodes
+
+    out: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    await poll(registered, timeout=timeout, interval=0.5, what=f"{nodes} nodes registered")
+    out["register_s"] = ms_since(t0) / 1000
+    tracker = Tracker()
+    follower = asyncio.create_task(_follow(admin, tracker))
+    try:
+        for phase, image, need_ready in (
+            ("create", "localhost/busybox:1", False),
+            ("update", "localhost/busybox:2", True),
+        ):
+            tracker.goal(image=image, need_ready=need_ready)
+            if phase == "create":
+                await admin.create(
+                    resource_path("daemonsets", namespace=NAMESPACE), _daemonset(image)
+                )
+            else:
+                patch = {"spec": {"template": {"spec": {"containers": [
+                    {"name": "main", "image": image}
+                ]}}}}  # fmt: skip
+                await admin.patch(
+                    resource_path("daemonsets", namespace=NAMESPACE, name=DS_NAME),
+                    patch,
+                    patch_type="strategic",
+                )
+
+            async def everywhere() -> bool:
+                return len(tracker.seen) >= nodes
+
+            await poll(everywhere, timeout=timeout, interval=0.05, what=f"{phase} on every node")
+            out[phase] = sorted(tracker.seen.values())
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+    out["bare"], out["bare_total"] = await _bare_writes(admin, nodes)
+    await admin.close()
+    return out
+
+
+def run(*, nodes: tuple[int, ...] = (100, 1000), per_process: int = 500) -> list[Figure]:
+    figures: list[Figure] = []
+    for n in nodes:
+        figures += _run_one(n, per_process)
+    return figures
+
+
+def _run_one(nodes: int, per_process: int) -> list[Figure]:
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-", ignore_cleanup_errors=True) as tmp:
+        base = Path(tmp)
+        srv = start_server_process(base / "server", "--log-level", "warning")
+        token_file = base / "join-secret"
+        token_file.write_text(srv.join_secret)
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            for first in range(0, nodes, per_process):
+                argv = [sys.executable, "-m", "bench.simagents", "--server", srv.url]
+                argv += ["--ca-file", str(srv.ca_file), "--token-file", str(token_file)]
+                argv += ["--state-dir", str(base / "agents"), "--prefix", "fan"]
+                argv += ["--first", str(first), "--count", str(min(per_process, nodes - first))]
+                workers.append(subprocess.Popen(argv))
+            out = asyncio.run(_measure(srv, nodes, timeout=120 + nodes * 0.3))
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                try:
+                    w.wait(30)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+                    w.wait()
+            srv.stop()
+    bare_name = "bare pod status write (GET + PUT /status), 64 at once"
+    print(
+        f"fanout: {nodes} simulated agents registered in {out['register_s']:.1f} s", file=sys.stderr
+    )
+    return [
+        Figure(
+            name=f"fanout.{nodes}_nodes.create_to_pod_running",
+            unit="ms",
+            samples=tuple(out["create"]),
+            baseline_name=bare_name,
+            baseline=tuple(out["bare"]),
+        ),
+        Figure(
+            name=f"fanout.{nodes}_nodes.image_change_to_new_pod_ready",
+            unit="ms",
+            samples=tuple(out["update"]),
+            baseline_name=bare_name,
+            baseline=tuple(out["bare"]),
+            target="p99 at most 1 s at 1000 agents",
+        ),
+        Figure(
+            name=f"fanout.{nodes}_nodes.image_change_to_all_ready_total",
+            unit="ms",
+            samples=(max(out["update"]),),
+            baseline_name=f"{nodes} bare status writes, total",
+            baseline=(out["bare_total"],),
+        ),
+    ]
