@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -24,12 +25,7 @@ def engine_state(podman: PodmanService, cid: str) -> str:
 
 async def running(agent: Agent, name: str) -> Obj | None:
     pod = await agent.pod(name)
-    if (
-        pod
-        and pod["phase"] == "Running"
-        and pod["containers"]
-        and pod["containers"][0]["state"] == "running"
-    ):
+    if pod and pod["phase"] == "Running" and pod["containers"][-1]["state"] == "running":
         return pod
     return None
 
@@ -183,3 +179,22 @@ async def test_daemonset_file_runs_only_on_matching_node(
     assert view["pods"] == []
     assert view["rejected"] == []
     assert ContainerState.RUNNING.value == "running"
+
+
+async def test_init_containers_complete_before_the_app(
+    make_agent: Callable[..., Agent], busybox: str
+) -> None:
+    """Init containers run in order to completion, then the app container starts."""
+    agent = make_agent()
+    init = [
+        {"name": f"init{i}", "image": busybox, "command": ["/bin/sh", "-c", "exit 0"]}
+        for i in (1, 2)
+    ]
+    manifest = json.loads(pod_yaml("boot", busybox))
+    manifest["spec"]["initContainers"] = init
+    (agent.manifests / "boot.yaml").write_text(json.dumps(manifest))
+    await agent.start()
+    pod = await wait_for(lambda: running(agent, "boot"), timeout=30, message="boot runs")
+    assert [c["name"] for c in pod["containers"]] == ["init1", "init2", "main"]
+    assert [c["reason"] for c in pod["containers"][:2]] == ["Completed", "Completed"]
+    assert pod["containers"][2]["state"] == "running"
