@@ -259,7 +259,7 @@ def ready_condition(*, runtime_error: str | None) -> ConditionValue:
         reason=NOT_READY_REASON,
         message=(
             runtime_error
-            if runtime_error.startswith(RUNTIME_DOWN)
+            if runtime_error.startswith("container runtime ")  # already says what is wrong
             else f"{RUNTIME_DOWN}{runtime_error}"
         ),
     )

@@ -226,3 +226,8 @@ class TestReady:
         """An error already worded "container runtime is down: ..." is used as it is."""
         cond = ready_condition(runtime_error="container runtime is down: refused")
         assert cond.message == "container runtime is down: refused"
+
+    def test_not_checked_yet_is_not_called_down(self) -> None:
+        """Before the engine was first asked, Ready is False saying just that."""
+        cond = ready_condition(runtime_error="container runtime not checked yet")
+        assert (cond.status, cond.message) == ("False", "container runtime not checked yet")
