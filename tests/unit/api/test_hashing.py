@@ -9,6 +9,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nodeagent.api.defaults import default_object
 from nodeagent.api.hashing import spec_hash, static_pod_uid, template_hash
@@ -127,3 +129,24 @@ def test_generate_name_suffix_needs_five_bytes() -> None:
     """Too few random bytes is a ValueError."""
     with pytest.raises(ValueError, match="5 random bytes"):
         generate_name_suffix(b"abc")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(deadline=None)
+@given(st.dictionaries(st.text(max_size=4), _json, max_size=4), st.text(max_size=4), _json)
+def test_template_hash_changes_when_any_field_changes(
+    tpl: dict[str, Any], key: str, value: Any
+) -> None:
+    """Setting any field to a different value changes the hash; equal content, equal hash."""
+    assert template_hash(copy.deepcopy(tpl)) == template_hash(tpl)
+    changed = {**tpl, key: value}
+    if changed != tpl:
+        assert template_hash(changed) != template_hash(tpl)
