@@ -129,7 +129,7 @@ class Reconciler:
                     pod=d.pod, source=SourceName(d.source), status=status, container_ids=ids
                 )
                 self.state.changed.set()
-            elif record.status != status or record.container_ids != ids or record.pod is not d.pod:
+            elif record.status != status or record.container_ids != ids or record.pod != d.pod:
                 record.pod, record.status, record.container_ids = d.pod, status, ids
                 self.state.changed.set()
 

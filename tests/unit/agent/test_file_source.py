@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from nodeagent.agent.sources.file import DirectorySource, is_manifest_name, parse_manifest
 
@@ -147,3 +148,17 @@ def test_missing_directory_is_an_empty_set(tmp_path: Path) -> None:
     update = DirectorySource(directory=tmp_path / "nope", node=NODE).scan()
     assert update.pods == ()
     assert update.rejected == ()
+
+
+def test_rejected_file_is_logged_once_with_its_place(tmp_path: Path) -> None:
+    """The warning names the file and FILE:LINE:COL; the same error is not logged again."""
+    src = DirectorySource(directory=tmp_path, node=NODE)
+    (tmp_path / "bad.yaml").write_text("kind: Pod\nmetadata: [\n")
+    with structlog.testing.capture_logs() as logs:
+        src.scan()
+        src.scan()
+    rejected = [entry for entry in logs if entry["event"] == "manifest_rejected"]
+    assert len(rejected) == 1
+    assert rejected[0]["file"] == str(tmp_path / "bad.yaml")
+    assert rejected[0]["error"].startswith(f"{tmp_path / 'bad.yaml'}:")
+    assert rejected[0]["log_level"] == "warning"
