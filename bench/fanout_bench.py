@@ -23,6 +23,7 @@ from typing import Any
 from bench.common import ms_since, poll
 from bench.report import Figure
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
+from nodeagent.api import errors
 from tests.support.server import ServerProcess, start_server_process
 
 Obj = dict[str, Any]
@@ -115,6 +116,18 @@ async def _bare_writes(admin: ApiClient, count: int) -> tuple[list[float], float
     return latencies, ms_since(t0)
 
 
+async def _patch_retrying(admin: ApiClient, patch: Obj) -> int:
+    """PATCH the DaemonSet; returns how many 409s came back first (see docs/performance.md)."""
+    path = resource_path("daemonsets", namespace=NAMESPACE, name=DS_NAME)
+    for conflicts in range(50):
+        try:
+            await admin.patch(path, patch, patch_type="strategic")
+            return conflicts
+        except errors.Conflict:
+            await asyncio.sleep(0.01)
+    raise RuntimeError("PATCH of the DaemonSet conflicted 50 times")
+
+
 async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, Any]:
     admin = ApiClient(
         server_url=srv.url, token=srv.admin_token, ca_file=str(srv.ca_file), timeout=60
@@ -144,11 +157,7 @@ async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, 
                 patch = {"spec": {"template": {"spec": {"containers": [
                     {"name": "main", "image": image}
                 ]}}}}  # fmt: skip
-                await admin.patch(
-                    resource_path("daemonsets", namespace=NAMESPACE, name=DS_NAME),
-                    patch,
-                    patch_type="strategic",
-                )
+                out["patch_conflicts"] = await _patch_retrying(admin, patch)
 
             async def everywhere() -> bool:
                 return len(tracker.seen) >= nodes
