@@ -1,0 +1,88 @@
+"""The server's write and read path: registry creates, lists and a node's pod list.
+
+Figures: one Pod create through the Registry (defaults, validation, CAS, SQLite commit in
+the writer thread); listing every pod; listing one node's pods through the index. Baseline
+for the create: a bare SQLite INSERT + COMMIT in WAL/NORMAL mode on the same disk, the floor
+of a durable write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from bench.report import Figure
+from nodeagent.server.registry import StoreRegistry
+from nodeagent.server.store.sqlite import SqliteStore
+
+
+def _pod(i: int, nodes: int) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"daemon-{i}", "namespace": "default", "labels": {"app": "d"}},
+        "spec": {
+            "nodeName": f"node-{i % nodes}",
+            "containers": [{"name": "main", "image": "localhost/busybox:1"}],
+        },
+    }
+
+
+def _bare_inserts(path: Path, n: int) -> list[float]:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t VALUES (?, ?)", (f"k{i}", "x" * 600))
+        conn.execute("COMMIT")
+        out.append((time.perf_counter() - t0) * 1000)
+    conn.close()
+    return out
+
+
+async def _measure(path: Path, pods: int, nodes: int, repeats: int) -> list[Figure]:
+    store = await SqliteStore.open(path)
+    registry = StoreRegistry(store)
+    await registry.ensure_namespaces()
+    creates = []
+    for i in range(pods):
+        t0 = time.perf_counter()
+        await registry.create("pods", _pod(i, nodes))
+        creates.append((time.perf_counter() - t0) * 1000)
+    lists, node_lists = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        await registry.list("pods")
+        lists.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        await registry.list("pods", field_selector="spec.nodeName=node-0")
+        node_lists.append((time.perf_counter() - t0) * 1000)
+    await store.close()
+    return [
+        Figure(
+            name="store.create_pod",
+            unit="ms",
+            samples=tuple(creates),
+            baseline_name="bare sqlite insert+commit",
+            baseline=tuple(_bare_inserts(path.with_name("bare.db"), pods)),
+        ),
+        Figure(name=f"store.list_{pods}_pods", unit="ms", samples=tuple(lists)),
+        Figure(
+            name=f"store.list_one_node_of_{nodes}",
+            unit="ms",
+            samples=tuple(node_lists),
+            target="independent of the fleet's pod count",
+        ),
+    ]
+
+
+def run(*, pods: int = 2000, nodes: int = 100, repeats: int = 20) -> list[Figure]:
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(_measure(Path(tmp) / "store.db", pods, nodes, repeats))
