@@ -52,11 +52,11 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 async def test_memory_pressure(server: ServerInfo, admin: ApiClient, tmp_path: Path) -> None:
     """Taking memory below a threshold set under the current figure raises MemoryPressure."""
-    threshold = available(Signal.MEMORY_AVAILABLE) - 256 * MI
+    threshold = available(Signal.MEMORY_AVAILABLE) - 512 * MI
     settings = agent_settings(server, tmp_path, eviction_hard={"memory.available": str(threshold)})
     async with running_sync(settings):
         await wait_status(admin, "MemoryPressure", "False")
-        hog = b"\x01" * (768 * MI)  # touched pages: MemAvailable really drops
+        hog = b"\x01" * (1024 * MI)  # touched pages: MemAvailable really drops
         cond = await wait_status(admin, "MemoryPressure", "True")
         assert cond["reason"] == "KubeletHasInsufficientMemory"
         assert cond["message"].startswith("memory.available is ")
@@ -83,11 +83,11 @@ async def test_disk_pressure_on_a_full_nodefs(
 
 async def test_pid_pressure(server: ServerInfo, admin: ApiClient, tmp_path: Path) -> None:
     """Starting processes until pid.available is under the threshold raises PIDPressure."""
-    threshold = available(Signal.PID_AVAILABLE) - 100
+    threshold = available(Signal.PID_AVAILABLE) - 250
     settings = agent_settings(server, tmp_path, eviction_hard={"pid.available": str(threshold)})
     async with running_sync(settings):
         await wait_status(admin, "PIDPressure", "False")
-        sleepers = [subprocess.Popen(["sleep", "120"]) for _ in range(250)]
+        sleepers = [subprocess.Popen(["sleep", "120"]) for _ in range(500)]
         try:
             cond = await wait_status(admin, "PIDPressure", "True")
             assert cond["reason"] == "KubeletHasInsufficientPID"
