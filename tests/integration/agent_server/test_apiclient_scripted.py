@@ -1,4 +1,4 @@
-"""The REST client and the API pod source against a small scripted aiohttp server."""
+"""The REST client and the API pod source against a small scripted aiohttp server on loopback."""
 
 from __future__ import annotations
 
