@@ -1,7 +1,7 @@
 """Wiring only: the agent's named root tasks in one TaskGroup; a stop leaves the pods running.
 
 Tasks: http, file-source, url-source, merge, runtime (connect, then reconcile and events),
-server-sync (when a server is configured), sd-watchdog, stop. Any task that dies stops them all.
+server-sync (when a server is configured), sd-notify, stop. Any task that dies stops them all.
 """
 
 from __future__ import annotations
@@ -46,6 +46,15 @@ def local_node(settings: AgentSettings) -> dict[str, object]:
         labels=settings.labels,
         taints=settings.taints,
     )
+
+
+def status_line(state: AgentState) -> str:
+    """The one-line summary systemd shows (`systemctl status nodeagent-agent`)."""
+    if state.runtime_error:
+        return state.runtime_error
+    running = sum(1 for r in state.pods.values() if r.status.get("phase") == "Running")
+    line = f"{running}/{len(state.pods)} pods running"
+    return line + (f", {len(state.rejected)} manifests rejected" if state.rejected else "")
 
 
 async def _default_runtime(settings: AgentSettings) -> Runtime:
@@ -145,12 +154,19 @@ async def run_agent(
             with contextlib.suppress(Exception):
                 await runtime.close()
 
-    async def watchdog() -> None:
-        interval = notifier.watchdog_interval
-        if interval is None:
+    async def sd_loop() -> None:
+        """WATCHDOG=1 at half of WATCHDOG_USEC, and STATUS= whenever the summary changes."""
+        if not notifier.enabled:
             await asyncio.Event().wait()
-        while interval is not None:
-            notifier.watchdog()
+        interval = min(notifier.watchdog_interval or 1.0, 1.0)
+        last = ""
+        while True:
+            if notifier.watchdog_interval is not None:
+                notifier.watchdog()
+            line = status_line(state)
+            if line != last:
+                notifier.status(line)
+                last = line
             await asyncio.sleep(interval)
 
     async def wait_stop() -> None:
@@ -187,7 +203,7 @@ async def run_agent(
                     name="server-sync",
                 )
             tg.create_task(run_runtime(tg), name="runtime")
-            tg.create_task(watchdog(), name="sd-watchdog")
+            tg.create_task(sd_loop(), name="sd-notify")
             tg.create_task(wait_stop(), name="stop")
     except* _Stopped:
         pass

@@ -21,10 +21,21 @@ from .conftest import free_port, pod_yaml
 pytestmark = pytest.mark.podman
 
 
+def recv_until(sock: socket.socket, wanted: bytes) -> list[bytes]:
+    """Datagrams up to and including the first one holding the line `wanted`."""
+    seen: list[bytes] = []
+    while True:
+        data = sock.recv(256)
+        seen.append(data)
+        if wanted in data.split(b"\n"):
+            return seen
+
+
 def test_process_notifies_and_leaves_pods_on_sigterm(
     podman_service: PodmanService, busybox: str, tmp_path: Path
 ) -> None:
-    """READY=1 arrives over NOTIFY_SOCKET; SIGTERM sends STOPPING=1, exits 0, pod still runs."""
+    """READY=1 and STATUS arrive over NOTIFY_SOCKET; SIGTERM sends STOPPING=1, exits 0, and
+    the pod still runs."""
     manifests = tmp_path / "manifests"
     manifests.mkdir()
     (manifests / "p.yaml").write_text(pod_yaml("p", busybox))
@@ -53,7 +64,7 @@ def test_process_notifies_and_leaves_pods_on_sigterm(
     env = {**os.environ, "NOTIFY_SOCKET": str(notify)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert sock.recv(256).startswith(b"READY=1")
+        recv_until(sock, b"READY=1")
 
         def container_id() -> str | None:
             with urllib.request.urlopen(f"http://{listen}/pods", timeout=2) as resp:
@@ -64,8 +75,9 @@ def test_process_notifies_and_leaves_pods_on_sigterm(
             return None
 
         cid = wait_until(container_id, timeout=30, message="the pod runs under the agent process")
+        recv_until(sock, b"STATUS=1/1 pods running")
         proc.send_signal(signal.SIGTERM)
-        assert sock.recv(256) == b"STOPPING=1"
+        recv_until(sock, b"STOPPING=1")
         assert proc.wait(timeout=20) == 0
         state = podman_service.podman("inspect", "--format", "{{.State.Status}}", cid)
         assert state.stdout.strip() == "running"
