@@ -63,3 +63,20 @@ async def test_readyz_and_metrics(make_agent: Callable[..., Agent], busybox: str
     assert "nodeagent_manifest_errors 1.0" in body
     assert "nodeagent_runtime_up 1.0" in body
     assert "nodeagent_reconcile_duration_seconds_count" in body
+
+
+async def test_engine_down_at_boot_is_reported_not_fatal(
+    make_agent: Callable[..., Agent], tmp_path: Path
+) -> None:
+    """No engine on the socket: the agent keeps serving, /readyz is 503 naming the runtime."""
+    agent = make_agent(runtime_socket=str(tmp_path / "no-engine.sock"))
+    await agent.start()
+
+    async def not_ready() -> str | None:
+        status, body = await agent.get("/readyz")
+        return body if status == 503 and "container runtime is down" in body else None
+
+    await wait_for(not_ready, timeout=20, message="/readyz names the dead runtime")
+    assert (await agent.get("/healthz"))[0] == 200
+    assert agent.task is not None
+    assert not agent.task.done()
