@@ -55,6 +55,24 @@ def _mapping_key(key: Any, where: tuple[int, int], source: str) -> str:
     raise DecodeError("mapping keys must be strings", source=source, line=where[0], column=where[1])
 
 
+def _no_duplicate_keys(node: yaml.MappingNode, source: str) -> None:
+    """A key written twice in one mapping is an error (as Kubernetes' YAML decoder says),
+    never a silent override."""
+    seen: set[str] = set()
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        if key_node.value in seen:
+            mark = key_node.start_mark
+            raise DecodeError(
+                f'key "{key_node.value}" already set in map',
+                source=source,
+                line=mark.line + 1,
+                column=mark.column + 1,
+            )
+        seen.add(key_node.value)
+
+
 def _plain(node: yaml.Node, loader: _Loader, source: str, seen: frozenset[int]) -> Any:
     """A composed YAML node -> JSON-shaped Python value (no constructor surprises)."""
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
@@ -62,7 +80,8 @@ def _plain(node: yaml.Node, loader: _Loader, source: str, seen: frozenset[int]) 
         raise DecodeError("recursive alias", source=source, line=line, column=column)
     if isinstance(node, yaml.MappingNode):
         inner = seen | {id(node)}
-        loader.flatten_mapping(node)  # resolves `<<` merge keys
+        _no_duplicate_keys(node, source)
+        loader.flatten_mapping(node)  # resolves `<<` merge keys (their keys may be overridden)
         out: Obj = {}
         for key_node, value_node in node.value:
             key = _mapping_key(_plain(key_node, loader, source, inner), (line, column), source)

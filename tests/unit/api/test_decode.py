@@ -146,3 +146,18 @@ def test_non_object_document_is_located() -> None:
     with pytest.raises(DecodeError) as caught:
         decode_documents("kind: Pod\n---\n- a\n", source="x.yaml")
     assert str(caught.value) == "x.yaml:3:1: document 2 is a list, expected an object"
+
+
+def test_duplicate_keys_are_an_error() -> None:
+    """A key written twice is reported where it repeats, not silently overridden."""
+    text = "kind: Pod\nspec:\n  containers:\n  - name: a\n    image: x\n    image: y\n"
+    with pytest.raises(DecodeError) as caught:
+        decode_documents(text, source="p.yaml")
+    assert str(caught.value) == 'p.yaml:6:5: key "image" already set in map'
+
+
+def test_merge_keys_may_be_overridden() -> None:
+    """`<<` merges, and a key written after it wins (that is not a duplicate)."""
+    text = "base: &b {a: 1, b: 2}\nobj:\n  <<: *b\n  b: 3\n"
+    (obj,) = decode_documents(text)
+    assert obj["obj"] == {"a": 1, "b": 3}
