@@ -24,6 +24,11 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
         {"nodes": (100, 1000), "per_process": 500},
         {"nodes": (10,), "per_process": 10},
     ),
+    "capacity": (
+        "bench.capacity_bench",
+        {"agents": (1000, 5000, 10000), "per_process": 5000, "seconds": 30.0},
+        {"agents": (50,), "per_process": 50, "seconds": 3.0},
+    ),
     "pressure": ("bench.pressure_bench", {"runs": 5}, {"runs": 1}),
     "footprint": (
         "bench.footprint_bench",

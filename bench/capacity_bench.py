@@ -1,0 +1,184 @@
+"""Figure 4: one server process under N simulated agents; its RSS and CPU, and API latency.
+
+The server runs as its own process. N lightweight agents (bench/simwatchers.py, raw aiohttp,
+`per_process` to a process) each hold their pod watch, patch their node status and renew their
+lease every 10 s. Once every watch is open (or the ramp-up bound has passed), the bench samples
+the server's RSS and CPU for `seconds` while probing, one after another, `GET
+/api/v1/pods?fieldSelector=spec.nodeName=X` and a pod status update (GET + PUT /status).
+Baseline, same run and same server before the agents start: the same probes with no load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import Usage, ms_since, sample_process
+from bench.report import Figure
+from nodeagent.agent.apiclient import ApiClient, resource_path
+from tests.support.server import ServerProcess, start_server_process
+
+Obj = dict[str, Any]
+PREFIX = "cap"
+PROBE_NODE = f"{PREFIX}-00000"
+
+
+async def _watchers(admin: ApiClient) -> int:
+    """Open pod watches, from the server's own /metrics gauge."""
+    session = admin._client()
+    async with session.get(admin.server_url + "/metrics", ssl=admin._ssl) as resp:
+        text = await resp.text()
+    for line in text.splitlines():
+        if line.startswith("apiserver_registered_watchers") and 'resource="pods"' in line:
+            return int(float(line.split()[-1]))
+    return 0
+
+
+async def _setup(admin: ApiClient) -> None:
+    await admin.create(resource_path("nodes"), {"metadata": {"name": PROBE_NODE}})
+    pod = {
+        "metadata": {"name": "probe", "namespace": "default"},
+        "spec": {"nodeName": PROBE_NODE, "containers": [{"name": "c", "image": "busybox"}]},
+    }
+    await admin.create(resource_path("pods", namespace="default"), pod)
+
+
+async def _probe(admin: ApiClient, seconds: float, out: dict[str, list[float]]) -> None:
+    """Alternate the two probes for `seconds`, one at a time, 50 ms apart."""
+    pod_path = resource_path("pods", namespace="default", name="probe")
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        await admin.list(
+            resource_path("pods"), params={"fieldSelector": f"spec.nodeName={PROBE_NODE}"}
+        )
+        out["list"].append(ms_since(t0))
+        t0 = time.perf_counter()
+        pod = await admin.get(pod_path)
+        pod.setdefault("status", {})["message"] = f"probe {time.time()}"
+        await admin.update(pod_path + "/status", pod)
+        out["status"].append(ms_since(t0))
+        await asyncio.sleep(0.05)
+
+
+async def _window(admin: ApiClient, pid: int, seconds: float) -> tuple[dict[str, Any], Usage]:
+    out: dict[str, list[float]] = {"list": [], "status": []}
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        usage = loop.run_in_executor(pool, lambda: sample_process(pid, seconds=seconds))
+        await _probe(admin, seconds, out)
+        return out, await usage
+
+
+def _start_workers(srv: ServerProcess, base: Path, agents: int, per_process: int) -> list[Any]:
+    secret = base / "join-secret"
+    secret.write_text(srv.join_secret)
+    workers = []
+    for first in range(0, agents, per_process):
+        argv = [sys.executable, "-m", "bench.simwatchers", "--server", srv.url]
+        argv += ["--ca-file", str(srv.ca_file), "--secret-file", str(secret), "--prefix", PREFIX]
+        argv += ["--first", str(first), "--count", str(min(per_process, agents - first))]
+        workers.append(subprocess.Popen(argv, stdout=subprocess.PIPE))
+    return workers
+
+
+async def _measure(
+    srv: ServerProcess, base: Path, agents: int, per_process: int, seconds: float
+) -> dict[str, Any]:
+    assert srv.process is not None
+    pid = srv.process.pid
+    admin = ApiClient(server_url=srv.url, token=srv.admin_token, ca_file=str(srv.ca_file))
+    await _setup(admin)
+    result: dict[str, Any] = {}
+    result["idle"], result["idle_usage"] = await _window(admin, pid, min(seconds, 10.0))
+    workers = _start_workers(srv, base, agents, per_process)
+    try:
+        t0 = time.monotonic()
+        bound = 60 + agents * 0.03
+        while time.monotonic() - t0 < bound and await _watchers(admin) < agents:
+            await asyncio.sleep(0.5)
+        result["ramp_s"] = time.monotonic() - t0
+        result["watchers"] = await _watchers(admin)
+        result["load"], result["load_usage"] = await _window(admin, pid, seconds)
+    finally:
+        counts: dict[str, int] = {}
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            try:
+                stdout, _ = w.communicate(timeout=60)
+                for k, v in json.loads(stdout or b"{}").items():
+                    counts[k] = counts.get(k, 0) + v
+            except (subprocess.TimeoutExpired, ValueError):
+                w.kill()
+                w.wait()
+        result["counts"] = counts
+        await admin.close()
+    return result
+
+
+def run(
+    *, agents: tuple[int, ...] = (1000, 5000, 10000), per_process: int = 5000, seconds: float = 30
+) -> list[Figure]:
+    figures: list[Figure] = []
+    for n in agents:
+        figures += _run_one(n, per_process, seconds)
+    return figures
+
+
+def _run_one(agents: int, per_process: int, seconds: float) -> list[Figure]:
+    with tempfile.TemporaryDirectory(prefix="bench-capacity-", ignore_cleanup_errors=True) as tmp:
+        base = Path(tmp)
+        srv = start_server_process(base / "server", "--log-level", "warning")
+        try:
+            r = asyncio.run(_measure(srv, base, agents, per_process, seconds))
+        finally:
+            srv.stop()
+    print(
+        f"capacity: {agents} agents, {r['watchers']} pod watches open after {r['ramp_s']:.0f} s"
+        f" of ramp-up; agent-side counts {json.dumps(r['counts'], sort_keys=True)}",
+        file=sys.stderr,
+    )
+    name = f"capacity.{agents}_agents"
+    idle_u: Usage = r["idle_usage"]
+    load_u: Usage = r["load_usage"]
+    return [
+        Figure(
+            name=f"{name}.get_pods_by_node",
+            unit="ms",
+            samples=tuple(r["load"]["list"]),
+            baseline_name="same request, no agents",
+            baseline=tuple(r["idle"]["list"]),
+            target="p99 at most 100 ms at 10,000 agents",
+        ),
+        Figure(
+            name=f"{name}.pod_status_update",
+            unit="ms",
+            samples=tuple(r["load"]["status"]),
+            baseline_name="same request, no agents",
+            baseline=tuple(r["idle"]["status"]),
+            target="p99 at most 100 ms at 10,000 agents",
+        ),
+        Figure(
+            name=f"{name}.server_rss",
+            unit="MiB",
+            samples=tuple(load_u.rss_mib),
+            baseline_name="same server, no agents",
+            baseline=tuple(idle_u.rss_mib),
+            target="at most 1 GiB at 10,000 agents",
+        ),
+        Figure(
+            name=f"{name}.server_cpu",
+            unit="%",
+            samples=tuple(load_u.cpu_percent),
+            baseline_name="same server, no agents",
+            baseline=tuple(idle_u.cpu_percent),
+        ),
+    ]

@@ -1,0 +1,176 @@
+"""Many lightweight simulated agents in one process, on raw aiohttp, for the capacity figure.
+
+Each one registers its Node and Lease with its own node token, holds its pod watch
+(`fieldSelector=spec.nodeName=NAME`), and every `interval` s (first one at a random offset)
+patches its node status (Ready heartbeat) and renews its lease. Every failure is counted, never
+fatal. Run as `python -m bench.simwatchers --server URL --ca-file F --secret-file F --first I
+--count N`; on SIGTERM it prints one JSON line of counts and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import ssl
+import time
+from collections import Counter
+from typing import Any
+
+import aiohttp
+
+from nodeagent.api.timefmt import format_time
+from nodeagent.api.tokens import node_bearer_token
+
+Obj = dict[str, Any]
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+
+def _micro(now: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+
+
+class Sim:
+    def __init__(self, args: argparse.Namespace, session: aiohttp.ClientSession) -> None:
+        self.args = args
+        self.session = session
+        self.secret = open(args.secret_file).read().strip()  # noqa: SIM115
+        self.counts: Counter[str] = Counter()
+        self.ssl = ssl.create_default_context(cafile=args.ca_file)
+        self.gate = asyncio.Semaphore(args.concurrency)
+
+    async def call(self, node: str, method: str, path: str, body: Obj, **headers: str) -> int:
+        token = node_bearer_token(self.secret, node)
+        hdrs = {"Authorization": f"Bearer {token}", **headers}
+        async with (
+            self.gate,
+            self.session.request(
+                method, self.args.server + path, json=body, headers=hdrs, ssl=self.ssl
+            ) as resp,
+        ):
+            await resp.read()
+            return resp.status
+
+    async def register(self, node: str) -> None:
+        now = time.time()
+        body: Obj = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}
+        status = await self.call(node, "POST", "/api/v1/nodes", body)
+        lease: Obj = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": node, "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": _micro(now)},
+        }
+        lease_path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+        lease_status = await self.call(node, "POST", lease_path, lease)
+        ok = status in (201, 409) and lease_status in (201, 409)
+        self.counts["registered" if ok else "register_failed"] += 1
+
+    async def heartbeat(self, node: str) -> None:
+        now = time.time()
+        cond = {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "simulated",
+            "lastHeartbeatTime": format_time(now),
+            "lastTransitionTime": format_time(now),
+        }
+        status = await self.call(
+            node,
+            "PATCH",
+            f"/api/v1/nodes/{node}/status",
+            {"status": {"conditions": [cond]}},
+            **MERGE,
+        )
+        self.counts["status_ok" if status == 200 else f"status_{status}"] += 1
+        lease_path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}"
+        status = await self.call(
+            node, "PATCH", lease_path, {"spec": {"renewTime": _micro(now)}}, **MERGE
+        )
+        self.counts["lease_ok" if status == 200 else f"lease_{status}"] += 1
+
+    async def watch(self, node: str) -> None:
+        token = node_bearer_token(self.secret, node)
+        params = {"fieldSelector": f"spec.nodeName={node}", "watch": "true"}
+        while True:
+            try:
+                async with self.session.get(
+                    self.args.server + "/api/v1/pods",
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                    ssl=self.ssl,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=60),
+                ) as resp:
+                    if resp.status != 200:
+                        self.counts[f"watch_{resp.status}"] += 1
+                        await asyncio.sleep(5)
+                        continue
+                    self.counts["watching"] += 1
+                    try:
+                        async for _line in resp.content:
+                            self.counts["watch_events"] += 1
+                    finally:
+                        self.counts["watching"] -= 1
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                self.counts["watch_errors"] += 1
+                await asyncio.sleep(5)
+
+    async def agent(self, node: str) -> None:
+        try:
+            await self.register(node)
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            self.counts["register_failed"] += 1
+        asyncio.create_task(self.watch(node))  # noqa: RUF006 (cancelled with the loop)
+        await asyncio.sleep(random.uniform(0, self.args.interval))
+        while True:
+            t0 = time.monotonic()
+            try:
+                await self.heartbeat(node)
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                self.counts["heartbeat_errors"] += 1
+            await asyncio.sleep(max(0.0, self.args.interval - (time.monotonic() - t0)))
+
+
+async def run_sims(args: argparse.Namespace) -> Counter[str]:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        sim = Sim(args, session)
+        tasks = [
+            asyncio.create_task(sim.agent(f"{args.prefix}-{i:05d}"))
+            for i in range(args.first, args.first + args.count)
+        ]
+        await stop.wait()
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+    return sim.counts
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.simwatchers", description=__doc__)
+    p.add_argument("--server", required=True)
+    p.add_argument("--ca-file", required=True)
+    p.add_argument("--secret-file", required=True)
+    p.add_argument("--prefix", default="cap")
+    p.add_argument("--first", type=int, default=0)
+    p.add_argument("--count", type=int, default=10)
+    p.add_argument("--interval", type=float, default=10.0)
+    p.add_argument("--concurrency", type=int, default=64, help="requests in flight at most")
+    args = p.parse_args()
+    counts = asyncio.run(run_sims(args))
+    print(json.dumps(dict(counts)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
