@@ -22,12 +22,12 @@ import structlog
 from nodeagent.api.errors import APIError, NotFound
 from nodeagent.api.resources import RESOURCES
 from nodeagent.server.events import expired
-from nodeagent.server.registry import (
+from nodeagent.server.objectrules import (
     FOREGROUND_FINALIZER,
     NAMESPACE_FINALIZER,
     ORPHAN_FINALIZER,
-    StoreRegistry,
 )
+from nodeagent.server.registry import StoreRegistry
 
 log = structlog.get_logger()
 

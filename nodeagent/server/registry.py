@@ -26,12 +26,31 @@ from nodeagent.api.errors import (
     Conflict,
     FieldError,
     Forbidden,
-    Invalid,
     NotFound,
 )
 from nodeagent.api.patch import APPLY_PATCH, apply_patch
 from nodeagent.api.resources import BY_NAME, Resource
 from nodeagent.server import apicore
+from nodeagent.server.objectrules import (
+    CREATE_STATUS,
+    DAEMONSET_STATUS_ZERO,
+    FOREGROUND_FINALIZER,
+    INITIAL_NAMESPACES,
+    NAMESPACE_FINALIZER,
+    ORPHAN_FINALIZER,
+    PROPAGATION_POLICIES,
+    PROTECTED_NAMESPACES,
+    SERVER_OWNED_META,
+    finished,
+    invalid,
+    meta_of,
+    name_of,
+    owner_uids,
+    pod_grace,
+    resource_of,
+    rv_of,
+    same_but_version,
+)
 from nodeagent.server.registry_protocol import Subresource
 from nodeagent.server.store.protocol import Store, WatchEvent
 from nodeagent.server.store.sqlite import conflict, not_found
@@ -39,98 +58,6 @@ from nodeagent.server.store.sqlite import conflict, not_found
 log = structlog.get_logger()
 
 Obj = dict[str, Any]
-
-INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
-FOREGROUND_FINALIZER = "foregroundDeletion"
-ORPHAN_FINALIZER = "orphan"
-NAMESPACE_FINALIZER = "kubernetes"  # held until the namespace is empty (cascade.py)
-PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
-DEFAULT_POD_GRACE_SECONDS = 30
-
-# The DaemonSet status fields clients require (the Python client fails without them).
-DAEMONSET_STATUS_ZERO = {
-    "currentNumberScheduled": 0,
-    "desiredNumberScheduled": 0,
-    "numberMisscheduled": 0,
-    "numberReady": 0,
-}
-
-# What a freshly created object's status is reset to, per kind (the API server's
-# PrepareForCreate); kinds not named keep the status they were posted with.
-CREATE_STATUS: dict[str, Callable[[Obj], Obj]] = {
-    "DaemonSet": lambda _o: dict(DAEMONSET_STATUS_ZERO),
-    "Pod": lambda o: {"phase": "Pending", **({"qosClass": q} if (q := _qos(o)) else {})},
-    "Namespace": lambda _o: {"phase": "Active"},
-}
-
-# Metadata only the server sets: kept from the stored object on every update.
-SERVER_OWNED_META = (
-    "uid",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "generation",
-)
-
-
-def _qos(pod: Obj) -> str:
-    containers = (pod.get("spec") or {}).get("containers") or []
-    resources = [c.get("resources") or {} for c in containers if isinstance(c, dict)]
-    if not any(r.get("requests") or r.get("limits") for r in resources):
-        return "BestEffort"
-    guaranteed = all(
-        (r.get("limits") or {}).get(k) is not None
-        and (r.get("requests") or {}).get(k, (r.get("limits") or {}).get(k))
-        == (r.get("limits") or {}).get(k)
-        for r in resources
-        for k in ("cpu", "memory")
-    )
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
-def resource_of(name: str) -> Resource:
-    r = BY_NAME.get(name)
-    if r is None:
-        raise NotFound("the server could not find the requested resource")
-    return r
-
-
-def _meta(obj: Obj) -> Obj:
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict):
-        meta = {}
-        obj["metadata"] = meta
-    return meta
-
-
-def _invalid(r: Resource, name: str, errors: list[FieldError]) -> Invalid:
-    text = "; ".join(str(e) for e in errors)
-    if len(errors) > 1:
-        text = "[" + ", ".join(str(e) for e in errors) + "]"
-    kind = f"{r.kind}.{r.group}" if r.group else r.kind
-    return Invalid(
-        f'{kind} "{name}" is invalid: {text}', kind=r.kind, name=name, group=r.group, causes=errors
-    )
-
-
-def _rv_of(obj: Obj) -> str:
-    return str(_meta(obj).get("resourceVersion") or "")
-
-
-def _same_but_version(a: Obj, b: Obj) -> bool:
-    a2, b2 = copy.deepcopy(a), copy.deepcopy(b)
-    _meta(a2).pop("resourceVersion", None)
-    _meta(b2).pop("resourceVersion", None)
-    return a2 == b2
-
-
-def name_of(obj: Obj) -> str:
-    return str(_meta(obj).get("name") or "")
-
-
-def owner_uids(obj: Obj) -> list[str]:
-    return [str(ref.get("uid")) for ref in _meta(obj).get("ownerReferences") or []]
 
 
 class StoreRegistry:
@@ -212,7 +139,7 @@ class StoreRegistry:
     async def create(self, resource: str, obj: Obj, *, namespace: str | None = None) -> Obj:
         r = resource_of(resource)
         obj = copy.deepcopy(obj)
-        meta = _meta(obj)
+        meta = meta_of(obj)
         if r.namespaced:
             body_ns = meta.get("namespace")
             if namespace and body_ns and body_ns != namespace:
@@ -250,9 +177,9 @@ class StoreRegistry:
 
     def _prepare(self, r: Resource, obj: Obj, old: Obj | None = None) -> Obj:
         """Defaults then validation; Invalid (with every cause) before anything is stored."""
-        name = str(_meta(obj).get("name") or "")
+        name = str(meta_of(obj).get("name") or "")
         if not name:
-            raise _invalid(
+            raise invalid(
                 r,
                 "",
                 [
@@ -269,7 +196,7 @@ class StoreRegistry:
         if old is not None:
             errors += apicore.validate_update(r.kind, obj, old)
         if errors:
-            raise _invalid(r, name, errors)
+            raise invalid(r, name, errors)
         return obj
 
     async def _require_namespace(self, ns: str) -> None:
@@ -277,7 +204,7 @@ class StoreRegistry:
             existing = await self.store.get("namespaces", "", ns)
         except NotFound:
             raise NotFound(f'namespaces "{ns}" not found', name=ns, kind="namespaces") from None
-        if _meta(existing).get("deletionTimestamp"):
+        if meta_of(existing).get("deletionTimestamp"):
             raise Forbidden(
                 f"unable to create new content in namespace {ns} because it is being terminated",
                 name=ns,
@@ -288,15 +215,15 @@ class StoreRegistry:
 
     async def update(self, resource: str, obj: Obj, *, subresource: Subresource = "") -> Obj:
         r = resource_of(resource)
-        meta = _meta(obj)
+        meta = meta_of(obj)
         ns = str(meta.get("namespace") or "") if r.namespaced else ""
         name = str(meta.get("name") or "")
-        wanted = _rv_of(obj)
+        wanted = rv_of(obj)
         for _attempt in range(16):
             current = await self.store.get(resource, ns, name) if name else None
             if current is None:
                 raise not_found(resource, name)
-            if wanted and wanted != _rv_of(current):
+            if wanted and wanted != rv_of(current):
                 raise conflict(resource, name)
             try:
                 return await self._update(r, copy.deepcopy(obj), current, subresource)
@@ -317,7 +244,7 @@ class StoreRegistry:
                     new["status"] = current["status"]
                 else:
                     new.pop("status", None)
-        meta, old_meta = _meta(new), _meta(current)
+        meta, old_meta = meta_of(new), meta_of(current)
         for key in SERVER_OWNED_META:
             if key in old_meta:
                 meta[key] = old_meta[key]
@@ -326,36 +253,28 @@ class StoreRegistry:
         if r.namespaced:
             meta["namespace"] = old_meta.get("namespace")
         new["apiVersion"], new["kind"] = r.api_version, r.kind
-        meta["resourceVersion"] = _rv_of(current)
+        meta["resourceVersion"] = rv_of(current)
         if r.kind == "DaemonSet":
             new["status"] = {**DAEMONSET_STATUS_ZERO, **(new.get("status") or {})}
         new = self._prepare(r, new, current)
         if new.get("spec") != current.get("spec") and "generation" in old_meta:
-            meta = _meta(new)
+            meta = meta_of(new)
             meta["generation"] = int(old_meta["generation"]) + 1
-        if self._finished(r, new):
+        if finished(r, new):
             deleted = await self.store.delete(
                 r.name,
                 str(meta.get("namespace") or ""),
                 str(meta["name"]),
-                resource_version=int(_rv_of(current)),
+                resource_version=int(rv_of(current)),
             )
             self.gc_wakeup.set()
             return deleted
-        if _same_but_version(new, current):
+        if same_but_version(new, current):
             return current
         stored = await self.store.update(r.name, new)
         if meta.get("deletionTimestamp"):
             self.gc_wakeup.set()  # after the write: the collector must see it
         return stored
-
-    @staticmethod
-    def _finished(r: Resource, obj: Obj) -> bool:
-        """A terminating object with no finalizers left (and, for pods, no grace left) goes."""
-        meta = _meta(obj)
-        if not meta.get("deletionTimestamp") or meta.get("finalizers"):
-            return False
-        return r.kind != "Pod" or not meta.get("deletionGracePeriodSeconds")
 
     async def patch(
         self,
@@ -379,10 +298,10 @@ class StoreRegistry:
                     raise
                 return await self._apply_create(r, ns, name, body), True
             patched = apply_patch(current, body, content_type, kind=r.kind)
-            pinned = _rv_of(patched)
-            if pinned and pinned != _rv_of(current):
+            pinned = rv_of(patched)
+            if pinned and pinned != rv_of(current):
                 raise conflict(resource, name)
-            meta = _meta(patched)
+            meta = meta_of(patched)
             if meta.get("name", name) != name:
                 raise BadRequest("the name of the object does not match the name on the URL")
             meta["name"] = name
@@ -400,7 +319,7 @@ class StoreRegistry:
             raise BadRequest(f"error decoding YAML: {exc}") from exc
         if not isinstance(obj, dict):
             raise BadRequest("the body of an apply patch must be an object")
-        meta = _meta(obj)
+        meta = meta_of(obj)
         if meta.get("name", name) != name:
             raise BadRequest("the name of the object does not match the name on the URL")
         meta["name"] = name
@@ -422,7 +341,7 @@ class StoreRegistry:
         r = resource_of(resource)
         ns = namespace if r.namespaced else ""
         if propagation_policy is not None and propagation_policy not in PROPAGATION_POLICIES:
-            raise _invalid(
+            raise invalid(
                 r,
                 name,
                 [
@@ -437,7 +356,7 @@ class StoreRegistry:
             )
         for _attempt in range(16):
             current = await self.store.get(resource, ns, name)
-            meta = _meta(current)
+            meta = meta_of(current)
             if uid and uid != meta.get("uid"):
                 raise Conflict(
                     f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
@@ -446,10 +365,10 @@ class StoreRegistry:
                     group=r.group,
                     kind=resource,
                 )
-            if resource_version and resource_version != _rv_of(current):
+            if resource_version and resource_version != rv_of(current):
                 raise Conflict(
                     "Precondition failed: ResourceVersion in precondition: "
-                    f"{resource_version}, ResourceVersion in object meta: {_rv_of(current)}",
+                    f"{resource_version}, ResourceVersion in object meta: {rv_of(current)}",
                     name=name,
                     group=r.group,
                     kind=resource,
@@ -464,10 +383,10 @@ class StoreRegistry:
 
     async def _delete(self, r: Resource, current: Obj, policy: str, grace: int | None) -> Obj:
         new = copy.deepcopy(current)
-        meta = _meta(new)
+        meta = meta_of(new)
         now = self.clock()
         if r.kind == "Pod":
-            grace = self._pod_grace(new, grace)
+            grace = pod_grace(new, grace)
             if grace > 0:
                 old_grace = meta.get("deletionGracePeriodSeconds")
                 if old_grace is not None and int(old_grace) <= grace:
@@ -505,7 +424,7 @@ class StoreRegistry:
             if not meta.get("deletionTimestamp"):
                 meta["deletionTimestamp"] = apicore.format_time(now)
             meta["deletionGracePeriodSeconds"] = 0
-            if _same_but_version(new, current):
+            if same_but_version(new, current):
                 return current
             stored = await self.store.update(r.name, new)
             self.gc_wakeup.set()
@@ -514,20 +433,10 @@ class StoreRegistry:
             r.name,
             str(meta.get("namespace") or ""),
             str(meta["name"]),
-            resource_version=int(_rv_of(current)),
+            resource_version=int(rv_of(current)),
         )
         self.gc_wakeup.set()
         return deleted
-
-    @staticmethod
-    def _pod_grace(pod: Obj, grace: int | None) -> int:
-        """Unbound and finished pods go at once; bound ones get their termination grace."""
-        spec, status = pod.get("spec") or {}, pod.get("status") or {}
-        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
-            return 0
-        if grace is None:
-            grace = int(spec.get("terminationGracePeriodSeconds", DEFAULT_POD_GRACE_SECONDS))
-        return max(0, grace)
 
     async def has_dependents(self, uid: str) -> bool:
         for r in BY_NAME.values():
