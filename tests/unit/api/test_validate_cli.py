@@ -111,3 +111,12 @@ def test_reads_stdin_with_dash() -> None:
     )
     assert result.returncode == 1
     assert result.stderr == "<stdin>: spec.containers[0].image: Required value\n"
+
+
+def test_file_without_objects_is_reported(tmp_path: Path) -> None:
+    """A file holding no object (empty, comments only) is not silently ok."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here\n---\n")
+    result = validate(str(empty))
+    assert result.returncode == 1
+    assert result.stderr == f"{empty}: no objects found\n"
