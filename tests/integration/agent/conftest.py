@@ -80,9 +80,12 @@ class Agent:
         return result
 
     async def pod(self, name: str) -> Obj | None:
+        """The static pod `name` (named name-node) as /pods shows it."""
+        return await self.pod_named(f"{name}-{self.settings.node_name}")
+
+    async def pod_named(self, full_name: str) -> Obj | None:
         view = await self.pods_view()
-        full = f"{name}-{self.settings.node_name}"
-        return next((p for p in view["pods"] if p["name"] == full), None)
+        return next((p for p in view["pods"] if p["name"] == full_name), None)
 
 
 @pytest.fixture
