@@ -23,6 +23,7 @@ from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.state import AgentState
 from nodeagent.api import errors
+from nodeagent.api.timefmt import format_time
 
 Obj = dict[str, Any]
 LEASE_NAMESPACE = "kube-node-lease"
@@ -45,6 +46,50 @@ class ReporterConfig:
     status_interval: float = 10.0
     lease_interval: float = 10.0
     tick: float = 1.0
+
+
+# (condition, status) -> the Normal event kubelet records when a condition turns to it.
+CONDITION_EVENTS: Mapping[tuple[str, str], str] = {
+    ("MemoryPressure", "False"): "NodeHasSufficientMemory",
+    ("MemoryPressure", "True"): "NodeHasInsufficientMemory",
+    ("DiskPressure", "False"): "NodeHasNoDiskPressure",
+    ("DiskPressure", "True"): "NodeHasDiskPressure",
+    ("PIDPressure", "False"): "NodeHasSufficientPID",
+    ("PIDPressure", "True"): "NodeHasInsufficientPID",
+    ("Ready", "True"): "NodeReady",
+    ("Ready", "False"): "NodeNotReady",
+}
+
+
+def node_event(*, node_name: str, reason: str, message: str, kind: str, now: float) -> Obj:
+    """An Event about this Node, as kubelet records them (involvedObject.uid = node name)."""
+    stamp = format_time(now)
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{node_name}.{time.time_ns():x}", "namespace": "default"},
+        "involvedObject": {"kind": "Node", "name": node_name, "uid": node_name, "apiVersion": "v1"},
+        "reason": reason,
+        "message": message,
+        "type": kind,
+        "source": {"component": "nodeagent", "host": node_name},
+        "reportingComponent": "nodeagent",
+        "reportingInstance": node_name,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+
+
+def transition_events(old: Obj | None, new: Obj) -> list[tuple[str, str]]:
+    """(reason, message) for each condition whose status changed between two sent statuses."""
+    before = {c["type"]: c["status"] for c in (old or {}).get("conditions") or []}
+    out = []
+    for cond in new.get("conditions") or []:
+        reason = CONDITION_EVENTS.get((cond["type"], cond["status"]))
+        if reason and before.get(cond["type"]) != cond["status"]:
+            out.append((reason, f"Node status is now: {reason}"))
+    return out
 
 
 def micro_time(now: float) -> str:
@@ -117,6 +162,20 @@ class NodeReporter:
             now=wall,
         )
 
+    async def post_event(self, *, reason: str, message: str, kind: str = "Normal") -> None:
+        """Record an event about this Node; a failure is logged, never raised."""
+        body = node_event(
+            node_name=self.config.node_name,
+            reason=reason,
+            message=message,
+            kind=kind,
+            now=time.time(),
+        )
+        try:
+            await self.client.create(resource_path("events", namespace="default"), body)
+        except (Unreachable, errors.APIError) as e:
+            self.warnings.failed("node_event_failed", reason=reason, error=str(e))
+
     async def register(self) -> None:
         """Create the Node, or update an existing one's labels; retry until it is done."""
         failures = 0
@@ -126,6 +185,7 @@ class NodeReporter:
                 await self._register_once(measured.facts)
                 self.registered.set()
                 log.info("node_registered", node=self.config.node_name, uid=self.node_uid)
+                await self.post_event(reason="Starting", message="Starting nodeagent.")
                 return
             except (Unreachable, errors.APIError) as e:
                 failures += 1
@@ -169,7 +229,10 @@ class NodeReporter:
             body["status"] = status
             try:
                 self.node = await self.client.update(path, body)
+                events = transition_events(self.last_sent, status)
                 self.last_sent, self.last_sent_at = status, mono
+                for reason, message in events:
+                    await self.post_event(reason=reason, message=message)
                 self.warnings.ok("node_status_failed")
                 return
             except errors.Conflict:

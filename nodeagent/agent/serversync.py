@@ -21,7 +21,7 @@ import structlog
 from nodeagent.agent import checkpoint
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.conditions import parse_thresholds
-from nodeagent.agent.reporter import NodeReporter, reporter_config
+from nodeagent.agent.reporter import NodeReporter, node_event, reporter_config
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.apiserver import (
     MIRROR_ANNOTATION,
@@ -32,7 +32,6 @@ from nodeagent.agent.sources.apiserver import (
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState, PodRecord
 from nodeagent.api import errors
-from nodeagent.api.timefmt import format_time
 from nodeagent.api.tokens import node_bearer_token
 
 Obj = dict[str, Any]
@@ -300,27 +299,18 @@ class PodSync:
         )
 
     async def _post_event(self, action: PostEvent) -> None:
-        now = time.time()
-        node = self.state.node_name
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{node}.{time.time_ns():x}", "namespace": "default"},
-            "involvedObject": {"kind": "Node", "name": node, "uid": node, "apiVersion": "v1"},
-            "reason": MANIFEST_EVENT_REASON,
-            "message": (
-                action.error
-                if action.error.startswith(action.origin)
-                else f"{action.origin}: {action.error}"
-            ),
-            "type": "Warning",
-            "source": {"component": "nodeagent", "host": node},
-            "reportingComponent": "nodeagent",
-            "reportingInstance": node,
-            "firstTimestamp": format_time(now),
-            "lastTimestamp": format_time(now),
-            "count": 1,
-        }
+        message = (
+            action.error
+            if action.error.startswith(action.origin)
+            else f"{action.origin}: {action.error}"
+        )
+        event = node_event(
+            node_name=self.state.node_name,
+            reason=MANIFEST_EVENT_REASON,
+            message=message,
+            kind="Warning",
+            now=time.time(),
+        )
         await self.client.create(resource_path("events", namespace="default"), event)
         self.reported.rejections[action.origin] = action.error
 

@@ -86,6 +86,16 @@ async def test_node_registers_with_labels_taints_conditions_and_lease(
 
         await wait_for(renewed, timeout=10, message="lease renewed")
 
+        async def node_events() -> set[str]:
+            listed = await admin.list(resource_path("events", namespace="default"))
+            reasons = {
+                e["reason"] for e in listed["items"] if e["involvedObject"].get("kind") == "Node"
+            }
+            assert {"Starting", "NodeReady", "NodeHasSufficientMemory"} <= reasons
+            return reasons
+
+        await wait_for(node_events, timeout=10, message="node events recorded")
+
 
 async def test_existing_node_keeps_server_taints_and_cordon(
     server: ServerInfo, admin: ApiClient, tmp_path: Path

@@ -12,6 +12,7 @@ from nodeagent.agent.nodestatus import (
     merge_registration,
     status_changed,
 )
+from nodeagent.agent.reporter import transition_events
 
 FACTS = NodeFacts(
     capacity={"cpu": "2", "memory": "8000000Ki", "pods": "110", "ephemeral-storage": "1000Ki"},
@@ -110,3 +111,29 @@ def test_status_changed_ignores_heartbeats_and_figures() -> None:
     )
     assert status_changed(first, flipped)
     assert status_changed(None, first)
+
+
+def test_transition_events_name_each_changed_condition() -> None:
+    """Each condition that turns to a new status gets kubelet's event reason; others none."""
+    first = build_status(
+        previous=None,
+        conditions=[mem("False"), ready_condition(runtime_error=None)],
+        facts=FACTS,
+        listen_port=1,
+        now=T0,
+    )
+    assert transition_events(None, first) == [
+        ("NodeHasSufficientMemory", "Node status is now: NodeHasSufficientMemory"),
+        ("NodeReady", "Node status is now: NodeReady"),
+    ]
+    later = build_status(
+        previous=first,
+        conditions=[mem("True"), ready_condition(runtime_error=None)],
+        facts=FACTS,
+        listen_port=1,
+        now=T0 + 1,
+    )
+    assert transition_events(first, later) == [
+        ("NodeHasInsufficientMemory", "Node status is now: NodeHasInsufficientMemory")
+    ]
+    assert transition_events(later, later) == []
