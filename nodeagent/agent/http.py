@@ -170,15 +170,42 @@ def _container_id(request: web.Request) -> str:
     raise web.HTTPNotFound(text=f"pod {ns}/{name} is not on this node\n")
 
 
+async def _previous_id(request: web.Request, runtime: Runtime, current: str) -> str:
+    """The id of the attempt before `current` (kubectl logs --previous)."""
+    containers = await runtime.list_containers()
+    now = next((c for c in containers if c.id == current), None)
+    older = [
+        c
+        for c in containers
+        if now is not None
+        and c.pod_uid == now.pod_uid
+        and c.container_name == now.container_name
+        and c.is_init == now.is_init
+        and c.attempt < now.attempt
+    ]
+    if not older:
+        name = request.match_info["container"]
+        raise web.HTTPBadRequest(text=f'previous terminated container "{name}" not found\n')
+    return max(older, key=lambda c: c.attempt).id
+
+
 async def container_logs(request: web.Request) -> web.Response:
+    """The container's log (tailLines, limitBytes, previous); follow is answered with what is
+    there now, sinceSeconds and timestamps are not supported (docs/agent.md)."""
     _authorize(request)
     cid = _container_id(request)
+    runtime = _runtime(request)
     tail_text = request.query.get("tailLines")
     tail = int(tail_text) if tail_text and tail_text.isdigit() else None
     try:
-        data = await _runtime(request).logs(cid, tail=tail)
+        if request.query.get("previous") == "true":
+            cid = await _previous_id(request, runtime, cid)
+        data = await runtime.logs(cid, tail=tail)
     except RuntimeError_ as e:
         raise web.HTTPBadGateway(text=f"{e}\n") from e
+    limit = request.query.get("limitBytes", "")
+    if limit.isdigit():
+        data = data[: int(limit)]
     return web.Response(body=data, content_type="text/plain")
 
 

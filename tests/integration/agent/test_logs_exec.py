@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from nodeagent.api.tokens import node_bearer_token
+from tests.support.podman import PodmanService
 from tests.support.wait import wait_for
 
 from .conftest import Agent, pod_yaml
@@ -18,13 +19,17 @@ pytestmark = pytest.mark.podman
 
 
 async def test_logs_and_exec_need_a_node_token(
-    make_agent: Callable[..., Agent], busybox: str, tmp_path: Path
+    make_agent: Callable[..., Agent], podman_service: PodmanService, busybox: str, tmp_path: Path
 ) -> None:
-    """With a fleet node token: logs tail and exec output; without: 401; wrong secret: 403."""
+    """With a fleet node token: logs tail (and the previous attempt's) and exec output;
+    without a token: 401; a token of another secret: 403."""
     secret = tmp_path / "secret"
     secret.write_text("fleet-secret\n")
     agent = make_agent(token_file=str(secret))
-    script = "echo one; echo two; trap 'exit 0' TERM; while true; do sleep 0.2; done"
+    script = (
+        "echo one; echo two $(cat /proc/sys/kernel/random/uuid); "
+        "trap 'exit 0' TERM; while true; do sleep 0.2; done"
+    )
     (agent.manifests / "talk.yaml").write_text(pod_yaml("talk", busybox, script=script))
     await agent.start()
     name = f"talk-{agent.settings.node_name}"
@@ -52,3 +57,22 @@ async def test_logs_and_exec_need_a_node_token(
             assert resp.status == 403
         async with session.get(f"{base}/containerLogs/default/nope/main", headers=good) as resp:
             assert resp.status == 404
+        url = f"{base}/containerLogs/default/{name}/main?previous=true"
+        async with session.get(url, headers=good) as resp:
+            assert resp.status == 400  # no previous attempt yet
+
+        pod = await agent.pod("talk")
+        assert pod is not None
+        podman_service.podman("kill", "-s", "KILL", pod["containers"][0]["id"])
+
+        async def restarted() -> bool:
+            p = await agent.pod("talk")
+            return bool(p and p["restarts"] == 1 and p["containers"][0]["state"] == "running")
+
+        await wait_for(restarted, timeout=30, message="talk restarted")
+        async with session.get(url, headers=good) as resp:
+            assert resp.status == 200
+            previous = await resp.text()
+        assert previous.splitlines()[-1] == text.strip()
+        current = await wait_for(logs, timeout=10, message="the new attempt's log")
+        assert current.strip() != text.strip()
