@@ -4,7 +4,8 @@ From a resourceVersion: the events after it. Without one (or "0"): ADDED for eve
 object first, as the API server does. `sendInitialEvents=true` (watch-list): the ADDED
 events, then a BOOKMARK annotated `k8s.io/initial-events-end: "true"`. A version older than
 the window ends the stream with an ERROR event carrying a 410 Expired Status. With
-`as=Table` each object travels as a one-row Table. `timeoutSeconds` ends the stream.
+`as=Table` each object travels as a one-row Table. `timeoutSeconds` ends the stream;
+`allowWatchBookmarks` adds a BOOKMARK per idle minute.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -21,11 +23,13 @@ from nodeagent.api.errors import APIError
 from nodeagent.server.rest import keys
 from nodeagent.server.rest.request import Call, flag, int_param, wants_table
 from nodeagent.server.rest.tables import render_table
+from nodeagent.server.store.protocol import WatchEvent
 
 Obj = dict[str, Any]
 
 DEFAULT_TIMEOUT_SECONDS = 1800.0
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+BOOKMARK_SECONDS = 60.0  # with allowWatchBookmarks: an idle stream gets a BOOKMARK this often
 
 
 class _Stream:
@@ -56,6 +60,37 @@ class _Stream:
             "BOOKMARK",
             {"kind": self.resource.kind, "apiVersion": self.resource.api_version, "metadata": meta},
         )
+
+
+async def _follow(
+    events: AsyncIterator[WatchEvent],
+    stream: _Stream,
+    *,
+    bookmark_every: float | None,
+    last_rv: int,
+) -> None:
+    """Send events as they come; with bookmarks on, a BOOKMARK after each idle interval
+    carrying the last version sent (everything up to it has been delivered)."""
+    it = aiter(events)
+    pending: asyncio.Future[WatchEvent] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(it))
+            done, _ = await asyncio.wait({pending}, timeout=bookmark_every)
+            if not done:
+                await stream.bookmark(last_rv, initial_end=False)
+                continue
+            finished, pending = pending, None
+            try:
+                ev = finished.result()
+            except StopAsyncIteration:
+                return
+            last_rv = ev.resource_version
+            await stream.send(ev.type, ev.object)
+    finally:
+        if pending is not None:
+            pending.cancel()
 
 
 async def serve_watch(request: web.Request, call: Call) -> web.StreamResponse:
@@ -104,9 +139,9 @@ async def serve_watch(request: web.Request, call: Call) -> web.StreamResponse:
                 await stream.send("ADDED", obj)
             if flag(request, "sendInitialEvents"):
                 await stream.bookmark(since, initial_end=True)
+            every = BOOKMARK_SECONDS if flag(request, "allowWatchBookmarks") else None
             try:
-                async for ev in events:
-                    await stream.send(ev.type, ev.object)
+                await _follow(events, stream, bookmark_every=every, last_rv=since)
             except APIError as exc:  # Gone, mostly: the client relists
                 await stream.send("ERROR", exc.status_body())
     except TimeoutError:

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import pytest
 
+from nodeagent.server.rest import watch
 from tests.integration.server import objects
 from tests.integration.server.conftest import call
 from tests.support.server import ServerInfo, running_server
@@ -207,3 +209,16 @@ async def test_node_watch_sees_only_its_pods(
         ("ADDED", "mine"),
         ("DELETED", "mine"),
     ]
+
+
+async def test_idle_watch_gets_bookmarks(
+    server: ServerInfo, admin: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """allowWatchBookmarks: an idle stream gets BOOKMARKs carrying the last version sent."""
+    monkeypatch.setattr(watch, "BOOKMARK_SECONDS", 0.1)
+    _, pod = await call(admin, server, "POST", PODS, objects.pod("a"))
+    rv = int(pod["metadata"]["resourceVersion"])
+    url = f"{server.url}{PODS}?watch=true&resourceVersion={rv - 1}&allowWatchBookmarks=true"
+    got = await events(admin, url, count=3)
+    assert [e["type"] for e in got] == ["ADDED", "BOOKMARK", "BOOKMARK"]
+    assert got[1]["object"]["metadata"] == {"resourceVersion": str(rv)}
