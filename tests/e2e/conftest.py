@@ -27,14 +27,15 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """The server, a tainted control-plane host `master` and workers node1, node2, all Ready.
 
     Tests share it: each uses its own DaemonSet names and leaves the fleet as it found it.
-    The node-monitor grace period is 8 s so that a partition shows within seconds.
+    The node-monitor grace period is 12 s (heartbeats every 2 s), so a partition shows soon
+    while a loaded machine does not make nodes flap.
     """
     reason = _can_run()
     if reason:
         pytest.skip(reason)
     fleet = new_fleet(tmp_path_factory.mktemp("fleet"), IMAGE)
     try:
-        fleet.start(hosts=3, node_monitor_grace="8s")
+        fleet.start(hosts=3, node_monitor_grace="12s")
         yield fleet
     finally:
         fleet.stop()

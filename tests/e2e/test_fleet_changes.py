@@ -40,7 +40,11 @@ def test_a_new_host_gets_a_pod_and_a_removed_hosts_pod_is_collected(fleet: Fleet
             timeout=60,
             message="node9's pod collected from the server",
         )
-        assert _ready_nodes(fleet, "name=ds-joiners") == workers
+        wait_for(
+            lambda: _ready_nodes(fleet, "name=ds-joiners") == workers,
+            timeout=30,
+            message="the workers' pods still ready",
+        )
 
 
 def test_node_selector_follows_the_nodes_labels(fleet: Fleet) -> None:

@@ -141,6 +141,11 @@ def test_all_in_one_starts_podman_when_no_engine_answers(tmp_path: Path) -> None
         assert ping(socket)
     finally:
         code = aio.stop()
+        for root in (short, tmp_path / "podman-root"):
+            mounts = Path("/proc/mounts").read_text().split("\n")
+            for mountpoint in reversed([m.split()[1] for m in mounts if m.strip()]):
+                if mountpoint.startswith(f"{root}/"):
+                    subprocess.run(["umount", "-l", mountpoint], check=False)
         shutil.rmtree(short, ignore_errors=True)
     assert code == 0
     assert not ping(socket)
