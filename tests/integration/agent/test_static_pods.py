@@ -93,7 +93,7 @@ async def test_killed_container_restarts_then_backs_off(
     make_agent: Callable[..., Agent], podman_service: PodmanService, busybox: str
 ) -> None:
     """Killing the process brings it back with restartCount 1; a second death waits in
-    CrashLoopBackOff with a 10 s back-off."""
+    CrashLoopBackOff with a 10 s back-off, the third with 20 s."""
     agent = make_agent()
     (agent.manifests / "crash.yaml").write_text(pod_yaml("crash", busybox))
     await agent.start()
@@ -114,6 +114,33 @@ async def test_killed_container_restarts_then_backs_off(
 
     c = await wait_for(backing_off, timeout=10, message="CrashLoopBackOff after the second death")
     assert "back-off 10s" in c["message"]
+    pod = await wait_for(lambda: restarted(2), timeout=20, message="restarted after 10 s")
+    podman_service.podman("kill", "-s", "KILL", pod["containers"][0]["id"])
+
+    async def longer() -> Obj | None:
+        c = await backing_off()
+        return c if c and "back-off 20s" in c["message"] else None
+
+    await wait_for(longer, timeout=10, message="the back-off doubles to 20 s")
+
+
+async def test_completed_pod_with_on_failure_succeeds(
+    make_agent: Callable[..., Agent], busybox: str
+) -> None:
+    """restartPolicy OnFailure: a container that exits 0 is not restarted; the pod Succeeded."""
+    agent = make_agent()
+    manifest = json.loads(pod_yaml("job", busybox, script="echo done"))
+    manifest["spec"]["restartPolicy"] = "OnFailure"
+    (agent.manifests / "job.yaml").write_text(json.dumps(manifest))
+    await agent.start()
+
+    async def succeeded() -> Obj | None:
+        p = await agent.pod("job")
+        return p if p and p["phase"] == "Succeeded" else None
+
+    pod = await wait_for(succeeded, timeout=30, message="the pod Succeeded")
+    assert pod["restarts"] == 0
+    assert pod["containers"][0]["reason"] == "Completed"
 
 
 async def test_failing_liveness_probe_restarts(
