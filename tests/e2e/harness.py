@@ -351,6 +351,8 @@ class Fleet:
             "--node-monitor-grace-period", node_monitor_grace,
             port=port,
         )  # fmt: skip
+        if self.server.process is not None:
+            self._record(proc=str(self.server.process.pid))
         specs: list[HostSpec] = [
             ("master", ("node-role.kubernetes.io/control-plane=",), (CONTROL_PLANE_TAINT,))
         ]
@@ -447,6 +449,10 @@ def cleanup_run(record: Path) -> None:
     for engine in data.get("engines", []):
         with contextlib.suppress(Exception):
             clear_containers(*_engine_argv(*json.loads(engine)))
+    for pid in data.get("procs", []):
+        with contextlib.suppress(OSError):
+            if b"nodeagent" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(int(pid), signal.SIGKILL)
     for netns in data.get("netnss", []):
         pids = sh("ip", "netns", "pids", netns, check=False).stdout.split()
         for pid in pids:
