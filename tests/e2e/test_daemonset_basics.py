@@ -40,6 +40,11 @@ def test_seed_001_runs_one_pod_per_worker(fleet: Fleet) -> None:
             ]
         assert fleet.host("master").running("daemonset-example-") == []
 
+        nodes = table(fleet.kubectl("get", "nodes", "-o", "wide").stdout)
+        assert {n["NAME"]: n["INTERNAL-IP"] for n in nodes} == {h.name: h.ip for h in fleet.hosts}
+        for pod in fleet.pods("name=daemonset-example"):
+            assert pod["status"]["hostIP"] == fleet.host(pod["spec"]["nodeName"]).ip
+
 
 def test_seed_004_fluentd_tolerates_the_control_plane(fleet: Fleet) -> None:
     """The fluentd-elasticsearch DaemonSet (seed 004) tolerates the master's taint and runs on
