@@ -246,7 +246,9 @@ class Cluster:
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("kubectl")
-    server = start_server_process(root / "data")
+    # No agent renews these nodes' leases: a long grace keeps the node-lifecycle controller
+    # from marking them Unknown halfway through the suite (its own tests cover that).
+    server = start_server_process(root / "data", "--node-monitor-grace-period", "1h")
     c = Cluster(server=server, cache_dir=root / "kube-cache", files=root / "files")
     for name in SUITE_NODES:
         c.add_node(name, SUITE_LABEL)
