@@ -18,7 +18,7 @@ from bench.report import Figure, print_figures
 # name -> (module, full-size kwargs, smoke kwargs). Rules as data.
 SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
     "plan": ("bench.plan_bench", {"pods": 1000, "repeats": 50}, {"pods": 50, "repeats": 3}),
-    "manifest": ("bench.manifest_bench", {"runs": 20}, {"runs": 2}),
+    "manifest": ("bench.manifest_bench", {"runs": 20}, {"runs": 1}),
     "fanout": (
         "bench.fanout_bench",
         {"nodes": (100, 1000), "per_process": 500},
@@ -33,7 +33,7 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
     "footprint": (
         "bench.footprint_bench",
         {"seconds": 60.0, "pods": 20},
-        {"seconds": 3.0, "pods": 2, "settle": 3.0},
+        {"seconds": 2.0, "pods": 2, "settle": 2.0},
     ),
 }
 
