@@ -57,7 +57,10 @@ def _window(pid: int, seconds: float, settle: float) -> Usage:
     return sample_process(pid, seconds=seconds)
 
 
-def run(*, seconds: float = 60.0, pods: int = 20, settle: float = 5.0) -> list[Figure]:
+def run(
+    *, seconds: float = 60.0, pods: int = 20, settle: float = 5.0, sync_interval: float = 0.0
+) -> list[Figure]:
+    """`sync_interval` > 0 sets the agent's reconcile tick (syncInterval) for an experiment."""
     with tempfile.TemporaryDirectory(prefix="bench-footprint-", ignore_cleanup_errors=True) as tmp:
         base = Path(tmp)
         manifests, state = base / "manifests", base / "state"
@@ -69,6 +72,9 @@ def run(*, seconds: float = 60.0, pods: int = 20, settle: float = 5.0) -> list[F
         argv = [sys.executable, "-m", "nodeagent", "agent", "--node-name", NODE]
         argv += ["--manifest-dir", str(manifests), "--state-dir", str(state)]
         argv += ["--runtime-socket", podman.socket_path, "--listen", f"127.0.0.1:{free_port()}"]
+        if sync_interval > 0:
+            (base / "agent.yaml").write_text(f"syncInterval: {sync_interval}\n")
+            argv += ["--config", str(base / "agent.yaml")]
         agent = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         bare = subprocess.Popen([sys.executable, "-c", BARE])
         try:
