@@ -18,6 +18,11 @@ from bench.report import Figure, print_figures
 # name -> (module, full-size kwargs, smoke kwargs). Rules as data.
 SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
     "plan": ("bench.plan_bench", {"pods": 1000, "repeats": 50}, {"pods": 50, "repeats": 3}),
+    "store": (
+        "bench.store_bench",
+        {"pods": 2000, "nodes": 100, "repeats": 20},
+        {"pods": 50, "nodes": 5, "repeats": 2},
+    ),
     "manifest": ("bench.manifest_bench", {"runs": 20}, {"runs": 1}),
     "fanout": (
         "bench.fanout_bench",
