@@ -35,6 +35,7 @@ from nodeagent.server.rest.request import (
 )
 from nodeagent.server.rest.tables import render_table
 from nodeagent.server.rest.watch import serve_watch
+from nodeagent.server.store.dryrun import DryRunStore
 
 Obj = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -73,8 +74,17 @@ def handler_for(target: Target) -> Handler:
     return handle
 
 
-def registry_of(request: web.Request) -> StoreRegistry:
-    return request.app[keys.REGISTRY]
+def registry_of(request: web.Request, *, dry_run: list[str] | None = None) -> StoreRegistry:
+    """The server's registry, or with `dryRun=All` (query, or DeleteOptions.dryRun) one that
+    checks every rule of a write and stores nothing (store/dryrun.py)."""
+    registry = request.app[keys.REGISTRY]
+    wanted = dry_run if dry_run is not None else request.query.getall("dryRun", [])
+    unsupported = [v for v in wanted if v != "All"]
+    if unsupported:
+        raise BadRequest(f'Invalid dry run value: {unsupported[0]!r}: supported values: "All"')
+    if not wanted:
+        return registry
+    return StoreRegistry(DryRunStore(registry.store), clock=registry.clock)
 
 
 async def authorize_call(
@@ -246,6 +256,8 @@ def delete_options(request: web.Request, body: bytes) -> Obj:
     grace = int_param(request, "gracePeriodSeconds")
     if grace is not None and "gracePeriodSeconds" not in opts:
         opts["gracePeriodSeconds"] = grace
+    if "dryRun" in request.query and not opts.get("dryRun"):
+        opts["dryRun"] = request.query.getall("dryRun")
     if "orphanDependents" in request.query and "orphanDependents" not in opts:
         opts["orphanDependents"] = flag(request, "orphanDependents")
     if opts.get("orphanDependents") is True and not opts.get("propagationPolicy"):
@@ -259,7 +271,7 @@ async def delete(request: web.Request, call: Call) -> web.StreamResponse:
     await authorize_call(request, call)
     pre = opts.get("preconditions") or {}
     grace = opts.get("gracePeriodSeconds")
-    deleted = await registry_of(request).delete(
+    deleted = await registry_of(request, dry_run=opts.get("dryRun")).delete(
         r.name,
         call.namespace,
         call.name,
@@ -275,7 +287,7 @@ async def delete_collection(request: web.Request, call: Call) -> web.StreamRespo
     r = call.target.resource
     opts = delete_options(request, await request.read())
     await authorize_call(request, call)
-    registry = registry_of(request)
+    registry = registry_of(request, dry_run=opts.get("dryRun"))
     items, _ = await registry.list(
         r.name,
         namespace=call.namespace or None,

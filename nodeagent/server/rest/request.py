@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from nodeagent.api import protobuf
 from nodeagent.api.errors import BadRequest, UnsupportedMediaType
 from nodeagent.api.resources import Resource
 
@@ -28,6 +29,8 @@ PATCH_TYPES = (
     "application/apply-patch+yaml",
 )
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+# Protobuf bodies are read for a few kinds only (nodeagent.api.protobuf.KINDS): an unknown
+# kind stays 415, as for any format we do not speak.
 # Bodies sent without a useful media type (the Python client sends none) are JSON.
 JSON_TYPES = ("application/json", "", "*/*", "application/octet-stream", "text/plain")
 
@@ -96,8 +99,17 @@ async def read_body(request: web.Request) -> bytes:
 
 
 def decode_object(body: bytes, content_type: str) -> Obj:
-    """A request body (JSON, or YAML) as an object; BadRequest names what is wrong."""
-    if content_type in YAML_TYPES:
+    """A request body (JSON, YAML, or protobuf for the kinds nodeagent.api.protobuf reads) as
+    an object; BadRequest names what is wrong."""
+    if content_type == protobuf.MEDIA_TYPE:
+        try:
+            value = protobuf.decode_object(body)
+        except protobuf.ProtobufError as exc:
+            raise UnsupportedMediaType(
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: application/json, application/yaml ({exc})"
+            ) from exc
+    elif content_type in YAML_TYPES:
         try:
             value = yaml.safe_load(body.decode())
         except (yaml.YAMLError, UnicodeDecodeError) as exc:

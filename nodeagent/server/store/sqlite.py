@@ -74,6 +74,17 @@ def conflict(resource: str, name: str) -> Conflict:
     )
 
 
+def already_exists(resource: str, name: str) -> AlreadyExists:
+    """The 409 the API server answers for a create of a taken name."""
+    r = BY_NAME.get(resource)
+    return AlreadyExists(
+        f'{_qualified(resource)} "{name}" already exists',
+        name=name,
+        group=r.group if r else "",
+        kind=resource,
+    )
+
+
 def not_found(resource: str, name: str) -> NotFound:
     r = BY_NAME.get(resource)
     return NotFound(
@@ -153,13 +164,7 @@ class SqliteStore:
 
         async def commit() -> Obj:
             if key in self._rows.get(resource, {}):
-                r = BY_NAME.get(resource)
-                raise AlreadyExists(
-                    f'{_qualified(resource)} "{key[1]}" already exists',
-                    name=key[1],
-                    group=r.group if r else "",
-                    kind=resource,
-                )
+                raise already_exists(resource, key[1])
             meta.setdefault("uid", str(uuid.uuid4()))
             return await self._write(resource, key, obj, "ADDED", None)
 
