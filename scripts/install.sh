@@ -122,7 +122,9 @@ enable_now() {
     if systemd_running; then
         systemctl daemon-reload
         systemctl enable "$@"
-        systemctl restart "$@"  # picks up a changed config or package on a second run
+        # Restart (a second run picks up a changed config or package) without waiting for
+        # READY: `systemctl status` tells how the start went.
+        systemctl restart --no-block "$@"
     else
         echo "systemd is not running: start it by hand: see docs/operations.md"
     fi
