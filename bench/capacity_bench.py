@@ -20,9 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bench.common import Usage, ms_since, sample_process
 from bench.report import Figure
-from nodeagent.agent.apiclient import ApiClient, resource_path
+from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
+from nodeagent.api import errors
 from tests.support.server import ServerProcess, start_server_process
 
 Obj = dict[str, Any]
@@ -31,9 +34,17 @@ PROBE_NODE = f"{PREFIX}-00000"
 
 
 async def _watchers(admin: ApiClient) -> int:
-    """Open pod watches, from the server's own /metrics gauge."""
+    """Open pod watches, from the server's own /metrics gauge (-1 if it does not answer)."""
+    try:
+        return await _scrape_watchers(admin)
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        return -1
+
+
+async def _scrape_watchers(admin: ApiClient) -> int:
     session = admin._client()
-    async with session.get(admin.server_url + "/metrics", ssl=admin._ssl) as resp:
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with session.get(admin.server_url + "/metrics", ssl=admin._ssl, timeout=timeout) as resp:
         text = await resp.text()
     for line in text.splitlines():
         if line.startswith("apiserver_registered_watchers") and 'resource="pods"' in line:
@@ -54,22 +65,27 @@ async def _probe(admin: ApiClient, seconds: float, out: dict[str, list[float]]) 
     """Alternate the two probes for `seconds`, one at a time, 50 ms apart."""
     pod_path = resource_path("pods", namespace="default", name="probe")
     end = time.monotonic() + seconds
+    params = {"fieldSelector": f"spec.nodeName={PROBE_NODE}"}
     while time.monotonic() < end:
         t0 = time.perf_counter()
-        await admin.list(
-            resource_path("pods"), params={"fieldSelector": f"spec.nodeName={PROBE_NODE}"}
-        )
+        try:
+            await admin.list(resource_path("pods"), params=params)
+        except (Unreachable, errors.APIError):  # a failure counts, at the time it took
+            out["errors"].append(1.0)
         out["list"].append(ms_since(t0))
         t0 = time.perf_counter()
-        pod = await admin.get(pod_path)
-        pod.setdefault("status", {})["message"] = f"probe {time.time()}"
-        await admin.update(pod_path + "/status", pod)
+        try:
+            pod = await admin.get(pod_path)
+            pod.setdefault("status", {})["message"] = f"probe {time.time()}"
+            await admin.update(pod_path + "/status", pod)
+        except (Unreachable, errors.APIError):
+            out["errors"].append(1.0)
         out["status"].append(ms_since(t0))
         await asyncio.sleep(0.05)
 
 
 async def _window(admin: ApiClient, pid: int, seconds: float) -> tuple[dict[str, Any], Usage]:
-    out: dict[str, list[float]] = {"list": [], "status": []}
+    out: dict[str, list[float]] = {"list": [], "status": [], "errors": []}
     loop = asyncio.get_running_loop()
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         usage = loop.run_in_executor(pool, lambda: sample_process(pid, seconds=seconds))
@@ -101,7 +117,7 @@ async def _measure(
     workers = _start_workers(srv, base, agents, per_process)
     try:
         t0 = time.monotonic()
-        bound = 60 + agents * 0.03
+        bound = 60 + agents * 0.02
         while time.monotonic() - t0 < bound and await _watchers(admin) < agents:
             await asyncio.sleep(0.5)
         result["ramp_s"] = time.monotonic() - t0
@@ -143,7 +159,8 @@ def _run_one(agents: int, per_process: int, seconds: float) -> list[Figure]:
             srv.stop()
     print(
         f"capacity: {agents} agents, {r['watchers']} pod watches open after {r['ramp_s']:.0f} s"
-        f" of ramp-up; agent-side counts {json.dumps(r['counts'], sort_keys=True)}",
+        f" of ramp-up; {len(r['load']['errors'])} probe(s) failed under load;"
+        f" agent-side counts {json.dumps(r['counts'], sort_keys=True)}",
         file=sys.stderr,
     )
     name = f"capacity.{agents}_agents"

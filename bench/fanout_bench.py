@@ -137,10 +137,12 @@ async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, 
         items = (await admin.list(resource_path("nodes"))).get("items") or []
         return len(items) >= nodes
 
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"patch_conflicts": 0, "short": []}
     t0 = time.perf_counter()
-    await poll(registered, timeout=timeout, interval=0.5, what=f"{nodes} nodes registered")
+    with contextlib.suppress(TimeoutError):  # go on with the nodes there are
+        await poll(registered, timeout=timeout, interval=0.5, what=f"{nodes} nodes registered")
     out["register_s"] = ms_since(t0) / 1000
+    have = len((await admin.list(resource_path("nodes"))).get("items") or [])
     tracker = Tracker()
     follower = asyncio.create_task(_follow(admin, tracker))
     try:
@@ -160,10 +162,13 @@ async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, 
                 out["patch_conflicts"] = await _patch_retrying(admin, patch)
 
             async def everywhere() -> bool:
-                return len(tracker.seen) >= nodes
+                return len(tracker.seen) >= have
 
-            await poll(everywhere, timeout=timeout, interval=0.05, what=f"{phase} on every node")
-            out[phase] = sorted(tracker.seen.values())
+            try:
+                await poll(everywhere, timeout=timeout, interval=0.05, what=f"{phase} everywhere")
+            except TimeoutError:  # report the nodes that made it, and say so
+                out["short"].append(f"{phase}: {len(tracker.seen)} of {have} nodes in {timeout} s")
+            out[phase] = sorted(tracker.seen.values()) or [timeout * 1000]
     finally:
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -173,14 +178,18 @@ async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, 
     return out
 
 
-def run(*, nodes: tuple[int, ...] = (100, 1000), per_process: int = 500) -> list[Figure]:
+def run(
+    *, nodes: tuple[int, ...] = (100, 1000), per_process: int = 500, timeout: float = 150.0
+) -> list[Figure]:
+    """`timeout` bounds registration and each phase; a phase cut short reports the nodes
+    that made it (the figure's n says how many) and names itself on stderr."""
     figures: list[Figure] = []
     for n in nodes:
-        figures += _run_one(n, per_process)
+        figures += _run_one(n, per_process, timeout)
     return figures
 
 
-def _run_one(nodes: int, per_process: int) -> list[Figure]:
+def _run_one(nodes: int, per_process: int, timeout: float) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bench-fanout-", ignore_cleanup_errors=True) as tmp:
         base = Path(tmp)
         srv = start_server_process(base / "server", "--log-level", "warning")
@@ -194,7 +203,7 @@ def _run_one(nodes: int, per_process: int) -> list[Figure]:
                 argv += ["--state-dir", str(base / "agents"), "--prefix", "fan"]
                 argv += ["--first", str(first), "--count", str(min(per_process, nodes - first))]
                 workers.append(subprocess.Popen(argv))
-            out = asyncio.run(_measure(srv, nodes, timeout=120 + nodes * 0.3))
+            out = asyncio.run(_measure(srv, nodes, timeout=timeout))
         finally:
             for w in workers:
                 w.terminate()
