@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import urllib.request
 
 import pytest
 
@@ -42,8 +43,8 @@ def test_seed_001_runs_one_pod_per_worker(fleet: Fleet) -> None:
 
         nodes = table(fleet.kubectl("get", "nodes", "-o", "wide").stdout)
         assert {n["NAME"]: n["INTERNAL-IP"] for n in nodes} == {h.name: h.ip for h in fleet.hosts}
-        for pod in fleet.pods("name=daemonset-example"):
-            assert pod["status"]["hostIP"] == fleet.host(pod["spec"]["nodeName"]).ip
+        for obj in fleet.pods("name=daemonset-example"):
+            assert obj["status"]["hostIP"] == fleet.host(obj["spec"]["nodeName"]).ip
 
 
 def test_seed_004_fluentd_tolerates_the_control_plane(fleet: Fleet) -> None:
@@ -91,3 +92,20 @@ def test_deleted_pod_comes_back_with_a_new_name_on_the_same_node(fleet: Fleet) -
         wait_for(lambda: host.running(new_name), timeout=30, message="its container running")
         assert host.running(old_name) == []
         assert not old_ids & {c["Id"] for c in host.running("daemonset-example-")}
+
+
+def test_node_exporter_serves_each_hosts_figures_on_its_address(fleet: Fleet) -> None:
+    """manifests/node-exporter.yaml (hostNetwork, hostPID, tolerates every taint) gets ready on
+    every host, and each host's address answers /metrics on port 9100 with the host's figures."""
+    everyone = sorted(h.name for h in fleet.hosts)
+    with fleet.daemonset(manifest("node-exporter.yaml", image=fleet.image)):
+
+        def placed() -> bool:
+            pods = fleet.pods("app=node-exporter", namespace="kube-system")
+            return sorted(p["spec"]["nodeName"] for p in pods if pod_ready(p)) == everyone
+
+        wait_for(placed, timeout=60, message="a ready node-exporter on every host")
+        for host in fleet.hosts:
+            with urllib.request.urlopen(f"http://{host.ip}:9100/metrics", timeout=5) as reply:
+                body = reply.read().decode()
+            assert "node_processes" in body, host.name
