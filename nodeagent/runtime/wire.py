@@ -15,6 +15,7 @@ STATES: dict[str, ContainerState] = {
     "running": ContainerState.RUNNING,
     "paused": ContainerState.RUNNING,
     "restarting": ContainerState.RUNNING,
+    "stopping": ContainerState.RUNNING,  # podman, during a stop's grace period: still alive
     "exited": ContainerState.EXITED,
     "stopped": ContainerState.EXITED,  # podman
     "dead": ContainerState.EXITED,

@@ -48,6 +48,7 @@ def test_parse_time(text: str | None, expected: float | None) -> None:
         ("running", ContainerState.RUNNING),
         ("exited", ContainerState.EXITED),
         ("stopped", ContainerState.EXITED),
+        ("stopping", ContainerState.RUNNING),
         ("configured", ContainerState.CREATED),
         ("created", ContainerState.CREATED),
         ("Weird", ContainerState.UNKNOWN),
