@@ -13,56 +13,36 @@ import concurrent.futures
 import contextlib
 import json
 import os
-import re
 import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from tests.e2e.cleanup import (
+    NETNS_PREFIX,
+    STATE_DIR,
+    cleanup_leftovers,
+    cleanup_run,
+    clear_containers,
+    engine_argv,
+    sh,
+    unmount_under,
+)
+from tests.e2e.reading import Obj, wait_for
 from tests.support.podman import PodmanService, busybox_image
 from tests.support.server import ServerProcess, free_port, start_server_process
 from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
-STATE_DIR = Path("/run/nodeagent-e2e")
-NETNS_PREFIX = "nae2e-"
-LINK_RE = re.compile(r"^nae([0-9a-f]{4})(?:h\d+|br)$")
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane:NoSchedule"
-Obj = dict[str, Any]
 HostSpec = tuple[str, tuple[str, ...], tuple[str, ...]]  # name, labels, taints
 AGENT_CONFIG = "leaseInterval: 2\nstatusUpdateInterval: 2\nfileCheckInterval: 5\n"
-
-
-def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: {result.stderr.strip()}")
-    return result
-
-
-def manifest(name: str, *, image: str) -> str:
-    """manifests/NAME (a seed example) with its image replaced by `image`."""
-    text = (ROOT / "manifests" / name).read_text()
-    return text.replace("localhost/busybox:1", image)
-
-
-def example_daemonset(name: str, *, image: str, node_selector: dict[str, str] | None = None) -> str:
-    """Seed 001's daemonset-example renamed to `name` (its selector label too)."""
-    ds = yaml.safe_load(manifest("daemonset-example.yaml", image=image))
-    ds["metadata"]["name"] = name
-    ds["spec"]["selector"]["matchLabels"] = {"name": name}
-    ds["spec"]["template"]["metadata"]["labels"] = {"name": name}
-    if node_selector is not None:
-        ds["spec"]["template"]["spec"]["nodeSelector"] = node_selector
-    return str(yaml.safe_dump(ds, sort_keys=False))
 
 
 @dataclass(kw_only=True)
@@ -396,34 +376,12 @@ def _ready(node: Obj) -> str:
     return "Unknown"
 
 
-def clear_containers(podman: list[str], env: dict[str, str]) -> None:
-    """Remove every container; a pod's sandbox goes on a later pass than the containers that
-    share its namespaces (podman 4.3's `rm --all` refuses it while they exist)."""
-    for _ in range(4):
-        subprocess.run([*podman, "rm", "--all", "--force", "--time", "0"], env=env,
-                       capture_output=True, check=False)  # fmt: skip
-        left = subprocess.run([*podman, "ps", "--all", "--quiet"], env=env, capture_output=True,
-                              text=True, check=False)  # fmt: skip
-        if left.returncode != 0 or not left.stdout.strip():
-            return
-
-
-def _engine_argv(base_dir: str, run_dir: str, netns: str) -> tuple[list[str], dict[str, str]]:
-    """The podman CLI on a host's storage (the layout of tests/support/podman.py)."""
-    prefix = (
-        ["nsenter", f"--net=/run/netns/{netns}"] if Path(f"/run/netns/{netns}").exists() else []
-    )
-    argv = [*prefix, "podman", "--root", f"{base_dir}/root", "--runroot", f"{run_dir}/run",
-            "--tmpdir", f"{run_dir}/tmp", "--storage-driver", "vfs"]  # fmt: skip
-    return argv, {**os.environ, "CONTAINERS_CONF": f"{base_dir}/containers.conf"}
-
-
 def _stop_engine(host: Host) -> None:
     service = host.podman_service
     if service is None:
         return
     with contextlib.suppress(Exception):
-        clear_containers(*_engine_argv(str(service.base_dir), str(service.run_dir), host.netns))
+        clear_containers(*engine_argv(str(service.base_dir), str(service.run_dir), host.netns))
     with contextlib.suppress(Exception):
         service.stop()
     host.podman_service = None
@@ -439,113 +397,3 @@ def new_fleet(base: Path, image: str) -> Fleet:
             break
     run_id = secrets.token_hex(2)
     return Fleet(run_id=run_id, subnet=subnet, bridge=f"nae{run_id}br", base=base, image=image)
-
-
-def cleanup_run(record: Path) -> None:
-    """Remove what a run recorded: processes in its netns, mounts, links, netns."""
-    if not record.exists():
-        return
-    data = json.loads(record.read_text())
-    for engine in data.get("engines", []):
-        with contextlib.suppress(Exception):
-            clear_containers(*_engine_argv(*json.loads(engine)))
-    for pid in data.get("procs", []):
-        with contextlib.suppress(OSError):
-            if b"nodeagent" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(int(pid), signal.SIGKILL)
-    for netns in data.get("netnss", []):
-        pids = sh("ip", "netns", "pids", netns, check=False).stdout.split()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)
-    for run_dir in data.get("run_dirs", []):
-        unmount_under(run_dir)
-    for engine in data.get("engines", []):
-        unmount_under(json.loads(engine)[0])
-    for link in data.get("links", []):
-        sh("ip", "link", "del", link, check=False)
-    for netns in data.get("netnss", []):
-        sh("ip", "netns", "del", netns, check=False)
-    record.unlink(missing_ok=True)
-
-
-def unmount_under(prefix: str) -> None:
-    """Lazily unmount whatever is still mounted below `prefix` (containers' shm, netns)."""
-    for line in reversed(Path("/proc/mounts").read_text().splitlines()):
-        mountpoint = line.split()[1]
-        if mountpoint.startswith(prefix.rstrip("/") + "/"):
-            sh("umount", "-l", mountpoint, check=False)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def cleanup_leftovers() -> None:
-    """Best effort: remove what crashed earlier runs left behind (never a live run's things)."""
-    live: set[str] = set()
-    for record in STATE_DIR.glob("*.json") if STATE_DIR.exists() else []:
-        try:
-            pid = int(json.loads(record.read_text()).get("pid", 0))
-        except (ValueError, OSError):
-            pid = 0
-        if pid and _alive(pid):
-            live.add(record.stem)
-        else:
-            cleanup_run(record)
-    for netns in sh("ip", "netns", "list", check=False).stdout.split("\n"):
-        name = netns.split(" ")[0]
-        if name.startswith(NETNS_PREFIX) and name[len(NETNS_PREFIX) :][:4] not in live:
-            cleanup_run_netns(name)
-    for line in sh("ip", "-o", "link", check=False).stdout.splitlines():
-        link = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
-        m = LINK_RE.match(link)
-        if m and m.group(1) not in live:
-            sh("ip", "link", "del", link, check=False)
-
-
-def cleanup_run_netns(netns: str) -> None:
-    for pid in sh("ip", "netns", "pids", netns, check=False).stdout.split():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid), signal.SIGKILL)
-    sh("ip", "netns", "del", netns, check=False)
-
-
-def wait_for(predicate: Any, *, timeout: float, message: str) -> Any:
-    """Poll `predicate` every 0.5 s until truthy (kubectl calls are not free)."""
-    return wait_until(predicate, timeout=timeout, interval=0.5, message=message)
-
-
-def now() -> float:
-    return time.monotonic()
-
-
-def table(text: str) -> list[dict[str, str]]:
-    """kubectl's column output -> one dict per row, keyed by the header's column names."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        return []
-    header = lines[0]
-    starts = [m.start() for m in re.finditer(r"(?:^|(?<=  ))\S", header)]
-    names = [header[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
-    return [
-        {
-            name: line[a:b].strip()
-            for name, a, b in zip(names, starts, [*starts[1:], None], strict=True)
-        }
-        for line in lines[1:]
-    ]
-
-
-def pod_ready(pod: Obj) -> bool:
-    """Ready=True and not being deleted: the pod counts as available."""
-    if pod["metadata"].get("deletionTimestamp"):
-        return False
-    conditions = pod.get("status", {}).get("conditions", [])
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)

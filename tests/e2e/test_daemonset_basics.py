@@ -7,7 +7,8 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.harness import Fleet, manifest, pod_ready, table, wait_for
+from tests.e2e.harness import Fleet
+from tests.e2e.reading import manifest, pod_ready, table, wait_for
 
 pytestmark = pytest.mark.e2e
 

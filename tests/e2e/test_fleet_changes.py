@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.harness import Fleet, example_daemonset, pod_ready, wait_for
+from tests.e2e.harness import Fleet
+from tests.e2e.reading import example_daemonset, pod_ready, wait_for
 
 pytestmark = pytest.mark.e2e
 

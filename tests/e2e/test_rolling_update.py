@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from tests.e2e.harness import Fleet, example_daemonset, pod_ready, wait_for
+from tests.e2e.harness import Fleet
+from tests.e2e.reading import example_daemonset, pod_ready, wait_for
 from tests.support.podman import tag_image
 
 pytestmark = pytest.mark.e2e

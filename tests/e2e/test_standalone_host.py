@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.e2e.harness import Fleet, example_daemonset, wait_for
+from tests.e2e.harness import Fleet
+from tests.e2e.reading import example_daemonset, wait_for
 
 pytestmark = pytest.mark.e2e
 
