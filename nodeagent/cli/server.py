@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long a node may miss heartbeats before it is Unknown (default 40s)",
     )
     parser.add_argument(
+        "--pod-gc-quarantine",
+        default=None,
+        help="how long a node must be gone before its pods are deleted "
+        "(default 40s, or the node grace when shorter)",
+    )
+    parser.add_argument(
         "--watch-window",
         type=int,
         default=10_000,
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             tls_sans=args.tls_san,
             insecure_http=args.insecure_http,
             node_monitor_grace_period=args.node_monitor_grace_period,
+            pod_gc_quarantine=args.pod_gc_quarantine,
             watch_window=args.watch_window,
             log_level=args.log_level,
         )

@@ -117,7 +117,11 @@ async def _controllers(registry: StoreRegistry, settings: ServerSettings) -> Non
         return
     run: Callable[..., Awaitable[None]] = manager.run_controllers
     seam: Registry = registry  # mypy checks StoreRegistry against the Registry protocol here
-    await run(seam, node_monitor_grace_seconds=settings.node_monitor_grace_seconds)
+    await run(
+        seam,
+        node_monitor_grace_seconds=settings.node_monitor_grace_seconds,
+        pod_gc_quarantine_seconds=settings.pod_gc_quarantine_seconds,
+    )
 
 
 @contextlib.asynccontextmanager

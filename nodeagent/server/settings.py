@@ -31,6 +31,9 @@ class ServerSettings:
     tls_sans: tuple[str, ...] = ()
     insecure_http: bool = False  # plain HTTP: kubectl sends no token over it; tests only
     node_monitor_grace_seconds: float = 40.0
+    # how long a node must be gone before its pods are deleted (None: 40 s, or the node
+    # grace when that is shorter; controllers/manager.py)
+    pod_gc_quarantine_seconds: float | None = None
     watch_window: int = 10_000
     gc_resync_seconds: float = 10.0
     log_level: str = "info"
@@ -90,6 +93,7 @@ def build_settings(
     tls_sans: list[str] | None = None,
     insecure_http: bool = False,
     node_monitor_grace_period: str = "40s",
+    pod_gc_quarantine: str | None = None,
     watch_window: int = 10_000,
     log_level: str = "info",
 ) -> ServerSettings:
@@ -123,6 +127,11 @@ def build_settings(
         insecure_http=insecure_http,
         node_monitor_grace_seconds=parse_duration(
             node_monitor_grace_period, flag="--node-monitor-grace-period"
+        ),
+        pod_gc_quarantine_seconds=(
+            parse_duration(pod_gc_quarantine, flag="--pod-gc-quarantine")
+            if pod_gc_quarantine is not None
+            else None
         ),
         watch_window=watch_window,
         log_level=log_level.lower(),

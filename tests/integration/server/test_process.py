@@ -6,6 +6,7 @@ import json
 import ssl
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,6 +103,7 @@ def test_kubeconfig_works_with_kubectl(process: ServerProcess) -> None:
         (["--node-monitor-grace-period", "soon"], "--node-monitor-grace-period"),
         (["--tls-cert-file", "/nonexistent.crt", "--tls-key-file", "/x.key"], "--tls-cert-file"),
         (["--log-level", "loud"], "--log-level"),
+        (["--pod-gc-quarantine", "0s"], "--pod-gc-quarantine"),
     ],
 )
 def test_bad_flags_name_the_flag(tmp_path: Path, flags: list[str], named: str) -> None:
@@ -125,3 +127,18 @@ def test_restart_keeps_tokens_and_ca(process: ServerProcess) -> None:
     assert process.ca_file.read_bytes() == ca
     assert process.admin_token == token
     assert _request(process, "GET", "/api/v1/namespaces/default")["metadata"]["name"] == "default"
+
+
+def test_pod_gc_quarantine_reaches_the_controllers(tmp_path: Path) -> None:
+    """--pod-gc-quarantine is what the pod garbage collector is started with."""
+    srv = start_server_process(tmp_path / "data", "--pod-gc-quarantine", "7s")
+    try:
+        deadline = time.monotonic() + 20
+        while '"controllers_starting"' not in srv.logs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = [
+            json.loads(line) for line in srv.logs().splitlines() if '"controllers_starting"' in line
+        ]
+        assert [e["pod_gc_quarantine"] for e in started] == [7.0]
+    finally:
+        srv.stop()

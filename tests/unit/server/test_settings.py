@@ -44,3 +44,11 @@ def test_bad_durations(text: str) -> None:
 def test_wildcard_listen_is_reached_on_loopback() -> None:
     assert build_settings(data_dir="/d", listen="0.0.0.0:6443").client_host == "127.0.0.1"
     assert build_settings(data_dir="/d", listen="10.0.0.5:6443").client_host == "10.0.0.5"
+
+
+def test_pod_gc_quarantine() -> None:
+    """--pod-gc-quarantine is a duration; unset leaves the controllers' default."""
+    assert build_settings(data_dir="/d").pod_gc_quarantine_seconds is None
+    assert build_settings(data_dir="/d", pod_gc_quarantine="2m").pod_gc_quarantine_seconds == 120
+    with pytest.raises(SettingsError, match=r"^--pod-gc-quarantine: 'soon'"):
+        build_settings(data_dir="/d", pod_gc_quarantine="soon")
