@@ -27,10 +27,12 @@ def validate_object(obj: Obj) -> list[FieldError]:
 
 
 def validate_update(kind: str, new: Obj, old: Obj) -> list[FieldError]:
-    """Rules that compare an update with the stored object (e.g. an immutable selector)."""
-    if kind != "DaemonSet":
-        return []
-    return validation.validate_daemonset_update(new, old)
+    """Rules that compare a (defaulted) update with the stored object: a DaemonSet's selector
+    is immutable, a Pod's spec may change only in images, activeDeadlineSeconds, added
+    tolerations (validation.validate_update). The stored object is defaulted first, as
+    kube-apiserver defaults what it reads from storage, so a default added since it was
+    written is no change."""
+    return validation.validate_update({**new, "kind": kind}, default_object(old))
 
 
 def format_time(t: float) -> str:

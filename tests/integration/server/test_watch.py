@@ -193,13 +193,16 @@ async def test_watch_on_an_object_path(server: ServerInfo, admin: aiohttp.Client
 async def test_node_watch_sees_only_its_pods(
     server: ServerInfo, admin: aiohttp.ClientSession
 ) -> None:
-    """A spec.nodeName watch gets its node's pods, and a pod moved away as DELETED."""
+    """A spec.nodeName watch gets its node's pods only (a pod never moves: its nodeName is
+    immutable), and their deletion."""
     _, first = await call(admin, server, "POST", PODS, objects.pod("elsewhere", node="n2"))
     rv = first["metadata"]["resourceVersion"]
     _, mine = await call(admin, server, "POST", PODS, objects.pod("mine", node="n1"))
     await call(admin, server, "POST", PODS, objects.pod("other", node="n2"))
     mine["spec"]["nodeName"] = "n3"
     status, _ = await call(admin, server, "PUT", f"{PODS}/mine", mine)
+    assert status == 422
+    status, _ = await call(admin, server, "DELETE", f"{PODS}/mine?gracePeriodSeconds=0")
     assert status == 200
     url = (
         f"{server.url}/api/v1/pods?watch=true&resourceVersion={rv}&fieldSelector=spec.nodeName%3Dn1"
