@@ -28,6 +28,7 @@ from nodeagent.server.rest.request import (
     Target,
     decode_object,
     flag,
+    include_object,
     int_param,
     media_type,
     verb_of,
@@ -131,7 +132,13 @@ def _now() -> float:
 
 
 def render(request: web.Request, call: Call, items: list[Obj], rv: str) -> Obj:
-    return render_table(call.target.resource.name, items, resource_version=rv, now=_now())
+    return render_table(
+        call.target.resource.name,
+        items,
+        resource_version=rv,
+        now=_now(),
+        include_object=include_object(request),
+    )
 
 
 # ---- verbs ----

@@ -129,5 +129,16 @@ def decode_object(body: bytes, content_type: str) -> Obj:
     return value
 
 
+def include_object(request: web.Request) -> str:
+    """The includeObject parameter of a Table request: Metadata (default), Object or None."""
+    value = request.query.get("includeObject") or "Metadata"
+    if value not in ("Metadata", "Object", "None"):
+        raise BadRequest(
+            f'includeObject: Unsupported value: "{value}": supported values: '
+            '"Metadata", "None", "Object"'
+        )
+    return value
+
+
 def wants_table(request: web.Request) -> bool:
     return "as=table" in request.headers.get("Accept", "").lower().replace(" ", "")

@@ -67,11 +67,14 @@ def render_table(
     resource_version: str,
     now: float,
     include_column_definitions: bool = True,
+    include_object: str = "Metadata",
 ) -> Obj:
     """A Table of `items` (objects of `resource`, e.g. "daemonsets"). Resources without a
-    printer get kubectl's default Name and Age columns."""
+    printer get kubectl's default Name and Age columns. Each row carries its object as
+    `include_object` asks (the includeObject parameter): "Metadata" (PartialObjectMetadata,
+    the default), "Object" (whole; kubectl's --sort-by needs it) or "None"."""
     printer = PRINTERS.get(resource, DEFAULT_PRINTER)
-    rows = [_row(printer, item, now) for item in items]
+    rows = [_row(printer, item, now, include_object) for item in items]
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
@@ -83,16 +86,20 @@ def render_table(
     }
 
 
-def _row(printer: Printer, item: Obj, now: float) -> Obj:
+INCLUDE_OBJECT = ("Metadata", "Object", "None")
+
+
+def _row(printer: Printer, item: Obj, now: float, include_object: str) -> Obj:
     metadata = {k: v for k, v in meta(item).items() if k != "managedFields"}
-    row: Obj = {
-        "cells": printer.cells(item, now),
-        "object": {
+    row: Obj = {"cells": printer.cells(item, now)}
+    if include_object == "Object":
+        row["object"] = item
+    elif include_object != "None":
+        row["object"] = {
             "kind": "PartialObjectMetadata",
             "apiVersion": "meta.k8s.io/v1",
             "metadata": metadata,
-        },
-    }
+        }
     phase = get(item, "status", "phase")
     if item.get("kind") == "Pod" and phase in _POD_ROW_CONDITIONS:
         row["conditions"] = [_POD_ROW_CONDITIONS[phase]]

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from nodeagent.api.errors import APIError
 from nodeagent.server.rest import keys
-from nodeagent.server.rest.request import Call, flag, int_param, wants_table
+from nodeagent.server.rest.request import Call, flag, include_object, int_param, wants_table
 from nodeagent.server.rest.tables import render_table
 from nodeagent.server.store.protocol import WatchEvent
 
@@ -33,10 +33,13 @@ BOOKMARK_SECONDS = 60.0  # with allowWatchBookmarks: an idle stream gets a BOOKM
 
 
 class _Stream:
-    def __init__(self, response: web.StreamResponse, call: Call, *, table: bool) -> None:
+    def __init__(
+        self, response: web.StreamResponse, call: Call, *, table: bool, include_object: str
+    ) -> None:
         self.response = response
         self.resource = call.target.resource
         self.table = table
+        self.include_object = include_object
         self.first = True
 
     async def send(self, type_: str, obj: Obj) -> None:
@@ -47,6 +50,7 @@ class _Stream:
                 resource_version=str((obj.get("metadata") or {}).get("resourceVersion", "")),
                 now=time.time(),
                 include_column_definitions=self.first,
+                include_object=self.include_object,
             )
             self.first = False
         line = json.dumps({"type": type_, "object": obj}, separators=(",", ":")) + "\n"
@@ -128,10 +132,11 @@ async def serve_watch(request: web.Request, call: Call) -> web.StreamResponse:
         label_selector=labels,
         field_selector=fields,
     )
+    wanted_object = include_object(request)  # a bad value is 400 before the stream starts
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    stream = _Stream(response, call, table=wants_table(request))
+    stream = _Stream(response, call, table=wants_table(request), include_object=wanted_object)
     metrics.watches.labels(r.name).inc()
     try:
         async with asyncio.timeout(float(timeout) if timeout else DEFAULT_TIMEOUT_SECONDS):

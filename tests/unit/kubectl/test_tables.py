@@ -128,6 +128,18 @@ class TestDaemonSets:
         assert obj["metadata"]["uid"] == "u1"
         assert "managedFields" not in obj["metadata"]
 
+    def test_include_object_object_and_none(self) -> None:
+        """includeObject=Object carries the whole object (--sort-by reads it); None, none."""
+        ds = _ds()
+        (whole,) = render_table(
+            "daemonsets", [ds], resource_version="1", now=NOW, include_object="Object"
+        )["rows"]
+        assert whole["object"] == ds
+        (bare,) = render_table(
+            "daemonsets", [ds], resource_version="1", now=NOW, include_object="None"
+        )["rows"]
+        assert "object" not in bare
+
     def test_node_selector_and_missing_status(self) -> None:
         """A fresh DaemonSet (no status yet) shows zeros; nodeSelector prints sorted."""
         ds = _ds()

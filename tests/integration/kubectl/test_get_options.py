@@ -1,0 +1,60 @@
+"""`kubectl get` options that read more than the table's cells: --sort-by, -o name, -L,
+`get all`, and `delete -f`."""
+
+from __future__ import annotations
+
+from tests.integration.kubectl.conftest import Cluster, table
+
+
+def _pods(cluster: Cluster, ns: str) -> None:
+    for name, image in (("pb", "busybox:3"), ("pa", "busybox:9"), ("pc", "busybox:1")):
+        cluster.kubectl(
+            "run",
+            name,
+            "-n",
+            ns,
+            f"--image={image}",
+            f"--labels=app={name},tier=t-{name}",
+            check=True,
+        )
+
+
+def test_sort_by_a_field_outside_the_table(cluster: Cluster, ns: str) -> None:
+    """--sort-by on a spec field asks for includeObject=Object and sorts the rows by it."""
+    _pods(cluster, ns)
+    by_image = cluster.kubectl(
+        "get", "pods", "-n", ns, "--sort-by=.spec.containers[0].image", check=True
+    )
+    assert [row[0] for row in table(by_image.stdout)[1:]] == ["pc", "pb", "pa"]
+    by_name = cluster.kubectl("get", "pods", "-n", ns, "--sort-by=.metadata.name", check=True)
+    assert [row[0] for row in table(by_name.stdout)[1:]] == ["pa", "pb", "pc"]
+    wide = cluster.kubectl(
+        "get", "pods", "-n", ns, "-o", "wide", "--sort-by=.spec.containers[0].image", check=True
+    )
+    assert [row[0] for row in table(wide.stdout)[1:]] == ["pc", "pb", "pa"]
+
+
+def test_name_output_label_columns_and_get_all(cluster: Cluster, ns: str) -> None:
+    """-o name prints kind/name; -L adds one column per label key; `get all` lists pods."""
+    _pods(cluster, ns)
+    names = cluster.kubectl("get", "pods", "-n", ns, "-o", "name", check=True).stdout.split()
+    assert sorted(names) == ["pod/pa", "pod/pb", "pod/pc"]
+    rows = table(cluster.kubectl("get", "pods", "-n", ns, "-L", "app,tier", check=True).stdout)
+    assert rows[0][-2:] == ["APP", "TIER"]
+    assert {tuple(r[-2:]) for r in rows[1:]} == {("pa", "t-pa"), ("pb", "t-pb"), ("pc", "t-pc")}
+    everything = cluster.kubectl("get", "all", "-n", ns, check=True).stdout
+    assert {"pod/pa", "pod/pb", "pod/pc"} <= {r[0] for r in table(everything)}
+
+
+def test_delete_from_file(cluster: Cluster, ns: str) -> None:
+    """delete -f removes what the file names."""
+    path = cluster.write(
+        f"{ns}/pod.yaml",
+        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: gone\n  namespace: {ns}\n"
+        "spec:\n  containers:\n  - name: c\n    image: busybox\n",
+    )
+    cluster.kubectl("create", "-f", str(path), check=True)
+    deleted = cluster.kubectl("delete", "-f", str(path), check=True)
+    assert deleted.stdout.strip() == f'pod "gone" deleted from {ns} namespace'
+    status, _ = cluster.api("GET", f"/api/v1/namespaces/{ns}/pods/gone")
+    assert status == 404
