@@ -246,7 +246,13 @@ class Executor:
         while self._busy:
             await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
-    async def cancel(self) -> None:
-        for task in list(self._busy.values()):
+    async def cancel(self, *, wait: float = 5.0) -> None:
+        """Cancel what is in flight; wait at most `wait` seconds (a call into the engine that
+        ignores cancellation must not hold up the agent's stop)."""
+        tasks = list(self._busy.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._busy.values(), return_exceptions=True)
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=wait)
+            if pending:
+                log.warning("pod_actions_not_cancelled", count=len(pending))

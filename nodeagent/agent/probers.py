@@ -172,7 +172,13 @@ class Prober:
             await writer.wait_closed()
         return True, ""
 
-    async def cancel(self) -> None:
-        for task in list(self._inflight.values()):
+    async def cancel(self, *, wait: float = 5.0) -> None:
+        """Cancel what is in flight; wait at most `wait` seconds (a call into the engine that
+        ignores cancellation must not hold up the agent's stop)."""
+        tasks = list(self._inflight.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=wait)
+            if pending:
+                log.warning("probes_not_cancelled", count=len(pending))

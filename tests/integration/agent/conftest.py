@@ -65,8 +65,17 @@ class Agent:
         if self.task is None or self.stop_event is None:
             return
         self.stop_event.set()
-        await asyncio.wait_for(self.task, 20)
-        self.task = None
+        task, self.task = self.task, None
+        _done, pending = await asyncio.wait({task}, timeout=20)
+        if pending:  # name what is stuck, then fail the test
+            stacks = []
+            for t in asyncio.all_tasks():
+                frames = t.get_stack(limit=3)
+                where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in frames)
+                stacks.append(f"{t.get_name()}: {where}")
+            task.cancel()
+            raise AssertionError("the agent did not stop within 20 s:\n" + "\n".join(stacks))
+        task.result()
 
     async def get(self, path: str) -> tuple[int, str]:
         url = f"http://{self.settings.listen}{path}"
