@@ -88,7 +88,9 @@ def _engine_errors(what: str, *, reason: str = "RuntimeError") -> Iterator[None]
     except aiodocker.DockerError as exc:
         if exc.status == 900:
             raise RuntimeUnavailable(f"{what}: {exc.message}") from exc
-        word = "NotFound" if exc.status == NOT_FOUND else reason
+        # podman answers 500 "...: no such container" for one removed while we looked it up.
+        gone = exc.status == NOT_FOUND or "no such container" in str(exc.message).lower()
+        word = "NotFound" if gone else reason
         raise RuntimeError_(f"{what}: {exc.message}", reason=word) from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise RuntimeUnavailable(f"{what}: {exc}") from exc
