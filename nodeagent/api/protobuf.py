@@ -238,6 +238,8 @@ SELF_SUBJECT_ACCESS_REVIEW: Schema = {
     ),
 }
 
+SELF_SUBJECT_REVIEW: Schema = {1: Field(name="metadata", decode=_message(OBJECT_META))}
+
 # The kinds whose protobuf bodies the server reads, by (apiVersion, kind).
 KINDS: dict[tuple[str, str], Schema] = {
     ("v1", "Namespace"): NAMESPACE,
@@ -245,6 +247,7 @@ KINDS: dict[tuple[str, str], Schema] = {
     ("meta.k8s.io/v1", "DeleteOptions"): DELETE_OPTIONS,
     ("policy/v1", "Eviction"): EVICTION,
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): SELF_SUBJECT_ACCESS_REVIEW,
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): SELF_SUBJECT_REVIEW,
 }
 
 

@@ -24,7 +24,7 @@ from nodeagent.api.errors import (
 from nodeagent.api.resources import RESOURCES, Resource
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.registry import StoreRegistry
-from nodeagent.server.rest import keys, proxy
+from nodeagent.server.rest import keys, proxy, selfreview
 from nodeagent.server.rest.handlers import handler_for, respond
 from nodeagent.server.rest.metrics import Metrics
 from nodeagent.server.rest.request import MAX_BODY_BYTES, Target
@@ -147,5 +147,6 @@ def make_app(registry: StoreRegistry, authenticator: Authenticator) -> web.Appli
         for path, target in routes_for(r):
             app.router.add_route("*", path, handler_for(target))
     _add_discovery(app)
+    selfreview.add_routes(app)  # kubectl auth can-i / whoami
     proxy.add_routes(app)  # kubectl logs / exec (idempotent: discovery may have added them)
     return app

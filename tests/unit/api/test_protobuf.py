@@ -90,3 +90,13 @@ def test_bad_bodies_say_why(body: bytes, message: str) -> None:
     """A body we cannot read is a ProtobufError naming the reason, never a wrong object."""
     with pytest.raises(protobuf.ProtobufError, match=message):
         protobuf.decode_object(body)
+
+
+def test_self_subject_access_review() -> None:
+    """`kubectl auth can-i list pods -n x` arrives as resourceAttributes."""
+    attrs = _len(1, b"x") + _len(2, b"list") + _len(5, b"pods")
+    spec = _len(1, attrs)
+    body = _envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview", _len(2, spec))
+    assert protobuf.decode_object(body)["spec"] == {
+        "resourceAttributes": {"namespace": "x", "verb": "list", "resource": "pods"}
+    }

@@ -1,0 +1,30 @@
+"""`kubectl auth can-i` and `kubectl auth whoami` (self reviews, sent as protobuf)."""
+
+from __future__ import annotations
+
+from tests.integration.kubectl.conftest import SUITE_NODES, Cluster
+
+
+def test_can_i_as_admin_and_as_a_node(cluster: Cluster) -> None:
+    """The admin may do anything; a node token may read nodes but not delete them."""
+    assert cluster.kubectl("auth", "can-i", "delete", "daemonsets", "-A").stdout.strip() == "yes"
+    node_token = cluster.server.node_token(SUITE_NODES[0])
+    as_node = ("--token", node_token, "auth", "can-i")
+    allowed = cluster.kubectl(*as_node, "list", "nodes")
+    assert (allowed.returncode, allowed.stdout.strip()) == (0, "yes"), allowed.stderr
+    denied = cluster.kubectl(*as_node, "delete", "nodes")
+    assert (denied.returncode, denied.stdout.strip()) == (1, "no"), denied.stderr
+    own_lease = cluster.kubectl(
+        *as_node, "update", f"leases/{SUITE_NODES[0]}", "-n", "kube-node-lease"
+    )
+    assert own_lease.stdout.strip() == "yes", own_lease.stderr
+
+
+def test_whoami(cluster: Cluster) -> None:
+    """whoami names the caller and its groups."""
+    admin = cluster.kubectl("auth", "whoami", check=True).stdout
+    assert "admin" in admin
+    assert "system:masters" in admin
+    node = SUITE_NODES[1]
+    as_node = cluster.kubectl("--token", cluster.server.node_token(node), "auth", "whoami")
+    assert f"system:node:{node}" in as_node.stdout, as_node.stderr
