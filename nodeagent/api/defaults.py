@@ -33,6 +33,19 @@ PROBE_DEFAULTS: dict[str, Any] = {
     "failureThreshold": 3,
 }
 HTTP_GET_DEFAULTS: dict[str, Any] = {"path": "/", "scheme": "HTTP"}
+# NodeSystemInfo's fields, all serialized even when empty (kubeProxyVersion is "" since 1.31).
+NODE_INFO_FIELDS = (
+    "machineID",
+    "systemUUID",
+    "bootID",
+    "kernelVersion",
+    "osImage",
+    "containerRuntimeVersion",
+    "kubeletVersion",
+    "kubeProxyVersion",
+    "operatingSystem",
+    "architecture",
+)
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 CONTAINER_LISTS = ("initContainers", "containers")
 # Volume sources with a defaulted mode (SetDefaults_ConfigMapVolumeSource & co.).
@@ -186,13 +199,16 @@ def default_daemonset(obj: Obj) -> Obj:
 
 
 def default_node(obj: Obj) -> Obj:
-    """A defaulted copy of a Node: allocatable defaults to capacity."""
+    """A defaulted copy of a Node: allocatable defaults to capacity; nodeInfo has every field."""
     out = copy.deepcopy(obj)
     _metadata(out)
     status = out.get("status")
     status = status if isinstance(status, dict) else {}
     if isinstance(status.get("capacity"), dict) and status.get("allocatable") is None:
         status["allocatable"] = copy.deepcopy(status["capacity"])
+    if isinstance(status.get("nodeInfo"), dict):
+        # Go always writes these (no omitempty): clients such as the Python one require them.
+        _fill(status["nodeInfo"], dict.fromkeys(NODE_INFO_FIELDS, ""))
     return out
 
 
