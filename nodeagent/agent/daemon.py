@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.executor import Executor
 from nodeagent.agent.http import AgentMetrics, make_app
 from nodeagent.agent.nodestatus import NodeFacts, build_node
@@ -71,6 +72,7 @@ async def _connect(settings: AgentSettings, state: AgentState, factory: RuntimeF
             runtime = await factory(settings)
             info = await runtime.ping()
         except RuntimeError_ as e:
+            raise_if_cancelling()
             message = f"container runtime is down: {e}"
             if state.runtime_error != message:
                 log.warning("runtime_unavailable", error=str(e))

@@ -27,6 +27,7 @@ from nodeagent.agent.actions import (
     StopContainers,
     Waiting,
 )
+from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.plan import START_KEY_PREFIX, DesiredPod
 from nodeagent.agent.podstatus import WaitingReason
 from nodeagent.runtime.protocol import (
@@ -123,6 +124,7 @@ class Executor:
                     break
             self._record_waiting(uid, run, [a for a in actions if isinstance(a, Waiting)])
         except Exception:
+            raise_if_cancelling()
             log.exception("pod_actions_failed", pod_uid=uid)
         finally:
             del self._busy[uid]
@@ -151,6 +153,7 @@ class Executor:
                 run.pod_ip = info.pod_ip if info else ""
                 log.info("sandbox_created", pod=pod["metadata"]["name"], pod_uid=uid)
             except RuntimeError_ as e:
+                raise_if_cancelling()
                 log.warning("sandbox_failed", pod=pod["metadata"]["name"], error=str(e))
                 for c in pod["spec"].get("containers") or []:
                     run.waiting[c["name"]] = WaitingReason(reason=e.reason, message=str(e))
@@ -186,6 +189,7 @@ class Executor:
                 log.warning("container_field_not_honoured", pod=pod["metadata"]["name"], warning=w)
             await self.runtime.start_container(cid)
         except RuntimeError_ as e:
+            raise_if_cancelling()
             reason = e.reason if e.reason.startswith("Err") else "CreateContainerError"
             self.restarts = backoff.record_restart(
                 self.restarts, start_key, now=self.clock(), reason=reason, message=str(e)
@@ -216,6 +220,7 @@ class Executor:
             try:
                 await self.runtime.stop_container(cid, grace_seconds=action.grace_seconds)
             except RuntimeError_ as e:
+                raise_if_cancelling()
                 log.warning("container_stop_failed", container_id=cid[:12], error=str(e))
 
         log.info(
@@ -232,6 +237,7 @@ class Executor:
             try:
                 await self.runtime.remove_container(cid)
             except RuntimeError_ as e:
+                raise_if_cancelling()
                 log.warning("container_remove_failed", container_id=cid[:12], error=str(e))
         if action.pod_gone:
             pod_dir = Path(self.state_dir) / "pods" / action.pod_uid

@@ -16,6 +16,7 @@ import aiohttp
 import structlog
 
 from nodeagent.agent import probes
+from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.plan import DesiredPod
 from nodeagent.agent.probes import ProbeKey, ProbeKind, ProbeSpec, ProbeState
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState, Runtime, RuntimeError_
@@ -98,6 +99,7 @@ class Prober:
         try:
             ok, message = await self.check(spec_c[kind.value], spec_c, c, host, spec.timeout)
         except Exception as e:  # a probe that breaks is a failed probe, never a dead agent
+            raise_if_cancelling()
             ok, message = False, f"probe error: {e}"
         finally:
             self._inflight.pop(key, None)
@@ -135,6 +137,7 @@ class Prober:
             try:
                 result = await self.runtime.exec(c.id, command, timeout=timeout)
             except RuntimeError_ as e:
+                raise_if_cancelling()
                 return False, str(e)
             output = result.output.decode(errors="replace").strip()
             return result.exit_code == 0, output[-500:]

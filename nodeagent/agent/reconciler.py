@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.executor import Executor
 from nodeagent.agent.plan import DesiredPod, latest_attempts, plan
 from nodeagent.agent.podconfig import PodConfig
@@ -68,6 +69,7 @@ class Reconciler:
         try:
             observed = await self.runtime.list_containers()
         except RuntimeError_ as e:
+            raise_if_cancelling()
             message = f"container runtime is down: {e}"
             if self.state.runtime_error != message:
                 log.warning("runtime_unavailable", error=str(e))
@@ -158,5 +160,6 @@ async def follow_runtime_events(runtime: Runtime, wake: asyncio.Event) -> None:
             async for _event in runtime.events():
                 wake.set()
         except Exception as e:  # the stream breaking must not stop the agent: reopen it
+            raise_if_cancelling()
             log.debug("runtime_events_interrupted", error=str(e))
         await asyncio.sleep(1.0)

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import structlog
 
+from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.sources.file import parse_manifest
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
 
@@ -62,6 +63,7 @@ async def run_url_source(
                         pods = parsed.pods
                         body = new_body
             except (aiohttp.ClientError, TimeoutError) as e:
+                raise_if_cancelling()
                 failures += 1
                 level = log.warning if failures <= LOUD_FAILURES else log.debug
                 level("manifest_url_failed", url=url, error=str(e) or "timeout", failures=failures)
