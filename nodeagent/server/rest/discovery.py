@@ -282,14 +282,21 @@ def add_routes(app: web.Application) -> None:
     """Serve discovery, /version and OpenAPI on `app` (auth is the app's middleware's job),
     and the kubectl logs/exec proxy (proxy.add_routes, idempotent)."""
     proxy.add_routes(app)
-    app.router.add_get("/api", _root(core=True))
-    app.router.add_get("/apis", _root(core=False))
-    app.router.add_get("/version", _version)
+
+    def both(path: str, handler: Any) -> None:
+        # kube-apiserver answers these with a trailing slash too: the Python client asks
+        # /version/, /api/, /apis/ and /apis/{group}/{version}/.
+        app.router.add_get(path, handler)
+        app.router.add_get(path + "/", handler)
+
+    both("/api", _root(core=True))
+    both("/apis", _root(core=False))
+    both("/version", _version)
     app.router.add_get("/openapi/v2", _openapi_v2)
     app.router.add_get("/openapi/v3", _openapi_v3_root)
     for name in _groups():
-        app.router.add_get(f"/apis/{name}", _group(name))
+        both(f"/apis/{name}", _group(name))
     for group, version in group_versions():
         prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        app.router.add_get(prefix, _resource_list(group, version))
+        both(prefix, _resource_list(group, version))
         app.router.add_get(f"/openapi/v3{prefix}", _openapi_v3_document(group, version))

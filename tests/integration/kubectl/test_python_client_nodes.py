@@ -36,3 +36,19 @@ def test_list_and_watch_nodes_pods_and_daemonsets(cluster: Cluster) -> None:
             if set(SUITE_NODES) <= set(seen):
                 w.stop()
         assert set(SUITE_NODES) <= set(seen)
+
+
+def test_version_and_discovery_with_trailing_slash(cluster: Cluster) -> None:
+    """The client's VersionApi and discovery calls ask /version/, /api/, /apis/ and
+    /apis/apps/v1/ (with the slash), which kube-apiserver serves."""
+    configuration = client.Configuration()
+    load_kube_config(config_file=str(cluster.server.kubeconfig), client_configuration=configuration)
+    with client.ApiClient(configuration) as api_client:
+        version: Any = client.VersionApi(api_client)
+        assert version.get_code().git_version.startswith("v1.")
+        core: Any = client.CoreApi(api_client)
+        assert "v1" in core.get_api_versions().versions
+        apis: Any = client.ApisApi(api_client)
+        assert "apps" in {g.name for g in apis.get_api_versions().groups}
+        apps: Any = client.AppsV1Api(api_client)
+        assert "daemonsets" in {r.name for r in apps.get_api_resources().resources}
