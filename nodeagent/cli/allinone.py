@@ -250,6 +250,7 @@ async def run_all_in_one(args: argparse.Namespace) -> int:
                 print(f"nodeagent all-in-one: {line}", file=sys.stderr)
             return 2
         Path(agent_settings.manifest_dir).mkdir(parents=True, exist_ok=True)
+        link_kubeconfig(data_dir, handle.kubeconfig)
         agent = asyncio.create_task(run_agent(agent_settings, stop=stop), name="agent")
         stopper = asyncio.create_task(stop.wait(), name="signals")
         print(
@@ -278,4 +279,20 @@ async def run_all_in_one(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     logsetup.configure(level=args.log_level)
-    return asyncio.run(run_all_in_one(args))
+    try:
+        return asyncio.run(run_all_in_one(args))
+    except OSError as exc:  # the listen address taken, the data dir unwritable, ...
+        print(f"nodeagent all-in-one: {exc}", file=sys.stderr)
+        return 1
+
+
+def link_kubeconfig(data_dir: Path, kubeconfig: Path) -> Path:
+    """DIR/admin.kubeconfig -> the server's (DIR/server/admin.kubeconfig): the kubeconfig is
+    where `--data-dir DIR` says, as `nodeagent server --data-dir DIR` writes it."""
+    link = data_dir / kubeconfig.name
+    if link.is_symlink() or not link.exists():
+        tmp = link.with_name(link.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(os.path.relpath(kubeconfig, data_dir))
+        tmp.replace(link)
+    return link
