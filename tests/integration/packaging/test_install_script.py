@@ -143,3 +143,16 @@ def test_bad_arguments_are_refused_with_a_reason(install: Install) -> None:
     no_server = install.run("--role", "agent")
     assert no_server.returncode == 2
     assert "--server" in no_server.stderr
+
+
+def test_server_role_writes_its_flags_and_unit(install: Install) -> None:
+    """--role server puts the listen address and each --server-arg in server.env and installs
+    the server unit pointing at the installed command."""
+    result = install.run(
+        "--role", "server", "--listen", "0.0.0.0:7443", "--server-arg", "--tls-san=10.213.0.1"
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    env = (install.base / "etc" / "server.env").read_text()
+    assert env.strip() == 'NODEAGENT_SERVER_ARGS="--listen 0.0.0.0:7443 --tls-san=10.213.0.1"'
+    unit = (install.base / "units" / "nodeagent-server.service").read_text()
+    assert f"{install.base}/opt/venv/bin/nodeagent server" in unit
