@@ -166,8 +166,38 @@ def _container_id(request: web.Request) -> str:
             cid = record.container_ids.get(container)
             if cid:
                 return cid
-            raise web.HTTPNotFound(text=f"container {container} is not valid for pod {name}\n")
+            code, text = no_container_answer(record.pod, record.status, container)
+            raise web.HTTPNotFound(text=text) if code == 404 else web.HTTPBadRequest(text=text)
     raise web.HTTPNotFound(text=f"pod {ns}/{name} is not on this node\n")
+
+
+# kubelet's words for a container whose logs cannot be read yet (validateContainerLogStatus).
+WAITING_WHY = {
+    "ErrImagePull": "trying and failing to pull image",
+    "ImagePullBackOff": "trying and failing to pull image",
+    "ErrImageNeverPull": "image can't be pulled",
+}
+
+
+def no_container_answer(pod: Obj, status: Obj, container: str) -> tuple[int, str]:
+    """PURE: the HTTP code and text kubelet answers for logs of a container with no engine
+    container yet: 404 when the pod has no such container, else 400 saying why it waits."""
+    name = str(pod.get("metadata", {}).get("name", ""))
+    spec = pod.get("spec") or {}
+    names = {c.get("name") for key in ("initContainers", "containers") for c in spec.get(key) or []}
+    if container not in names:
+        return 404, f"container {container} is not valid for pod {name}\n"
+    statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+    waiting = next(
+        (s["state"]["waiting"] for s in statuses
+         if s.get("name") == container and "waiting" in (s.get("state") or {})),
+        None,
+    )  # fmt: skip
+    if waiting is None:
+        return 400, f'container "{container}" in pod "{name}" is not available\n'
+    reason = str(waiting.get("reason", ""))
+    why = WAITING_WHY.get(reason, reason)
+    return 400, f'container "{container}" in pod "{name}" is waiting to start: {why}\n'
 
 
 async def _previous_id(request: web.Request, runtime: Runtime, current: str) -> str:
