@@ -36,6 +36,9 @@ RESTART_RULES: Mapping[str, Any] = {
 }
 # why a start failed -> the reason shown while its backoff runs
 BACKOFF_REASON: Mapping[str, str] = {"ErrImagePull": "ImagePullBackOff"}
+# kubelet shows the failure itself (ErrImagePull) until its pod worker's next sync, about 10 s
+# later, and the backoff word (ImagePullBackOff) after: here the first half of each wait, <= 10 s.
+FAILURE_SHOWN_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,7 +126,10 @@ def _start(ctx: _Ctx, name: str, *, attempt: int, is_init: bool, restart: bool) 
     if entry is not None:
         wait = backoff.remaining(ctx.restarts, key, since=entry.last_update, now=ctx.now)
         if wait > 0:
-            reason = BACKOFF_REASON.get(entry.reason, entry.reason or "CreateContainerError")
+            failed = entry.reason or "CreateContainerError"
+            shown = min(FAILURE_SHOWN_SECONDS, entry.delay / 2)
+            fresh = ctx.now - entry.last_update < shown
+            reason = failed if fresh else BACKOFF_REASON.get(failed, failed)
             msg = f"Back-off {entry.delay:.0f}s starting container={name}: {entry.message}"
             return Waiting(pod_uid=uid, container_name=name, reason=reason, message=msg)
     return StartContainer(

@@ -122,7 +122,7 @@ def test_backoff_resets_after_ten_minutes_running() -> None:
 def test_failed_pull_backs_off_with_image_pull_backoff() -> None:
     """A failed image pull is retried only after its backoff, shown as ImagePullBackOff."""
     key = (UID, START_KEY_PREFIX + "app")
-    state = record_restart({}, key, now=NOW - 2, reason="ErrImagePull", message="no such image")
+    state = record_restart({}, key, now=NOW - 6, reason="ErrImagePull", message="no such image")
     actions = run(desired(pod()), [sandbox()], restarts=state)
     assert isinstance(actions[0], Waiting)
     assert actions[0].reason == "ImagePullBackOff"
