@@ -74,3 +74,17 @@ def test_dry_run_patch_and_delete_change_nothing(cluster: Cluster, ns: str) -> N
     after = cluster.get(f"/api/v1/namespaces/{ns}/pods/keep")
     assert after == before
     assert cluster.get(f"/api/v1/namespaces/{ns}")["status"]["phase"] == "Active"
+
+
+def test_diff_shows_the_change_without_making_it(cluster: Cluster, ns: str) -> None:
+    """kubectl diff (a server dry-run patch) shows the new image; the live object keeps its."""
+    path = cluster.write(f"{ns}/ds.yaml", daemonset_yaml("diffds", ns))
+    cluster.kubectl("apply", "-f", str(path), check=True)
+    unchanged = cluster.kubectl("diff", "-f", str(path))
+    assert (unchanged.returncode, unchanged.stdout) == (0, ""), unchanged.stderr
+    cluster.write(f"{ns}/ds.yaml", daemonset_yaml("diffds", ns, image="busybox:9.9"))
+    changed = cluster.kubectl("diff", "-f", str(path))
+    assert changed.returncode == 1, changed.stderr
+    assert "+      - image: busybox:9.9" in changed.stdout
+    live = cluster.get(f"/apis/apps/v1/namespaces/{ns}/daemonsets/diffds")
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.36"
