@@ -14,21 +14,11 @@ import signal
 import subprocess
 from pathlib import Path
 
+from tests.support.podman import clear_containers
+
 STATE_DIR = Path("/run/nodeagent-e2e")
 NETNS_PREFIX = "nae2e-"
 LINK_RE = re.compile(r"^nae([0-9a-f]{4})(?:h\d+|br)$")
-
-
-def clear_containers(podman: list[str], env: dict[str, str]) -> None:
-    """Remove every container; a pod's sandbox goes on a later pass than the containers that
-    share its namespaces (podman 4.3's `rm --all` refuses it while they exist)."""
-    for _ in range(4):
-        subprocess.run([*podman, "rm", "--all", "--force", "--time", "0"], env=env,
-                       capture_output=True, check=False)  # fmt: skip
-        left = subprocess.run([*podman, "ps", "--all", "--quiet"], env=env, capture_output=True,
-                              text=True, check=False)  # fmt: skip
-        if left.returncode != 0 or not left.stdout.strip():
-            return
 
 
 def engine_argv(base_dir: str, run_dir: str, netns: str) -> tuple[list[str], dict[str, str]]:

@@ -28,13 +28,12 @@ from tests.e2e.cleanup import (
     STATE_DIR,
     cleanup_leftovers,
     cleanup_run,
-    clear_containers,
     engine_argv,
     sh,
     unmount_under,
 )
 from tests.e2e.reading import Obj, wait_for
-from tests.support.podman import PodmanService, busybox_image
+from tests.support.podman import PodmanService, busybox_image, clear_containers
 from tests.support.server import ServerProcess, free_port, start_server_process
 from tests.support.wait import wait_until
 

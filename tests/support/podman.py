@@ -177,7 +177,7 @@ class PodmanService:
         """
         if self.process is None:
             return
-        self.podman("rm", "--all", "--force", "--time", "0", check=False)
+        clear_containers(self._argv(), self.env)
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -188,6 +188,18 @@ class PodmanService:
         self.process = None
         _unmount_under(self.base_dir, self.run_dir)
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def clear_containers(podman: list[str], env: dict[str, str]) -> None:
+    """Remove every container; a pod's sandbox goes on a later pass than the containers that
+    share its namespaces (podman 4.3's `rm --all` refuses it while they exist)."""
+    for _ in range(4):
+        subprocess.run([*podman, "rm", "--all", "--force", "--time", "0"], env=env,
+                       capture_output=True, check=False)  # fmt: skip
+        left = subprocess.run([*podman, "ps", "--all", "--quiet"], env=env, capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        if left.returncode != 0 or not left.stdout.strip():
+            return
 
 
 def _unmount_under(*dirs: Path) -> None:

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.podman import PodmanService, busybox_image, ping, tag_image
+from tests.support.podman import (
+    PodmanService,
+    busybox_image,
+    clear_containers,
+    ping,
+    tag_image,
+)
 from tests.support.wait import wait_for, wait_until
 
 pytestmark = pytest.mark.podman
@@ -53,3 +59,20 @@ async def test_wait_for_raises_with_the_message_and_last_value() -> None:
     assert await wait_for(ready, timeout=1, message="async predicate") == "yes"
     with pytest.raises(AssertionError, match="sync never"):
         wait_until(lambda: None, timeout=0.1, message="sync never")
+
+
+def test_stop_removes_a_sandbox_whose_namespaces_others_share(tmp_path: Path) -> None:
+    """stop() leaves no container behind, not even a pod's sandbox that others shared."""
+    other = PodmanService.start(tmp_path / "pod")
+    image = busybox_image(other, "localhost/busybox:pod")
+    try:
+        other.podman("run", "-d", "--name", "sandbox", image, "/bin/sleep", "600")
+        for _ in range(2):
+            shared = ("--network", "container:sandbox", "--ipc", "container:sandbox")
+            other.podman("run", "-d", *shared, image, "/bin/sleep", "600")
+    finally:
+        other.stop()
+    try:
+        assert other.podman("ps", "--all", "--quiet").stdout.split() == []
+    finally:
+        clear_containers(other._argv(), other.env)
