@@ -21,6 +21,7 @@ import structlog
 from nodeagent.agent import checkpoint
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.conditions import parse_thresholds
+from nodeagent.agent.podevents import pod_event, pod_events
 from nodeagent.agent.reporter import NodeReporter, node_event, reporter_config
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.apiserver import (
@@ -194,6 +195,7 @@ class PodSync:
     reporter: NodeReporter
     reported: Reported = field(default_factory=Reported)
     tick: float = 1.0
+    event_counts: dict[str, int] = field(default_factory=dict)  # pod event name -> count
 
     async def run(self) -> None:
         while True:
@@ -259,7 +261,9 @@ class PodSync:
             body["status"] = action.status
             try:
                 await self.client.update(path, body)
+                before = self.reported.statuses.get(action.uid) or pod.get("status")
                 self.reported.statuses[action.uid] = action.status
+                await self._post_pod_events(pod, before, action.status)
                 return
             except errors.Conflict:
                 pod = await self.client.get(
@@ -267,6 +271,27 @@ class PodSync:
                 )
             except errors.NotFound:
                 return
+
+    async def _post_pod_events(self, pod: Obj, before: Obj | None, after: Obj) -> None:
+        """kubelet's pod events for this status change (best effort; a repeat bumps count)."""
+        for found in pod_events(pod, before, after):
+            event = pod_event(pod, found, node_name=self.state.node_name, now=time.time())
+            path = resource_path("events", namespace=event["metadata"]["namespace"])
+            try:
+                try:
+                    await self.client.create(path, event)
+                    self.event_counts[event["metadata"]["name"]] = 1
+                except errors.AlreadyExists:  # a node may not read events: count from memory
+                    name = event["metadata"]["name"]
+                    count = self.event_counts.get(name, 1) + 1
+                    named = resource_path(
+                        "events", namespace=event["metadata"]["namespace"], name=name
+                    )
+                    bump = {"count": count, "lastTimestamp": event["lastTimestamp"]}
+                    await self.client.patch(named, bump)
+                    self.event_counts[name] = count
+            except (Unreachable, errors.APIError) as e:
+                log.info("pod_event_not_recorded", reason=found[1], error=str(e))
 
     async def _create_mirror(self, action: CreateMirror) -> None:
         record = self.state.pods.get(action.uid)

@@ -1,0 +1,116 @@
+"""PURE pod events as kubelet records them, from two successive statuses of one pod.
+
+`pod_events(pod, old, new)` -> [(type, reason, message)]: Pulled, Created and Started for a new
+container, Failed for a failed pull, BackOff for ImagePullBackOff and CrashLoopBackOff.
+`pod_event(...)` builds the Event object (its name is stable per pod, reason and message, so a
+repeat bumps `count` as client-go's aggregation does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from nodeagent.api.timefmt import format_time
+
+Obj = dict[str, Any]
+PodEvent = tuple[str, str, str]  # type, reason, message
+COMPONENT = "nodeagent"
+
+
+def _statuses(status: Obj | None) -> list[Obj]:
+    status = status or {}
+    return list(status.get("initContainerStatuses") or []) + list(
+        status.get("containerStatuses") or []
+    )
+
+
+def _waiting(s: Obj) -> Obj:
+    return (s.get("state") or {}).get("waiting") or {}
+
+
+def _cause(message: str) -> str:
+    """The error itself, without the agent's "Back-off 10s starting container=c: " prefix."""
+    return message.split(": ", 1)[1] if message.startswith("Back-off ") else message
+
+
+# kubelet records these in this order within one second; names sort that way (kubectl lists
+# events of equal time in name order).
+ORDER = {"Pulled": "0", "Created": "1", "Started": "2"}
+
+
+# waiting reason newly shown -> the event kubelet records (image, name, pod ref, message)
+WAITING_EVENTS: dict[str, Callable[[str, str, str, str], PodEvent]] = {
+    "ErrImagePull": lambda image, _n, _p, msg: (
+        "Warning",
+        "Failed",
+        f'Failed to pull image "{image}": {_cause(msg)}'.rstrip(": "),
+    ),
+    "ImagePullBackOff": lambda image, _n, _p, _m: (
+        "Normal",
+        "BackOff",
+        f'Back-off pulling image "{image}"',
+    ),
+    "CrashLoopBackOff": lambda _i, name, ref, _m: (
+        "Warning",
+        "BackOff",
+        f"Back-off restarting failed container {name} in pod {ref}",
+    ),
+}
+
+
+def pod_events(pod: Obj, old: Obj | None, new: Obj) -> list[PodEvent]:
+    """The events between status `old` (None: nothing known) and `new` of `pod`."""
+    meta = pod.get("metadata") or {}
+    ref = f"{meta.get('name', '')}_{meta.get('namespace', 'default')}({meta.get('uid', '')})"
+    before = {s.get("name"): s for s in _statuses(old)}
+    events: list[PodEvent] = []
+    for s in _statuses(new):
+        name, image = str(s.get("name", "")), str(s.get("image", ""))
+        prior = before.get(name) or {}
+        cid = s.get("containerID") or ""
+        if cid and cid != prior.get("containerID"):
+            events += [
+                ("Normal", "Pulled", f'Container image "{image}" already present on machine'),
+                ("Normal", "Created", f"Created container: {name}"),
+                ("Normal", "Started", f"Started container {name}"),
+            ]
+        reason = str(_waiting(s).get("reason", ""))
+        if reason in WAITING_EVENTS and reason != _waiting(prior).get("reason"):
+            message = str(_waiting(s).get("message", ""))
+            events.append(WAITING_EVENTS[reason](image, name, ref, message))
+    return events
+
+
+def pod_event(pod: Obj, event: PodEvent, *, node_name: str, now: float) -> Obj:
+    """The core/v1 Event for `event` about `pod`, recorded by this node's agent."""
+    type_, reason, message = event
+    meta = pod.get("metadata") or {}
+    key = "\x00".join((str(meta.get("uid", "")), type_, reason, message))
+    stamp = format_time(now)
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"{meta.get('name', '')}.{ORDER.get(reason, '3')}{digest[:15]}",
+            "namespace": meta.get("namespace") or "default",
+        },
+        "involvedObject": {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "name": meta.get("name", ""),
+            "namespace": meta.get("namespace") or "default",
+            "uid": meta.get("uid", ""),
+        },
+        "reason": reason,
+        "message": message,
+        "type": type_,
+        "source": {"component": COMPONENT, "host": node_name},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": node_name,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
