@@ -1,11 +1,13 @@
 """systemd notifications: READY=1, WATCHDOG=1, STATUS=..., STOPPING=1 over NOTIFY_SOCKET.
 
-A no-op when NOTIFY_SOCKET is unset. `@name` addresses the abstract namespace. Send failures
-are logged, never raised: the agent must not die because systemd went away.
+Shared by `nodeagent agent` and `nodeagent server` (both Type=notify units). A no-op when
+NOTIFY_SOCKET is unset. `@name` addresses the abstract namespace. Send failures are logged,
+never raised: a daemon must not die because systemd went away.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import Mapping
@@ -16,6 +18,8 @@ log = structlog.get_logger()
 
 
 class Notifier:
+    """Sends sd_notify datagrams to `address` (NOTIFY_SOCKET); a no-op when it is None."""
+
     def __init__(self, address: str | None, *, watchdog_usec: int | None = None) -> None:
         self.address = address or None
         self._watchdog_usec = watchdog_usec
@@ -66,3 +70,14 @@ class Notifier:
 
     def stopping(self) -> bool:
         return self.notify(STOPPING="1")
+
+
+async def keep_watchdog(notifier: Notifier) -> None:
+    """WATCHDOG=1 every half WATCHDOG_USEC while the event loop runs; waits forever when unset."""
+    interval = notifier.watchdog_interval
+    if interval is None:
+        await asyncio.Event().wait()
+        return
+    while True:
+        notifier.watchdog()
+        await asyncio.sleep(interval)

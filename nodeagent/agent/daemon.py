@@ -20,7 +20,6 @@ from nodeagent.agent.http import AgentMetrics, make_app
 from nodeagent.agent.nodestatus import NodeFacts, build_node
 from nodeagent.agent.probers import Prober
 from nodeagent.agent.reconciler import Reconciler, follow_runtime_events, merge_updates
-from nodeagent.agent.sdnotify import Notifier
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.file import run_file_source
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
@@ -28,6 +27,7 @@ from nodeagent.agent.sources.url import run_url_source
 from nodeagent.agent.state import AgentState
 from nodeagent.agent.stats import internal_ip
 from nodeagent.runtime.protocol import Runtime, RuntimeError_
+from nodeagent.sdnotify import Notifier
 
 log = structlog.get_logger()
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le"}

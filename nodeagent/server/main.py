@@ -25,6 +25,7 @@ import structlog
 import yaml
 from aiohttp import web
 
+from nodeagent.sdnotify import Notifier, keep_watchdog
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.cascade import run_collector
 from nodeagent.server.registry import StoreRegistry
@@ -194,15 +195,24 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
 
 
 async def run_server(settings: ServerSettings) -> int:
-    """Serve until SIGTERM/SIGINT (exit 0) or until a root task dies (exit 1)."""
+    """Serve until SIGTERM/SIGINT (exit 0) or until a root task dies (exit 1).
+
+    Under systemd (NOTIFY_SOCKET) it sends READY=1 once listening, WATCHDOG=1 at half of
+    WATCHDOG_USEC while the event loop runs, and STOPPING=1 when it begins to stop.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    notifier = Notifier.from_env()
     async with serve(settings) as handle:
+        notifier.ready(status=f"serving {handle.url}")
+        watchdog = asyncio.create_task(keep_watchdog(notifier), name="sd-watchdog")
         stopper = asyncio.create_task(stop.wait(), name="signals")
         done, _ = await asyncio.wait([stopper, *handle.tasks], return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
+        watchdog.cancel()
+        notifier.stopping()
         failed = [t for t in done if t is not stopper]
         for task in failed:
             exc = task.exception() if not task.cancelled() else None

@@ -9,9 +9,9 @@ import pytest
 
 from nodeagent.agent.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from nodeagent.agent.podconfig import PodConfig
-from nodeagent.agent.sdnotify import Notifier
 from nodeagent.agent.settings import SettingsError, load_settings
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
+from nodeagent.sdnotify import Notifier
 
 from .helpers import pod
 
