@@ -110,6 +110,24 @@ def config_hash(pod: Obj) -> str:
     return str((_meta(pod).get("annotations") or {}).get(CONFIG_HASH) or _meta(pod).get("uid", ""))
 
 
+def status_differs(server: Obj, ours: Obj) -> bool:
+    """PURE: the server's status disagrees with the agent's on what the agent owns: the phase,
+    or the status of a condition the agent sets (conditions others add are not compared), as
+    kubelet's isPodStatusByKubeletEqual. The node-lifecycle controller marking a pod NotReady
+    while its node was unreachable is such a difference; the agent then sends its own again."""
+    if ours.get("phase") is not None and server.get("phase") != ours.get("phase"):
+        return True
+    theirs = {c.get("type"): c.get("status") for c in server.get("conditions") or []}
+    return any(theirs.get(c.get("type")) != c.get("status") for c in ours.get("conditions") or [])
+
+
+def _needs_status(reported: Reported, uid: str, server_pod: Obj, ours: Obj) -> bool:
+    """Send when the status changed since last sent, or the server's copy differs."""
+    return reported.statuses.get(uid) != ours or status_differs(
+        server_pod.get("status") or {}, ours
+    )
+
+
 def plan_pod_sync(
     *,
     records: Mapping[str, PodRecord],
@@ -135,8 +153,12 @@ def plan_pod_sync(
     for uid, record in records.items():
         key = (_meta(record.pod).get("namespace") or "default", _meta(record.pod)["name"])
         if record.source == SourceName.API:
-            unsent = reported.statuses.get(uid) != record.status
-            if uid in server_pods and uid not in reported.deleting and unsent:
+            server_pod = server_pods.get(uid)
+            if (
+                server_pod is not None
+                and uid not in reported.deleting
+                and _needs_status(reported, uid, server_pod, record.status)
+            ):
                 actions.append(
                     PutStatus(namespace=key[0], name=key[1], uid=uid, status=record.status)
                 )
@@ -160,7 +182,7 @@ def plan_pod_sync(
                 actions.append(
                     DeletePod(namespace=key[0], name=key[1], uid=ex_uid, why="mirror pod outdated")
                 )
-        elif not stale and reported.statuses.get(ex_uid) != record.status:
+        elif not stale and _needs_status(reported, ex_uid, existing, record.status):
             actions.append(
                 PutStatus(namespace=key[0], name=key[1], uid=ex_uid, status=record.status)
             )
@@ -260,9 +282,11 @@ class PodSync:
             body = copy.deepcopy(pod)
             body["status"] = action.status
             try:
-                await self.client.update(path, body)
+                written = await self.client.update(path, body)
                 before = self.reported.statuses.get(action.uid) or pod.get("status")
                 self.reported.statuses[action.uid] = action.status
+                if action.uid in self.view.pods and _meta(written).get("uid") == action.uid:
+                    self.view.pods[action.uid] = written  # ahead of the watch: no second PUT
                 await self._post_pod_events(pod, before, action.status)
                 return
             except errors.Conflict:

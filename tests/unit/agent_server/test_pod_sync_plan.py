@@ -55,6 +55,19 @@ def plan(
     )
 
 
+READY: Obj = {
+    "phase": "Running",
+    "conditions": [
+        {"type": "Ready", "status": "True"},
+        {"type": "ContainersReady", "status": "True"},
+    ],
+}
+
+
+def with_status(p: Obj, status: Obj) -> Obj:
+    return {**p, "status": status}
+
+
 def test_api_pod_status_sent_once_per_change() -> None:
     """An API pod's status is sent when it differs from what was last sent, and only then."""
     rec = PodRecord(pod=pod("web", "u1"), source=SourceName.API, status=RUNNING)
@@ -62,7 +75,36 @@ def test_api_pod_status_sent_once_per_change() -> None:
     assert plan({"u1": rec}, server) == [
         PutStatus(namespace="default", name="web", uid="u1", status=RUNNING)
     ]
+    server = {"u1": with_status(pod("web", "u1"), RUNNING)}
     assert plan({"u1": rec}, server, Reported(statuses={"u1": RUNNING})) == []
+
+
+def test_api_pod_marked_not_ready_on_the_server_gets_its_status_again() -> None:
+    """After a partition the node-lifecycle controller set Ready False on the server; the agent
+    sends its own status again although it already sent that one, as kubelet does."""
+    rec = PodRecord(pod=pod("web", "u1"), source=SourceName.API, status=READY)
+    marked = {
+        **READY,
+        "conditions": [{"type": "Ready", "status": "False"}, READY["conditions"][1]],
+    }
+    server = {"u1": with_status(pod("web", "u1"), marked)}
+    assert plan({"u1": rec}, server, Reported(statuses={"u1": READY})) == [
+        PutStatus(namespace="default", name="web", uid="u1", status=READY)
+    ]
+    failed = {"u1": with_status(pod("web", "u1"), {**READY, "phase": "Failed"})}
+    assert len(plan({"u1": rec}, failed, Reported(statuses={"u1": READY}))) == 1
+
+
+def test_what_the_server_adds_to_a_status_causes_no_write() -> None:
+    """Conditions and fields the agent does not set are not compared: no write loop."""
+    rec = PodRecord(pod=pod("web", "u1"), source=SourceName.API, status=READY)
+    extra = {
+        **READY,
+        "conditions": [*READY["conditions"], {"type": "DisruptionTarget", "status": "True"}],
+        "nominatedNodeName": "x",
+    }
+    server = {"u1": with_status(pod("web", "u1"), extra)}
+    assert plan({"u1": rec}, server, Reported(statuses={"u1": READY})) == []
 
 
 def test_api_pod_missing_on_server_gets_no_status() -> None:
@@ -79,6 +121,20 @@ def test_static_pod_gets_a_mirror_then_its_status() -> None:
     assert plan({"s1": rec}, server) == [
         PutStatus(namespace="default", name="logs-node-a", uid="m1", status=RUNNING)
     ]
+
+
+def test_mirror_pod_status_changed_on_the_server_is_sent_again() -> None:
+    """A mirror pod the server shows NotReady gets the static pod's status again."""
+    rec = PodRecord(
+        pod=static("logs-node-a", "s1").pod, source=SourceName.FILE, status=READY, container_ids={}
+    )
+    marked = {**READY, "conditions": [{"type": "Ready", "status": "False"}]}
+    server = {"m1": with_status(mirror("logs-node-a", "m1", "s1"), marked)}
+    assert plan({"s1": rec}, server, Reported(statuses={"m1": READY})) == [
+        PutStatus(namespace="default", name="logs-node-a", uid="m1", status=READY)
+    ]
+    server = {"m1": with_status(mirror("logs-node-a", "m1", "s1"), READY)}
+    assert plan({"s1": rec}, server, Reported(statuses={"m1": READY})) == []
 
 
 def test_no_mirror_before_the_server_view_is_synced() -> None:
@@ -108,14 +164,17 @@ def test_orphan_mirror_is_deleted_only_after_sources_seen() -> None:
 
 def test_deletion_confirmed_once_containers_are_gone() -> None:
     """A terminating API pod is deleted on the server only when its containers are gone."""
-    server = {"u1": pod("web", "u1", deletionTimestamp="2026-01-01T00:00:00Z")}
+    terminating = pod("web", "u1", deletionTimestamp="2026-01-01T00:00:00Z")
+    server = {"u1": with_status(terminating, RUNNING)}
     running = PodRecord(
         pod=server["u1"], source=SourceName.API, status=RUNNING, container_ids={"c": "x"}
     )
     actions = plan({"u1": running}, server, Reported(statuses={"u1": RUNNING}))
     assert actions == []
-    stopped = PodRecord(pod=server["u1"], source=SourceName.API, status={"phase": "Succeeded"})
-    actions = plan({"u1": stopped}, server, Reported(statuses={"u1": {"phase": "Succeeded"}}))
+    done: Obj = {"phase": "Succeeded"}
+    server = {"u1": with_status(terminating, done)}
+    stopped = PodRecord(pod=server["u1"], source=SourceName.API, status=done)
+    actions = plan({"u1": stopped}, server, Reported(statuses={"u1": done}))
     assert actions == [
         DeletePod(namespace="default", name="web", uid="u1", why="containers stopped")
     ]
