@@ -15,6 +15,7 @@ from pathlib import Path
 from nodeagent.api.decode import DecodeError, decode_documents
 from nodeagent.api.defaults import default_object
 from nodeagent.api.meta import name_of, namespace_of
+from nodeagent.api.schema import unknown_fields
 from nodeagent.api.validation import validate_object
 
 SUPPORTED_KINDS = ("Pod", "DaemonSet")
@@ -57,7 +58,10 @@ def check_text(text: str, source: str) -> tuple[list[str], list[str]]:
         defaulted = default_object(obj)
         errors = validate_object(defaulted)
         problems.extend(f"{source}: {error}" for error in errors)
-        if not errors:
+        # kubectl sends fieldValidation=Strict: a misspelt field fails `kubectl apply` too.
+        unknown = [f"{source}: {path}: unknown field" for path in unknown_fields(obj)]
+        problems.extend(unknown)
+        if not errors and not unknown:
             where = "/".join(p for p in (namespace_of(defaulted), name_of(defaulted)) if p)
             oks.append(f"{source}: ok ({kind} {where})")
     return oks, problems
