@@ -176,6 +176,10 @@ class DirectorySource:
         return Rejected(origin=origin, error="\n".join(errors))
 
 
+# watchdog event types that change nothing in the directory.
+READ_ONLY_EVENTS = frozenset({"opened", "closed_no_write"})
+
+
 def _watch(directory: Path, wake: asyncio.Event, loop: asyncio.AbstractEventLoop) -> Any:
     """Start a watchdog observer that sets `wake` on any change in `directory`."""
     from watchdog.events import FileSystemEventHandler
@@ -183,6 +187,10 @@ def _watch(directory: Path, wake: asyncio.Event, loop: asyncio.AbstractEventLoop
 
     class _Handler(FileSystemEventHandler):
         def on_any_event(self, event: Any) -> None:
+            # watchdog reports our own reads (opened, closed_no_write): waking on them made
+            # every rescan trigger the next one, ten times a second (docs/performance.md).
+            if event.event_type in READ_ONLY_EVENTS:
+                return
             loop.call_soon_threadsafe(wake.set)
 
     observer = Observer()
