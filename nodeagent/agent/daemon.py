@@ -116,7 +116,8 @@ async def run_agent(
             metrics_=metrics,
             join_secret=join_secret,
         )
-        runner = web.AppRunner(app, access_log=None)
+        # handler_cancellation: a `logs -f` whose client left ends instead of following on
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await runner.setup()
         site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
         await site.start()

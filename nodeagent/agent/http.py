@@ -7,16 +7,19 @@ the join secret verifies (a node token); the rest is open on the listen address 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import prometheus_client
+import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from nodeagent.agent.state import AgentState
 from nodeagent.api.tokens import node_of_token
 from nodeagent.runtime.protocol import Runtime, RuntimeError_
+
+log = structlog.get_logger()
 
 Obj = dict[str, Any]
 STATE = web.AppKey("state", AgentState)
@@ -219,24 +222,65 @@ async def _previous_id(request: web.Request, runtime: Runtime, current: str) -> 
     return max(older, key=lambda c: c.attempt).id
 
 
-async def container_logs(request: web.Request) -> web.Response:
-    """The container's log (tailLines, limitBytes, previous); follow is answered with what is
-    there now, sinceSeconds and timestamps are not supported (docs/agent.md)."""
+async def container_logs(request: web.Request) -> web.StreamResponse:
+    """The container's log (tailLines, limitBytes, previous, follow); sinceSeconds and
+    timestamps are not supported (docs/agent.md)."""
     _authorize(request)
     cid = _container_id(request)
     runtime = _runtime(request)
     tail_text = request.query.get("tailLines")
     tail = int(tail_text) if tail_text and tail_text.isdigit() else None
+    limit_text = request.query.get("limitBytes", "")
+    limit = int(limit_text) if limit_text.isdigit() else None
     try:
         if request.query.get("previous") == "true":
             cid = await _previous_id(request, runtime, cid)
+        if request.query.get("follow") == "true":
+            return await _follow_logs(request, runtime.follow_logs(cid, tail=tail), limit)
         data = await runtime.logs(cid, tail=tail)
     except RuntimeError_ as e:
         raise web.HTTPBadGateway(text=f"{e}\n") from e
-    limit = request.query.get("limitBytes", "")
-    if limit.isdigit():
-        data = data[: int(limit)]
+    if limit is not None:
+        data = data[:limit]
     return web.Response(body=data, content_type="text/plain")
+
+
+async def _follow_logs(
+    request: web.Request, chunks: AsyncIterator[bytes], limit: int | None
+) -> web.StreamResponse:
+    """Stream the log until it ends, `limit` bytes are sent, or the client leaves (the runner's
+    handler_cancellation cancels this handler then, which closes the engine's stream)."""
+    response: web.StreamResponse | None = None
+    left = limit
+    try:
+        async for chunk in chunks:
+            if response is None:  # headers go out with the first bytes, so an error is a 502
+                response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+                await response.prepare(request)
+            data = chunk if left is None else chunk[:left]
+            await response.write(data)
+            if left is not None:
+                left -= len(data)
+                if left <= 0:
+                    break
+    except RuntimeError_ as e:
+        if response is None:
+            raise
+        log.info("log_stream_ended", error=str(e))
+    except ConnectionResetError:  # the client left between two chunks
+        return response or web.Response()
+    finally:
+        await _aclose(chunks)
+    if response is None:
+        return web.Response(body=b"", content_type="text/plain")
+    await response.write_eof()
+    return response
+
+
+async def _aclose(chunks: AsyncIterator[bytes]) -> None:
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()
 
 
 async def exec_command(request: web.Request) -> web.Response:

@@ -42,7 +42,7 @@ from nodeagent.runtime.protocol import (
     RuntimeError_,
     RuntimeUnavailable,
 )
-from nodeagent.runtime.wire import demux, parse_time, state_of
+from nodeagent.runtime.wire import StreamDemux, demux, parse_time, state_of
 
 Obj = dict[str, Any]
 log = structlog.get_logger()
@@ -445,6 +445,25 @@ class DockerRuntime:
             },
         )
         return demux(raw)
+
+    async def follow_logs(
+        self, container_id: str, *, tail: int | None = None
+    ) -> AsyncIterator[bytes]:
+        params = {
+            "stdout": "true",
+            "stderr": "true",
+            "follow": "true",
+            "tail": "all" if tail is None else str(tail),
+        }
+        decoder = StreamDemux()
+        with _engine_errors(f"logs of {container_id[:12]}"):
+            async with self._docker._query(
+                f"containers/{container_id}/logs", params=params, timeout=None
+            ) as response:
+                async for chunk in response.content.iter_any():
+                    data = decoder.feed(chunk)
+                    if data:
+                        yield data
 
     async def events(self) -> AsyncIterator[ContainerEvent]:
         filters = {"type": ["container"], "label": self._label_filter()}

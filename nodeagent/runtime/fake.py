@@ -261,6 +261,24 @@ class FakeRuntime:
         lines = data.splitlines(keepends=True)
         return b"".join(lines[-tail:]) if tail > 0 else b""
 
+    async def follow_logs(
+        self, container_id: str, *, tail: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """logs(), then bytes appended to logs_of while the container runs (checked often)."""
+        data = await self.logs(container_id, tail=tail)
+        sent = len(self.logs_of.get(container_id, b""))
+        if data:
+            yield data
+        while (info := self.containers.get(container_id)) and info.state is ContainerState.RUNNING:
+            await asyncio.sleep(0.01)
+            now = self.logs_of.get(container_id, b"")
+            if len(now) > sent:
+                yield now[sent:]
+                sent = len(now)
+        rest = self.logs_of.get(container_id, b"")[sent:]
+        if rest:
+            yield rest
+
     def events(self) -> AsyncIterator[ContainerEvent]:
         """Events from this call on (subscribed at once, not at the first iteration)."""
         self._enter("events")

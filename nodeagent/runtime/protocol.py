@@ -140,6 +140,11 @@ class Runtime(Protocol):
 
     async def logs(self, container_id: str, *, tail: int | None = None) -> bytes: ...
 
+    def follow_logs(self, container_id: str, *, tail: int | None = None) -> AsyncIterator[bytes]:
+        """The log (last `tail` lines), then what the container writes, in chunks, until it
+        stops (ends at once for a stopped one); closing the iterator ends the stream."""
+        ...
+
     def events(self) -> AsyncIterator[ContainerEvent]:
         """Follow the engine's event stream for our containers (reconnects are the caller's)."""
         ...

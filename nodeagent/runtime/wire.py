@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import struct
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from nodeagent.runtime.protocol import ContainerState
@@ -56,3 +57,36 @@ def demux(data: bytes) -> bytes:
         out += data[offset : offset + size]
         offset += size
     return bytes(out)
+
+
+@dataclass(slots=True)
+class StreamDemux:
+    """`demux` for a stream that arrives in chunks: feed() each one, get the payload so far.
+
+    Whether the stream is multiplexed is decided on its first bytes, as `demux` does.
+    """
+
+    _buffer: bytearray = field(default_factory=bytearray)
+    _raw: bool | None = None  # None until the first bytes decide
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._raw:
+            return chunk
+        self._buffer += chunk
+        if self._raw is None:
+            if len(self._buffer) < 4:
+                return b""
+            data = self._buffer
+            self._raw = data[0] not in (0, 1, 2) or data[1:4] != b"\0\0\0"
+            if self._raw:
+                first = bytes(self._buffer)
+                self._buffer.clear()
+                return first
+        out = bytearray()
+        while len(self._buffer) >= _HEADER.size:
+            _, size = _HEADER.unpack_from(self._buffer, 0)
+            if len(self._buffer) < _HEADER.size + size:
+                break
+            out += self._buffer[_HEADER.size : _HEADER.size + size]
+            del self._buffer[: _HEADER.size + size]
+        return bytes(out)

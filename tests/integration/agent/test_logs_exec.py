@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -76,3 +77,31 @@ async def test_logs_and_exec_need_a_node_token(
         assert previous.splitlines()[-1] == text.strip()
         current = await wait_for(logs, timeout=10, message="the new attempt's log")
         assert current.strip() != text.strip()
+
+
+async def test_follow_streams_new_lines_until_the_client_leaves(
+    make_agent: Callable[..., Agent], busybox: str, tmp_path: Path
+) -> None:
+    """follow=true keeps the response open and sends each new line as the container writes it;
+    limitBytes ends a followed stream too."""
+    secret = tmp_path / "secret"
+    secret.write_text("fleet-secret\n")
+    agent = make_agent(token_file=str(secret))
+    token = {"Authorization": "Bearer " + node_bearer_token("fleet-secret", "some-node")}
+    script = "i=0; trap 'exit 0' TERM; while true; do i=$((i+1)); echo line $i; sleep 0.2; done"
+    (agent.manifests / "count.yaml").write_text(pod_yaml("count", busybox, script=script))
+    await agent.start()
+    url = f"http://{agent.settings.listen}/containerLogs/default/count-{agent.settings.node_name}/main"
+    async with aiohttp.ClientSession(headers=token) as session:
+
+        async def started() -> bool:
+            async with session.get(url) as resp:
+                return resp.status == 200 and b"line" in await resp.read()
+
+        await wait_for(started, timeout=30, message="the counter's first line")
+        async with asyncio.timeout(30), session.get(url + "?follow=true&tailLines=1") as resp:
+            assert resp.status == 200
+            numbers = [int((await resp.content.readline()).split()[1]) for _ in range(4)]
+        assert numbers == list(range(numbers[0], numbers[0] + 4))
+        async with asyncio.timeout(30), session.get(url + "?follow=true&limitBytes=8") as resp:
+            assert await resp.read() == b"line 1\nl"

@@ -439,3 +439,20 @@ async def test_engine_going_away_is_runtime_unavailable(tmp_path: Path) -> None:
     finally:
         service.stop()
         await rt.close()
+
+
+async def test_follow_logs_streams_until_the_container_stops(
+    runtime: DockerRuntime, busybox: str, tmp_path: Path
+) -> None:
+    """follow_logs gives each line as it is written (stdout and stderr), and ends at exit."""
+    script = "echo first; sleep 1; echo second >&2; sleep 0.3"
+    pod = make_pod([{"name": "c", "image": busybox, "command": [SH, "-c", script]}])
+    running = await run_pod(runtime, pod, tmp_path)
+    chunks = []
+    async with asyncio.timeout(30):
+        async for chunk in runtime.follow_logs(running.ids["c"]):
+            chunks.append(chunk)
+    assert b"".join(chunks) == b"first\nsecond\n"
+    assert len(chunks) >= 2  # "first" came a second before "second" was written
+    assert (await info_of(runtime, running.ids["c"])).state is ContainerState.EXITED
+    assert b"".join([c async for c in runtime.follow_logs(running.ids["c"], tail=1)]) == b"second\n"

@@ -9,7 +9,7 @@ import pytest
 
 from nodeagent.runtime.docker import _decode_event
 from nodeagent.runtime.protocol import ContainerState
-from nodeagent.runtime.wire import demux, parse_time, state_of
+from nodeagent.runtime.wire import StreamDemux, demux, parse_time, state_of
 
 
 def frame(stream: int, data: bytes) -> bytes:
@@ -73,3 +73,15 @@ def test_event_lines() -> None:
     assert event.time == pytest.approx(1_700_000_000.5, abs=1e-3)
     assert _decode_event(json.dumps({**line, "Action": "exec_start: sh"}).encode()) is None
     assert _decode_event(b"not json") is None
+
+
+def test_stream_demux_gives_the_same_bytes_however_the_stream_is_cut() -> None:
+    """Fed byte by byte or whole, a multiplexed stream decodes as demux does; TTY passes."""
+    data = frame(1, b"out\n") + frame(2, b"err\n") + frame(1, b"more")
+    decoder = StreamDemux()
+    assert b"".join(decoder.feed(data[i : i + 1]) for i in range(len(data))) == demux(data)
+    assert StreamDemux().feed(data) == demux(data)
+    tty = StreamDemux()
+    assert tty.feed(b"pl") + tty.feed(b"ain tty\n") + tty.feed(b"\x01\0\0\0") == (
+        b"plain tty\n\x01\0\0\0"
+    )
