@@ -60,6 +60,27 @@ log = structlog.get_logger()
 Obj = dict[str, Any]
 
 
+class _KeyLocks:
+    """One asyncio.Lock per key while anyone holds or waits for it; dropped when idle."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str, str], tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: tuple[str, str, str]) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class StoreRegistry:
     """Registry (registry_protocol.py) over any Store."""
 
@@ -68,6 +89,9 @@ class StoreRegistry:
         self.clock = clock
         # set whenever an owner may have gone or started terminating: cascade.py wakes on it
         self.gc_wakeup = asyncio.Event()
+        # one read-modify-write at a time per object: an update or patch without a
+        # resourceVersion never loses a race to another one (kube-apiserver retries those)
+        self._writers = _KeyLocks()
 
     async def ensure_namespaces(self) -> None:
         """Create the namespaces every cluster starts with (idempotent)."""
@@ -219,17 +243,18 @@ class StoreRegistry:
         ns = str(meta.get("namespace") or "") if r.namespaced else ""
         name = str(meta.get("name") or "")
         wanted = rv_of(obj)
-        for _attempt in range(16):
-            current = await self.store.get(resource, ns, name) if name else None
-            if current is None:
-                raise not_found(resource, name)
-            if wanted and wanted != rv_of(current):
-                raise conflict(resource, name)
-            try:
-                return await self._update(r, copy.deepcopy(obj), current, subresource)
-            except Conflict:
-                if wanted:
-                    raise
+        async with self._writers.hold((resource, ns, name)):
+            for _attempt in range(16):
+                current = await self.store.get(resource, ns, name) if name else None
+                if current is None:
+                    raise not_found(resource, name)
+                if wanted and wanted != rv_of(current):
+                    raise conflict(resource, name)
+                try:
+                    return await self._update(r, copy.deepcopy(obj), current, subresource)
+                except Conflict:
+                    if wanted:
+                        raise
         raise conflict(resource, name)
 
     async def _update(self, r: Resource, obj: Obj, current: Obj, subresource: Subresource) -> Obj:
@@ -290,26 +315,31 @@ class StoreRegistry:
     ) -> tuple[Obj, bool]:
         r = resource_of(resource)
         ns = namespace if r.namespaced else ""
-        for _attempt in range(16):
-            try:
-                current = await self.store.get(resource, ns, name)
-            except NotFound:
-                if not (create_if_absent or content_type.startswith(APPLY_PATCH)) or subresource:
-                    raise
-                return await self._apply_create(r, ns, name, body), True
-            patched = apply_patch(current, body, content_type, kind=r.kind)
-            pinned = rv_of(patched)
-            if pinned and pinned != rv_of(current):
-                raise conflict(resource, name)
-            meta = meta_of(patched)
-            if meta.get("name", name) != name:
-                raise BadRequest("the name of the object does not match the name on the URL")
-            meta["name"] = name
-            try:
-                return await self._update(r, patched, current, subresource), False
-            except Conflict:
-                if pinned:
-                    raise
+        async with self._writers.hold((resource, ns, name)):
+            for _attempt in range(16):
+                try:
+                    current = await self.store.get(resource, ns, name)
+                except NotFound:
+                    if (
+                        not (create_if_absent or content_type.startswith(APPLY_PATCH))
+                        or subresource
+                    ):
+                        raise
+                    return await self._apply_create(r, ns, name, body), True
+                patched = apply_patch(current, body, content_type, kind=r.kind)
+                # Only a resourceVersion the patch itself sets pins the write: the patched
+                # object keeps current's version otherwise, so a write that raced this one
+                # (a delete, a cascade) is retried on the re-read object, and a pinned
+                # version is then stale and answers 409 here.
+                pinned = rv_of(patched)
+                if pinned and pinned != rv_of(current):
+                    raise conflict(resource, name)
+                meta = meta_of(patched)
+                if meta.get("name", name) != name:
+                    raise BadRequest("the name of the object does not match the name on the URL")
+                meta["name"] = name
+                with contextlib.suppress(Conflict):
+                    return await self._update(r, patched, current, subresource), False
         raise conflict(resource, name)
 
     async def _apply_create(self, r: Resource, ns: str, name: str, body: bytes) -> Obj:
