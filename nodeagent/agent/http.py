@@ -6,6 +6,7 @@ the join secret verifies (a node token); the rest is open on the listen address 
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -132,7 +133,23 @@ async def readyz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+def trusted_peer(remote: str | None) -> bool:
+    """A caller on this host (a loopback address) may read /pods and /metrics without a token."""
+    try:
+        return remote is not None and ipaddress.ip_address(remote.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _authorize_remote(request: web.Request) -> None:
+    """/pods and /metrics: open to this host, a node token from elsewhere (kubelet's 10250
+    asks every caller for credentials; its open healthz port is loopback-only)."""
+    if not trusted_peer(request.remote):
+        _authorize(request)
+
+
 async def metrics(request: web.Request) -> web.Response:
+    _authorize_remote(request)
     m = request.app[METRICS]
     m.refresh(request.app[STATE])
     body = prometheus_client.generate_latest(m.registry)
@@ -140,6 +157,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def pods(request: web.Request) -> web.Response:
+    _authorize_remote(request)
     return web.json_response(pods_view(request.app[STATE]))
 
 

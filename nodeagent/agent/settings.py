@@ -45,7 +45,7 @@ class AgentSettings:
     token_file: str | None = None  # holds the fleet's join secret
     ca_file: str | None = None
     runtime_socket: str | None = None
-    listen: str = "127.0.0.1:10248"
+    listen: str = "0.0.0.0:10248"  # the server's logs/exec proxy reaches it at InternalIP
     manifest_url: str | None = None
     manifest_url_interval: float = 20.0
     file_check_interval: float = 20.0

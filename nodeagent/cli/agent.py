@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--token-file", help="file holding the fleet's join secret")
     a("--ca-file", help="CA certificate of the server")
     a("--runtime-socket", help="Docker-API socket of podman or dockerd")
-    a("--listen", metavar="HOST:PORT", help="local HTTP endpoints (default 127.0.0.1:10248)")
+    a("--listen", metavar="HOST:PORT", help="HTTP endpoints (default 0.0.0.0:10248)")
     a("--manifest-url", help="a URL polled for a manifest, like kubelet --manifest-url")
     a("--label", dest="labels", action="append", metavar="K=V", help="node label (repeatable)")
     a(

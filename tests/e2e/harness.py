@@ -285,7 +285,7 @@ class Fleet:
             "--manifest-dir", str(host.manifest_dir),
             "--state-dir", str(host.dir / "state"),
             "--runtime-socket", host.podman_service.socket_path,
-            "--listen", "127.0.0.1:10248",
+            "--listen", "0.0.0.0:10248",  # the default; the server's logs/exec proxy comes here
         ]  # fmt: skip
         if server:
             assert self.server is not None

@@ -1,0 +1,52 @@
+"""kubectl logs and exec for a pod on a fleet host: the server's proxy reaches the agent at the
+node's InternalIP, where the agent listens by default (0.0.0.0:10248)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import pytest
+import yaml
+
+from tests.e2e.harness import Fleet
+from tests.e2e.reading import example_daemonset, pod_ready, wait_for
+
+pytestmark = pytest.mark.e2e
+SCRIPT = "trap 'exit 0' TERM; echo hello from $(hostname); while true; do sleep 1; done"
+
+
+def test_kubectl_logs_and_exec_reach_a_pod_on_another_host(fleet: Fleet) -> None:
+    """`kubectl logs POD` prints what its container wrote and `kubectl exec POD -- cat
+    /etc/hostname` prints the pod's hostname; a caller off the host needs a token for /pods."""
+    ds = yaml.safe_load(example_daemonset("ds-talk", image=fleet.image))
+    container = ds["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = ["/bin/sh", "-c", SCRIPT]
+    container.pop("ports", None)
+    with fleet.daemonset(yaml.safe_dump(ds)):
+        worker = fleet.workers[0]
+
+        def ready_pod() -> str | None:
+            pods = [
+                p for p in fleet.pods("name=ds-talk") if p["spec"].get("nodeName") == worker.name
+            ]
+            return pods[0]["metadata"]["name"] if pods and pod_ready(pods[0]) else None
+
+        pod = wait_for(ready_pod, timeout=90, message=f"ds-talk ready on {worker.name}")
+        logs = wait_for(
+            lambda: fleet.kubectl("logs", pod).stdout or None,
+            timeout=30,
+            message="kubectl logs shows the container's line",
+        )
+        assert logs.startswith("hello from ")
+        hostname = fleet.kubectl("exec", pod, "--", "cat", "/etc/hostname").stdout.strip()
+        assert hostname
+        assert logs.strip() == f"hello from {hostname}"
+        failed = fleet.kubectl("exec", pod, "--", "/bin/sh", "-c", "exit 3", check=False)
+        assert failed.returncode == 3
+
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://{worker.ip}:10248/pods", timeout=10)
+        assert refused.value.code == 401
+        with urllib.request.urlopen(f"http://{worker.ip}:10248/healthz", timeout=10) as r:
+            assert r.read() == b"ok"
