@@ -3,8 +3,10 @@
 Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS page cache) before
 the write is acknowledged, so killing the process loses nothing acknowledged; only a power loss
 can lose the last commits (the file stays consistent). docs/server.md says why.
-Reads are served from an in-memory copy loaded at open (the JSON text of each object); writes
-go through one writer thread, serialized by a lock, and are published to watchers on commit.
+Reads are served from an in-memory copy loaded at open (the JSON text of each object). Writes
+are queued and group-committed: the writes waiting while a commit runs are checked one by one
+(CAS, in order) and persisted together in one transaction by one writer thread, then applied
+to memory and published to watchers in resourceVersion order.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,45 @@ class _Row:
     resource_version: int
     node_name: str
     text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Planned:
+    """One write that passed its check: what to store and what it replaces."""
+
+    resource: str
+    key: tuple[str, str]
+    obj: Obj
+    type: EventType
+    old: _Row | None
+
+
+_Check = Callable[[_Row | None], _Planned]
+# resource, (namespace, name), uid, node name, resourceVersion, JSON text, deleted
+_PersistRow = tuple[str, tuple[str, str], str, str, int, str, bool]
+
+# writes in one transaction at most (the rest wait for the next one)
+_MAX_BATCH = 512
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Waiting:
+    """One queued write: its check (run at commit time on the latest row) and its outcome."""
+
+    resource: str
+    key: tuple[str, str]
+    check: _Check
+    done: asyncio.Future[Obj]
+
+
+_Batch = list[_Waiting]
+_PersistRows = list[_PersistRow]
+
+
+def _retrieve(done: asyncio.Future[Obj]) -> None:
+    """Read a write's outcome even when its caller is gone (cancelled while it committed)."""
+    if not done.cancelled():
+        done.exception()
 
 
 def _qualified(resource: str) -> str:
@@ -101,7 +142,9 @@ class SqliteStore:
     def __init__(self, conn: sqlite3.Connection, *, watch_window: int) -> None:
         self._conn = conn
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        self._lock = asyncio.Lock()
+        self._pending: _Batch = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
         self._rows: dict[str, dict[tuple[str, str], _Row]] = {}
         self._by_node: dict[str, set[tuple[str, str]]] = {}
         rv_row = conn.execute("SELECT value FROM counters WHERE name='resourceVersion'").fetchone()
@@ -156,115 +199,146 @@ class SqliteStore:
         ]
         return items, self._rv
 
-    # ---- writes (CAS, one writer) ----
+    # ---- writes (CAS, group commit) ----
 
     async def create(self, resource: str, obj: Obj) -> Obj:
         meta = obj.setdefault("metadata", {})
         key = (str(meta.get("namespace") or ""), str(meta["name"]))
 
-        async def commit() -> Obj:
-            if key in self._rows.get(resource, {}):
+        def check(row: _Row | None) -> _Planned:
+            if row is not None:
                 raise already_exists(resource, key[1])
             meta.setdefault("uid", str(uuid.uuid4()))
-            return await self._write(resource, key, obj, "ADDED", None)
+            return _Planned(resource=resource, key=key, obj=obj, type="ADDED", old=None)
 
-        return await self._serialized(commit)
+        return await self._queue(resource, key, check)
 
     async def update(self, resource: str, obj: Obj) -> Obj:
         meta = obj.setdefault("metadata", {})
         key = (str(meta.get("namespace") or ""), str(meta["name"]))
 
-        async def commit() -> Obj:
-            row = self._rows.get(resource, {}).get(key)
+        def check(row: _Row | None) -> _Planned:
             if row is None:
                 raise not_found(resource, key[1])
             wanted = meta.get("resourceVersion")
             if wanted not in (None, "") and str(wanted) != str(row.resource_version):
                 raise conflict(resource, key[1])
-            return await self._write(resource, key, obj, "MODIFIED", row)
+            return _Planned(resource=resource, key=key, obj=obj, type="MODIFIED", old=row)
 
-        return await self._serialized(commit)
+        return await self._queue(resource, key, check)
 
     async def delete(
         self, resource: str, namespace: str, name: str, *, resource_version: int | None = None
     ) -> Obj:
         key = (namespace, name)
 
-        async def commit() -> Obj:
-            row = self._rows.get(resource, {}).get(key)
+        def check(row: _Row | None) -> _Planned:
             if row is None:
                 raise not_found(resource, name)
             if resource_version is not None and resource_version != row.resource_version:
                 raise conflict(resource, name)
             obj: Obj = json.loads(row.text)
-            return await self._write(resource, key, obj, "DELETED", row)
+            return _Planned(resource=resource, key=key, obj=obj, type="DELETED", old=row)
 
-        return await self._serialized(commit)
+        return await self._queue(resource, key, check)
 
-    async def _serialized(self, commit: Callable[[], Awaitable[Obj]]) -> Obj:
-        """Run one check-and-write under the writer lock, shielded: a caller cancelled
-        mid-write never leaves the file and the memory copy apart."""
+    async def _queue(self, resource: str, key: tuple[str, str], check: _Check) -> Obj:
+        """Queue one check-and-write for the next group commit and wait for its outcome.
+        Shielded: a caller cancelled mid-write never leaves the file and the memory copy
+        apart, and its outcome is still retrieved (no "never retrieved" noise)."""
+        if self._closing:
+            raise RuntimeError("store closed")
+        done: asyncio.Future[Obj] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieve)
+        self._pending.append(_Waiting(resource=resource, key=key, check=check, done=done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_all())
+        return await asyncio.shield(done)
 
-        async def locked() -> Obj:
-            async with self._lock:
-                return await commit()
+    async def _flush_all(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+            await self._flush(batch)
 
-        return await asyncio.shield(asyncio.ensure_future(locked()))
-
-    async def _write(
-        self, resource: str, key: tuple[str, str], obj: Obj, kind: EventType, old: _Row | None
-    ) -> Obj:
-        rv = self._rv + 1
-        obj["metadata"]["resourceVersion"] = str(rv)
-        text = json.dumps(obj, separators=(",", ":"))
-        node = _node_name(resource, obj)
-        uid = str(obj["metadata"].get("uid", ""))
+    async def _flush(self, batch: _Batch) -> None:
+        """Check each queued write in order against the committed rows plus the earlier
+        writes of this batch, persist the ones that pass in one transaction, then apply them
+        to memory and publish them in resourceVersion order."""
+        overlay: dict[tuple[str, str, str], _Row | None] = {}
+        planned: list[tuple[_Waiting, _Planned, _Row]] = []
+        rv = self._rv
+        for w in batch:
+            slot = (w.resource, *w.key)
+            row = overlay[slot] if slot in overlay else self._rows.get(w.resource, {}).get(w.key)
+            try:
+                plan = w.check(row)
+            except Exception as exc:  # a per-write answer (409, 404): only this writer's
+                w.done.set_exception(exc)
+                continue
+            rv += 1
+            plan.obj["metadata"]["resourceVersion"] = str(rv)
+            text = json.dumps(plan.obj, separators=(",", ":"))
+            new = _Row(resource_version=rv, node_name=_node_name(w.resource, plan.obj), text=text)
+            overlay[slot] = None if plan.type == "DELETED" else new
+            planned.append((w, plan, new))
+        if not planned:
+            return
+        rows = [
+            (
+                p.resource,
+                p.key,
+                str(p.obj["metadata"].get("uid", "")),
+                new.node_name,
+                new.resource_version,
+                new.text,
+                p.type == "DELETED",
+            )
+            for _w, p, new in planned
+        ]
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(
-            self._executor, self._persist, resource, key, uid, node, rv, text, kind == "DELETED"
-        )
-        self._rv = rv
-        if old is not None:
-            self._forget(resource, key, old)
-        if kind != "DELETED":
-            self._remember(resource, key, _Row(resource_version=rv, node_name=node, text=text))
-        self._cache.publish(
-            resource=resource,
-            namespace=key[0],
-            type=kind,
-            resource_version=rv,
-            text=text,
-            prev_text=old.text if old is not None else None,
-            nodes=frozenset(n for n in (node, old.node_name if old else "") if n),
-        )
-        return obj
+        try:
+            await loop.run_in_executor(self._executor, self._persist, rows, rv)
+        except Exception as exc:
+            log.error("store_commit_failed", writes=len(planned), error=str(exc))
+            for w, _p, _new in planned:
+                w.done.set_exception(exc)
+            return
+        for w, p, new in planned:
+            self._rv = new.resource_version
+            if p.old is not None:
+                self._forget(p.resource, p.key, p.old)
+            if p.type != "DELETED":
+                self._remember(p.resource, p.key, new)
+            old_node = p.old.node_name if p.old else ""
+            self._cache.publish(
+                resource=p.resource,
+                namespace=p.key[0],
+                type=p.type,
+                resource_version=new.resource_version,
+                text=new.text,
+                prev_text=p.old.text if p.old is not None else None,
+                nodes=frozenset(n for n in (new.node_name, old_node) if n),
+            )
+            w.done.set_result(p.obj)
 
-    def _persist(
-        self,
-        resource: str,
-        key: tuple[str, str],
-        uid: str,
-        node: str,
-        rv: int,
-        text: str,
-        deleted: bool,
-    ) -> None:
+    def _persist(self, rows: _PersistRows, rv: int) -> None:
         c = self._conn
         c.execute("BEGIN IMMEDIATE")
         try:
             c.execute("UPDATE counters SET value=? WHERE name='resourceVersion'", (rv,))
-            if deleted:
-                c.execute(
-                    "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?",
-                    (resource, key[0], key[1]),
-                )
-            else:
-                c.execute(
-                    "INSERT OR REPLACE INTO objects "
-                    "(resource, namespace, name, uid, node_name, resource_version, json) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (resource, key[0], key[1], uid, node, rv, text),
-                )
+            for resource, key, uid, node, row_rv, text, deleted in rows:
+                if deleted:
+                    c.execute(
+                        "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?",
+                        (resource, key[0], key[1]),
+                    )
+                else:
+                    c.execute(
+                        "INSERT OR REPLACE INTO objects "
+                        "(resource, namespace, name, uid, node_name, resource_version, json) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (resource, key[0], key[1], uid, node, row_rv, text),
+                    )
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
@@ -302,6 +376,8 @@ class SqliteStore:
 
     async def close(self) -> None:
         self._cache.close()
-        async with self._lock:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        self._closing = True
+        if self._flusher is not None:
+            await self._flusher  # the queued writes are committed (or answered) first
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
         self._executor.shutdown(wait=True)
