@@ -13,11 +13,13 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import queue
 import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +158,33 @@ class Fleet:
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result
+
+    @contextlib.contextmanager
+    def kubectl_lines(self, *args: str) -> Iterator[Callable[[], str]]:
+        """kubectl running in the background (`logs -f`); yields a function that returns its
+        next stdout line, waiting at most 30 s (queue.Empty then). Killed on exit."""
+        assert self.server is not None
+        env = {**os.environ, "KUBECONFIG": str(self.server.kubeconfig), "HOME": str(self.home)}
+        proc = subprocess.Popen(
+            [KUBECTL, "--cache-dir", str(self.home / "cache"), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+        try:
+            yield lambda: lines.get(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait(10)
 
     @contextlib.contextmanager
     def daemonset(self, text: str) -> Iterator[Obj]:

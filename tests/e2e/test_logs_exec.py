@@ -13,12 +13,16 @@ from tests.e2e.harness import Fleet
 from tests.e2e.reading import example_daemonset, pod_ready, wait_for
 
 pytestmark = pytest.mark.e2e
-SCRIPT = "trap 'exit 0' TERM; echo hello from $(hostname); while true; do sleep 1; done"
+SCRIPT = (
+    "trap 'exit 0' TERM; echo hello from $(hostname); i=0; "
+    "while true; do sleep 0.5; i=$((i+1)); echo tick $i; done"
+)
 
 
 def test_kubectl_logs_and_exec_reach_a_pod_on_another_host(fleet: Fleet) -> None:
-    """`kubectl logs POD` prints what its container wrote and `kubectl exec POD -- cat
-    /etc/hostname` prints the pod's hostname; a caller off the host needs a token for /pods."""
+    """`kubectl logs POD` prints what its container wrote, `kubectl logs -f` keeps printing new
+    lines, `kubectl exec POD -- cat /etc/hostname` prints the pod's hostname and exec passes the
+    exit code on; a caller off the host needs a token for the agent's /pods."""
     ds = yaml.safe_load(example_daemonset("ds-talk", image=fleet.image))
     container = ds["spec"]["template"]["spec"]["containers"][0]
     container["command"] = ["/bin/sh", "-c", SCRIPT]
@@ -41,7 +45,10 @@ def test_kubectl_logs_and_exec_reach_a_pod_on_another_host(fleet: Fleet) -> None
         assert logs.startswith("hello from ")
         hostname = fleet.kubectl("exec", pod, "--", "cat", "/etc/hostname").stdout.strip()
         assert hostname
-        assert logs.strip() == f"hello from {hostname}"
+        assert logs.splitlines()[0] == f"hello from {hostname}"
+        with fleet.kubectl_lines("logs", "-f", "--tail=1", pod) as next_line:
+            ticks = [int(next_line().split()[1]) for _ in range(3)]
+        assert ticks == list(range(ticks[0], ticks[0] + 3))  # new lines kept coming
         failed = fleet.kubectl("exec", pod, "--", "/bin/sh", "-c", "exit 3", check=False)
         assert failed.returncode == 3
 
