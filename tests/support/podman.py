@@ -149,6 +149,7 @@ class PodmanService:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            cwd=base_dir,  # conmon writes an `oom` marker file into its working directory
         )
         log.close()
         deadline = time.monotonic() + timeout
