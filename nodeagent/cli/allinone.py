@@ -131,8 +131,14 @@ def _start_podman(args: argparse.Namespace, socket: str, data_dir: Path) -> subp
         argv += ["--runroot", args.podman_runroot]
     argv += ["system", "service", "--time=0", f"unix://{socket}"]
     with (podman_dir / "service.log").open("ab") as out:
+        # cwd: conmon drops an `oom` marker into its working directory; keep it out of the user's.
         process = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=podman_dir,
         )
     log.info("engine_starting", argv=" ".join(argv), log=str(podman_dir / "service.log"))
     return process
