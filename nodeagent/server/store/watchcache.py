@@ -1,9 +1,11 @@
 """The watch window: a bounded, in-memory log of recent changes, fanned out to watchers.
 
-Fed by a store on each commit (in commit order). A watch from `since` first replays the kept
-events after it, then follows live ones; a `since` older than the window is Gone (410 Expired),
-as with the Kubernetes watch cache. A watcher that falls too far behind is ended (its client
-re-watches from the last version it saw). Shared by every Store implementation.
+Fed by a store on each commit (in commit order); a change is offered only to the watchers of
+its resource (and a pod's only to its node's watchers and the unfiltered ones). A watch from
+`since` first replays the kept events after it, then follows live ones; a `since` older than
+the window is Gone (410 Expired), as with the Kubernetes watch cache. A watcher that falls too
+far behind is ended (its client re-watches from the last version it saw). Shared by every
+Store implementation.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class WatchCache:
         self._window: collections.deque[_Change] = collections.deque()
         self._floor = start
         self._watchers: set[_Watcher] = set()
+        # watchers by (resource, node name or None): a change is offered only to the watchers
+        # of its resource, and a pod's only to its nodes' watchers plus the unfiltered ones
+        self._index: dict[tuple[str, str | None], set[_Watcher]] = {}
         self._closed = False
 
     @property
@@ -99,8 +104,14 @@ class WatchCache:
         self._window.append(change)
         while len(self._window) > self._capacity:
             self._floor = self._window.popleft().resource_version
-        for w in self._watchers:
+        for w in self._interested(change):
             w.offer(change)
+
+    def _interested(self, change: _Change) -> list[_Watcher]:
+        found = list(self._index.get((change.resource, None), ()))
+        for node in change.nodes:
+            found.extend(self._index.get((change.resource, node), ()))
+        return found
 
     def check(self, since: int) -> None:
         """Gone when events after `since` are no longer all kept."""
@@ -122,7 +133,9 @@ class WatchCache:
         for change in self._window:
             if change.resource_version > since:
                 watcher.offer(change)
+        slot = (resource, node_name)
         self._watchers.add(watcher)
+        self._index.setdefault(slot, set()).add(watcher)
         try:
             while not self._closed:
                 while watcher.pending:
@@ -133,6 +146,11 @@ class WatchCache:
                 await watcher.wakeup.wait()
         finally:
             self._watchers.discard(watcher)
+            same = self._index.get(slot)
+            if same is not None:
+                same.discard(watcher)
+                if not same:
+                    del self._index[slot]
 
     def close(self) -> None:
         self._closed = True

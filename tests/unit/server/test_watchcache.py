@@ -1,0 +1,82 @@
+"""The watch window's fan-out: a change reaches only the watchers of its resource, and a pod's
+change only its node's watchers (before and after a rebinding) and the unfiltered ones."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nodeagent.server.store import watchcache
+from nodeagent.server.store.protocol import WatchEvent
+from nodeagent.server.store.watchcache import WatchCache
+from tests.support.wait import wait_for
+
+
+@pytest.fixture
+def offers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The resource of every change offered to any watcher."""
+    seen: list[str] = []
+    offer = watchcache._Watcher.offer
+
+    def counting(self: watchcache._Watcher, change: watchcache._Change) -> None:
+        seen.append(change.resource)
+        offer(self, change)
+
+    monkeypatch.setattr(watchcache._Watcher, "offer", counting)
+    return seen
+
+
+def publish(cache: WatchCache, rv: int, resource: str, name: str, *nodes: str) -> None:
+    cache.publish(
+        resource=resource,
+        namespace="default" if resource == "pods" else "",
+        type="MODIFIED",
+        resource_version=rv,
+        text=f'{{"metadata":{{"name":"{name}"}}}}',
+        prev_text=None,
+        nodes=frozenset(nodes),
+    )
+
+
+async def test_changes_reach_only_the_watchers_that_want_them(offers: list[str]) -> None:
+    cache = WatchCache(capacity=100, start=0)
+    got: dict[str, list[WatchEvent]] = {}
+
+    async def follow(label: str, resource: str, node: str | None) -> None:
+        got[label] = []
+        async for ev in cache.watch(resource, since=0, node_name=node):
+            got[label].append(ev)
+
+    tasks = [asyncio.create_task(follow(f"pods@n{i}", "pods", f"n{i}")) for i in range(100)] + [
+        asyncio.create_task(follow("all-pods", "pods", None)),
+        asyncio.create_task(follow("nodes", "nodes", None)),
+    ]
+    await wait_for(lambda: cache.watcher_count == 102, timeout=5, message="all watching")
+    try:
+        for i in range(100):  # a heartbeat: a lease per node; no pod watcher is offered one
+            publish(cache, i + 1, "leases", f"n{i}")
+        assert offers == []
+        publish(cache, 101, "nodes", "n1")
+        publish(cache, 102, "pods", "p", "n1")
+        publish(cache, 103, "pods", "p", "n1", "n2")  # rebound from n1 to n2
+        publish(cache, 104, "pods", "q", "n3")
+        assert (
+            sorted(offers) == ["nodes"] + ["pods"] * 7
+        )  # 102: all + n1; 103: all + n1 + n2; 104: all + n3
+        await wait_for(lambda: len(got["all-pods"]) == 3, timeout=5, message="all pods seen")
+
+        def versions(label: str) -> list[int]:
+            return [ev.resource_version for ev in got[label]]
+
+        assert versions("pods@n1") == [102, 103]
+        assert versions("pods@n2") == [103]
+        assert versions("pods@n3") == [104]
+        assert versions("pods@n4") == []
+        assert versions("all-pods") == [102, 103, 104]
+        assert versions("nodes") == [101]
+    finally:
+        cache.close()
+        await asyncio.gather(*tasks)
+    assert cache.watcher_count == 0
+    assert cache._index == {}
