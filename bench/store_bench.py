@@ -2,7 +2,8 @@
 
 Figures: one Pod create through the Registry (defaults, validation, CAS, SQLite commit in
 the writer thread); listing every pod; listing one node's pods through the index; the write
-rate when every pod's status is written at once (as a fleet's agents do). Baseline for the
+rate when every pod's status is written at once (as a fleet's agents do); one heartbeat (a
+Lease change per node) published while every node holds its pod watch. Baseline for the
 create: a bare SQLite INSERT + COMMIT in WAL/NORMAL mode on the same disk, the floor of a
 durable write; for the rate: those bare commits one after another, as writes per second.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from bench.report import Figure
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.store.sqlite import SqliteStore
+from nodeagent.server.store.watchcache import WatchCache
 
 
 def _pod(i: int, nodes: int) -> dict[str, object]:
@@ -110,6 +112,46 @@ async def _measure(path: Path, pods: int, nodes: int, repeats: int) -> list[Figu
     ]
 
 
+async def _heartbeat(watchers: int, repeats: int) -> list[float]:
+    """ms to publish one Lease change per node while every node holds its pod watch."""
+    cache = WatchCache(capacity=10_000, start=0)
+
+    async def follow(node: str) -> None:
+        async for _ev in cache.watch("pods", since=0, node_name=node):
+            pass
+
+    tasks = [asyncio.create_task(follow(f"node-{i}")) for i in range(watchers)]
+    while cache.watcher_count < watchers:
+        await asyncio.sleep(0)
+    out, rv = [], 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _i in range(watchers):
+            rv += 1
+            cache.publish(
+                resource="leases",
+                namespace="kube-node-lease",
+                type="MODIFIED",
+                resource_version=rv,
+                text="{}",
+                prev_text="{}",
+            )
+        out.append((time.perf_counter() - t0) * 1000)
+    cache.close()
+    await asyncio.gather(*tasks)
+    return out
+
+
 def run(*, pods: int = 2000, nodes: int = 100, repeats: int = 20) -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp:
-        return asyncio.run(_measure(Path(tmp) / "store.db", pods, nodes, repeats))
+        figures = asyncio.run(_measure(Path(tmp) / "store.db", pods, nodes, repeats))
+    heartbeat = asyncio.run(_heartbeat(pods, min(repeats, 5)))
+    return [
+        *figures,
+        Figure(
+            name=f"store.heartbeat_of_{pods}_nodes_with_{pods}_pod_watches",
+            unit="ms",
+            samples=tuple(heartbeat),
+            target="independent of the number of pod watches",
+        ),
+    ]
