@@ -34,7 +34,7 @@ from nodeagent.server.rest import keys
 from nodeagent.server.rest.app import make_app
 from nodeagent.server.settings import ServerSettings
 from nodeagent.server.store.sqlite import SqliteStore
-from nodeagent.server.tls import TLSFiles, default_sans, ensure_tls
+from nodeagent.server.tls import TLSFiles, default_sans, ensure_tls, shrink_tls_read_buffer
 
 log = structlog.get_logger()
 
@@ -144,6 +144,8 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
             app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
         )
         await runner.setup()
+        if tls is not None:
+            shrink_tls_read_buffer()  # ~300 KiB -> ~75 KiB per agent connection
         site = web.TCPSite(
             runner,
             settings.listen_host or None,

@@ -13,6 +13,7 @@ import ipaddress
 import os
 import socket
 import ssl
+from asyncio import sslproto
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ log = structlog.get_logger()
 
 CA_YEARS = 10
 SERVING_YEARS = 5
+# the plaintext read per call on a TLS connection: one full TLS record (16 KiB)
+TLS_READ_BUFFER = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +42,25 @@ class TLSFiles:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(self.cert, self.key)
         return ctx
+
+
+def shrink_tls_read_buffer(size: int = TLS_READ_BUFFER) -> bool:
+    """Make asyncio allocate `size` bytes, not 256 KiB, as each TLS connection's read buffer.
+
+    CPython 3.11's asyncio.sslproto.SSLProtocol allocates `max_size` (256 KiB) per connection at
+    construction: ~300 KiB of RSS per agent's watch. Set once at server start (the server
+    process's TLS connections are its agents' and clients'); False, and nothing changed, when
+    this Python has no such attribute (tests/unit/server/test_tls.py checks that it has).
+    """
+    proto = getattr(sslproto, "SSLProtocol", None)
+    current = getattr(proto, "max_size", None)
+    if proto is None or not isinstance(current, int):
+        log.warning("tls_read_buffer_unchanged", reason="asyncio SSLProtocol has no max_size")
+        return False
+    if current > size:
+        proto.max_size = size
+        log.debug("tls_read_buffer_shrunk", before=current, after=size)
+    return True
 
 
 def default_sans(listen_host: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:

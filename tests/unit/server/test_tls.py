@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+from asyncio import sslproto
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
-from nodeagent.server.tls import default_sans, ensure_tls
+from nodeagent.server.tls import TLS_READ_BUFFER, default_sans, ensure_tls, shrink_tls_read_buffer
 
 
 def _names(cert_path: Path) -> set[str]:
@@ -38,3 +42,20 @@ def test_wildcard_listen_covers_interface_addresses() -> None:
     sans = default_sans("0.0.0.0", ("extra.example",))
     assert {"localhost", "127.0.0.1", "extra.example"} <= set(sans)
     assert "10.1.2.3" in default_sans("10.1.2.3")
+
+
+async def test_the_tls_read_buffer_guard_holds_on_this_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """shrink_tls_read_buffer relies on a CPython detail: SSLProtocol.max_size sizes the
+    buffer each connection allocates. If this fails, the server runs with 256 KiB again."""
+    monkeypatch.setattr(sslproto.SSLProtocol, "max_size", sslproto.SSLProtocol.max_size)
+    assert shrink_tls_read_buffer()
+    proto = sslproto.SSLProtocol(
+        asyncio.get_running_loop(),
+        asyncio.Protocol(),
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH),
+        None,
+        server_side=True,
+    )
+    assert len(proto._ssl_buffer) == TLS_READ_BUFFER
