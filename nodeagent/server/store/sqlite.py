@@ -258,7 +258,13 @@ class SqliteStore:
     async def _flush_all(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
-            await self._flush(batch)
+            try:
+                await self._flush(batch)
+            except Exception as exc:  # a bug, not an answer: no writer waits forever on it
+                log.exception("store_flush_failed", writes=len(batch))
+                for w in batch:
+                    if not w.done.done():
+                        w.done.set_exception(exc)
 
     async def _flush(self, batch: _Batch) -> None:
         """Check each queued write in order against the committed rows plus the earlier
