@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -109,8 +110,11 @@ class Reconciler:
             self.state.changed.set()
 
     def _update_statuses(self, observed: Sequence[ContainerInfo], now: float) -> None:
+        by_pod: dict[str, list[ContainerInfo]] = defaultdict(list)
+        for c in observed:  # grouped once: a scan per pod was pods x containers every tick
+            by_pod[c.pod_uid].append(c)
         for uid, d in self.known.items():
-            containers = [c for c in observed if c.pod_uid == uid]
+            containers = by_pod.get(uid, [])
             record = self.state.pods.get(uid)
             status = pod_status(
                 pod=d.pod,
@@ -141,8 +145,11 @@ class Reconciler:
             self.wake.clear()
             await self.reconcile_once()
             self.prober.tick(pods=self.known, observed=self.observed, now=self.clock())
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # arrives as `wake` is set, and the agent then never stops.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=interval)
+                async with asyncio.timeout(interval):
+                    await self.wake.wait()
 
 
 async def merge_updates(queue: asyncio.Queue[SourceUpdate], reconciler: Reconciler) -> None:
