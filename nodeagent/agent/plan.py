@@ -216,14 +216,17 @@ def _plan_app(ctx: _Ctx, containers: Sequence[ContainerInfo]) -> list[Action]:
 def _old_attempts(containers: Sequence[ContainerInfo]) -> tuple[str, ...]:
     """Dead attempts older than the two newest of each container name (the newest dead one
     stays for lastState, as kubelet keeps one)."""
+    if len(containers) < 3:  # no name can have three attempts: the steady state, kept cheap
+        return ()
     by_name: dict[tuple[bool, str], list[ContainerInfo]] = defaultdict(list)
     for c in containers:
         if not c.is_sandbox:
             by_name[(c.is_init, c.container_name)].append(c)
     old: list[str] = []
     for group in by_name.values():
-        group.sort(key=lambda c: c.attempt, reverse=True)
-        old += [c.id for c in group[2:] if c.state is not ContainerState.RUNNING]
+        if len(group) > 2:
+            group.sort(key=lambda c: c.attempt, reverse=True)
+            old += [c.id for c in group[2:] if c.state is not ContainerState.RUNNING]
     return tuple(old)
 
 
