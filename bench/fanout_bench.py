@@ -97,7 +97,9 @@ async def _follow(admin: ApiClient, tracker: Tracker) -> None:
 
 
 async def _bare_writes(admin: ApiClient, count: int) -> tuple[list[float], float]:
-    pods = (await admin.list(resource_path("pods", namespace=NAMESPACE))).get("items") or []
+    listed = (await admin.list(resource_path("pods", namespace=NAMESPACE))).get("items") or []
+    # the rollout's old pods may still be finishing their deletion: write the current ones
+    pods = [p for p in listed if not p["metadata"].get("deletionTimestamp")]
     pods = (pods * (count // max(len(pods), 1) + 1))[:count]
     gate = asyncio.Semaphore(64)
     latencies: list[float] = []
@@ -107,8 +109,11 @@ async def _bare_writes(admin: ApiClient, count: int) -> tuple[list[float], float
             t0 = time.perf_counter()
             meta = pod["metadata"]
             path = resource_path("pods", namespace=NAMESPACE, name=meta["name"])
-            current = await admin.get(path)
-            await admin.update(path + "/status", current)
+            try:
+                current = await admin.get(path)
+                await admin.update(path + "/status", current)
+            except errors.NotFound:  # deleted since the list: no sample
+                return
             latencies.append(ms_since(t0))
 
     t0 = time.perf_counter()
