@@ -308,7 +308,7 @@ class DaemonSetController:
         self, ds: Obj, delete: Iterable[Obj], create_on: Iterable[str], hash_: str
     ) -> bool:
         """syncNodes: creates in slow-start batches (1, 2, 4, ...), stopping at the first batch
-        with an error, then deletes. Returns whether anything was attempted."""
+        with an error, then all deletes concurrently. Returns whether anything was attempted."""
         to_delete = list(delete)
         nodes = list(create_on)
         if not to_delete and not nodes:
@@ -334,14 +334,14 @@ class DaemonSetController:
                 break
             pos += len(chunk)
             batch *= 2
-        errors: list[APIError] = []
-        for pod in to_delete:
-            try:
-                await self._delete_pod(ds, pod)
-            except APIError as exc:
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+        # All deletes at once, as kube-controller-manager does (one goroutine per delete): one
+        # after another, 1,000 deletes (each with its event) held the rollout for ~100 s.
+        deleted = await asyncio.gather(
+            *(self._delete_pod(ds, pod) for pod in to_delete), return_exceptions=True
+        )
+        for result in deleted:
+            if isinstance(result, BaseException):
+                raise result  # the first error; every delete was attempted
         return True
 
     async def _create_pod(self, ds: Obj, node_name: str, hash_: str) -> Obj:
