@@ -67,6 +67,7 @@ class Tracker:
         self.image = ""
         self.need_ready = False
         self.seen: dict[str, float] = {}
+        self.lists = 0  # the follower's lists: more than one means its watch was ended
 
     def goal(self, *, image: str, need_ready: bool) -> None:
         self.t0, self.image, self.need_ready, self.seen = time.perf_counter(), image, need_ready, {}
@@ -87,6 +88,7 @@ async def _follow(admin: ApiClient, tracker: Tracker) -> None:
     path = resource_path("pods")
     while True:
         listed = await admin.list(path)
+        tracker.lists += 1
         for pod in listed.get("items") or []:
             tracker.observe(pod)
         rv = str((listed.get("metadata") or {}).get("resourceVersion", ""))
@@ -178,6 +180,7 @@ async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, 
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follower
+        out["follower_lists"] = tracker.lists
     out["bare"], out["bare_total"] = await _bare_writes(admin, nodes)
     await admin.close()
     return out
@@ -226,7 +229,9 @@ def _run_one(nodes: int, per_process: int, timeout: float) -> list[Figure]:
     print(
         f"fanout: {nodes} simulated agents registered in {out['register_s']:.1f} s;"
         f" the image PATCH got {out['patch_conflicts']} conflict(s) first;"
-        f" cut short: {out['short'] or 'none'}",
+        f" cut short: {out['short'] or 'none'};"
+        f" the pod follower listed {out['follower_lists']} time(s) (more than 1: its watch"
+        " was ended as too slow, so a late relist may have stamped nodes late)",
         file=sys.stderr,
     )
     return [
