@@ -23,6 +23,7 @@ from nodeagent.api import meta
 from nodeagent.api.errors import AlreadyExists, APIError, Conflict, NotFound
 from nodeagent.server.controllers.daemonset import history, plan, rollout, status, strategy
 from nodeagent.server.controllers.daemonset.expectations import Expectations
+from nodeagent.server.controllers.eventfilter import SpamFilter
 from nodeagent.server.controllers.workqueue import Informer, Key, WorkQueue, object_key
 from nodeagent.server.registry_protocol import Obj, Registry
 
@@ -56,6 +57,7 @@ class DaemonSetController:
     queue: WorkQueue[Key] = field(default_factory=WorkQueue)
     backoff: dict[str, plan.BackoffEntry] = field(default_factory=dict)
     expectations: Expectations = field(default_factory=Expectations)
+    spam: SpamFilter = field(default_factory=SpamFilter)
     daemonsets: Informer = field(init=False)
     pods: Informer = field(init=False)
     nodes: Informer = field(init=False)
@@ -411,6 +413,9 @@ class DaemonSetController:
         return new
 
     async def _event(self, ds: Obj, type_: str, reason: str, message: str) -> None:
+        now = self.clock()
+        if not self.spam.allow((meta.uid_of(ds), type_, reason), now=now):
+            return  # a flood of one kind of event about one DaemonSet (client-go spam filter)
         try:
             await self.record_event(
                 self.registry,
@@ -418,7 +423,7 @@ class DaemonSetController:
                 type=type_,
                 reason=reason,
                 message=message,
-                now=self.clock(),
+                now=now,
                 component=COMPONENT,
             )
         except APIError:
