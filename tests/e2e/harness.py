@@ -137,6 +137,8 @@ class Fleet:
     hosts: list[Host] = field(default_factory=list)
     image: str = ""
     _next_index: int = 0
+    # hosts start in parallel threads, and each records what it made
+    _record_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- what a user does ------------------------------------------------------------------
 
@@ -336,13 +338,15 @@ class Fleet:
         return STATE_DIR / f"{self.run_id}.json"
 
     def _record(self, **item: str) -> None:
-        data = json.loads(self.record_path.read_text()) if self.record_path.exists() else {}
-        data.setdefault("pid", os.getpid())
-        for key, value in item.items():
-            data.setdefault(key + "s", []).append(value)
-        tmp = self.record_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(self.record_path)
+        with self._record_lock:
+            path = self.record_path
+            data = json.loads(path.read_text()) if path.exists() else {}
+            data.setdefault("pid", os.getpid())
+            for key, value in item.items():
+                data.setdefault(key + "s", []).append(value)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(path)
 
     def start(self, *, hosts: int, node_monitor_grace: str) -> None:
         """Bridge, server, and `hosts` hosts (host 0 a tainted control plane), all Ready."""
