@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import subprocess
 import sys
 import tempfile
@@ -64,21 +65,39 @@ class Tracker:
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
+        self.wall0 = time.time()
         self.image = ""
         self.need_ready = False
         self.seen: dict[str, float] = {}
+        self.created: dict[str, float] = {}  # node -> the goal's pod first on the watch
+        self.deleting: dict[str, float] = {}  # node -> an old pod first seen terminating
+        self.gone: dict[str, float] = {}  # node -> an old pod first seen deleted
         self.lists = 0  # the follower's lists: more than one means its watch was ended
 
     def goal(self, *, image: str, need_ready: bool) -> None:
-        self.t0, self.image, self.need_ready, self.seen = time.perf_counter(), image, need_ready, {}
+        self.t0, self.wall0 = time.perf_counter(), time.time()
+        self.image, self.need_ready = image, need_ready
+        self.seen, self.created, self.deleting, self.gone = {}, {}, {}, {}
+
+    def deleted(self, pod: Obj) -> None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        containers = (pod.get("spec") or {}).get("containers") or [{}]
+        if node and node not in self.gone and containers[0].get("image") != self.image:
+            self.gone[node] = ms_since(self.t0)
 
     def observe(self, pod: Obj) -> None:
         node = (pod.get("spec") or {}).get("nodeName")
-        if not node or node in self.seen or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        if not node or node in self.seen:
             return
         containers = (pod.get("spec") or {}).get("containers") or [{}]
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            if containers[0].get("image") != self.image and node not in self.deleting:
+                self.deleting[node] = ms_since(self.t0)
+            return
         if containers[0].get("image") != self.image:
             return
+        if node not in self.created:
+            self.created[node] = ms_since(self.t0)
         phase_ok = (pod.get("status") or {}).get("phase") == "Running"
         if phase_ok and (_ready(pod) or not self.need_ready):
             self.seen[node] = ms_since(self.t0)
@@ -96,6 +115,8 @@ async def _follow(admin: ApiClient, tracker: Tracker) -> None:
             async for event in admin.watch(path, params={"resourceVersion": rv}):
                 if event.type in ("ADDED", "MODIFIED"):
                     tracker.observe(event.object)
+                elif event.type == "DELETED":
+                    tracker.deleted(event.object)
 
 
 async def _bare_writes(admin: ApiClient, count: int) -> tuple[list[float], float]:
@@ -176,6 +197,12 @@ async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, 
             except TimeoutError:  # report the nodes that made it, and say so
                 out["short"].append(f"{phase}: {len(tracker.seen)} of {have} nodes in {timeout} s")
             out[phase] = sorted(tracker.seen.values()) or [timeout * 1000]
+            out[f"{phase}_wall0"], out[f"{phase}_image"] = tracker.wall0, image
+            out[f"{phase}_steps"] = {
+                "controller_create_on_watch": sorted(tracker.created.values()),
+                "old_pod_terminating_on_watch": sorted(tracker.deleting.values()),
+                "old_pod_deleted_on_watch": sorted(tracker.gone.values()),
+            }
     finally:
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -186,21 +213,86 @@ async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, 
     return out
 
 
-def run(
-    *, nodes: tuple[int, ...] = (100, 1000), per_process: int = 500, timeout: float = 150.0
-) -> list[Figure]:
-    """`timeout` bounds registration and each phase; a phase cut short reports the nodes
-    that made it (the figure's n says how many) and names itself on stderr."""
-    figures: list[Figure] = []
-    for n in nodes:
-        figures += _run_one(n, per_process, timeout)
+# what the simulated agents stamp (bench/simagents.py Stamps), and whose pod: the phase's
+# image, or the image the phase replaces
+AGENT_STEPS = (
+    ("delete_seen", False),
+    ("confirm_start", False),
+    ("confirm_end", False),
+    ("pod_seen", True),
+    ("status_put_start", True),
+    ("status_put_end", True),
+)
+
+
+def agent_steps(
+    rows: list[list[Any]], *, wall0: float, image: str, old_image: str
+) -> dict[str, list[float]]:
+    """Per step, each node's first stamp of it after `wall0` (ms after it), sorted."""
+    firsts: dict[tuple[str, str], float] = {}
+    wanted = dict(AGENT_STEPS)
+    for node, what, img, at in rows:
+        if what not in wanted or at < wall0:
+            continue
+        if img != (image if wanted[what] else old_image):
+            continue
+        key = (what, node)
+        firsts[key] = min(firsts.get(key, at), at)
+    out: dict[str, list[float]] = {what: [] for what, _ in AGENT_STEPS}
+    for (what, _node), at in firsts.items():
+        out[what].append((at - wall0) * 1000)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _read_stamps(agents_dir: Path) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for f in sorted(agents_dir.glob("stamps-*.json")):
+        rows += json.loads(f.read_text())
+    return rows
+
+
+def _step_figures(nodes: int, out: dict[str, Any], rows: list[list[Any]]) -> list[Figure]:
+    """The rollout's steps, per node, in ms after the phase began (no baseline: a breakdown)."""
+    figures = []
+    for phase, old in (("create", ""), ("update", out.get("create_image", ""))):
+        if f"{phase}_wall0" not in out:
+            continue
+        steps = dict(out[f"{phase}_steps"])
+        steps |= agent_steps(
+            rows, wall0=out[f"{phase}_wall0"], image=out[f"{phase}_image"], old_image=old
+        )
+        figures += [
+            Figure(name=f"fanout.{nodes}_nodes.{phase}.step.{step}", unit="ms", samples=tuple(v))
+            for step, v in steps.items()
+            if v
+        ]
     return figures
 
 
-def _run_one(nodes: int, per_process: int, timeout: float) -> list[Figure]:
+def run(
+    *,
+    nodes: tuple[int, ...] = (100, 1000),
+    per_process: int = 500,
+    timeout: float = 150.0,
+    server_log_level: str = "warning",
+    keep_server_log: str | None = None,
+) -> list[Figure]:
+    """`timeout` bounds registration and each phase; a phase cut short reports the nodes
+    that made it (the figure's n says how many) and names itself on stderr. With
+    `keep_server_log` (a path prefix) the server's log is kept as PREFIX-N.log."""
+    figures: list[Figure] = []
+    for n in nodes:
+        keep = f"{keep_server_log}-{n}.log" if keep_server_log else None
+        figures += _run_one(n, per_process, timeout, level=server_log_level, keep=keep)
+    return figures
+
+
+def _run_one(
+    nodes: int, per_process: int, timeout: float, *, level: str, keep: str | None
+) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bench-fanout-", ignore_cleanup_errors=True) as tmp:
         base = Path(tmp)
-        srv = start_server_process(base / "server", "--log-level", "warning")
+        srv = start_server_process(base / "server", "--log-level", level)
         token_file = base / "join-secret"
         token_file.write_text(srv.join_secret)
         workers: list[subprocess.Popen[bytes]] = []
@@ -225,6 +317,9 @@ def _run_one(nodes: int, per_process: int, timeout: float) -> list[Figure]:
                     w.kill()
                     w.wait()
             srv.stop()
+        rows = _read_stamps(base / "agents")
+        if keep and srv.log_path is not None:
+            Path(keep).write_bytes(srv.log_path.read_bytes())
     bare_name = "bare pod status write (GET + PUT /status), 64 at once"
     print(
         f"fanout: {nodes} simulated agents registered in {out['register_s']:.1f} s;"
@@ -250,6 +345,7 @@ def _run_one(nodes: int, per_process: int, timeout: float) -> list[Figure]:
             baseline=tuple(out["bare"]),
             target="p99 at most 1 s at 1000 agents",
         ),
+        *_step_figures(nodes, out, rows),
         Figure(
             name=f"fanout.{nodes}_nodes.image_change_to_all_ready_total",
             unit="ms",

@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
 from nodeagent import log as logsetup
+from nodeagent.agent.apiclient import ApiClient
 from nodeagent.agent.serversync import run_server_sync
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
@@ -25,6 +27,55 @@ from nodeagent.agent.state import AgentState, PodRecord
 from nodeagent.api.timefmt import format_time
 
 Obj = dict[str, Any]
+
+
+class Stamps:
+    """Wall-clock stamps of one process's agents: (node, what, image, time); dumped at exit.
+
+    `pod_seen` when a node's kubelet is first given a pod, `delete_seen` when it is first given
+    it deleting, `status_put_start`/`status_put_end` around each pod status PUT and
+    `confirm_start`/`confirm_end` around each pod DELETE the agent sends.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, float]] = []
+        self.pods: dict[str, tuple[str, str]] = {}  # pod name -> (node, image)
+
+    def pod(self, pod: Obj, node: str) -> None:
+        containers = (pod.get("spec") or {}).get("containers") or [{}]
+        self.pods[pod["metadata"]["name"]] = (node, str(containers[0].get("image", "")))
+
+    def add(self, node: str, what: str, image: str) -> None:
+        self.rows.append((node, what, image, time.time()))
+
+    def by_pod(self, name: str, what: str) -> None:
+        node, image = self.pods.get(name, ("", ""))
+        self.rows.append((node, what, image, time.time()))
+
+
+STAMPS = Stamps()
+
+
+def instrument_client() -> None:
+    """Stamp every pod status PUT and pod DELETE this process's agents send."""
+    original = ApiClient.request
+
+    async def request(self: ApiClient, method: str, path: str, **kw: Any) -> Obj:
+        parts = path.split("/")
+        kind = ""
+        if method == "PUT" and path.endswith("/status") and "pods" in parts:
+            kind, name = "status_put", parts[-2]
+        elif method == "DELETE" and "pods" in parts:
+            kind, name = "confirm", parts[-1]
+        if kind:
+            STAMPS.by_pod(name, f"{kind}_start")
+        try:
+            return await original(self, method, path, **kw)
+        finally:
+            if kind:
+                STAMPS.by_pod(name, f"{kind}_end")
+
+    ApiClient.request = request  # type: ignore[method-assign]
 
 
 def running_status(pod: Obj, *, now: float) -> Obj:
@@ -69,13 +120,17 @@ async def instant_kubelet(state: AgentState, queue: asyncio.Queue[SourceUpdate])
         for pod in update.pods:
             meta = pod.get("metadata") or {}
             uid = str(meta.get("uid"))
-            if meta.get("deletionTimestamp"):
-                continue  # containers stopped at once: the agent confirms the delete
             old = state.pods.get(uid)
+            if meta.get("deletionTimestamp"):
+                if old is not None:
+                    STAMPS.add(state.node_name, "delete_seen", STAMPS.pods[meta["name"]][1])
+                continue  # containers stopped at once: the agent confirms the delete
             if old is not None:
                 old.pod = pod
                 records[uid] = old
                 continue
+            STAMPS.pod(pod, state.node_name)
+            STAMPS.add(state.node_name, "pod_seen", STAMPS.pods[meta["name"]][1])
             names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
             records[uid] = PodRecord(
                 pod=pod,
@@ -139,7 +194,10 @@ def main() -> None:
     p.add_argument("--stagger", type=float, default=0.005)
     args = p.parse_args()
     logsetup.configure(level="error")
+    instrument_client()
     asyncio.run(run_agents(args))
+    out = Path(args.state_dir) / f"stamps-{args.prefix}-{args.first}.json"
+    out.write_text(json.dumps(STAMPS.rows))
 
 
 if __name__ == "__main__":
