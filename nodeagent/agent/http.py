@@ -1,14 +1,15 @@
 """The agent's local HTTP endpoints: /healthz, /readyz, /metrics, /pods, container logs and exec.
 
-/containerLogs and /exec serve the server's kubectl logs/exec proxy and need a bearer token that
-the join secret verifies (a node token); the rest is open on the listen address (127.0.0.1).
+/containerLogs and /exec (a WebSocket, execstream.py) serve the server's kubectl logs/exec
+proxy and need a bearer token that the join secret verifies (a node token); /pods and /metrics
+are open to this host, /healthz and /readyz to all.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import shlex
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import prometheus_client
@@ -16,7 +17,10 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from nodeagent.agent import execstream
 from nodeagent.agent.state import AgentState
+from nodeagent.api import remotecommand as rc
+from nodeagent.api.timefmt import parse_time
 from nodeagent.api.tokens import node_of_token
 from nodeagent.runtime.protocol import Runtime, RuntimeError_
 
@@ -28,6 +32,7 @@ RuntimeOf = Callable[[], Runtime | None]
 RUNTIME_OF: web.AppKey[RuntimeOf] = web.AppKey("runtime_of")
 JOIN_SECRET = web.AppKey("join_secret", str)
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+EXEC_MAX_MESSAGE = 1 << 20  # kubectl sends stdin in 32 KiB messages
 
 
 class AgentMetrics:
@@ -240,9 +245,26 @@ async def _previous_id(request: web.Request, runtime: Runtime, current: str) -> 
     return max(older, key=lambda c: c.attempt).id
 
 
+def log_since(query: Mapping[str, str], now: float) -> float | None:
+    """PURE: the unix time a logs request starts from: sinceSeconds before `now` (this host's
+    clock, as kubelet counts it) or sinceTime (RFC 3339); None for the whole log.
+    ValueError naming the parameter if it does not parse."""
+    seconds, moment = query.get("sinceSeconds", ""), query.get("sinceTime", "")
+    if seconds:
+        if not seconds.isdigit() or int(seconds) < 1:
+            raise ValueError(f"sinceSeconds: Invalid value: {seconds!r}: must be greater than 0")
+        return now - int(seconds)
+    if moment:
+        try:
+            return parse_time(moment)
+        except ValueError as exc:
+            raise ValueError(f"sinceTime: {exc}") from None
+    return None
+
+
 async def container_logs(request: web.Request) -> web.StreamResponse:
-    """The container's log (tailLines, limitBytes, previous, follow); sinceSeconds and
-    timestamps are not supported (docs/agent.md)."""
+    """The container's log (tailLines, limitBytes, previous, follow, timestamps, sinceSeconds,
+    sinceTime), as kubelet's /containerLogs."""
     _authorize(request)
     cid = _container_id(request)
     runtime = _runtime(request)
@@ -250,12 +272,18 @@ async def container_logs(request: web.Request) -> web.StreamResponse:
     tail = int(tail_text) if tail_text and tail_text.isdigit() else None
     limit_text = request.query.get("limitBytes", "")
     limit = int(limit_text) if limit_text.isdigit() else None
+    timestamps = request.query.get("timestamps") == "true"
+    try:
+        since = log_since(request.query, time.time())
+    except ValueError as e:
+        raise web.HTTPBadRequest(text=f"{e}\n") from e
     try:
         if request.query.get("previous") == "true":
             cid = await _previous_id(request, runtime, cid)
         if request.query.get("follow") == "true":
-            return await _follow_logs(request, runtime.follow_logs(cid, tail=tail), limit)
-        data = await runtime.logs(cid, tail=tail)
+            chunks = runtime.follow_logs(cid, tail=tail, timestamps=timestamps, since=since)
+            return await _follow_logs(request, chunks, limit)
+        data = await runtime.logs(cid, tail=tail, timestamps=timestamps, since=since)
     except RuntimeError_ as e:
         raise web.HTTPBadGateway(text=f"{e}\n") from e
     if limit is not None:
@@ -301,21 +329,34 @@ async def _aclose(chunks: AsyncIterator[bytes]) -> None:
         await close()
 
 
-async def exec_command(request: web.Request) -> web.Response:
+async def exec_stream(request: web.Request) -> web.StreamResponse:
+    """GET/POST /exec/{ns}/{pod}/{container}?command=..&stdin=&stdout=&stderr=&tty=: a
+    WebSocket in the channel protocol (v5/v4.channel.k8s.io), as kubelet serves it. The token
+    is checked before the upgrade; after it, every failure is a Status on the error channel
+    (the server relays it to kubectl as it is)."""
     _authorize(request)
-    cid = _container_id(request)
-    command = request.query.getall("command", [])
-    if len(command) == 1 and " " in command[0]:
-        command = shlex.split(command[0])
-    if not command:
-        raise web.HTTPBadRequest(text="command is required\n")
-    timeout = float(request.query.get("timeout", "60"))
+    ws = web.WebSocketResponse(protocols=rc.PROTOCOLS, max_msg_size=EXEC_MAX_MESSAGE)
+    if not ws.can_prepare(request).ok:
+        raise web.HTTPBadRequest(text="exec needs a WebSocket upgrade (v5.channel.k8s.io)\n")
+    await ws.prepare(request)
+    options = rc.exec_options(request.query, request.query.getall("command", []))
     try:
-        result = await _runtime(request).exec(cid, command, timeout=timeout)
+        if problem := options.problem():
+            raise web.HTTPBadRequest(text=problem)
+        cid = _container_id(request)
+        session = await _runtime(request).start_exec(
+            cid, options.command, stdin=options.stdin, tty=options.tty
+        )
+    except web.HTTPException as e:
+        await execstream.send_status(ws, rc.failure_status(str(e.text).strip(), code=e.status))
+        return ws
     except RuntimeError_ as e:
-        raise web.HTTPBadGateway(text=f"{e}\n") from e
-    output = result.output.decode(errors="replace")
-    return web.json_response({"exitCode": result.exit_code, "output": output})
+        message = f"error executing command in container: {e}"
+        await execstream.send_status(ws, rc.failure_status(message))
+        return ws
+    log.info("exec_started", container=cid[:12], command=list(options.command), tty=options.tty)
+    await execstream.relay(ws, session, options)
+    return ws
 
 
 def make_app(
@@ -335,5 +376,6 @@ def make_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/pods", pods)
     app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", container_logs)
-    app.router.add_post("/exec/{namespace}/{pod}/{container}", exec_command)
+    app.router.add_get("/exec/{namespace}/{pod}/{container}", exec_stream)
+    app.router.add_post("/exec/{namespace}/{pod}/{container}", exec_stream)
     return app

@@ -22,6 +22,8 @@ from typing import Any
 import aiodocker
 import aiohttp
 import structlog
+from aiodocker.execs import Exec
+from aiodocker.stream import Stream
 
 from nodeagent.runtime import labels as L
 from nodeagent.runtime.convert import (
@@ -57,6 +59,7 @@ REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=5)
 NOT_FOUND = 404
 CONFLICT = 409
 NOT_MODIFIED = 304
+EXEC_EXIT_WAIT = 2.0  # seconds an ended exec may still be reported running
 
 
 async def connect_runtime(
@@ -434,27 +437,44 @@ class DockerRuntime:
         code = result.get("ExitCode")
         return ExecResult(exit_code=int(code) if code is not None else -1, output=demux(raw))
 
-    async def logs(self, container_id: str, *, tail: int | None = None) -> bytes:
+    async def start_exec(
+        self, container_id: str, command: Sequence[str], *, stdin: bool, tty: bool
+    ) -> DockerExec:
+        what = f"exec in {container_id[:12]}"
+        with _engine_errors(what):
+            container = self._docker.containers.container(container_id)
+            execution = await container.exec(
+                list(command), stdout=True, stderr=True, stdin=stdin, tty=tty
+            )
+            stream = execution.start(detach=False)
+            await stream.__aenter__()  # the upgraded connection: errors surface here
+        return DockerExec(what=what, execution=execution, stream=stream)
+
+    async def logs(
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> bytes:
         raw = await self._raw(
             f"logs of {container_id[:12]}",
             f"containers/{container_id}/logs",
-            params={
-                "stdout": "true",
-                "stderr": "true",
-                "tail": "all" if tail is None else str(tail),
-            },
+            params=_log_params(tail=tail, timestamps=timestamps, since=since),
         )
         return demux(raw)
 
     async def follow_logs(
-        self, container_id: str, *, tail: int | None = None
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
     ) -> AsyncIterator[bytes]:
-        params = {
-            "stdout": "true",
-            "stderr": "true",
-            "follow": "true",
-            "tail": "all" if tail is None else str(tail),
-        }
+        params = _log_params(tail=tail, timestamps=timestamps, since=since)
+        params["follow"] = "true"
         decoder = StreamDemux()
         with _engine_errors(f"logs of {container_id[:12]}"):
             async with self._docker._query(
@@ -478,6 +498,69 @@ class DockerRuntime:
 
     async def close(self) -> None:
         await self._docker.close()
+
+
+def _log_params(*, tail: int | None, timestamps: bool, since: float | None) -> dict[str, str]:
+    """The Docker API's logs query: both streams, `tail`, RFC 3339 prefixes, `since`."""
+    params = {"stdout": "true", "stderr": "true", "tail": "all" if tail is None else str(tail)}
+    if timestamps:
+        params["timestamps"] = "true"
+    if since is not None:
+        params["since"] = f"{since:.9f}"  # unix seconds; both engines take a fraction
+    return params
+
+
+class DockerExec:
+    """ExecSession over aiodocker's exec stream (the engine's hijacked HTTP connection)."""
+
+    def __init__(self, *, what: str, execution: Exec, stream: Stream) -> None:
+        self._what = what
+        self._execution = execution
+        self._stream = stream
+
+    async def read(self) -> tuple[int, bytes] | None:
+        with _engine_errors(self._what):
+            message = await self._stream.read_out()
+        if message is None:
+            return None
+        return (2 if message.stream == 2 else 1), bytes(message.data)
+
+    async def write(self, data: bytes) -> None:
+        with _engine_errors(self._what):
+            await self._stream.write_in(data)
+
+    async def close_stdin(self) -> None:
+        """Half-close the connection: the engine closes the command's stdin (as `docker exec`
+        does at the end of its input); aiodocker's Stream has no call for it."""
+        response = getattr(self._stream, "_resp", None)
+        connection = getattr(response, "connection", None)
+        transport = getattr(connection, "transport", None)
+        if transport is not None and transport.can_write_eof():
+            transport.write_eof()
+        else:
+            log.warning("exec_stdin_close_unsupported", exec=self._what)
+
+    async def resize(self, *, width: int, height: int) -> None:
+        with _engine_errors(self._what):
+            await self._execution.resize(h=height, w=width)
+
+    async def exit_code(self) -> int:
+        """ExitCode from the exec's inspect; the engine may still say Running for a moment
+        after the stream ended, so ask again briefly."""
+        deadline = asyncio.get_running_loop().time() + EXEC_EXIT_WAIT
+        while True:
+            with _engine_errors(self._what):
+                result = await self._execution.inspect()
+            code = result.get("ExitCode")
+            if not result.get("Running") and code is not None:
+                return int(code)
+            if asyncio.get_running_loop().time() > deadline:
+                return int(code) if code is not None else -1
+            await asyncio.sleep(0.05)
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(aiohttp.ClientError, OSError, RuntimeError):
+            await self._stream.close()
 
 
 def _listing_order(info: ContainerInfo) -> tuple[bool, str, str, int]:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from nodeagent.api.timefmt import format_time
 from nodeagent.runtime import labels as L
 from nodeagent.runtime.protocol import (
     ContainerEvent,
@@ -34,6 +35,42 @@ class _Injected:
     times: int | None  # None: every call until cleared
 
 
+@dataclass(slots=True, kw_only=True)
+class FakeExec:
+    """An ExecSession of the fake: `result`'s output on stdout, then its exit code."""
+
+    command: tuple[str, ...]
+    stdin: bool
+    tty: bool
+    result: ExecResult
+    received: bytearray = field(default_factory=bytearray)  # what was written to stdin
+    stdin_closed: bool = False
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # (width, height) resizes
+    closed: bool = False
+    _sent: bool = False
+
+    async def read(self) -> tuple[int, bytes] | None:
+        if self._sent or not self.result.output:
+            return None
+        self._sent = True
+        return 1, self.result.output
+
+    async def write(self, data: bytes) -> None:
+        self.received += data
+
+    async def close_stdin(self) -> None:
+        self.stdin_closed = True
+
+    async def resize(self, *, width: int, height: int) -> None:
+        self.sizes.append((width, height))
+
+    async def exit_code(self) -> int:
+        return self.result.exit_code
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
 @dataclass(slots=True)
 class FakeRuntime:
     """Runtime protocol in memory. Time comes from `clock` (a float, settable by tests)."""
@@ -45,6 +82,7 @@ class FakeRuntime:
     exec_handler: ExecHandler | None = None  # default: exit 0, no output
     containers: dict[str, ContainerInfo] = field(default_factory=dict)
     logs_of: dict[str, bytes] = field(default_factory=dict)
+    exec_sessions: list[FakeExec] = field(default_factory=list)  # start_exec's, in order
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     pulled: list[str] = field(default_factory=list)
     _errors: dict[str, _Injected] = field(default_factory=dict)
@@ -252,20 +290,53 @@ class FakeRuntime:
             return ExecResult(exit_code=0, output=b"")
         return self.exec_handler(container_id, command)
 
-    async def logs(self, container_id: str, *, tail: int | None = None) -> bytes:
-        self._enter("logs", container_id, tail)
+    async def start_exec(
+        self, container_id: str, command: Sequence[str], *, stdin: bool, tty: bool
+    ) -> FakeExec:
+        """A session whose output and exit code come from exec_handler, all at once; what
+        the caller sends (stdin, EOF, sizes) is recorded on it (and in `exec_sessions`)."""
+        self._enter("start_exec", container_id, tuple(command), stdin, tty)
+        if self._get(container_id).state is not ContainerState.RUNNING:
+            raise RuntimeError_(f"container {container_id} is not running", reason="NotRunning")
+        result = ExecResult(exit_code=0, output=b"")
+        if self.exec_handler is not None:
+            result = self.exec_handler(container_id, command)
+        session = FakeExec(command=tuple(command), stdin=stdin, tty=tty, result=result)
+        self.exec_sessions.append(session)
+        return session
+
+    async def logs(
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> bytes:
+        """logs_of's lines count as written at `now`: `since` later than now keeps none."""
+        self._enter("logs", container_id, tail, timestamps, since)
         self._get(container_id)
         data = self.logs_of.get(container_id, b"")
-        if tail is None:
-            return data
+        if since is not None and since > self.now:
+            return b""
         lines = data.splitlines(keepends=True)
-        return b"".join(lines[-tail:]) if tail > 0 else b""
+        if tail is not None:
+            lines = lines[-tail:] if tail > 0 else []
+        if timestamps:
+            stamp = format_time(self.now).encode() + b" "
+            lines = [stamp + line for line in lines]
+        return b"".join(lines)
 
     async def follow_logs(
-        self, container_id: str, *, tail: int | None = None
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
     ) -> AsyncIterator[bytes]:
         """logs(), then bytes appended to logs_of while the container runs (checked often)."""
-        data = await self.logs(container_id, tail=tail)
+        data = await self.logs(container_id, tail=tail, timestamps=timestamps, since=since)
         sent = len(self.logs_of.get(container_id, b""))
         if data:
             yield data

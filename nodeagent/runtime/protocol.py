@@ -108,6 +108,29 @@ class ExecResult:
     output: bytes
 
 
+class ExecSession(Protocol):
+    """One command running in a container with its streams attached (Runtime.start_exec)."""
+
+    async def read(self) -> tuple[int, bytes] | None:
+        """The next output as (1 stdout | 2 stderr, bytes), as the command writes it (with a
+        terminal everything is stdout); None once the command has closed its output."""
+
+    async def write(self, data: bytes) -> None:
+        """Send bytes to the command's stdin (asked for with stdin=True)."""
+
+    async def close_stdin(self) -> None:
+        """End of input: the command reads EOF; its output goes on."""
+
+    async def resize(self, *, width: int, height: int) -> None:
+        """Set the terminal's size (tty=True); a no-op once the command has ended."""
+
+    async def exit_code(self) -> int:
+        """The command's exit code, once read() has returned None."""
+
+    async def aclose(self) -> None:
+        """Detach the streams (a command still running is left to run, as docker exec)."""
+
+
 class Runtime(Protocol):
     """A container engine as the agent sees it. Every method may raise RuntimeError_."""
 
@@ -138,11 +161,35 @@ class Runtime(Protocol):
         self, container_id: str, command: Sequence[str], *, timeout: float
     ) -> ExecResult: ...
 
-    async def logs(self, container_id: str, *, tail: int | None = None) -> bytes: ...
+    async def start_exec(
+        self, container_id: str, command: Sequence[str], *, stdin: bool, tty: bool
+    ) -> ExecSession:
+        """Start `command` in the container with stdout and stderr attached (and stdin, a
+        terminal, when asked); the caller relays the session and must aclose() it."""
+        ...
 
-    def follow_logs(self, container_id: str, *, tail: int | None = None) -> AsyncIterator[bytes]:
-        """The log (last `tail` lines), then what the container writes, in chunks, until it
-        stops (ends at once for a stopped one); closing the iterator ends the stream."""
+    async def logs(
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> bytes:
+        """The log, stdout and stderr in order: the last `tail` lines, only lines written
+        after `since` (unix seconds), each prefixed with its RFC 3339 time if `timestamps`."""
+        ...
+
+    def follow_logs(
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The log (as logs() selects it), then what the container writes, in chunks, until
+        it stops (ends at once for a stopped one); closing the iterator ends the stream."""
         ...
 
     def events(self) -> AsyncIterator[ContainerEvent]:

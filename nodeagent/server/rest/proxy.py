@@ -4,17 +4,17 @@ agent on the pod's node, as kube-apiserver proxies them to the kubelet.
 The server finds the agent at the node's InternalIP (else Hostname) and
 status.daemonEndpoints.kubeletEndpoint.Port, and authenticates with that node's bearer token
 (derived from the join secret, nodeagent.api.tokens). The agent's side (nodeagent/agent/http.py):
-`GET /containerLogs/{ns}/{pod}/{container}?tailLines=&follow=&...` (text) and
-`POST /exec/{ns}/{pod}/{container}?command=...` (JSON `{"exitCode", "output"}`). exec is
-served to kubectl over WebSocket (`v5.channel.k8s.io` / `v4.channel.k8s.io`): the output goes
-out on the stdout channel and the exit status as a Status on the error channel. The agent runs
-commands without a terminal or stdin, so `-i`/`-t` are accepted but stdin is not forwarded.
+`GET /containerLogs/{ns}/{pod}/{container}?tailLines=&follow=&timestamps=&sinceSeconds=&...`
+(text, streamed on) and `/exec/{ns}/{pod}/{container}?command=...&stdin=&tty=`, a WebSocket in
+kubectl's own channel protocol (nodeagent.api.remotecommand), which the server splices to
+kubectl's WebSocket message for message, as kube-apiserver relays the kubelet's stream.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -24,10 +24,19 @@ from aiohttp import web
 from nodeagent.api.errors import (
     APIError,
     BadRequest,
+    FieldError,
     Forbidden,
+    Invalid,
     NotFound,
     ServiceUnavailable,
 )
+from nodeagent.api.remotecommand import (
+    ERROR,
+    PROTOCOLS,
+    exec_options,
+    frame,
+)
+from nodeagent.api.remotecommand import exit_status as exit_status  # re-exported
 from nodeagent.api.tokens import node_bearer_token
 from nodeagent.server.rest import keys
 
@@ -35,9 +44,17 @@ log = structlog.get_logger()
 Obj = dict[str, Any]
 
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
-EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
-STDOUT, ERROR = 1, 3
-LOG_QUERY = ("tailLines", "follow", "timestamps", "previous", "sinceSeconds", "limitBytes")
+EXEC_PROTOCOLS = PROTOCOLS
+EXEC_MAX_MESSAGE = 1 << 20  # kubectl sends stdin in 32 KiB messages
+LOG_QUERY = (
+    "tailLines",
+    "follow",
+    "timestamps",
+    "previous",
+    "sinceSeconds",
+    "sinceTime",
+    "limitBytes",
+)
 AGENT_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_read=None)
 
 
@@ -77,27 +94,6 @@ def agent_address(node: Obj) -> str:
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
-def exit_status(exit_code: int, command: list[str]) -> Obj:
-    """The Status kubectl reads from the error channel: Success, or NonZeroExitCode."""
-    if exit_code == 0:
-        return {"metadata": {}, "status": "Success"}
-    return {
-        "metadata": {},
-        "status": "Failure",
-        "message": (
-            f"command terminated with non-zero exit code: error executing command "
-            f"[{' '.join(command)}], exit code {exit_code}"
-        ),
-        "reason": "NonZeroExitCode",
-        "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]},
-    }
-
-
-def frame(channel: int, data: bytes) -> bytes:
-    """A channel.k8s.io message: one byte of channel number, then the data."""
-    return bytes([channel]) + data
-
-
 # ---------------------------------------------------------------- the shell
 
 
@@ -135,8 +131,37 @@ def _agent_error(status: int, text: str) -> APIError:
     return ServiceUnavailable(message)
 
 
+def log_options_errors(query: Mapping[str, str]) -> list[FieldError]:
+    """PURE: the API server's PodLogOptions checks on the parameters the agent will read."""
+    errors = []
+    for name in ("tailLines", "sinceSeconds", "limitBytes"):
+        text = query.get(name)
+        if text is None:
+            continue
+        least = 0 if name == "tailLines" else 1
+        if not text.lstrip("-").isdigit() or int(text) < least:
+            detail = (
+                "must be greater than or equal to 0" if least == 0 else "must be greater than 0"
+            )
+            errors.append(FieldError(field=name, type="Invalid value", value=text, detail=detail))
+    if "sinceSeconds" in query and "sinceTime" in query:
+        errors.append(
+            FieldError(
+                field="sinceSeconds",
+                type="Forbidden",
+                detail="at most one of `sinceTime` or `sinceSeconds` may be specified",
+                reason="FieldValueForbidden",
+            )
+        )
+    return errors
+
+
 async def pod_logs(request: web.Request) -> web.StreamResponse:
     """GET pods/{name}/log: stream the agent's answer through."""
+    if errors := log_options_errors(request.query):
+        name = request.match_info["name"]
+        message = f'PodLogOptions "{name}" is invalid: ' + ", ".join(map(str, errors))
+        raise Invalid(message, kind="PodLogOptions", name=name, causes=errors)
     address, node_name, pod, container = await _target(request)
     namespace = request.match_info["namespace"]
     query = {k: request.query[k] for k in LOG_QUERY if k in request.query}
@@ -159,50 +184,82 @@ async def pod_logs(request: web.Request) -> web.StreamResponse:
         raise ServiceUnavailable(f"cannot reach the agent of node {node_name}: {exc}") from exc
 
 
-async def _run_on_agent(
-    request: web.Request, address: str, node_name: str, pod: str, container: str
-) -> tuple[int, bytes]:
-    namespace = request.match_info["namespace"]
-    command = request.query.getall("command", [])
-    url = f"http://{address}/exec/{namespace}/{pod}/{container}"
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=AGENT_TIMEOUT) as session,
-            session.post(
-                url,
-                params=[("command", c) for c in command],
-                headers=_headers(request, node_name),
-            ) as upstream,
-        ):
-            if upstream.status != 200:
-                raise _agent_error(upstream.status, await upstream.text())
-            result = json.loads(await upstream.read())
-    except aiohttp.ClientError as exc:
-        raise ServiceUnavailable(f"cannot reach the agent of node {node_name}: {exc}") from exc
-    return int(result.get("exitCode", 1)), str(result.get("output", "")).encode()
-
-
 async def pod_exec(request: web.Request) -> web.StreamResponse:
-    """GET/POST pods/{name}/exec: a WebSocket session over the channel protocol."""
-    command = request.query.getall("command", [])
-    if not command:
-        raise BadRequest("you must specify at least 1 command")
+    """GET/POST pods/{name}/exec: kubectl's WebSocket spliced to the agent's, message for
+    message, as kube-apiserver relays the kubelet's exec stream (the agent speaks the channel
+    protocol itself). A failure to reach the agent is a Status on the error channel."""
+    options = exec_options(request.query, request.query.getall("command", []))
+    if problem := options.problem():
+        raise BadRequest(problem)
     address, node_name, pod, container = await _target(request)
-    ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS)
+    ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, max_msg_size=EXEC_MAX_MESSAGE)
     if not ws.can_prepare(request).ok:
         raise BadRequest("exec needs a WebSocket upgrade (v5.channel.k8s.io); SPDY is not served")
+    namespace = request.match_info["namespace"]
+    url = f"http://{address}/exec/{namespace}/{pod}/{container}"
+    log.info("proxy_exec", node=node_name, pod=pod, container=container, tty=options.tty)
+    async with aiohttp.ClientSession(timeout=AGENT_TIMEOUT) as session:
+        try:
+            upstream = await session.ws_connect(
+                url,
+                protocols=_offered(request),
+                params=list(request.query.items()),
+                headers=_headers(request, node_name),
+                max_msg_size=EXEC_MAX_MESSAGE,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            failure = _agent_error(exc.status, f"the agent of node {node_name} refused exec")
+            return await _fail(request, ws, failure.status_body())
+        except aiohttp.ClientError as exc:
+            failure = ServiceUnavailable(f"cannot reach the agent of node {node_name}: {exc}")
+            return await _fail(request, ws, failure.status_body())
+        async with upstream:
+            ws = web.WebSocketResponse(
+                protocols=(upstream.protocol or EXEC_PROTOCOLS[0],),
+                max_msg_size=EXEC_MAX_MESSAGE,
+            )
+            await ws.prepare(request)
+            await _splice(ws, upstream)
+    return ws
+
+
+def _offered(request: web.Request) -> list[str]:
+    """The client's subprotocols that we serve, in its order of preference."""
+    header = request.headers.get("Sec-WebSocket-Protocol", "")
+    offered = [p.strip() for p in header.split(",")]
+    return [p for p in offered if p in EXEC_PROTOCOLS] or list(EXEC_PROTOCOLS)
+
+
+async def _fail(request: web.Request, ws: web.WebSocketResponse, status: Obj) -> web.StreamResponse:
     await ws.prepare(request)
-    log.info("proxy_exec", node=node_name, pod=pod, container=container, command=command)
-    try:
-        exit_code, output = await _run_on_agent(request, address, node_name, pod, container)
-        if output:
-            await ws.send_bytes(frame(STDOUT, output))
-        status = exit_status(exit_code, command)
-    except APIError as exc:
-        status = exc.status_body()
     await ws.send_bytes(frame(ERROR, json.dumps(status).encode()))
     await ws.close()
     return ws
+
+
+async def _splice(client: web.WebSocketResponse, agent: aiohttp.ClientWebSocketResponse) -> None:
+    """Copy messages both ways until one side closes; then close the other."""
+    to_agent = asyncio.create_task(_copy(client, agent.send_bytes), name="exec-to-agent")
+    to_client = asyncio.create_task(_copy(agent, client.send_bytes), name="exec-to-client")
+    try:
+        await asyncio.wait({to_agent, to_client}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (to_agent, to_client):
+            task.cancel()
+        await asyncio.gather(to_agent, to_client, return_exceptions=True)
+        await agent.close()
+        await client.close()
+
+
+async def _copy(
+    source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    send: Callable[[bytes], Awaitable[None]],
+) -> None:
+    async for message in source:
+        if message.type is aiohttp.WSMsgType.BINARY:
+            await send(message.data)
+        elif message.type is aiohttp.WSMsgType.ERROR:
+            break
 
 
 MOUNTED = web.AppKey("proxy_mounted", bool)

@@ -1,0 +1,86 @@
+"""The agent's side of `kubectl exec`: one WebSocket in the channel protocol relayed to one
+engine exec (Runtime.start_exec), as kubelet serves /exec: output as it is written, stdin,
+stdin EOF, terminal resizes in, and the exit status last on the error channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from nodeagent.api import remotecommand as rc
+from nodeagent.runtime.protocol import ExecSession, RuntimeError_
+
+log = structlog.get_logger()
+
+
+async def send_status(ws: web.WebSocketResponse, status: rc.Obj) -> None:
+    """The final message: a Status on the error channel, then the close."""
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_bytes(rc.frame(rc.ERROR, json.dumps(status).encode()))
+    await ws.close()
+
+
+async def relay(ws: web.WebSocketResponse, session: ExecSession, options: rc.ExecOptions) -> None:
+    """Relay until the command closes its output (then send its exit status) or the client
+    leaves (then detach; the command is left to the engine, as kubelet leaves it)."""
+    output = asyncio.create_task(_pump_output(ws, session), name="exec-output")
+    client = asyncio.create_task(_pump_input(ws, session, options), name="exec-input")
+    try:
+        await asyncio.wait({output, client}, return_when=asyncio.FIRST_COMPLETED)
+        if not output.done():
+            log.info("exec_client_left", command=list(options.command))
+            return
+        client.cancel()
+        try:
+            output.result()
+            status = rc.exit_status(await session.exit_code(), options.command)
+        except RuntimeError_ as exc:
+            status = rc.failure_status(f"error executing command in container: {exc}")
+        except ConnectionError:  # the client left while output was being sent
+            return
+        await send_status(ws, status)
+    finally:
+        for task in (output, client):
+            task.cancel()
+        await asyncio.gather(output, client, return_exceptions=True)
+        await session.aclose()
+        await ws.close()
+
+
+async def _pump_output(ws: web.WebSocketResponse, session: ExecSession) -> None:
+    while (chunk := await session.read()) is not None:
+        channel, data = chunk
+        await ws.send_bytes(rc.frame(channel, data))
+
+
+async def _pump_input(
+    ws: web.WebSocketResponse, session: ExecSession, options: rc.ExecOptions
+) -> None:
+    """Stdin, its close and resizes from the client, until the client closes the socket.
+    A stdin the engine no longer takes is dropped: the output and the exit status still come."""
+    stdin_open = options.stdin
+    async for message in ws:
+        if message.type is not aiohttp.WSMsgType.BINARY:
+            continue
+        decoded = rc.decode_client_message(message.data, ws.ws_protocol or "")
+        try:
+            match decoded:
+                case rc.StdinData(data=data) if stdin_open and data:
+                    await session.write(data)
+                case rc.StdinClosed() if stdin_open:
+                    stdin_open = False
+                    await session.close_stdin()
+                case rc.Resize(width=width, height=height) if options.tty:
+                    await session.resize(width=width, height=height)
+                case _:
+                    pass
+        except (RuntimeError_, ConnectionError, RuntimeError) as exc:
+            log.debug("exec_input_dropped", kind=type(decoded).__name__, error=str(exc))
+            if not isinstance(decoded, rc.Resize):
+                stdin_open = False
