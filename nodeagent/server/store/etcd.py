@@ -1,0 +1,434 @@
+"""The etcd Store: API objects in etcd v3 under kube-apiserver's key layout, for several servers.
+
+Keys are `/registry/<resource>/<namespace>/<name>` (cluster-scoped: `/registry/<resource>/
+<name>`); a value is the object's JSON without its resourceVersion, which is the key's etcd
+mod_revision (global and monotonic). Writes are single-key etcd transactions: a create needs
+create_revision == 0, a CAS update or delete needs mod_revision == the given version, and one
+without a version compares against the current one (retried inside). One etcd watch over
+`/registry/` from the list's revision feeds an in-memory copy and the WatchCache, so every
+server sees every server's writes in etcd's order; reads are served from that copy, and a write
+returns once the watch has delivered it (this server then reads its own writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import structlog
+
+from nodeagent.api.errors import ServiceUnavailable
+from nodeagent.server.store.etcdclient import (
+    Compacted,
+    EtcdClient,
+    EtcdError,
+    EtcdUnavailable,
+    Event,
+    KeyValue,
+)
+from nodeagent.server.store.protocol import EventType, Obj, WatchEvent
+from nodeagent.server.store.sqlite import already_exists, conflict, not_found
+from nodeagent.server.store.watchcache import WatchCache
+
+log = structlog.get_logger()
+
+PREFIX = "/registry/"
+COMPACT_KEY = "compact_rev_key"  # kube-apiserver's key for coordinating compaction
+_RETRIES = 16  # an update without a version retries this often against concurrent writers
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Row:
+    resource_version: int
+    node_name: str
+    text: str  # the object's JSON with its resourceVersion
+
+
+def etcd_key(resource: str, namespace: str, name: str) -> str:
+    return f"{PREFIX}{resource}/{namespace}/{name}" if namespace else f"{PREFIX}{resource}/{name}"
+
+
+def parse_key(key: str) -> tuple[str, str, str] | None:
+    """`/registry/pods/ns/name` -> ("pods", "ns", "name"); None for keys of another layout."""
+    if not key.startswith(PREFIX):
+        return None
+    parts = key[len(PREFIX) :].split("/")
+    if len(parts) == 2:
+        return parts[0], "", parts[1]
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    return None
+
+
+def _encode(obj: Obj) -> bytes:
+    """The stored value: the object without its resourceVersion (etcd's revision is it)."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "resourceVersion"}
+    return json.dumps({**obj, "metadata": meta}, separators=(",", ":")).encode()
+
+
+def _decode(value: bytes, revision: int) -> Obj:
+    obj: Obj = json.loads(value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj
+
+
+def _row(resource: str, value: bytes, revision: int) -> _Row:
+    obj = _decode(value, revision)
+    node = str((obj.get("spec") or {}).get("nodeName") or "") if resource == "pods" else ""
+    return _Row(
+        resource_version=revision, node_name=node, text=json.dumps(obj, separators=(",", ":"))
+    )
+
+
+class EtcdStore:
+    """Store (store/protocol.py) over etcd; open with `await EtcdStore.open(endpoints)`."""
+
+    def __init__(
+        self,
+        client: EtcdClient,
+        *,
+        watch_window: int,
+        write_wait: float = 10.0,
+        probe_period: float = 2.0,
+        compaction_interval: float = 300.0,
+    ) -> None:
+        self._client = client
+        self._window = watch_window
+        self._write_wait = write_wait
+        self._probe_period = probe_period
+        self._compaction_interval = compaction_interval
+        self._rows: dict[str, dict[tuple[str, str], _Row]] = {}
+        self._by_node: dict[str, set[tuple[str, str]]] = {}
+        self._rv = 0
+        self._cache = WatchCache(capacity=watch_window, start=0)
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._watch_up = False
+        self._probe_ok = True
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def open(
+        cls,
+        endpoints: Sequence[str],
+        *,
+        watch_window: int = 10_000,
+        probe_period: float = 2.0,
+        compaction_interval: float = 300.0,
+    ) -> EtcdStore:
+        """Connect, load every object and start following; EtcdUnavailable if no endpoint
+        answers."""
+        client = EtcdClient(endpoints)
+        try:
+            await client.status()
+            store = cls(
+                client,
+                watch_window=watch_window,
+                probe_period=probe_period,
+                compaction_interval=compaction_interval,
+            )
+            await store._relist()
+        except BaseException:
+            await client.close()
+            raise
+        store._tasks = [
+            asyncio.create_task(store._follow(), name="etcd-watch"),
+            asyncio.create_task(store._probe(), name="etcd-probe"),
+        ]
+        if compaction_interval > 0:
+            store._tasks.append(asyncio.create_task(store._compact(), name="etcd-compactor"))
+        log.info("store_opened", etcd=list(endpoints), resource_version=store._rv)
+        return store
+
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    @property
+    def healthy(self) -> bool:
+        """etcd answers and the watch is connected (what /readyz reports as "store")."""
+        return self._watch_up and self._probe_ok
+
+    # ---- reads (from the copy the watch keeps) ----
+
+    async def get(self, resource: str, namespace: str, name: str) -> Obj:
+        row = self._rows.get(resource, {}).get((namespace, name))
+        if row is None:
+            raise not_found(resource, name)
+        obj: Obj = json.loads(row.text)
+        return obj
+
+    async def list(
+        self, resource: str, *, namespace: str | None = None, node_name: str | None = None
+    ) -> tuple[list[Obj], int]:
+        rows = self._rows.get(resource, {})
+        if node_name is not None and resource == "pods":
+            keys = sorted(self._by_node.get(node_name, set()))
+        else:
+            keys = sorted(rows)
+        items = [
+            json.loads(rows[k].text)
+            for k in keys
+            if k in rows and (namespace is None or k[0] == namespace)
+        ]
+        return items, self._rv
+
+    # ---- writes (etcd transactions) ----
+
+    async def create(self, resource: str, obj: Obj) -> Obj:
+        meta = obj.setdefault("metadata", {})
+        namespace, name = str(meta.get("namespace") or ""), str(meta["name"])
+        meta.setdefault("uid", str(uuid.uuid4()))
+        key = etcd_key(resource, namespace, name)
+        result = await self._call(self._client.put_if(key, _encode(obj), mod_revision=0))
+        if not result.succeeded:
+            raise already_exists(resource, name)
+        meta["resourceVersion"] = str(result.revision)
+        await self._caught_up(result.revision)
+        return obj
+
+    async def update(self, resource: str, obj: Obj) -> Obj:
+        meta = obj.setdefault("metadata", {})
+        namespace, name = str(meta.get("namespace") or ""), str(meta["name"])
+        key = etcd_key(resource, namespace, name)
+        wanted = meta.get("resourceVersion")
+        value = _encode(obj)
+        expected = await self._expected(resource, namespace, name, wanted)
+        for _ in range(_RETRIES):
+            result = await self._call(self._client.put_if(key, value, mod_revision=expected))
+            if result.succeeded:
+                meta["resourceVersion"] = str(result.revision)
+                await self._caught_up(result.revision)
+                return obj
+            if not result.kvs:
+                raise not_found(resource, name)
+            if wanted not in (None, ""):
+                raise conflict(resource, name)
+            expected = result.kvs[0].mod_revision  # changed meanwhile: compare with that
+        raise conflict(resource, name)
+
+    async def delete(
+        self, resource: str, namespace: str, name: str, *, resource_version: int | None = None
+    ) -> Obj:
+        key = etcd_key(resource, namespace, name)
+        expected = await self._expected(resource, namespace, name, resource_version)
+        for _ in range(_RETRIES):
+            result = await self._call(self._client.delete_if(key, mod_revision=expected))
+            if not result.kvs:
+                raise not_found(resource, name)
+            if result.succeeded:
+                await self._caught_up(result.revision)
+                return _decode(result.kvs[0].value, result.revision)
+            if resource_version is not None:
+                raise conflict(resource, name)
+            expected = result.kvs[0].mod_revision
+        raise conflict(resource, name)
+
+    async def _expected(self, resource: str, namespace: str, name: str, wanted: object) -> int:
+        """The mod_revision a write compares with: the caller's version, else the current."""
+        if wanted not in (None, ""):
+            try:
+                return int(str(wanted))
+            except ValueError:
+                raise conflict(resource, name) from None
+        row = self._rows.get(resource, {}).get((namespace, name))
+        if row is not None:
+            return row.resource_version
+        kv = await self._call(self._client.get(etcd_key(resource, namespace, name)))
+        if kv is None:
+            raise not_found(resource, name)
+        return kv.mod_revision
+
+    async def _call(self, call: Awaitable[_T]) -> _T:
+        try:
+            return await call
+        except EtcdUnavailable as exc:
+            raise ServiceUnavailable(f"etcd: {exc}") from exc
+
+    async def _caught_up(self, revision: int) -> None:
+        """Wait until the watch has applied `revision` (bounded: the write is done anyway)."""
+        if self._rv >= revision:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (revision, id(done), done))
+        try:
+            await asyncio.wait_for(asyncio.shield(done), self._write_wait)
+        except TimeoutError:
+            log.warning("etcd_write_not_seen", revision=revision, seen=self._rv)
+
+    def _wake(self) -> None:
+        while self._waiters and self._waiters[0][0] <= self._rv:
+            _, _, done = heapq.heappop(self._waiters)
+            if not done.done():
+                done.set_result(None)
+
+    # ---- the etcd watch ----
+
+    async def _relist(self) -> None:
+        """Load every object at one revision and start a new window from it (the old one's
+        watchers end; they resume from their last version and get Gone, then relist)."""
+        kvs, revision = await self._client.range_prefix(PREFIX)
+        self._rows, self._by_node = {}, {}
+        for kv in kvs:
+            parsed = parse_key(kv.key)
+            if parsed is not None:
+                resource, namespace, name = parsed
+                self._remember(
+                    resource, (namespace, name), _row(resource, kv.value, kv.mod_revision)
+                )
+        old, self._cache = self._cache, WatchCache(capacity=self._window, start=revision)
+        old.close()
+        self._rv = max(self._rv, revision)
+        self._wake()
+
+    async def _follow(self) -> None:
+        """Apply etcd's changes in order; reconnect with backoff from the last revision seen."""
+        delay, relist = 0.1, False
+        while True:
+            try:
+                if relist:
+                    await self._relist()
+                    relist = False
+                async for batch in self._client.watch(PREFIX, start_revision=self._rv + 1):
+                    if not self._watch_up:
+                        log.info("etcd_watch_connected", resource_version=self._rv)
+                    self._watch_up, delay = True, 0.1
+                    self._apply(batch)
+            except Compacted as exc:
+                log.warning("etcd_watch_compacted", resource_version=self._rv, error=str(exc))
+                relist = True
+            except (EtcdUnavailable, EtcdError) as exc:
+                self._watch_up = False
+                log.warning("etcd_watch_broken", error=str(exc), retry_seconds=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _apply(self, batch: Sequence[Event]) -> None:
+        for ev in batch:
+            parsed = parse_key(ev.kv.key)
+            revision = ev.kv.mod_revision
+            if parsed is not None:
+                self._apply_one(ev, parsed, revision)
+            self._rv = max(self._rv, revision)
+        self._wake()
+
+    def _apply_one(self, ev: Event, parsed: tuple[str, str, str], revision: int) -> None:
+        resource, namespace, name = parsed
+        key = (namespace, name)
+        old = self._rows.get(resource, {}).get(key)
+        prev = _prev_row(resource, ev.prev, old)
+        if ev.type == "DELETE":
+            if prev is None:
+                return  # deleted before we knew it (a relist raced it): nothing to tell
+            gone = _row(resource, ev.prev.value, revision) if ev.prev else prev
+            if old is not None:
+                self._forget(resource, key, old)
+            self._publish(resource, namespace, "DELETED", gone, prev)
+            return
+        new = _row(resource, ev.kv.value, revision)
+        if old is not None:
+            self._forget(resource, key, old)
+        self._remember(resource, key, new)
+        self._publish(resource, namespace, "MODIFIED" if prev else "ADDED", new, prev)
+
+    def _publish(
+        self, resource: str, namespace: str, type: EventType, row: _Row, prev: _Row | None
+    ) -> None:
+        self._cache.publish(
+            resource=resource,
+            namespace=namespace,
+            type=type,
+            resource_version=row.resource_version,
+            text=row.text,
+            prev_text=prev.text if prev is not None else None,
+            nodes=frozenset(n for n in (row.node_name, prev.node_name if prev else "") if n),
+        )
+
+    def _remember(self, resource: str, key: tuple[str, str], row: _Row) -> None:
+        self._rows.setdefault(resource, {})[key] = row
+        if row.node_name:
+            self._by_node.setdefault(row.node_name, set()).add(key)
+
+    def _forget(self, resource: str, key: tuple[str, str], row: _Row) -> None:
+        self._rows.get(resource, {}).pop(key, None)
+        if row.node_name:
+            keys = self._by_node.get(row.node_name)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_node[row.node_name]
+
+    # ---- health and compaction ----
+
+    async def _probe(self) -> None:
+        while True:
+            try:
+                await self._client.status()
+                ok = True
+            except (EtcdUnavailable, EtcdError) as exc:
+                ok = False
+                if self._probe_ok:
+                    log.warning("etcd_unreachable", error=str(exc))
+            if ok and not self._probe_ok:
+                log.info("etcd_reachable")
+            self._probe_ok = ok
+            await asyncio.sleep(self._probe_period)
+
+    async def _compact(self) -> None:
+        """kube-apiserver's compactor: every interval, the first server to bump COMPACT_KEY's
+        version compacts to the revision seen one interval before (older events go)."""
+        seen_version, last_revision = 0, 0
+        while True:
+            await asyncio.sleep(self._compaction_interval)
+            try:
+                result = await self._client.compare_version_and_put(
+                    COMPACT_KEY, version=seen_version, value=str(last_revision).encode()
+                )
+                if not result.succeeded:  # another server compacted: follow its count
+                    seen_version = result.kvs[0].version if result.kvs else 0
+                else:
+                    seen_version += 1
+                    if last_revision:
+                        await self._client.compact(last_revision)
+                        log.info("etcd_compacted", revision=last_revision)
+                last_revision = result.revision
+            except (EtcdUnavailable, EtcdError) as exc:
+                log.warning("etcd_compaction_failed", error=str(exc))
+
+    # ---- watch, close ----
+
+    def watch(
+        self,
+        resource: str,
+        *,
+        since: int,
+        namespace: str | None = None,
+        node_name: str | None = None,
+    ) -> AsyncIterator[WatchEvent]:
+        return self._cache.watch(resource, since=since, namespace=namespace, node_name=node_name)
+
+    def end_watches(self) -> None:
+        """End every open watch stream (shutdown: clients re-watch elsewhere or later)."""
+        self._cache.close()
+
+    async def close(self) -> None:
+        self._cache.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._client.close()
+
+
+def _prev_row(resource: str, prev: KeyValue | None, known: _Row | None) -> _Row | None:
+    """The object before a change: etcd's prev_kv, else the copy we held."""
+    if prev is not None and prev.value:
+        return _row(resource, prev.value, prev.mod_revision)
+    return known

@@ -1,0 +1,164 @@
+"""The etcd store on a real etcd: the Store contract (CAS, errors, the node index, watches, the
+window), keys in kube-apiserver's layout, and one server seeing another's writes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nodeagent.api.errors import AlreadyExists, Conflict, Gone, NotFound
+from nodeagent.server.store.etcd import EtcdStore
+from nodeagent.server.store.protocol import WatchEvent
+from tests.support.etcd import EtcdProcess
+from tests.support.wait import wait_for
+
+
+def pod(name: str, node: str = "") -> dict[str, object]:
+    return {"metadata": {"name": name, "namespace": "default"}, "spec": {"nodeName": node}}
+
+
+def rv(obj: dict[str, object]) -> int:
+    meta = obj["metadata"]
+    assert isinstance(meta, dict)
+    return int(meta["resourceVersion"])
+
+
+async def test_cas_and_errors(store: EtcdStore) -> None:
+    """Create, conflicting create, CAS update and delete answer as the SQLite store does."""
+    created = await store.create("pods", pod("a"))
+    first = rv(created)
+    assert first == store.resource_version
+    with pytest.raises(AlreadyExists):
+        await store.create("pods", pod("a"))
+    stale = dict(created, metadata=dict(created["metadata"]))
+    updated = await store.update("pods", created)
+    assert rv(updated) > first
+    with pytest.raises(Conflict):
+        await store.update("pods", stale)
+    with pytest.raises(Conflict):
+        await store.delete("pods", "default", "a", resource_version=first)
+    deleted = await store.delete("pods", "default", "a", resource_version=rv(updated))
+    assert rv(deleted) > rv(updated)
+    with pytest.raises(NotFound):
+        await store.get("pods", "default", "a")
+    with pytest.raises(NotFound):
+        await store.update("pods", pod("a"))
+    with pytest.raises(NotFound):
+        await store.delete("pods", "default", "a")
+
+
+async def test_update_without_version_wins_over_a_concurrent_writer(
+    store: EtcdStore, etcd: EtcdProcess
+) -> None:
+    """An update without a resourceVersion is compared with the current one and retried."""
+    await store.create("pods", pod("a"))
+    writes = [store.update("pods", {**pod("a"), "status": {"n": i}}) for i in range(5)]
+    results = await asyncio.gather(*writes)
+    assert len({rv(r) for r in results}) == 5
+    got = await store.get("pods", "default", "a")
+    assert rv(got) == max(rv(r) for r in results)
+    assert etcd.keys("/registry/") == ["/registry/pods/default/a"]
+
+
+async def test_keys_follow_kube_apiserver(store: EtcdStore, etcd: EtcdProcess) -> None:
+    """Namespaced objects under /registry/<resource>/<ns>/<name>, cluster-scoped without ns."""
+    await store.create("pods", pod("a"))
+    await store.create("nodes", {"metadata": {"name": "n1"}})
+    assert etcd.keys("/registry/") == ["/registry/nodes/n1", "/registry/pods/default/a"]
+    assert (await store.get("nodes", "", "n1"))["metadata"]["uid"]
+
+
+async def test_node_index_follows_rebinding(store: EtcdStore) -> None:
+    p = await store.create("pods", pod("a", "n1"))
+    p["spec"]["nodeName"] = "n2"
+    await store.update("pods", p)
+    assert (await store.list("pods", node_name="n1"))[0] == []
+    items, list_rv = await store.list("pods", node_name="n2")
+    assert [i["metadata"]["name"] for i in items] == ["a"]
+    assert list_rv == store.resource_version
+
+
+async def test_watch_replays_then_follows(store: EtcdStore) -> None:
+    start = store.resource_version
+    a = await store.create("pods", pod("a"))
+    await store.create("daemonsets", pod("not-a-pod"))
+    got: list[WatchEvent] = []
+
+    async def follow() -> None:
+        async for ev in store.watch("pods", since=start):
+            got.append(ev)
+            if len(got) == 3:
+                return
+
+    task = asyncio.create_task(follow())
+    b = await store.create("pods", pod("b"))
+    gone = await store.delete("pods", "default", "a")
+    await asyncio.wait_for(task, timeout=5)
+    assert [(e.type, e.object["metadata"]["name"], e.resource_version) for e in got] == [
+        ("ADDED", "a", rv(a)),
+        ("ADDED", "b", rv(b)),
+        ("DELETED", "a", rv(gone)),
+    ]
+    assert got[2].prev_object is not None
+    assert got[2].prev_object["metadata"]["resourceVersion"] == str(rv(a))
+
+
+async def test_window_overflow_is_gone(etcd: EtcdProcess) -> None:
+    store = await EtcdStore.open([etcd.url], watch_window=2)
+    try:
+        created = [await store.create("pods", pod(name)) for name in "abcd"]
+        with pytest.raises(Gone, match="too old resource version"):
+            await anext(aiter(store.watch("pods", since=rv(created[0]))))
+        ev = await anext(aiter(store.watch("pods", since=rv(created[1]))))
+        assert ev.resource_version == rv(created[2])
+    finally:
+        await store.close()
+
+
+async def test_a_second_store_sees_the_first_ones_writes(
+    store: EtcdStore, etcd: EtcdProcess
+) -> None:
+    """Two servers on one etcd: objects and watch events written through one reach the other."""
+    other = await EtcdStore.open([etcd.url], watch_window=100)
+    try:
+        since = other.resource_version
+        events = aiter(other.watch("pods", since=since, node_name="n1"))
+        created = await store.create("pods", pod("a", "n1"))
+        ev = await asyncio.wait_for(anext(events), timeout=5)
+        assert (ev.type, ev.resource_version) == ("ADDED", rv(created))
+        assert (await other.get("pods", "default", "a"))["metadata"]["uid"] == created["metadata"][
+            "uid"
+        ]
+        with pytest.raises(Conflict):  # the other's copy is now stale
+            await other.update(
+                "pods",
+                {
+                    **pod("a", "n1"),
+                    "metadata": {**created["metadata"], "resourceVersion": str(since)},
+                },
+            )
+    finally:
+        await other.close()
+
+
+async def test_compacted_history_is_gone_after_reconnect(etcd: EtcdProcess) -> None:
+    """A watch resumed after etcd compacted past it relists; old versions are then Gone."""
+    store = await EtcdStore.open([etcd.url], watch_window=100)
+    try:
+        first = await store.create("pods", pod("a"))
+        etcd.kill()
+        await wait_for(lambda: not store.healthy, timeout=10, message="store unhealthy")
+        etcd.start_again()
+        etcd.post("/v3/kv/put", {"key": "eA==", "value": "eA=="})
+        etcd.post("/v3/kv/put", {"key": "eA==", "value": "eQ=="})
+        status = etcd.post("/v3/maintenance/status", {})
+        header = status["header"]
+        assert isinstance(header, dict)
+        etcd.post("/v3/kv/compaction", {"revision": header["revision"]})
+        await wait_for(lambda: store.healthy, timeout=15, message="store healthy again")
+        assert (await store.get("pods", "default", "a"))["metadata"]["name"] == "a"
+        with pytest.raises(Gone):
+            await anext(aiter(store.watch("pods", since=rv(first))))
+    finally:
+        await store.close()
