@@ -19,11 +19,38 @@ from .conftest import Agent, pod_yaml
 pytestmark = pytest.mark.podman
 
 
+EXEC_QUERY = [
+    ("command", "/bin/sh"),
+    ("command", "-c"),
+    ("command", "echo hi; echo err >&2; exit 3"),
+    ("stdout", "true"),
+    ("stderr", "true"),
+]
+
+
+async def _exec(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> list[bytes]:
+    """Every message of one exec over the agent's WebSocket, in order (stdout/stderr frames,
+    the Status on channel 3 last)."""
+    messages = []
+    async with (
+        asyncio.timeout(30),
+        session.ws_connect(
+            url, params=EXEC_QUERY, headers=headers, protocols=["v5.channel.k8s.io"]
+        ) as ws,
+    ):
+        assert ws.protocol == "v5.channel.k8s.io"
+        async for message in ws:
+            messages.append(message.data)
+    assert messages[-1][:1] == b"\x03", messages
+    return messages
+
+
 async def test_logs_and_exec_need_a_node_token(
     make_agent: Callable[..., Agent], podman_service: PodmanService, busybox: str, tmp_path: Path
 ) -> None:
-    """With a fleet node token: logs tail (and the previous attempt's) and exec output;
-    without a token: 401; a token of another secret: 403."""
+    """With a fleet node token: logs tail (and the previous attempt's) and exec over the
+    channel protocol (stdout and stderr apart, the exit status last); without a token: 401;
+    a token of another secret: 403; an unknown pod: a NotFound Status."""
     secret = tmp_path / "secret"
     secret.write_text("fleet-secret\n")
     agent = make_agent(token_file=str(secret))
@@ -47,15 +74,22 @@ async def test_logs_and_exec_need_a_node_token(
 
         text = await wait_for(logs, timeout=30, message="the container's last log line")
         assert "one" not in text
-        url = f"{base}/exec/default/{name}/main?command=/bin/sh&command=-c&command=echo hi; exit 3"
-        async with session.post(url, headers=good) as resp:
-            assert resp.status == 200
-            body = json.loads(await resp.text())
-        assert body == {"exitCode": 3, "output": "hi\n"}
-        async with session.post(url) as resp:
-            assert resp.status == 401
-        async with session.post(url, headers=bad) as resp:
-            assert resp.status == 403
+        url = f"{base}/exec/default/{name}/main"
+        messages = await _exec(session, url, good)
+        assert sorted(messages[:-1]) == [b"\x01hi\n", b"\x02err\n"]  # two pipes: any order
+        status = json.loads(messages[-1][1:])
+        assert (status["reason"], status["details"]["causes"][0]["message"]) == (
+            "NonZeroExitCode",
+            "3",
+        )
+        for headers, code in (({}, 401), (bad, 403)):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await _exec(session, url, headers)
+            assert refused.value.status == code
+        messages = await _exec(session, url.replace(name, "nope"), good)
+        status = json.loads(messages[-1][1:])
+        assert (status["reason"], status["code"]) == ("NotFound", 404)
+        assert "pod default/nope is not on this node" in status["message"]
         async with session.get(f"{base}/containerLogs/default/nope/main", headers=good) as resp:
             assert resp.status == 404
         url = f"{base}/containerLogs/default/{name}/main?previous=true"
