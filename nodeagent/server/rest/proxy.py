@@ -208,7 +208,8 @@ async def pod_exec(request: web.Request) -> web.StreamResponse:
                 max_msg_size=EXEC_MAX_MESSAGE,
             )
         except aiohttp.WSServerHandshakeError as exc:
-            failure = _agent_error(exc.status, f"the agent of node {node_name} refused exec")
+            text = f"the agent of node {node_name} refused exec (HTTP {exc.status})"
+            failure = _agent_error(exc.status, text)
             return await _fail(request, ws, failure.status_body())
         except aiohttp.ClientError as exc:
             failure = ServiceUnavailable(f"cannot reach the agent of node {node_name}: {exc}")

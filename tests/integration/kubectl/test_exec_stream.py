@@ -258,3 +258,40 @@ def test_logs_since(host: Host) -> None:
     assert after.returncode == 0, after.stderr
     assert new in after.stdout
     assert old not in after.stdout
+
+
+def test_exec_on_a_node_without_a_reachable_agent(cluster: Cluster, ns: str) -> None:
+    """A node whose agent endpoint is unknown, or whose agent does not answer, makes kubectl
+    exec fail with the server's reason (not hang)."""
+    pod = {
+        "metadata": {"name": "lost", "namespace": ns},
+        "spec": {"nodeName": "suite-node-1", "containers": [{"name": "c", "image": "busybox"}]},
+    }
+    status, body = cluster.api("POST", f"/api/v1/namespaces/{ns}/pods", pod)
+    assert status == 201, body
+    result = cluster.kubectl("-n", ns, "exec", "lost", "--", "true", timeout=60)
+    assert result.returncode == 1
+    assert "no agent endpoint is known for node suite-node-1" in result.stderr
+    node = "exec-dead-agent"
+    cluster.add_node(node)
+    endpoint = {
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": free_port()}},
+        }
+    }
+    code, reply = cluster.api(
+        "PATCH",
+        f"/api/v1/nodes/{node}/status",
+        endpoint,
+        token=cluster.server.node_token(node),
+        content_type="application/strategic-merge-patch+json",
+    )
+    assert code == 200, reply
+    pod["metadata"]["name"] = "orphan"  # type: ignore[index]
+    pod["spec"]["nodeName"] = node  # type: ignore[index]
+    status, body = cluster.api("POST", f"/api/v1/namespaces/{ns}/pods", pod)
+    assert status == 201, body
+    result = cluster.kubectl("-n", ns, "exec", "orphan", "--", "true", timeout=60)
+    assert result.returncode == 1
+    assert f"cannot reach the agent of node {node}" in result.stderr
