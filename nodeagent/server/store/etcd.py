@@ -110,6 +110,7 @@ class EtcdStore:
         self._cache = WatchCache(capacity=watch_window, start=0)
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._watch_up = False
+        self._connected = asyncio.Event()  # set while the watch is connected
         self._probe_ok = True
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -143,6 +144,11 @@ class EtcdStore:
         ]
         if compaction_interval > 0:
             store._tasks.append(asyncio.create_task(store._compact(), name="etcd-compactor"))
+        try:
+            await asyncio.wait_for(store._connected.wait(), client.timeout)
+        except TimeoutError:
+            await store.close()
+            raise EtcdUnavailable("the watch did not start") from None
         log.info("store_opened", etcd=list(endpoints), resource_version=store._rv)
         return store
 
@@ -299,12 +305,14 @@ class EtcdStore:
                     if not self._watch_up:
                         log.info("etcd_watch_connected", resource_version=self._rv)
                     self._watch_up, delay = True, 0.1
+                    self._connected.set()
                     self._apply(batch)
             except Compacted as exc:
                 log.warning("etcd_watch_compacted", resource_version=self._rv, error=str(exc))
                 relist = True
             except (EtcdUnavailable, EtcdError) as exc:
                 self._watch_up = False
+                self._connected.clear()
                 log.warning("etcd_watch_broken", error=str(exc), retry_seconds=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -113,6 +113,10 @@ class EtcdClient:
         self._session: aiohttp.ClientSession | None = None
 
     @property
+    def timeout(self) -> float:
+        return self._timeout
+
+    @property
     def endpoints(self) -> tuple[str, ...]:
         return tuple(self._endpoints)
 

@@ -7,10 +7,13 @@ import asyncio
 
 import pytest
 
-from nodeagent.api.errors import AlreadyExists, Conflict, Gone, NotFound
+from nodeagent.api.errors import AlreadyExists, Conflict, Gone, NotFound, ServiceUnavailable
 from nodeagent.server.store.etcd import EtcdStore
+from nodeagent.server.store.etcdclient import EtcdUnavailable
 from nodeagent.server.store.protocol import WatchEvent
 from tests.support.etcd import EtcdProcess
+from tests.support.server import free_port
+from tests.support.tcpproxy import TcpProxy
 from tests.support.wait import wait_for
 
 
@@ -143,22 +146,57 @@ async def test_a_second_store_sees_the_first_ones_writes(
 
 
 async def test_compacted_history_is_gone_after_reconnect(etcd: EtcdProcess) -> None:
-    """A watch resumed after etcd compacted past it relists; old versions are then Gone."""
-    store = await EtcdStore.open([etcd.url], watch_window=100)
-    try:
-        first = await store.create("pods", pod("a"))
-        etcd.kill()
-        await wait_for(lambda: not store.healthy, timeout=10, message="store unhealthy")
-        etcd.start_again()
-        etcd.post("/v3/kv/put", {"key": "eA==", "value": "eA=="})
-        etcd.post("/v3/kv/put", {"key": "eA==", "value": "eQ=="})
-        status = etcd.post("/v3/maintenance/status", {})
-        header = status["header"]
-        assert isinstance(header, dict)
-        etcd.post("/v3/kv/compaction", {"revision": header["revision"]})
-        await wait_for(lambda: store.healthy, timeout=15, message="store healthy again")
-        assert (await store.get("pods", "default", "a"))["metadata"]["name"] == "a"
-        with pytest.raises(Gone):
-            await anext(aiter(store.watch("pods", since=rv(first))))
-    finally:
-        await store.close()
+    """Cut off while etcd compacts past it, the store relists on reconnect: it holds the
+    objects written meanwhile, and a watch from before the cut is Gone (the client relists)."""
+    async with TcpProxy.running("127.0.0.1", etcd.client_port) as proxy:
+        store = await EtcdStore.open([f"http://{proxy.endpoint}"], probe_period=0.2)
+        try:
+            first = await store.create("pods", pod("a"))
+            proxy.cut()
+            await wait_for(lambda: not store.healthy, timeout=10, message="store unhealthy")
+            other = await EtcdStore.open([etcd.url], compaction_interval=0)
+            try:
+                await other.create("pods", pod("b"))
+                await other.delete("pods", "default", "a")
+                header = etcd.post("/v3/maintenance/status", {})["header"]
+                assert isinstance(header, dict)
+                etcd.post("/v3/kv/compaction", {"revision": header["revision"]})
+            finally:
+                await other.close()
+            proxy.restore()
+            await wait_for(lambda: store.healthy, timeout=15, message="store healthy again")
+            await wait_for(
+                lambda: store.resource_version >= int(str(header["revision"])),
+                timeout=10,
+                message="relisted",
+            )
+            items, _ = await store.list("pods")
+            assert [i["metadata"]["name"] for i in items] == ["b"]
+            with pytest.raises(Gone):
+                await anext(aiter(store.watch("pods", since=rv(first))))
+        finally:
+            await store.close()
+
+
+async def test_unreachable_etcd_makes_the_store_unhealthy_and_writes_503(
+    etcd: EtcdProcess,
+) -> None:
+    """While etcd cannot be reached the store says so and writes fail with 503; then recover."""
+    async with TcpProxy.running("127.0.0.1", etcd.client_port) as proxy:
+        store = await EtcdStore.open([f"http://{proxy.endpoint}"], probe_period=0.2)
+        try:
+            assert store.healthy
+            proxy.cut()
+            await wait_for(lambda: not store.healthy, timeout=10, message="store unhealthy")
+            with pytest.raises(ServiceUnavailable, match="etcd: "):
+                await store.create("pods", pod("a"))
+            proxy.restore()
+            await wait_for(lambda: store.healthy, timeout=15, message="store healthy again")
+            assert (await store.create("pods", pod("a")))["metadata"]["name"] == "a"
+        finally:
+            await store.close()
+
+
+async def test_open_fails_with_the_reason_when_no_endpoint_answers() -> None:
+    with pytest.raises(EtcdUnavailable, match="connection refused"):
+        await EtcdStore.open([f"http://127.0.0.1:{free_port()}"])
