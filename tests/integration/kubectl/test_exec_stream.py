@@ -21,6 +21,7 @@ import termios
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -295,3 +296,16 @@ def test_exec_on_a_node_without_a_reachable_agent(cluster: Cluster, ns: str) -> 
     result = cluster.kubectl("-n", ns, "exec", "orphan", "--", "true", timeout=60)
     assert result.returncode == 1
     assert f"cannot reach the agent of node {node}" in result.stderr
+
+
+def test_cp_both_ways(host: Host, tmp_path: Path) -> None:
+    """`kubectl cp` (tar over exec: stdin in, stdout out) copies a file in and back out."""
+    source = tmp_path / "config.txt"
+    source.write_bytes(bytes(range(256)) * 200)
+    target = f"/tmp/cp-{next(_marks)}.txt"
+    put = host.kubectl("cp", str(source), f"{POD}:{target}")
+    assert put.returncode == 0, put.stderr
+    back = tmp_path / "back.txt"
+    get = host.kubectl("cp", f"{POD}:{target}", str(back))
+    assert get.returncode == 0, get.stderr
+    assert back.read_bytes() == source.read_bytes()
