@@ -6,6 +6,9 @@ lease every 10 s. Once every watch is open (or the ramp-up bound has passed), th
 the server's RSS and CPU for `seconds` while probing, one after another, `GET
 /api/v1/pods?fieldSelector=spec.nodeName=X` and a pod status update (GET + PUT /status).
 Baseline, same run and same server before the agents start: the same probes with no load.
+Also reported for the window, because the simulated agents share the machine's cores with the
+server: the agent processes' CPU (summed, % of one core), the whole machine's busy share, and
+the writes (PATCH/PUT) the server answered per second (its own request counter).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil  # type: ignore[import-untyped]
 
 from bench.common import Usage, ms_since, sample_process
 from bench.report import Figure
@@ -50,6 +54,57 @@ async def _scrape_watchers(admin: ApiClient) -> int:
         if line.startswith("apiserver_registered_watchers") and 'resource="pods"' in line:
             return int(float(line.split()[-1]))
     return 0
+
+
+async def _writes_answered(admin: ApiClient) -> float:
+    """PATCH and PUT requests the server has answered so far (any code), from /metrics."""
+    session = admin._client()
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with session.get(admin.server_url + "/metrics", ssl=admin._ssl, timeout=timeout) as resp:
+        text = await resp.text()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("apiserver_request_total{") and (
+            'verb="patch"' in line or 'verb="update"' in line
+        ):
+            total += float(line.split()[-1])
+    return total
+
+
+def _sample_many(pids: list[int], seconds: float) -> list[float]:
+    """The summed CPU share (% of one core) of `pids`, per second, over `seconds`."""
+    procs = [psutil.Process(p) for p in pids]
+
+    def cpu() -> float:
+        total = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system
+        return total
+
+    out: list[float] = []
+    end = time.monotonic() + seconds
+    c0, t0 = cpu(), time.monotonic()
+    while t0 < end:
+        time.sleep(min(1.0, max(0.05, end - t0)))
+        c1, t1 = cpu(), time.monotonic()
+        out.append(100 * (c1 - c0) / (t1 - t0))
+        c0, t0 = c1, t1
+    return out
+
+
+def _sample_machine(seconds: float) -> list[float]:
+    """The whole machine's busy share (% of all cores), per second, over `seconds`."""
+    out: list[float] = []
+    end = time.monotonic() + seconds
+    psutil.cpu_percent(None)
+    while time.monotonic() < end:
+        time.sleep(1.0)
+        out.append(float(psutil.cpu_percent(None)))
+    return out
 
 
 async def _setup(admin: ApiClient) -> None:
@@ -84,13 +139,23 @@ async def _probe(admin: ApiClient, seconds: float, out: dict[str, list[float]]) 
         await asyncio.sleep(0.05)
 
 
-async def _window(admin: ApiClient, pid: int, seconds: float) -> tuple[dict[str, Any], Usage]:
+async def _window(
+    admin: ApiClient, pid: int, seconds: float, agent_pids: list[int] | None = None
+) -> tuple[dict[str, Any], Usage]:
     out: dict[str, list[float]] = {"list": [], "status": [], "errors": []}
     loop = asyncio.get_running_loop()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    writes0, t0 = await _writes_answered(admin), time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
         usage = loop.run_in_executor(pool, lambda: sample_process(pid, seconds=seconds))
+        agents = loop.run_in_executor(pool, _sample_many, agent_pids or [], seconds)
+        machine = loop.run_in_executor(pool, _sample_machine, seconds)
         await _probe(admin, seconds, out)
-        return out, await usage
+        result = await usage
+        out["agents_cpu"] = await agents if agent_pids else []
+        out["machine_cpu"] = await machine
+    writes1, t1 = await _writes_answered(admin), time.monotonic()
+    out["writes_per_s"] = [(writes1 - writes0) / (t1 - t0)]
+    return out, result
 
 
 def _start_workers(srv: ServerProcess, base: Path, agents: int, per_process: int) -> list[Any]:
@@ -122,7 +187,8 @@ async def _measure(
             await asyncio.sleep(0.5)
         result["ramp_s"] = time.monotonic() - t0
         result["watchers"] = await _watchers(admin)
-        result["load"], result["load_usage"] = await _window(admin, pid, seconds)
+        agent_pids = [w.pid for w in workers]
+        result["load"], result["load_usage"] = await _window(admin, pid, seconds, agent_pids)
     finally:
         counts: dict[str, int] = {}
         for w in workers:
@@ -160,7 +226,9 @@ def _run_one(agents: int, per_process: int, seconds: float) -> list[Figure]:
     print(
         f"capacity: {agents} agents, {r['watchers']} pod watches open after {r['ramp_s']:.0f} s"
         f" of ramp-up; {len(r['load']['errors'])} probe(s) failed under load;"
-        f" agent-side counts {json.dumps(r['counts'], sort_keys=True)}",
+        f" agent-side counts {json.dumps(r['counts'], sort_keys=True)};"
+        f" server answered {r['load']['writes_per_s'][0]:.0f} writes/s in the window"
+        f" (agents want {agents / 5:.0f}/s)",
         file=sys.stderr,
     )
     name = f"capacity.{agents}_agents"
@@ -197,5 +265,27 @@ def _run_one(agents: int, per_process: int, seconds: float) -> list[Figure]:
             samples=tuple(load_u.cpu_percent),
             baseline_name="same server, no agents",
             baseline=tuple(idle_u.cpu_percent),
+        ),
+        Figure(
+            name=f"{name}.agents_cpu",
+            unit="%",
+            samples=tuple(r["load"]["agents_cpu"]),
+            baseline_name="the server itself, same window",
+            baseline=tuple(load_u.cpu_percent),
+        ),
+        Figure(
+            name=f"{name}.machine_cpu",
+            unit="%",
+            samples=tuple(r["load"]["machine_cpu"]),
+            baseline_name="same, no agents",
+            baseline=tuple(r["idle"]["machine_cpu"]),
+        ),
+        Figure(
+            name=f"{name}.writes_answered_per_s",
+            unit="/s",
+            samples=tuple(r["load"]["writes_per_s"]),
+            baseline_name="same, no agents",
+            baseline=tuple(r["idle"]["writes_per_s"]),
+            target=f"{agents / 5:.0f}/s (node status + lease every 10 s)",
         ),
     ]
