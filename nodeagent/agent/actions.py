@@ -49,13 +49,17 @@ class RemoveContainers:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Waiting:
-    """Nothing to do yet for a container; tells the status why (CrashLoopBackOff ...)."""
+    """Nothing to do yet for a container; tells the status why (CrashLoopBackOff ...).
+
+    `recheck_at` (the plan's clock) is when planning again gives another answer: the back-off
+    ends, or the reason shown turns from the failure to the back-off word."""
 
     pod_uid: str
     container_name: str
     reason: str
     message: str = ""
     details: Obj = field(default_factory=dict)
+    recheck_at: float | None = None
 
 
 Action = CreateSandbox | StartContainer | StopContainers | RemoveContainers | Waiting

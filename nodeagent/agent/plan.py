@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nodeagent.agent import backoff, probes
@@ -42,19 +42,50 @@ FAILURE_SHOWN_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PodShape:
+    """What the plan reads of a pod spec on every pass, read once per pod (the steady state's
+    fast path compares containers against it without walking the spec)."""
+
+    app_names: frozenset[str]
+    probed: frozenset[str]  # app containers with a liveness or startup probe
+    host_network: bool
+    has_init: bool
+
+    @classmethod
+    def of(cls, pod: Obj) -> PodShape:
+        spec = pod.get("spec") or {}
+        apps = spec.get("containers") or []
+        return cls(
+            app_names=frozenset(c["name"] for c in apps),
+            probed=frozenset(
+                c["name"] for c in apps if "livenessProbe" in c or "startupProbe" in c
+            ),
+            host_network=bool(spec.get("hostNetwork")),
+            has_init=bool(spec.get("initContainers")),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DesiredPod:
+    """A pod to run (or, terminating, to stop). Its pod dict is never changed in place: the
+    sources send new objects, so what is derived from it here is computed once."""
+
     pod: Obj  # defaulted Pod as its source gave it
     spec_hash: str  # hash of pod.spec: a container from another hash is replaced
     terminating: bool = False  # no longer desired by any source: stop and remove
     source: str = "file"  # which source wants it (labels the containers)
+    deleting: bool = field(init=False, repr=False, compare=False)
+    shape: PodShape = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        meta = self.pod.get("metadata") or {}
+        deleting = self.terminating or bool(meta.get("deletionTimestamp"))
+        object.__setattr__(self, "deleting", deleting)  # frozen: derived fields set once
+        object.__setattr__(self, "shape", PodShape.of(self.pod))
 
     @property
     def uid(self) -> str:
         return str(self.pod["metadata"]["uid"])
-
-    @property
-    def deleting(self) -> bool:
-        return self.terminating or bool(self.pod["metadata"].get("deletionTimestamp"))
 
     @property
     def grace_seconds(self) -> int:
@@ -131,7 +162,14 @@ def _start(ctx: _Ctx, name: str, *, attempt: int, is_init: bool, restart: bool) 
             fresh = ctx.now - entry.last_update < shown
             reason = failed if fresh else BACKOFF_REASON.get(failed, failed)
             msg = f"Back-off {entry.delay:.0f}s starting container={name}: {entry.message}"
-            return Waiting(pod_uid=uid, container_name=name, reason=reason, message=msg)
+            flip = entry.last_update + shown if fresh else ctx.now + wait
+            return Waiting(
+                pod_uid=uid,
+                container_name=name,
+                reason=reason,
+                message=msg,
+                recheck_at=min(flip, ctx.now + wait),
+            )
     return StartContainer(
         pod_uid=uid, container_name=name, attempt=attempt, is_init=is_init, restart=restart
     )
@@ -145,7 +183,8 @@ def _restart_dead(ctx: _Ctx, c: ContainerInfo, *, is_init: bool) -> Action | Non
         return None
     key = (ctx.desired.uid, c.container_name)
     since = c.finished_at if c.finished_at is not None else ctx.now
-    if backoff.remaining(ctx.restarts, key, since=since, now=ctx.now) > 0:
+    wait = backoff.remaining(ctx.restarts, key, since=since, now=ctx.now)
+    if wait > 0:
         delay = ctx.restarts[key].delay
         meta = pod["metadata"]
         msg = (
@@ -157,6 +196,7 @@ def _restart_dead(ctx: _Ctx, c: ContainerInfo, *, is_init: bool) -> Action | Non
             container_name=c.container_name,
             reason="CrashLoopBackOff",
             message=msg,
+            recheck_at=ctx.now + wait,
         )
     return _start(ctx, c.container_name, attempt=c.attempt + 1, is_init=is_init, restart=True)
 
@@ -230,6 +270,34 @@ def _old_attempts(containers: Sequence[ContainerInfo]) -> tuple[str, ...]:
     return tuple(old)
 
 
+def _untouched(d: DesiredPod, containers: Sequence[ContainerInfo], results: ProbeResults) -> bool:
+    """The steady state, checked cheaply: one running container of the current spec hash per
+    app container (and a running sandbox unless hostNetwork), no failed liveness. True means
+    the full rules below would plan nothing; False means ask them."""
+    shape = d.shape
+    if len(containers) != len(shape.app_names) + (0 if shape.host_network else 1):
+        return False
+    names: set[str] = set()
+    for c in containers:
+        if c.state is not ContainerState.RUNNING or c.spec_hash != d.spec_hash or c.is_init:
+            return False
+        if c.is_sandbox:
+            if shape.host_network:
+                return False
+            continue
+        names.add(c.container_name)
+    if names != shape.app_names:
+        return False
+    if not shape.probed:
+        return True
+    spec_of = {s["name"]: s for s in d.pod["spec"]["containers"]}
+    return not any(
+        probes.liveness_failed(spec_of[c.container_name], results, c.id)
+        for c in containers
+        if c.container_name in shape.probed and not c.is_sandbox
+    )
+
+
 def _plan_pod(ctx: _Ctx, containers: Sequence[ContainerInfo]) -> list[Action]:
     d = ctx.desired
     if any(c.spec_hash != d.spec_hash for c in containers):
@@ -288,9 +356,22 @@ def plan(
         first = containers[0]
         busy_names.add((first.pod_namespace, first.pod_name))
     for uid, d in desired.items():
-        meta = d.pod["metadata"]
-        if d.deleting or (meta.get("namespace", "default"), meta["name"]) in busy_names:
+        if d.deleting:
+            continue
+        if busy_names:
+            meta = d.pod["metadata"]
+            if (meta.get("namespace", "default"), meta["name"]) in busy_names:
+                continue
+        mine: Sequence[ContainerInfo] = by_pod.get(uid) or ()
+        if mine and _untouched(d, mine, probes):
             continue
         ctx = _Ctx(desired=d, restarts=restarts, results=probes, now=now)
-        actions += _plan_pod(ctx, by_pod.get(uid, []))
+        actions += _plan_pod(ctx, mine)
     return actions
+
+
+def next_recheck(actions: Iterable[Action]) -> float | None:
+    """The earliest time (the plan's clock) at which planning again would change an answer
+    given now: a back-off ending, a failure's reason turning into the back-off word."""
+    times = [a.recheck_at for a in actions if isinstance(a, Waiting) and a.recheck_at is not None]
+    return min(times, default=None)

@@ -43,12 +43,16 @@ class Prober:
     on_failure: Callable[[], None] = lambda: None  # counts failed tries (metrics)
     results: dict[ProbeKey, ProbeState] = field(default_factory=dict)
     _inflight: dict[ProbeKey, asyncio.Task[None]] = field(default_factory=dict)
+    _started: dict[ProbeKey, float] = field(default_factory=dict)  # when each in-flight try began
 
     def tick(
         self, *, pods: Mapping[str, DesiredPod], observed: Sequence[ContainerInfo], now: float
-    ) -> None:
-        """Start every probe that is due now; forget the probes of containers that are gone."""
+    ) -> float | None:
+        """Start every probe that is due now; forget the probes of containers that are gone.
+
+        Returns when the next probe falls due (None: no probe to run), for the caller's timer."""
         live: set[str] = set()
+        due_times: list[float] = []
         pod_ips = {c.pod_uid: c.pod_ip for c in observed if c.is_sandbox and c.pod_ip}
         for c in observed:
             d = pods.get(c.pod_uid)
@@ -70,10 +74,14 @@ class Prober:
                 state = self.results.get(key) or probes.initial_state(kind)
                 spec = ProbeSpec.from_probe(spec_c[kind.value])
                 started = c.started_at if c.started_at is not None else now
-                if key in self._inflight or not probes.is_due(
-                    state, spec, started_at=started, now=now
-                ):
+                if key in self._inflight:  # its try started at _started[key]: due a period on
+                    due_times.append(self._started.get(key, now) + spec.period)
                     continue
+                if not probes.is_due(state, spec, started_at=started, now=now):
+                    due_times.append(probes.next_due(state, spec, started_at=started))
+                    continue
+                due_times.append(now + spec.period)
+                self._started[key] = now
                 self.results.setdefault(key, state)
                 target = (
                     self.host_ip if d.pod["spec"].get("hostNetwork") else pod_ips.get(c.pod_uid, "")
@@ -84,6 +92,9 @@ class Prober:
                 )
         for key in [k for k in self.results if k[0] not in live]:
             del self.results[key]
+        for key in [k for k in self._started if k not in self._inflight]:
+            del self._started[key]
+        return min(due_times, default=None)
 
     async def _run(
         self,

@@ -72,6 +72,12 @@ def is_due(state: ProbeState, spec: ProbeSpec, *, started_at: float, now: float)
     return state.last_run is None or now >= state.last_run + spec.period
 
 
+def next_due(state: ProbeState, spec: ProbeSpec, *, started_at: float) -> float:
+    """When the probe is due next (the time at which `is_due` turns True)."""
+    first = started_at + spec.initial_delay
+    return first if state.last_run is None else max(first, state.last_run + spec.period)
+
+
 def record(
     state: ProbeState, spec: ProbeSpec, *, success: bool, now: float, message: str = ""
 ) -> ProbeState:

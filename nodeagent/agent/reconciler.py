@@ -1,7 +1,9 @@
 """The reconcile loop: merged sources -> plan -> executor, then pod statuses into AgentState.
 
-Runs on every source change, runtime event, probe result change and a periodic tick. A pod no
-source wants any more stays known (terminating) until its containers are gone.
+Runs on every source change, runtime event, finished action and probe result change; when a
+timer falls due (a back-off ends, a probe's period passes: the loop sleeps until the earliest);
+and every `interval` seconds as a full resync (kubelet: pod workers resync, events drive the
+rest). A pod no source wants any more stays known (terminating) until its containers are gone.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import structlog
 
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.executor import Executor
-from nodeagent.agent.plan import DesiredPod, latest_attempts, plan
+from nodeagent.agent.plan import DesiredPod, latest_attempts, next_recheck, plan
 from nodeagent.agent.podconfig import PodConfig
 from nodeagent.agent.podstatus import pod_status
 from nodeagent.agent.probers import Prober
@@ -27,6 +29,11 @@ from nodeagent.api.hashing import spec_hash
 from nodeagent.runtime.protocol import ContainerInfo, Runtime, RuntimeError_
 
 log = structlog.get_logger()
+# While the engine is down, try again this often (the resync may be much longer).
+RUNTIME_RETRY_SECONDS = 1.0
+# A timer never sleeps less than this: a due time that planning again does not clear (a clock
+# step, a rounding) cannot spin the loop.
+MIN_SLEEP_SECONDS = 0.05
 
 
 @dataclass(slots=True, kw_only=True)
@@ -42,6 +49,8 @@ class Reconciler:
     known: dict[str, DesiredPod] = field(default_factory=dict)  # desired + terminating, by uid
     observed: list[ContainerInfo] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    recheck_at: float | None = None  # the last plan's earliest timer (clock time)
+    _wanted: dict[str, DesiredPod] = field(default_factory=dict)  # by uid, for the same pod dict
 
     def apply(self, update: SourceUpdate) -> None:
         """Take one source's complete set (from the merge task)."""
@@ -52,12 +61,15 @@ class Reconciler:
 
     def _desired(self) -> dict[str, DesiredPod]:
         merged = self.podconfig.desired()
-        desired = {
-            uid: DesiredPod(
-                pod=m.pod, spec_hash=spec_hash(m.pod.get("spec")), source=m.source.value
-            )
-            for uid, m in merged.items()
-        }
+        desired: dict[str, DesiredPod] = {}
+        for uid, m in merged.items():
+            d = self._wanted.get(uid)
+            if d is None or d.pod is not m.pod or d.source != m.source.value:
+                # a new object from its source (they are never changed in place): hash once
+                spec = m.pod.get("spec")
+                d = DesiredPod(pod=m.pod, spec_hash=spec_hash(spec), source=m.source.value)
+            desired[uid] = d
+        self._wanted = dict(desired)
         for uid, old in self.known.items():
             if uid not in desired:
                 desired[uid] = DesiredPod(
@@ -91,6 +103,7 @@ class Reconciler:
             probes=self.prober.results,
             now=now,
         )
+        self.recheck_at = next_recheck(actions)
         self.executor.submit(actions, desired=desired, observed=observed)
         self._forget_gone(desired, observed)
         self._update_statuses(observed, now)
@@ -140,16 +153,38 @@ class Reconciler:
                 self.state.changed.set()
 
     async def run(self, *, interval: float) -> None:
-        """Reconcile now, then on every wake-up or after `interval` seconds."""
-        while True:
+        """Reconcile now, then on every wake-up, when the plan's earliest timer falls due, and
+        `interval` seconds after the last pass at the latest (the resync). A probe falling due
+        only starts that probe: the engine is not listed again for it."""
+        loop = asyncio.get_running_loop()  # its monotonic clock paces the loop; self.clock
+        while True:  # (wall time) only dates the plan's and the probes' timers
             self.wake.clear()
             await self.reconcile_once()
-            self.prober.tick(pods=self.known, observed=self.observed, now=self.clock())
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
-            # arrives as `wake` is set, and the agent then never stops.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
-                    await self.wake.wait()
+            down = self.state.runtime_error is not None
+            resync = min(interval, RUNTIME_RETRY_SECONDS) if down else interval
+            plan_at = loop.time() + min(resync, _delay(self.recheck_at, self.clock()))
+            while True:
+                now = self.clock()
+                probe_at = self.prober.tick(pods=self.known, observed=self.observed, now=now)
+                until = min(plan_at, loop.time() + _delay(probe_at, now))
+                woken = await self._sleep(max(until - loop.time(), MIN_SLEEP_SECONDS))
+                if woken or loop.time() >= plan_at:
+                    break
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Wait for a wake-up at most `seconds`; True if woken."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+        # arrives as `wake` is set, and the agent then never stops.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.wake.wait()
+                return True
+        return False
+
+
+def _delay(at: float | None, now: float) -> float:
+    """Seconds from `now` to a timer `at` (infinite when there is none)."""
+    return float("inf") if at is None else at - now
 
 
 async def merge_updates(queue: asyncio.Queue[SourceUpdate], reconciler: Reconciler) -> None:
@@ -170,3 +205,4 @@ async def follow_runtime_events(runtime: Runtime, wake: asyncio.Event) -> None:
             raise_if_cancelling()
             log.debug("runtime_events_interrupted", error=str(e))
         await asyncio.sleep(1.0)
+        wake.set()  # what happened while the stream was closed is seen by a full pass

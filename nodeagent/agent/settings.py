@@ -49,7 +49,8 @@ class AgentSettings:
     manifest_url: str | None = None
     manifest_url_interval: float = 20.0
     file_check_interval: float = 20.0
-    sync_interval: float = 1.0  # the reconcile tick
+    # full resync of the containers (kubelet syncFrequency); events and timers drive the rest
+    sync_interval: float = 10.0
     eviction_hard: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
     pressure_transition_period: float = 300.0
     status_update_interval: float = 10.0

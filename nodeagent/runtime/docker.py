@@ -165,6 +165,8 @@ class DockerRuntime:
         )
         self._sandbox_lock = asyncio.Lock()
         self.engine: EngineInfo | None = None  # set by ping()
+        # container id -> (the listing's State when inspected, what the inspection gave)
+        self._inspected: dict[str, tuple[str, ContainerInfo]] = {}
 
     async def _json(self, what: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
         with _engine_errors(what, reason=kwargs.pop("reason", "RuntimeError")):
@@ -404,10 +406,26 @@ class DockerRuntime:
         return [c for c in listed if L.is_ours(c.get("Labels"), self.node_name)]
 
     async def list_containers(self) -> list[ContainerInfo]:
+        """One listing; only the containers whose State changed since their last inspection
+        (or that had an event since) are inspected again (kubelet's PLEG also relists cheaply
+        and inspects only what changed). An in-place restart keeps the State but sends events."""
         listed = await self._list_raw()
-        infos = await asyncio.gather(*(self._inspect(str(c["Id"])) for c in listed))
+        infos = await asyncio.gather(*(self._inspect_if_changed(c) for c in listed))
         ours = [i for i in infos if i is not None and L.is_ours(i.labels, self.node_name)]
+        present = {str(c["Id"]) for c in listed}
+        for cid in [k for k in self._inspected if k not in present]:
+            del self._inspected[cid]
         return sorted(ours, key=_listing_order)
+
+    async def _inspect_if_changed(self, summary: Obj) -> ContainerInfo | None:
+        cid, state = str(summary["Id"]), str(summary.get("State") or "")
+        cached = self._inspected.get(cid)
+        if cached is not None and cached[0] == state:
+            return cached[1]
+        info = await self._inspect(cid)
+        if info is not None:
+            self._inspected[cid] = (state, info)
+        return info
 
     async def exec(
         self, container_id: str, command: Sequence[str], *, timeout: float
@@ -491,9 +509,11 @@ class DockerRuntime:
             async with self._docker._query(
                 "events", params={"filters": json.dumps(filters)}, timeout=None
             ) as response:
+                self._inspected.clear()  # what changed while no stream was open is unknown
                 async for line in response.content:
                     event = _decode_event(line)
                     if event is not None:
+                        self._inspected.pop(event.container_id, None)
                         yield event
 
     async def close(self) -> None:

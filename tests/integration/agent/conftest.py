@@ -112,7 +112,6 @@ async def make_agent(
             "state_dir": str(tmp_path / f"state{n}"),
             "runtime_socket": podman_service.socket_path,
             "listen": f"127.0.0.1:{free_port()}",
-            "sync_interval": 0.5,
             "file_check_interval": 2.0,
         }
         values.update(changes)

@@ -163,7 +163,7 @@ async def test_agent_restart_adopts_running_containers(
     make_agent: Callable[..., Agent], podman_service: PodmanService, busybox: str
 ) -> None:
     """Stopping the agent leaves the pod running; a new agent adopts it without a restart."""
-    agent = make_agent()
+    agent = make_agent(sync_interval=0.5)  # resync often: several passes must leave it alone
     (agent.manifests / "keep.yaml").write_text(pod_yaml("keep", busybox, host_network=False))
     await agent.start()
     pod = await wait_for(lambda: running(agent, "keep"), timeout=30, message="keep runs")
