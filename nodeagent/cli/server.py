@@ -52,6 +52,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10_000,
         help="how many recent changes watches can resume from (default 10000)",
     )
+    parser.add_argument(
+        "--store",
+        default="sqlite",
+        help="sqlite (default: DATA_DIR/store.db, one server) or etcd://HOST:PORT[,HOST:PORT] "
+        "(several servers on one etcd; the controllers run in the elected leader)",
+    )
+    parser.add_argument(
+        "--leader-elect-lease-duration",
+        default="15s",
+        help="with etcd: how long a silent leader's lease holds (default 15s)",
+    )
+    parser.add_argument(
+        "--leader-elect-renew-deadline",
+        default="10s",
+        help="with etcd: a leader that cannot renew within this steps down (default 10s)",
+    )
+    parser.add_argument(
+        "--leader-elect-retry-period",
+        default="2s",
+        help="with etcd: how often to try to acquire or renew the lease (default 2s)",
+    )
     parser.add_argument("--log-level", default="info", help="debug, info, warning or error")
 
 
@@ -69,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
             pod_gc_quarantine=args.pod_gc_quarantine,
             watch_window=args.watch_window,
             log_level=args.log_level,
+            store=args.store,
+            leader_elect_lease_duration=args.leader_elect_lease_duration,
+            leader_elect_renew_deadline=args.leader_elect_renew_deadline,
+            leader_elect_retry_period=args.leader_elect_retry_period,
         )
     except SettingsError as exc:
         print(f"nodeagent server: {exc}", file=sys.stderr)

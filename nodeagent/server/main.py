@@ -28,12 +28,14 @@ from aiohttp import web
 from nodeagent.sdnotify import Notifier, keep_watchdog
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.cascade import run_collector
+from nodeagent.server.controllers.leaderelection import Timings
+from nodeagent.server.leader import LeaderElector, identity
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.registry_protocol import Registry
 from nodeagent.server.rest import keys
 from nodeagent.server.rest.app import make_app
 from nodeagent.server.settings import ServerSettings
-from nodeagent.server.store.sqlite import SqliteStore
+from nodeagent.server.storeopen import open_store, report_health
 from nodeagent.server.tls import TLSFiles, default_sans, ensure_tls, shrink_tls_read_buffer
 
 log = structlog.get_logger()
@@ -125,6 +127,23 @@ async def _controllers(registry: StoreRegistry, settings: ServerSettings) -> Non
     )
 
 
+async def _elected(registry: StoreRegistry, settings: ServerSettings) -> None:
+    """The garbage collector and the controllers, while this server holds the Lease."""
+
+    async def lead() -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(run_collector(registry, resync_seconds=settings.gc_resync_seconds))
+            if settings.run_controllers:
+                tg.create_task(_controllers(registry, settings))
+
+    timings = Timings(
+        lease_duration=settings.leader_elect_lease_duration,
+        renew_deadline=settings.leader_elect_renew_deadline,
+        retry_period=settings.leader_elect_retry_period,
+    )
+    await LeaderElector(registry, me=identity(), timings=timings).run(lead)
+
+
 @contextlib.asynccontextmanager
 async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
     """Run the server in this event loop until the context exits."""
@@ -133,7 +152,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
     admin_token = _secret(data_dir / ADMIN_TOKEN_FILE)
     join_secret = _secret(data_dir / JOIN_SECRET_FILE)
     tls = await asyncio.to_thread(_tls, settings)
-    store = await SqliteStore.open(data_dir / STORE_FILE, watch_window=settings.watch_window)
+    store = await open_store(settings, sqlite_path=data_dir / STORE_FILE)
     runner: web.AppRunner | None = None
     tasks: list[asyncio.Task[None]] = []
     try:
@@ -162,14 +181,22 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
             kubeconfig,
             kubeconfig_text(url=url, token=admin_token, ca_file=tls.ca if tls else None),
         )
-        tasks = [
-            asyncio.create_task(
-                run_collector(registry, resync_seconds=settings.gc_resync_seconds),
-                name="garbage-collector",
-            )
-        ]
-        if settings.run_controllers:
-            tasks.append(asyncio.create_task(_controllers(registry, settings), name="controllers"))
+        if settings.etcd_endpoints:  # several servers: only the elected leader controls
+            tasks = [
+                asyncio.create_task(_elected(registry, settings), name="leader-election"),
+                asyncio.create_task(report_health(store, app[keys.READY]), name="store-health"),
+            ]
+        else:
+            tasks = [
+                asyncio.create_task(
+                    run_collector(registry, resync_seconds=settings.gc_resync_seconds),
+                    name="garbage-collector",
+                )
+            ]
+            if settings.run_controllers:
+                tasks.append(
+                    asyncio.create_task(_controllers(registry, settings), name="controllers")
+                )
         app[keys.READY]["store"] = True
         log.info("server_started", url=url, data_dir=str(data_dir), kubeconfig=str(kubeconfig))
         yield ServerHandle(

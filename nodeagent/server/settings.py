@@ -38,6 +38,13 @@ class ServerSettings:
     gc_resync_seconds: float = 10.0
     log_level: str = "info"
     run_controllers: bool = True
+    # --store: () is SQLite in data_dir; else etcd endpoints as http://HOST:PORT
+    etcd_endpoints: tuple[str, ...] = ()
+    store_url: str = ""  # --store as given (for error messages)
+    # leader election of the controllers (etcd only): kube-controller-manager's defaults
+    leader_elect_lease_duration: float = 15.0
+    leader_elect_renew_deadline: float = 10.0
+    leader_elect_retry_period: float = 2.0
 
     @property
     def client_host(self) -> str:
@@ -83,6 +90,21 @@ def parse_duration(value: str, *, flag: str) -> float:
     return seconds
 
 
+def parse_store(value: str, *, flag: str = "--store") -> tuple[str, ...]:
+    """`sqlite` (or empty) -> (); `etcd://HOST:PORT[,HOST:PORT]` -> etcd's client URLs."""
+    if value in ("", "sqlite"):
+        return ()
+    if not value.startswith("etcd://"):
+        raise SettingsError(f"{flag}: {value!r} is not sqlite or etcd://HOST:PORT[,HOST:PORT]")
+    out = []
+    for endpoint in value.removeprefix("etcd://").split(","):
+        host, port = parse_listen(endpoint.strip(), flag=flag)
+        if not host or port == 0:
+            raise SettingsError(f"{flag}: {endpoint!r} needs a host and a port")
+        out.append(f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}")
+    return tuple(out)
+
+
 def build_settings(
     *,
     data_dir: str,
@@ -96,6 +118,10 @@ def build_settings(
     pod_gc_quarantine: str | None = None,
     watch_window: int = 10_000,
     log_level: str = "info",
+    store: str = "",
+    leader_elect_lease_duration: str = "15s",
+    leader_elect_renew_deadline: str = "10s",
+    leader_elect_retry_period: str = "2s",
 ) -> ServerSettings:
     """Flags (as strings) -> ServerSettings; SettingsError names the first bad flag."""
     if not data_dir:
@@ -116,6 +142,17 @@ def build_settings(
         raise SettingsError(f"--watch-window: {watch_window} must be at least 1")
     if log_level.lower() not in LOG_LEVELS:
         raise SettingsError(f"--log-level: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    lease = parse_duration(leader_elect_lease_duration, flag="--leader-elect-lease-duration")
+    renew = parse_duration(leader_elect_renew_deadline, flag="--leader-elect-renew-deadline")
+    retry = parse_duration(leader_elect_retry_period, flag="--leader-elect-retry-period")
+    if lease <= renew:
+        raise SettingsError(
+            "--leader-elect-lease-duration: must be greater than --leader-elect-renew-deadline"
+        )
+    if renew <= 1.2 * retry:
+        raise SettingsError(
+            "--leader-elect-renew-deadline: must be greater than 1.2 x --leader-elect-retry-period"
+        )
     return ServerSettings(
         data_dir=Path(data_dir),
         listen_host=host,
@@ -135,4 +172,9 @@ def build_settings(
         ),
         watch_window=watch_window,
         log_level=log_level.lower(),
+        etcd_endpoints=parse_store(store),
+        store_url=store,
+        leader_elect_lease_duration=lease,
+        leader_elect_renew_deadline=renew,
+        leader_elect_retry_period=retry,
     )

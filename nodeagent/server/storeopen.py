@@ -1,0 +1,33 @@
+"""Which Store the server runs on (--store): SQLite in DATA_DIR, or etcd; and its readiness.
+
+An etcd that does not answer at start is an OSError naming the flag and the reason (the CLI
+prints it and exits 1); later, /readyz follows the etcd store's health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from nodeagent.server.settings import ServerSettings
+from nodeagent.server.store.etcd import EtcdStore
+from nodeagent.server.store.etcdclient import EtcdUnavailable
+from nodeagent.server.store.sqlite import SqliteStore
+
+AnyStore = SqliteStore | EtcdStore
+
+
+async def open_store(settings: ServerSettings, *, sqlite_path: Path) -> AnyStore:
+    if not settings.etcd_endpoints:
+        return await SqliteStore.open(sqlite_path, watch_window=settings.watch_window)
+    try:
+        return await EtcdStore.open(settings.etcd_endpoints, watch_window=settings.watch_window)
+    except EtcdUnavailable as exc:
+        raise OSError(f"--store {settings.store_url}: {exc}") from exc
+
+
+async def report_health(store: AnyStore, ready: dict[str, bool], *, period: float = 0.5) -> None:
+    """Keep ready["store"] equal to the store's health (etcd reachable, watch connected)."""
+    while True:
+        ready["store"] = store.healthy if isinstance(store, EtcdStore) else True
+        await asyncio.sleep(period)
