@@ -4,6 +4,7 @@ change only its node's watchers (before and after a rebinding) and the unfiltere
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -80,3 +81,31 @@ async def test_changes_reach_only_the_watchers_that_want_them(offers: list[str])
         await asyncio.gather(*tasks)
     assert cache.watcher_count == 0
     assert cache._index == {}
+
+
+async def test_a_watch_replays_exactly_the_kept_changes_after_its_version() -> None:
+    """A watch from a version inside the window gets the later changes of its resource, in
+    order, whatever else the window holds; from the newest version, none."""
+    cache = WatchCache(capacity=50, start=0)
+    for rv in range(1, 41):
+        publish(cache, rv, "pods" if rv % 2 else "leases", f"o{rv}", "n1")
+
+    async def replay(since: int) -> list[int]:
+        got: list[int] = []
+
+        async def follow() -> None:
+            async for ev in cache.watch("pods", since=since, node_name="n1"):
+                got.append(ev.resource_version)
+
+        task = asyncio.create_task(follow())
+        await wait_for(lambda: cache.watcher_count == 1, timeout=5, message="watching")
+        await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return got
+
+    assert await replay(30) == [31, 33, 35, 37, 39]
+    assert await replay(0) == list(range(1, 41, 2))
+    assert await replay(40) == []
+    cache.close()
