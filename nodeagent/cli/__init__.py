@@ -2,7 +2,8 @@
 
 Each subcommand module exposes `add_arguments(parser)` and `run(args) -> int`. Modules are
 imported lazily so that `nodeagent agent` never pays for the server's imports (resident
-memory on every host is a goal: docs/performance.md).
+memory on every host is a goal: docs/performance.md), and structlog is imported first, without
+`rich` (nodeagent.log.import_structlog).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 from nodeagent import __version__
+from nodeagent.log import import_structlog
 
 # (subcommand, module under nodeagent.cli, help). Rules as data: a row per command.
 SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -52,6 +54,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import_structlog()  # before any subcommand module imports it (with rich, 5.5 MiB more)
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(args_list)
     args = parser.parse_args(args_list)
