@@ -34,7 +34,8 @@ async def relay(ws: web.WebSocketResponse, session: ExecSession, options: rc.Exe
     try:
         await asyncio.wait({output, client}, return_when=asyncio.FIRST_COMPLETED)
         if not output.done():
-            log.info("exec_client_left", command=list(options.command))
+            failed = None if client.cancelled() else client.exception()
+            log.info("exec_client_left", command=list(options.command), error=str(failed or ""))
             return
         client.cancel()
         try:
