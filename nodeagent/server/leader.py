@@ -72,11 +72,9 @@ class LeaderElector:
             while True:
                 await self._acquire()
                 await self._lead(lead)
-        finally:
-            if self.leading:
-                self.leading = False
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(self._release()), 2.0)
+        finally:  # a clean stop: free the lease if we hold it (a stale one is a Conflict)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._release()), 2.0)
 
     async def _acquire(self) -> None:
         while not await self._try():
