@@ -7,14 +7,13 @@ error-to-Status and metrics are middlewares in app.py.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from nodeagent.api import schema
+from nodeagent.api import jsontext, schema
 from nodeagent.api.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
 from nodeagent.api.patch import APPLY_PATCH, apply_patch
 from nodeagent.server import apicore
@@ -43,11 +42,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+    return jsontext.dumps(obj)
 
 
 def respond(obj: Obj, *, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    response = web.json_response(obj, status=status, dumps=dumps)
+    response = web.Response(
+        body=jsontext.dumpb(obj), status=status, content_type="application/json", charset="utf-8"
+    )
     for w in warnings or []:
         response.headers.add("Warning", '299 - "' + w.replace('"', '\\"') + '"')
     return response

@@ -7,14 +7,13 @@ errors (400 for bad bodies, 415 for media types we do not speak); it decides not
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from aiohttp import web
 
-from nodeagent.api import protobuf
+from nodeagent.api import jsontext, protobuf
 from nodeagent.api.errors import BadRequest, UnsupportedMediaType
 from nodeagent.api.resources import Resource
 
@@ -116,7 +115,7 @@ def decode_object(body: bytes, content_type: str) -> Obj:
             raise BadRequest(f"error decoding YAML: {exc}") from exc
     elif content_type in JSON_TYPES or content_type.endswith("+json"):
         try:
-            value = json.loads(body or b"null")
+            value = jsontext.loads(body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"error decoding JSON: {exc}") from exc
     else:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
+from nodeagent.api import jsontext
 from nodeagent.api.errors import APIError
 from nodeagent.server.rest import keys
 from nodeagent.server.rest.request import Call, flag, include_object, int_param, wants_table
@@ -53,8 +53,7 @@ class _Stream:
                 include_object=self.include_object,
             )
             self.first = False
-        line = json.dumps({"type": type_, "object": obj}, separators=(",", ":")) + "\n"
-        await self.response.write(line.encode())
+        await self.response.write(jsontext.dumpb({"type": type_, "object": obj}) + b"\n")
 
     async def bookmark(self, rv: int, *, initial_end: bool) -> None:
         meta: Obj = {"resourceVersion": str(rv)}

@@ -12,7 +12,6 @@ to memory and published to watchers in resourceVersion order.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import structlog
 
+from nodeagent.api import jsontext
 from nodeagent.api.errors import AlreadyExists, Conflict, NotFound
 from nodeagent.api.resources import BY_NAME
 from nodeagent.server.store.protocol import EventType, Obj, WatchEvent
@@ -181,7 +181,7 @@ class SqliteStore:
         row = self._rows.get(resource, {}).get((namespace, name))
         if row is None:
             raise not_found(resource, name)
-        obj: Obj = json.loads(row.text)
+        obj: Obj = jsontext.loads(row.text)
         return obj
 
     async def list(
@@ -193,7 +193,7 @@ class SqliteStore:
         else:
             keys = sorted(rows)
         items = [
-            json.loads(rows[k].text)
+            jsontext.loads(rows[k].text)
             for k in keys
             if k in rows and (namespace is None or k[0] == namespace)
         ]
@@ -237,7 +237,7 @@ class SqliteStore:
                 raise not_found(resource, name)
             if resource_version is not None and resource_version != row.resource_version:
                 raise conflict(resource, name)
-            obj: Obj = json.loads(row.text)
+            obj: Obj = jsontext.loads(row.text)
             return _Planned(resource=resource, key=key, obj=obj, type="DELETED", old=row)
 
         return await self._queue(resource, key, check)
@@ -283,7 +283,7 @@ class SqliteStore:
                 continue
             rv += 1
             plan.obj["metadata"]["resourceVersion"] = str(rv)
-            text = json.dumps(plan.obj, separators=(",", ":"))
+            text = jsontext.dumps(plan.obj)
             new = _Row(resource_version=rv, node_name=_node_name(w.resource, plan.obj), text=text)
             overlay[slot] = None if plan.type == "DELETED" else new
             planned.append((w, plan, new))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from nodeagent.api import jsontext
 from nodeagent.api.errors import Gone
 from nodeagent.server.store.protocol import EventType, WatchEvent
 
@@ -34,9 +34,9 @@ class _Change:
         return WatchEvent(
             type=self.type,
             resource=self.resource,
-            object=json.loads(self.text),
+            object=jsontext.loads(self.text),
             resource_version=self.resource_version,
-            prev_object=json.loads(self.prev_text) if self.prev_text is not None else None,
+            prev_object=jsontext.loads(self.prev_text) if self.prev_text is not None else None,
         )
 
 
