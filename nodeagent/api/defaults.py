@@ -6,10 +6,10 @@ Fields of the wrong type are left alone for validation to report.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
+from nodeagent.api import jsontext
 from nodeagent.api.resources import BY_KIND
 
 Obj = dict[str, Any]
@@ -55,7 +55,7 @@ DEFAULT_MODE_SOURCES = ("configMap", "secret", "downwardAPI", "projected")
 def _fill(target: Obj, defaults: dict[str, Any]) -> None:
     for key, value in defaults.items():
         if target.get(key) is None:
-            target[key] = copy.deepcopy(value)
+            target[key] = jsontext.clone(value)
 
 
 def _dicts(value: Any) -> list[Obj]:
@@ -107,7 +107,7 @@ def _default_volume(volume: Obj) -> None:
 
 def default_pod_spec(spec: Obj) -> Obj:
     """A defaulted copy of a PodSpec (SetDefaults_PodSpec and the nested types)."""
-    out = copy.deepcopy(spec)
+    out = jsontext.clone(spec)
     _fill(out, POD_SPEC_DEFAULTS)
     for list_name in CONTAINER_LISTS:
         for container in _dicts(out.get(list_name)):
@@ -130,7 +130,7 @@ def _metadata(obj: Obj) -> None:
 
 def default_pod(obj: Obj) -> Obj:
     """A defaulted copy of a Pod: metadata, spec, and requests copied from limits."""
-    out = copy.deepcopy(obj)
+    out = jsontext.clone(obj)
     _metadata(out)
     if isinstance(out.get("spec"), dict):
         spec = default_pod_spec(out["spec"])
@@ -166,7 +166,7 @@ def _host_network_ports(container: Obj) -> None:
 
 
 def default_pod_template(template: Obj) -> Obj:
-    out = copy.deepcopy(template)
+    out = jsontext.clone(template)
     if isinstance(out.get("spec"), dict):
         out["spec"] = default_pod_spec(out["spec"])
     return out
@@ -176,7 +176,7 @@ def default_daemonset(obj: Obj) -> Obj:
     """A defaulted copy of a DaemonSet (SetDefaults_DaemonSet): RollingUpdate with
     maxUnavailable 1 and maxSurge 0, revisionHistoryLimit 10, the template's pod spec.
     minReadySeconds stays absent (0), as the API server leaves it."""
-    out = copy.deepcopy(obj)
+    out = jsontext.clone(obj)
     _metadata(out)
     spec = out.get("spec")
     if not isinstance(spec, dict):
@@ -200,12 +200,12 @@ def default_daemonset(obj: Obj) -> Obj:
 
 def default_node(obj: Obj) -> Obj:
     """A defaulted copy of a Node: allocatable defaults to capacity; nodeInfo has every field."""
-    out = copy.deepcopy(obj)
+    out = jsontext.clone(obj)
     _metadata(out)
     status = out.get("status")
     status = status if isinstance(status, dict) else {}
     if isinstance(status.get("capacity"), dict) and status.get("allocatable") is None:
-        status["allocatable"] = copy.deepcopy(status["capacity"])
+        status["allocatable"] = jsontext.clone(status["capacity"])
     if isinstance(status.get("nodeInfo"), dict):
         # Go always writes these (no omitempty): clients such as the Python one require them.
         _fill(status["nodeInfo"], dict.fromkeys(NODE_INFO_FIELDS, ""))
@@ -213,7 +213,7 @@ def default_node(obj: Obj) -> Obj:
 
 
 def _default_meta_only(obj: Obj) -> Obj:
-    out = copy.deepcopy(obj)
+    out = jsontext.clone(obj)
     _metadata(out)
     return out
 

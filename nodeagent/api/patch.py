@@ -9,13 +9,13 @@ Server-side apply is a strategic merge of the applied fields (no managedFields, 
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
 
+from nodeagent.api import jsontext
 from nodeagent.api.errors import BadRequest, Invalid, UnsupportedMediaType
 
 Obj = dict[str, Any]
@@ -84,7 +84,7 @@ def apply_patch(original: Obj, body: bytes, content_type: str, *, kind: str) -> 
             f"the body of the request was in an unknown format - accepted media types "
             f"include: {', '.join(_APPLIERS)}"
         )
-    result = apply(copy.deepcopy(original), body, kind)
+    result = apply(jsontext.clone(original), body, kind)
     if not isinstance(result, dict):
         raise BadRequest("the patch did not produce an object")
     return result
@@ -113,7 +113,7 @@ def _decode_object(body: bytes, what: str) -> Obj:
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge recursively, null removes a key, anything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return jsontext.clone(patch)
     result: Obj = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
@@ -135,7 +135,7 @@ def _apply_merge(original: Obj, body: bytes, kind: str) -> Obj:
 
 def strategic_merge(original: Obj, patch: Obj) -> Obj:
     """Kubernetes strategic merge of `patch` into `original` (both maps); a new map."""
-    return _merge_map(copy.deepcopy(original), patch)
+    return _merge_map(jsontext.clone(original), patch)
 
 
 def _merge_map(original: Obj, patch: Obj) -> Obj:
@@ -402,20 +402,20 @@ def _operation(doc: Any, op: Obj) -> Any:
         return op[field]
 
     if kind == "add":
-        return _add(doc, path, copy.deepcopy(need("value")))
+        return _add(doc, path, jsontext.clone(need("value")))
     if kind == "remove":
         return _remove(doc, path)
     if kind == "replace":
         _get(doc, path)
         if not _pointer(path):
-            return copy.deepcopy(need("value"))
-        return _add(_remove(doc, path), path, copy.deepcopy(need("value")))
+            return jsontext.clone(need("value"))
+        return _add(_remove(doc, path), path, jsontext.clone(need("value")))
     if kind == "move":
         source = need("from")
         value = _get(doc, source)
         return _add(_remove(doc, source), path, value)
     if kind == "copy":
-        return _add(doc, path, copy.deepcopy(_get(doc, need("from"))))
+        return _add(doc, path, jsontext.clone(_get(doc, need("from"))))
     if kind == "test":
         if _get(doc, path) != need("value"):
             raise Invalid(f"jsonpatch: test operation failed at {path!r}")

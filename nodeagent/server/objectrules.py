@@ -4,7 +4,6 @@ grace periods, finalizer names, and the wording of Invalid errors. No I/O, no cl
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -92,10 +91,14 @@ def rv_of(obj: Obj) -> str:
 
 
 def same_but_version(a: Obj, b: Obj) -> bool:
-    a2, b2 = copy.deepcopy(a), copy.deepcopy(b)
-    meta_of(a2).pop("resourceVersion", None)
-    meta_of(b2).pop("resourceVersion", None)
-    return a2 == b2
+    return _without_version(a) == _without_version(b)
+
+
+def _without_version(obj: Obj) -> Obj:
+    """A shallow view of `obj` whose metadata lacks resourceVersion (nothing is copied deep)."""
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
 
 
 def name_of(obj: Obj) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +19,7 @@ from typing import Any
 import structlog
 import yaml
 
+from nodeagent.api import jsontext
 from nodeagent.api.errors import (
     AlreadyExists,
     BadRequest,
@@ -162,7 +162,7 @@ class StoreRegistry:
 
     async def create(self, resource: str, obj: Obj, *, namespace: str | None = None) -> Obj:
         r = resource_of(resource)
-        obj = copy.deepcopy(obj)
+        obj = jsontext.clone(obj)
         meta = meta_of(obj)
         if r.namespaced:
             body_ns = meta.get("namespace")
@@ -215,7 +215,7 @@ class StoreRegistry:
                     )
                 ],
             )
-        obj = apicore.default_object(copy.deepcopy(obj))
+        obj = apicore.default_object(jsontext.clone(obj))
         errors = apicore.validate_object(obj)
         if old is not None:
             errors += apicore.validate_update(r.kind, obj, old)
@@ -251,7 +251,7 @@ class StoreRegistry:
                 if wanted and wanted != rv_of(current):
                     raise conflict(resource, name)
                 try:
-                    return await self._update(r, copy.deepcopy(obj), current, subresource)
+                    return await self._update(r, jsontext.clone(obj), current, subresource)
                 except Conflict:
                     if wanted:
                         raise
@@ -260,7 +260,7 @@ class StoreRegistry:
     async def _update(self, r: Resource, obj: Obj, current: Obj, subresource: Subresource) -> Obj:
         """Write `obj` over `current` (CAS on current's version) with the API server's rules."""
         if subresource == "status":
-            new = copy.deepcopy(current)
+            new = jsontext.clone(current)
             new["status"] = obj.get("status") or {}
         else:
             new = obj
@@ -412,7 +412,7 @@ class StoreRegistry:
         raise conflict(resource, name)
 
     async def _delete(self, r: Resource, current: Obj, policy: str, grace: int | None) -> Obj:
-        new = copy.deepcopy(current)
+        new = jsontext.clone(current)
         meta = meta_of(new)
         now = self.clock()
         if r.kind == "Pod":
