@@ -33,6 +33,7 @@ RUNTIME_OF: web.AppKey[RuntimeOf] = web.AppKey("runtime_of")
 JOIN_SECRET = web.AppKey("join_secret", str)
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 EXEC_MAX_MESSAGE = 1 << 20  # kubectl sends stdin in 32 KiB messages
+EXEC_HEARTBEAT = 30.0  # pings to the server: a lost server ends the exec relay (and detaches)
 
 
 class AgentMetrics:
@@ -335,7 +336,9 @@ async def exec_stream(request: web.Request) -> web.StreamResponse:
     is checked before the upgrade; after it, every failure is a Status on the error channel
     (the server relays it to kubectl as it is)."""
     _authorize(request)
-    ws = web.WebSocketResponse(protocols=rc.PROTOCOLS, max_msg_size=EXEC_MAX_MESSAGE)
+    ws = web.WebSocketResponse(
+        protocols=rc.PROTOCOLS, max_msg_size=EXEC_MAX_MESSAGE, heartbeat=EXEC_HEARTBEAT
+    )
     if not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="exec needs a WebSocket upgrade (v5.channel.k8s.io)\n")
     await ws.prepare(request)

@@ -46,6 +46,7 @@ Obj = dict[str, Any]
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 EXEC_PROTOCOLS = PROTOCOLS
 EXEC_MAX_MESSAGE = 1 << 20  # kubectl sends stdin in 32 KiB messages
+EXEC_HEARTBEAT = 30.0  # seconds between pings to the agent; no pong in half of it ends exec
 LOG_QUERY = (
     "tailLines",
     "follow",
@@ -206,6 +207,7 @@ async def pod_exec(request: web.Request) -> web.StreamResponse:
                 params=list(request.query.items()),
                 headers=_headers(request, node_name),
                 max_msg_size=EXEC_MAX_MESSAGE,
+                heartbeat=EXEC_HEARTBEAT,  # a host that vanishes mid-exec ends kubectl's session
             )
         except aiohttp.WSServerHandshakeError as exc:
             text = f"the agent of node {node_name} refused exec (HTTP {exc.status})"
