@@ -18,7 +18,6 @@ import heapq
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
@@ -32,6 +31,7 @@ from nodeagent.server.store.etcdclient import (
     Event,
     KeyValue,
 )
+from nodeagent.server.store.objecttable import ObjectTable, Row, node_of
 from nodeagent.server.store.protocol import EventType, Obj, WatchEvent
 from nodeagent.server.store.sqlite import already_exists, conflict, not_found
 from nodeagent.server.store.watchcache import WatchCache
@@ -42,13 +42,6 @@ PREFIX = "/registry/"
 COMPACT_KEY = "compact_rev_key"  # kube-apiserver's key for coordinating compaction
 _RETRIES = 16  # an update without a version retries this often against concurrent writers
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Row:
-    resource_version: int
-    node_name: str
-    text: str  # the object's JSON with its resourceVersion
 
 
 def etcd_key(resource: str, namespace: str, name: str) -> str:
@@ -79,11 +72,12 @@ def _decode(value: bytes, revision: int) -> Obj:
     return obj
 
 
-def _row(resource: str, value: bytes, revision: int) -> _Row:
+def _row(resource: str, value: bytes, revision: int) -> Row:
     obj = _decode(value, revision)
-    node = str((obj.get("spec") or {}).get("nodeName") or "") if resource == "pods" else ""
-    return _Row(
-        resource_version=revision, node_name=node, text=json.dumps(obj, separators=(",", ":"))
+    return Row(
+        resource_version=revision,
+        node_name=node_of(resource, obj),
+        text=json.dumps(obj, separators=(",", ":")),
     )
 
 
@@ -104,8 +98,7 @@ class EtcdStore:
         self._write_wait = write_wait
         self._probe_period = probe_period
         self._compaction_interval = compaction_interval
-        self._rows: dict[str, dict[tuple[str, str], _Row]] = {}
-        self._by_node: dict[str, set[tuple[str, str]]] = {}
+        self._table = ObjectTable()
         self._rv = 0
         self._cache = WatchCache(capacity=watch_window, start=0)
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
@@ -164,26 +157,15 @@ class EtcdStore:
     # ---- reads (from the copy the watch keeps) ----
 
     async def get(self, resource: str, namespace: str, name: str) -> Obj:
-        row = self._rows.get(resource, {}).get((namespace, name))
-        if row is None:
+        obj = self._table.get(resource, (namespace, name))
+        if obj is None:
             raise not_found(resource, name)
-        obj: Obj = json.loads(row.text)
         return obj
 
     async def list(
         self, resource: str, *, namespace: str | None = None, node_name: str | None = None
     ) -> tuple[list[Obj], int]:
-        rows = self._rows.get(resource, {})
-        if node_name is not None and resource == "pods":
-            keys = sorted(self._by_node.get(node_name, set()))
-        else:
-            keys = sorted(rows)
-        items = [
-            json.loads(rows[k].text)
-            for k in keys
-            if k in rows and (namespace is None or k[0] == namespace)
-        ]
-        return items, self._rv
+        return self._table.items(resource, namespace=namespace, node_name=node_name), self._rv
 
     # ---- writes (etcd transactions) ----
 
@@ -243,7 +225,7 @@ class EtcdStore:
                 return int(str(wanted))
             except ValueError:
                 raise conflict(resource, name) from None
-        row = self._rows.get(resource, {}).get((namespace, name))
+        row = self._table.row(resource, (namespace, name))
         if row is not None:
             return row.resource_version
         kv = await self._call(self._client.get(etcd_key(resource, namespace, name)))
@@ -280,12 +262,12 @@ class EtcdStore:
         """Load every object at one revision and start a new window from it (the old one's
         watchers end; they resume from their last version and get Gone, then relist)."""
         kvs, revision = await self._client.range_prefix(PREFIX)
-        self._rows, self._by_node = {}, {}
+        self._table = ObjectTable()
         for kv in kvs:
             parsed = parse_key(kv.key)
             if parsed is not None:
                 resource, namespace, name = parsed
-                self._remember(
+                self._table.put(
                     resource, (namespace, name), _row(resource, kv.value, kv.mod_revision)
                 )
         old, self._cache = self._cache, WatchCache(capacity=self._window, start=revision)
@@ -329,24 +311,19 @@ class EtcdStore:
     def _apply_one(self, ev: Event, parsed: tuple[str, str, str], revision: int) -> None:
         resource, namespace, name = parsed
         key = (namespace, name)
-        old = self._rows.get(resource, {}).get(key)
-        prev = _prev_row(resource, ev.prev, old)
         if ev.type == "DELETE":
+            prev = _prev_row(resource, ev.prev, self._table.remove(resource, key))
             if prev is None:
                 return  # deleted before we knew it (a relist raced it): nothing to tell
             gone = _row(resource, ev.prev.value, revision) if ev.prev else prev
-            if old is not None:
-                self._forget(resource, key, old)
             self._publish(resource, namespace, "DELETED", gone, prev)
             return
         new = _row(resource, ev.kv.value, revision)
-        if old is not None:
-            self._forget(resource, key, old)
-        self._remember(resource, key, new)
+        prev = _prev_row(resource, ev.prev, self._table.put(resource, key, new))
         self._publish(resource, namespace, "MODIFIED" if prev else "ADDED", new, prev)
 
     def _publish(
-        self, resource: str, namespace: str, type: EventType, row: _Row, prev: _Row | None
+        self, resource: str, namespace: str, type: EventType, row: Row, prev: Row | None
     ) -> None:
         self._cache.publish(
             resource=resource,
@@ -357,20 +334,6 @@ class EtcdStore:
             prev_text=prev.text if prev is not None else None,
             nodes=frozenset(n for n in (row.node_name, prev.node_name if prev else "") if n),
         )
-
-    def _remember(self, resource: str, key: tuple[str, str], row: _Row) -> None:
-        self._rows.setdefault(resource, {})[key] = row
-        if row.node_name:
-            self._by_node.setdefault(row.node_name, set()).add(key)
-
-    def _forget(self, resource: str, key: tuple[str, str], row: _Row) -> None:
-        self._rows.get(resource, {}).pop(key, None)
-        if row.node_name:
-            keys = self._by_node.get(row.node_name)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self._by_node[row.node_name]
 
     # ---- health and compaction ----
 
@@ -435,7 +398,7 @@ class EtcdStore:
         await self._client.close()
 
 
-def _prev_row(resource: str, prev: KeyValue | None, known: _Row | None) -> _Row | None:
+def _prev_row(resource: str, prev: KeyValue | None, known: Row | None) -> Row | None:
     """The object before a change: etcd's prev_kv, else the copy we held."""
     if prev is not None and prev.value:
         return _row(resource, prev.value, prev.mod_revision)
