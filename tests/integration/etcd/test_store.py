@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from nodeagent.api.errors import AlreadyExists, Conflict, Gone, NotFound, ServiceUnavailable
+from nodeagent.server.store import etcdclient
 from nodeagent.server.store.etcd import EtcdStore
 from nodeagent.server.store.etcdclient import EtcdUnavailable
 from nodeagent.server.store.protocol import WatchEvent
@@ -200,3 +201,32 @@ async def test_unreachable_etcd_makes_the_store_unhealthy_and_writes_503(
 async def test_open_fails_with_the_reason_when_no_endpoint_answers() -> None:
     with pytest.raises(EtcdUnavailable, match="connection refused"):
         await EtcdStore.open([f"http://127.0.0.1:{free_port()}"])
+
+
+async def test_a_dead_endpoint_is_passed_over(etcd: EtcdProcess) -> None:
+    """With several endpoints, one that refuses connections does not stop the store."""
+    store = await EtcdStore.open([f"http://127.0.0.1:{free_port()}", etcd.url])
+    try:
+        created = await store.create("pods", pod("a"))
+        assert (await store.get("pods", "default", "a"))["metadata"] == created["metadata"]
+    finally:
+        await store.close()
+
+
+async def test_the_initial_list_reads_every_page(
+    etcd: EtcdProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store opened on existing objects loads them all, however many range pages it takes."""
+    monkeypatch.setattr(etcdclient, "PAGE", 2)
+    writer = await EtcdStore.open([etcd.url])
+    try:
+        for name in "abcde":
+            await writer.create("pods", pod(name, "n1"))
+    finally:
+        await writer.close()
+    reader = await EtcdStore.open([etcd.url])
+    try:
+        items, _ = await reader.list("pods", node_name="n1")
+        assert [i["metadata"]["name"] for i in items] == list("abcde")
+    finally:
+        await reader.close()
