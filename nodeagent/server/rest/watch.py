@@ -41,6 +41,9 @@ class _Stream:
         self.table = table
         self.include_object = include_object
         self.first = True
+        self.sent = 0  # lines written: the bookmark ticker's "was the stream idle"
+        self.last_rv = 0  # the version of the last event sent
+        self._lock = asyncio.Lock()  # the follower and the bookmark ticker both write
 
     async def send(self, type_: str, obj: Obj) -> None:
         if self.table and type_ in ("ADDED", "MODIFIED", "DELETED"):
@@ -53,7 +56,10 @@ class _Stream:
                 include_object=self.include_object,
             )
             self.first = False
-        await self.response.write(jsontext.dumpb({"type": type_, "object": obj}) + b"\n")
+        line = jsontext.dumpb({"type": type_, "object": obj}) + b"\n"
+        async with self._lock:
+            await self.response.write(line)
+        self.sent += 1
 
     async def bookmark(self, rv: int, *, initial_end: bool) -> None:
         meta: Obj = {"resourceVersion": str(rv)}
@@ -72,28 +78,46 @@ async def _follow(
     bookmark_every: float | None,
     last_rv: int,
 ) -> None:
-    """Send events as they come; with bookmarks on, a BOOKMARK after each idle interval
-    carrying the last version sent (everything up to it has been delivered)."""
-    it = aiter(events)
-    pending: asyncio.Future[WatchEvent] | None = None
+    """Send events as they come; the events already waiting go out in one loop turn, without
+    a task per event (that made an all-pods watch lag ~20 s behind a 1,000-node rollout on a
+    busy loop). With bookmarks on, a ticker sends a BOOKMARK carrying the last version sent
+    after each interval in which nothing was sent; a write failing there ends the stream."""
+    stream.last_rv = last_rv
+    ticker = None
+    if bookmark_every is not None:
+        ticker = asyncio.create_task(_bookmarks(stream, bookmark_every, asyncio.current_task()))
+    try:
+        async for ev in events:
+            await stream.send(ev.type, ev.object)
+            stream.last_rv = ev.resource_version
+    except asyncio.CancelledError:
+        done = ticker is not None and ticker.done() and not ticker.cancelled()
+        failed = ticker.exception() if ticker is not None and done else None
+        task = asyncio.current_task()
+        if failed is None or task is None or task.uncancel() > 0:
+            raise
+        raise failed from None
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await ticker
+
+
+async def _bookmarks(stream: _Stream, every: float, follower: asyncio.Task[Any] | None) -> None:
+    """BOOKMARK after each idle interval; on a failed write, cancel the follower (it raises)."""
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(it))
-            done, _ = await asyncio.wait({pending}, timeout=bookmark_every)
-            if not done:
-                await stream.bookmark(last_rv, initial_end=False)
-                continue
-            finished, pending = pending, None
-            try:
-                ev = finished.result()
-            except StopAsyncIteration:
-                return
-            last_rv = ev.resource_version
-            await stream.send(ev.type, ev.object)
-    finally:
-        if pending is not None:
-            pending.cancel()
+            before = stream.sent
+            await asyncio.sleep(every)
+            if stream.sent == before:
+                await stream.bookmark(stream.last_rv, initial_end=False)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        if follower is not None:
+            follower.cancel()
+        raise
 
 
 async def serve_watch(request: web.Request, call: Call) -> web.StreamResponse:
