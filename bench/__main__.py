@@ -24,6 +24,7 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
         {"pods": 50, "nodes": 5, "repeats": 2},
     ),
     "manifest": ("bench.manifest_bench", {"runs": 20}, {"runs": 1}),
+    "etcd": ("bench.etcd_bench", {"pods": 2000, "rounds": 5}, {"pods": 20, "rounds": 1}),
     "fanout": (
         "bench.fanout_bench",
         {"nodes": (100, 1000), "per_process": 500},
