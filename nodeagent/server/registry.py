@@ -312,7 +312,10 @@ class StoreRegistry:
         subresource: Subresource = "",
         field_manager: str = "",
         create_if_absent: bool = False,
+        inspect: Callable[[Obj], None] | None = None,
     ) -> tuple[Obj, bool]:
+        """Registry.patch; `inspect` (if given) sees each patched object before it is
+        written, and may raise to refuse it (REST: unknown-field warnings, Strict)."""
         r = resource_of(resource)
         ns = namespace if r.namespaced else ""
         async with self._writers.hold((resource, ns, name)):
@@ -325,8 +328,14 @@ class StoreRegistry:
                         or subresource
                     ):
                         raise
+                    if inspect is not None:
+                        stub: Obj = {"apiVersion": r.api_version, "kind": r.kind}
+                        stub["metadata"] = {"name": name}
+                        inspect(apply_patch(stub, body, content_type, kind=r.kind))
                     return await self._apply_create(r, ns, name, body), True
                 patched = apply_patch(current, body, content_type, kind=r.kind)
+                if inspect is not None:
+                    inspect(patched)
                 # Only a resourceVersion the patch itself sets pins the write: the patched
                 # object keeps current's version otherwise, so a write that raced this one
                 # (a delete, a cascade) is retried on the re-read object, and a pinned

@@ -14,8 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from nodeagent.api import jsontext, schema
-from nodeagent.api.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
-from nodeagent.api.patch import APPLY_PATCH, apply_patch
+from nodeagent.api.errors import BadRequest, MethodNotAllowed, UnsupportedMediaType
+from nodeagent.api.patch import APPLY_PATCH
 from nodeagent.server import apicore
 from nodeagent.server.auth import Attributes, User, authorize
 from nodeagent.server.registry import StoreRegistry
@@ -226,7 +226,12 @@ async def patch(request: web.Request, call: Call) -> web.StreamResponse:
     body = await request.read()
     await authorize_call(request, call)
     registry = registry_of(request)
-    warnings = await _patch_warnings(request, call, body, content_type)
+    warnings: list[str] = []
+
+    def unknown_fields(patched: Obj) -> None:  # on the object the registry is about to write
+        warnings[:] = check_fields(request, patched)
+
+    wanted = request.query.get("fieldValidation", "Warn") != "Ignore"
     sub: Subresource = "status" if call.target.subresource == "status" else ""
     obj, created = await registry.patch(
         r.name,
@@ -237,20 +242,9 @@ async def patch(request: web.Request, call: Call) -> web.StreamResponse:
         subresource=sub,
         field_manager=request.query.get("fieldManager", ""),
         create_if_absent=content_type == APPLY_PATCH and not sub,
+        inspect=unknown_fields if wanted else None,
     )
     return respond(obj, status=201 if created else 200, warnings=warnings)
-
-
-async def _patch_warnings(request: web.Request, call: Call, body: bytes, ct: str) -> list[str]:
-    """Unknown fields of the patched object, checked before the patch is stored."""
-    if request.query.get("fieldValidation", "Warn") == "Ignore":
-        return []
-    r = call.target.resource
-    try:
-        current = await registry_of(request).get(r.name, call.namespace, call.name)
-    except NotFound:
-        current = {"apiVersion": r.api_version, "kind": r.kind, "metadata": {"name": call.name}}
-    return check_fields(request, apply_patch(current, body, ct, kind=r.kind))
 
 
 def delete_options(request: web.Request, body: bytes) -> Obj:
