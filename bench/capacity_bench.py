@@ -289,3 +289,56 @@ def _run_one(agents: int, per_process: int, seconds: float) -> list[Figure]:
             target=f"{agents / 5:.0f}/s (node status + lease every 10 s)",
         ),
     ]
+
+
+async def _patch_many(srv: ServerProcess, nodes: int, writes: int) -> tuple[float, float]:
+    """`writes` node status merge patches (a Ready heartbeat) spread over `nodes` nodes, 32 at
+    a time, each with its node's token; (server CPU seconds, wall seconds) they took."""
+    assert srv.process is not None
+    proc = psutil.Process(srv.process.pid)
+    ssl_ctx = srv.ssl_context()
+    merge = {"Content-Type": "application/merge-patch+json"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_ctx)) as http:
+        for i in range(nodes):
+            hdrs = {"Authorization": f"Bearer {srv.node_token(f'{PREFIX}-{i:05d}')}"}
+            body = {"metadata": {"name": f"{PREFIX}-{i:05d}"}}
+            async with http.post(srv.url + "/api/v1/nodes", json=body, headers=hdrs) as r:
+                await r.read()
+        gate = asyncio.Semaphore(32)
+
+        async def one(k: int) -> None:
+            node = f"{PREFIX}-{k % nodes:05d}"
+            hdrs = {"Authorization": f"Bearer {srv.node_token(node)}", **merge}
+            cond = {"type": "Ready", "status": "True", "reason": "KubeletReady"}
+            cond["lastHeartbeatTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            body = json.dumps({"status": {"conditions": [cond]}})
+            async with (
+                gate,
+                http.patch(srv.url + f"/api/v1/nodes/{node}/status", data=body, headers=hdrs) as r,
+            ):
+                await r.read()
+                assert r.status == 200, r.status
+
+        t0, c0 = time.monotonic(), sum(proc.cpu_times()[:2])
+        await asyncio.gather(*(one(k) for k in range(writes)))
+        return sum(proc.cpu_times()[:2]) - c0, time.monotonic() - t0
+
+
+def request_cost(*, nodes: int = 200, writes: int = 3000, repeats: int = 3) -> list[Figure]:
+    """The server's CPU per node status PATCH (its own process's CPU time over `writes`
+    patches, so other load on the machine barely moves it) and the rate it answered them."""
+    cpu_us: list[float] = []
+    rate: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench-cost-", ignore_cleanup_errors=True) as tmp:
+        srv = start_server_process(Path(tmp) / "server", "--log-level", "warning")
+        try:
+            for _ in range(repeats):
+                cpu, wall = asyncio.run(_patch_many(srv, nodes, writes))
+                cpu_us.append(1e6 * cpu / writes)
+                rate.append(writes / wall)
+        finally:
+            srv.stop()
+    return [
+        Figure(name="capacity.server_cpu_per_status_patch", unit="us", samples=tuple(cpu_us)),
+        Figure(name="capacity.status_patches_per_s_32_at_once", unit="/s", samples=tuple(rate)),
+    ]
