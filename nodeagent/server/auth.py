@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nodeagent.api.errors import Forbidden, Unauthorized
@@ -52,24 +52,38 @@ class Attributes:
     obj: Obj | None = None  # the stored object (or the posted one, for create)
 
 
+# node tokens remembered as verified at most (a fleet's worth; past it the memory starts over)
+KNOWN_TOKENS_MAX = 20_000
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Authenticator:
     admin_token: str
     join_secret: str
+    # valid node tokens already verified -> their user (an HMAC per request is the cost this
+    # saves; kube-apiserver caches token authentication too). Only valid tokens are kept.
+    _known: dict[str, User] = field(default_factory=dict, compare=False, repr=False)
 
     def authenticate(self, authorization: str | None) -> User:
         """The caller of an `Authorization` header value; Unauthorized when there is none."""
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthorized("Unauthorized")
         token = authorization[len("Bearer ") :].strip()
+        known = self._known.get(token)
+        if known is not None:
+            return known
         if hmac.compare_digest(token.encode(), self.admin_token.encode()):
             return ADMIN
         node = node_of_token(self.join_secret, token)
         if node is None:
             raise Unauthorized("Unauthorized")
-        return User(
+        user = User(
             name=f"system:node:{node}", groups=("system:nodes", "system:authenticated"), node=node
         )
+        if len(self._known) >= KNOWN_TOKENS_MAX:
+            self._known.clear()
+        self._known[token] = user
+        return user
 
 
 def _bound_to(obj: Obj | None, node: str) -> bool:

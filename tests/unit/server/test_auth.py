@@ -6,6 +6,7 @@ import pytest
 
 from nodeagent.api.errors import Unauthorized
 from nodeagent.api.tokens import node_bearer_token
+from nodeagent.server import auth
 from nodeagent.server.auth import ADMIN, Attributes, Authenticator, authorize
 
 AUTH = Authenticator(admin_token="admin-secret", join_secret="join")
@@ -81,3 +82,38 @@ def test_forbidden_message_is_kubernetes_wording() -> None:
         'daemonsets.apps is forbidden: User "system:node:n1" cannot list resource "daemonsets" '
         'in API group "apps" in the namespace "kube-system"'
     )
+
+
+def test_a_node_token_is_verified_once_and_a_forged_one_never_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The HMAC of a valid node token is computed on first use only; a token signed with
+    another secret stays Unauthorized however often it comes."""
+    calls: list[str] = []
+    verify = auth.node_of_token
+
+    def counting(secret: str, token: str) -> str | None:
+        calls.append(token)
+        return verify(secret, token)
+
+    monkeypatch.setattr(auth, "node_of_token", counting)
+    fresh = Authenticator(admin_token="admin-secret", join_secret="join")
+    token = node_bearer_token("join", "n7")
+    users = [fresh.authenticate("Bearer " + token) for _ in range(5)]
+    assert {u.name for u in users} == {"system:node:n7"}
+    assert calls == [token]
+    forged = node_bearer_token("other", "n7")
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            fresh.authenticate("Bearer " + forged)
+    assert calls == [token, forged, forged, forged]
+
+
+def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bound the memory starts over, and every token still authenticates right."""
+    monkeypatch.setattr(auth, "KNOWN_TOKENS_MAX", 3)
+    fresh = Authenticator(admin_token="admin-secret", join_secret="join")
+    for i in range(10):
+        user = fresh.authenticate("Bearer " + node_bearer_token("join", f"n{i}"))
+        assert user.node == f"n{i}"
+        assert len(fresh._known) <= 3
