@@ -113,6 +113,8 @@ async def make_agent(
             "runtime_socket": podman_service.socket_path,
             "listen": f"127.0.0.1:{free_port()}",
             "file_check_interval": 2.0,
+            # no resync within a test: events and timers alone must drive every reaction
+            "sync_interval": 3600.0,
         }
         values.update(changes)
         Path(values["manifest_dir"]).mkdir(parents=True, exist_ok=True)
