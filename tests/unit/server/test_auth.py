@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from nodeagent.api import tokens
 from nodeagent.api.errors import Unauthorized
 from nodeagent.api.tokens import node_bearer_token
 from nodeagent.server import auth
@@ -90,7 +91,7 @@ def test_a_node_token_is_verified_once_and_a_forged_one_never_passes(
     """The HMAC of a valid node token is computed on first use only; a token signed with
     another secret stays Unauthorized however often it comes."""
     calls: list[str] = []
-    verify = auth.node_of_token
+    verify = tokens.node_of_token
 
     def counting(secret: str, token: str) -> str | None:
         calls.append(token)
