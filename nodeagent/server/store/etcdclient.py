@@ -131,7 +131,9 @@ class EtcdClient:
             self._session = None
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST to each endpoint in turn until one answers; etcd errors are raised as such."""
+        """POST to each endpoint in turn until one takes the connection; etcd errors are
+        raised as such. A request that was sent is never sent again (a write may have been
+        applied): a timeout or a dropped connection after connecting is EtcdUnavailable."""
         failure: BaseException | None = None
         for _ in range(len(self._endpoints)):
             base = self._endpoints[0]
@@ -140,10 +142,13 @@ class EtcdClient:
                     base + path, json=body, timeout=aiohttp.ClientTimeout(total=self._timeout)
                 ) as resp:
                     answer: dict[str, Any] = json.loads(await resp.read() or b"{}")
-            except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
+            except aiohttp.ClientConnectorError as exc:  # not connected: nothing was sent
                 failure = exc
                 self._endpoints.append(self._endpoints.pop(0))  # try the next one
                 continue
+            except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
+                self._endpoints.append(self._endpoints.pop(0))  # the next call tries another
+                raise EtcdUnavailable(_reason(exc)) from exc
             if "error" in answer or resp.status != 200:
                 message = str(answer.get("message") or answer.get("error") or resp.status)
                 if _COMPACTED in message:
