@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import structlog
 
-from nodeagent.api.errors import ServiceUnavailable
+from nodeagent.api.errors import APIError, FieldError, ServiceUnavailable
 from nodeagent.server.store.etcdclient import (
     Compacted,
     EtcdClient,
@@ -40,6 +40,7 @@ log = structlog.get_logger()
 
 PREFIX = "/registry/"
 COMPACT_KEY = "compact_rev_key"  # kube-apiserver's key for coordinating compaction
+FRESH_WAIT = 3.0  # how long a watch waits for this server to reach its version
 _RETRIES = 16  # an update without a version retries this often against concurrent writers
 _T = TypeVar("_T")
 
@@ -79,6 +80,13 @@ def _row(resource: str, value: bytes, revision: int) -> Row:
         node_name=node_of(resource, obj),
         text=json.dumps(obj, separators=(",", ":")),
     )
+
+
+class TooLargeResourceVersion(APIError):
+    """A watch from a version this server has not seen yet, after waiting (kube-apiserver's
+    504 with the cause ResourceVersionTooLarge; client-go retries it)."""
+
+    code, reason = 504, "Timeout"
 
 
 class EtcdStore:
@@ -241,14 +249,20 @@ class EtcdStore:
 
     async def _caught_up(self, revision: int) -> None:
         """Wait until the watch has applied `revision` (bounded: the write is done anyway)."""
+        if not await self._reached(revision, self._write_wait):
+            log.warning("etcd_write_not_seen", revision=revision, seen=self._rv)
+
+    async def _reached(self, revision: int, timeout: float) -> bool:
+        """Whether the watch applies `revision` within `timeout` seconds."""
         if self._rv >= revision:
-            return
+            return True
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (revision, id(done), done))
         try:
-            await asyncio.wait_for(asyncio.shield(done), self._write_wait)
+            await asyncio.wait_for(asyncio.shield(done), timeout)
         except TimeoutError:
-            log.warning("etcd_write_not_seen", revision=revision, seen=self._rv)
+            return False
+        return True
 
     def _wake(self) -> None:
         while self._waiters and self._waiters[0][0] <= self._rv:
@@ -382,7 +396,31 @@ class EtcdStore:
         namespace: str | None = None,
         node_name: str | None = None,
     ) -> AsyncIterator[WatchEvent]:
-        return self._cache.watch(resource, since=since, namespace=namespace, node_name=node_name)
+        return self._watch(resource, since=since, namespace=namespace, node_name=node_name)
+
+    async def _watch(
+        self, resource: str, *, since: int, namespace: str | None, node_name: str | None
+    ) -> AsyncIterator[WatchEvent]:
+        """A version from another server may be ahead of this one's watch: wait (3 s, as
+        kube-apiserver's watch cache) until this server has it, so no older event is sent."""
+        await self._fresh(since)
+        async for ev in self._cache.watch(
+            resource, since=since, namespace=namespace, node_name=node_name
+        ):
+            yield ev
+
+    async def _fresh(self, revision: int) -> None:
+        if not await self._reached(revision, FRESH_WAIT):
+            raise TooLargeResourceVersion(
+                f"Too large resource version: {revision}, current: {self._rv}",
+                causes=[
+                    FieldError(
+                        field="",
+                        type="Too large resource version",
+                        reason="ResourceVersionTooLarge",
+                    )
+                ],
+            )
 
     def end_watches(self) -> None:
         """End every open watch stream (shutdown: clients re-watch elsewhere or later)."""

@@ -9,7 +9,7 @@ import pytest
 
 from nodeagent.api.errors import AlreadyExists, Conflict, Gone, NotFound, ServiceUnavailable
 from nodeagent.server.store import etcdclient
-from nodeagent.server.store.etcd import EtcdStore
+from nodeagent.server.store.etcd import EtcdStore, TooLargeResourceVersion
 from nodeagent.server.store.etcdclient import EtcdUnavailable
 from nodeagent.server.store.protocol import WatchEvent
 from tests.support.etcd import EtcdProcess
@@ -230,3 +230,32 @@ async def test_the_initial_list_reads_every_page(
         assert [i["metadata"]["name"] for i in items] == list("abcde")
     finally:
         await reader.close()
+
+
+async def test_a_watch_from_a_version_this_server_has_not_seen_waits_for_it(
+    etcd: EtcdProcess,
+) -> None:
+    """A version from a server ahead of this one: the watch starts after it (nothing older is
+    sent); one this server does not reach in 3 s is kube-apiserver's 504 "Too large"."""
+    writer = await EtcdStore.open([etcd.url])
+    async with TcpProxy.running("127.0.0.1", etcd.client_port) as proxy:
+        behind = await EtcdStore.open([f"http://{proxy.endpoint}"], probe_period=0.2)
+        try:
+            proxy.cut()
+            await wait_for(lambda: not behind.healthy, timeout=10, message="cut off")
+            a = await writer.create("pods", pod("a"))
+            with pytest.raises(TooLargeResourceVersion, match="Too large resource version"):
+                await anext(aiter(behind.watch("pods", since=rv(a))))
+            b = await writer.create("pods", pod("b"))
+            events = aiter(behind.watch("pods", since=rv(a)))
+
+            async def next_event() -> WatchEvent:
+                return await anext(events)
+
+            first = asyncio.create_task(next_event())
+            proxy.restore()
+            ev = await asyncio.wait_for(first, timeout=10)
+            assert (ev.object["metadata"]["name"], ev.resource_version) == ("b", rv(b))
+        finally:
+            await behind.close()
+            await writer.close()
