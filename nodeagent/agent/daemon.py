@@ -1,7 +1,8 @@
 """Wiring only: the agent's named root tasks in one TaskGroup; a stop leaves the pods running.
 
 Tasks: http, file-source, url-source, merge, runtime (connect, then reconcile and events),
-server-sync (when a server is configured), sd-notify, stop. Any task that dies stops them all.
+server-sync (when a server is configured), sd-notify, heap-trim, stop. Any task that dies stops
+them all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import web
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.executor import Executor
 from nodeagent.agent.http import AgentMetrics, make_app
+from nodeagent.agent.memory import run_heap_trim
 from nodeagent.agent.nodestatus import NodeFacts, build_node
 from nodeagent.agent.probers import Prober
 from nodeagent.agent.reconciler import Reconciler, follow_runtime_events, merge_updates
@@ -207,6 +209,7 @@ async def run_agent(
                 )
             tg.create_task(run_runtime(tg), name="runtime")
             tg.create_task(sd_loop(), name="sd-notify")
+            tg.create_task(run_heap_trim(), name="heap-trim")
             tg.create_task(wait_stop(), name="stop")
     except* _Stopped:
         pass
