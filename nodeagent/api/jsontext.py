@@ -7,8 +7,8 @@ decoding. Output is compact (no spaces), keys in insertion order, like
 `json.dumps(obj, separators=(",", ":"))`, except that non-ASCII text is written as UTF-8
 rather than as \\u escapes and NaN/Infinity as null (both valid JSON; kubectl reads either).
 Decoding turns integers beyond 64 bits into floats, as kube-apiserver's decoder does.
-`clone` is copy.deepcopy for JSON values (dicts, lists, scalars) at a fraction of its cost;
-anything else inside (a date from YAML) is handed to copy.deepcopy.
+`clone` is copy.deepcopy for JSON values (dicts, lists, scalars) at a tenth of its cost or
+less; anything else inside (a date from YAML) is kept, by copy.deepcopy.
 """
 
 from __future__ import annotations
@@ -42,9 +42,19 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 T = TypeVar("T")
 
 
+_CLONE_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def clone(value: T) -> T:
-    """A deep copy of a JSON value; dicts and lists are new all the way down."""
-    return cast(T, _clone(value))
+    """A deep copy of a JSON value; dicts and lists are new all the way down (a tuple comes
+    back a list, as JSON has only arrays). Through orjson's text when it takes the value,
+    else (a date from YAML, a key that is not a string) by a walk that keeps such values."""
+    if type(value) in _SCALARS:
+        return value
+    try:
+        return cast(T, orjson.loads(orjson.dumps(value, option=_CLONE_OPTIONS)))
+    except (TypeError, orjson.JSONDecodeError):
+        return cast(T, _clone(value))
 
 
 def _clone(value: Any) -> Any:

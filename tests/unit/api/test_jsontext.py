@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,10 @@ def test_bad_json_is_a_value_error() -> None:
 
 def test_a_clone_is_equal_and_shares_nothing_mutable() -> None:
     """Changing any dict or list of a clone leaves the original as it was."""
-    original = {"metadata": {"labels": {"a": "1"}}, "spec": {"list": [{"x": [1, 2]}, "s", None]}}
+    original: dict[str, Any] = {
+        "metadata": {"labels": {"a": "1"}},
+        "spec": {"list": [{"x": [1, 2]}, "s", None]},
+    }
     copied = jsontext.clone(original)
     assert copied == original
     copied["metadata"]["labels"]["a"] = "2"
@@ -63,6 +67,18 @@ def test_a_clone_is_equal_and_shares_nothing_mutable() -> None:
 
 
 def test_a_clone_keeps_values_that_are_not_json() -> None:
-    """A date from a YAML body (or any other value) survives a clone as copy.deepcopy keeps it."""
+    """A date from a YAML body, or a key that is not a string, survives a clone as
+    copy.deepcopy keeps it; the dicts and lists around it are still new."""
     when = datetime.date(2026, 11, 23)
-    assert jsontext.clone({"when": when, "tuple": (1, [2])}) == {"when": when, "tuple": (1, [2])}
+    original: dict[str, Any] = {"when": when, "keys": {1: ["a"]}}
+    copied = jsontext.clone(original)
+    assert copied == original
+    assert type(copied["when"]) is datetime.date
+    copied["keys"][1].append("b")
+    assert original["keys"] == {1: ["a"]}
+
+
+def test_a_clone_of_a_tuple_is_a_json_array() -> None:
+    """Tuples come back as lists: JSON has only arrays (the store would read them so)."""
+    value: dict[str, Any] = {"t": (1, [2])}
+    assert jsontext.clone(value) == {"t": [1, [2]]}
