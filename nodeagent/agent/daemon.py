@@ -66,7 +66,12 @@ async def _default_runtime(settings: AgentSettings) -> Runtime:
     return await connect_runtime(settings.runtime_socket, node_name=settings.node_name)
 
 
-async def _connect(settings: AgentSettings, state: AgentState, factory: RuntimeFactory) -> Runtime:
+async def _connect(
+    settings: AgentSettings,
+    state: AgentState,
+    factory: RuntimeFactory,
+    on_change: Callable[[], None],
+) -> Runtime:
     """Connect to the engine, retrying while it is down (the node is NotReady meanwhile)."""
     delay = 0.5
     while True:
@@ -80,6 +85,7 @@ async def _connect(settings: AgentSettings, state: AgentState, factory: RuntimeF
                 log.warning("runtime_unavailable", error=str(e))
                 state.runtime_error = message
                 state.changed.set()
+                on_change()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
             continue
@@ -108,6 +114,7 @@ async def run_agent(
     queue: asyncio.Queue[SourceUpdate] = asyncio.Queue()
     host_ip = await asyncio.to_thread(internal_ip, settings.server_url)
     runtime_box: list[Runtime] = []
+    status_changed = asyncio.Event()  # wakes the sd-notify loop to send a new STATUS=
     join_secret = settings.join_secret()
     log.info("agent_starting", node=settings.node_name, manifest_dir=settings.manifest_dir)
 
@@ -130,7 +137,8 @@ async def run_agent(
             await runner.cleanup()
 
     async def run_runtime(tg: asyncio.TaskGroup) -> None:
-        runtime = await _connect(settings, state, runtime_factory or _default_runtime)
+        factory = runtime_factory or _default_runtime
+        runtime = await _connect(settings, state, factory, status_changed.set)
         runtime_box.append(runtime)
         reconciler = Reconciler(
             runtime=runtime,
@@ -144,6 +152,7 @@ async def run_agent(
             ),
             prober=Prober(runtime=runtime, host_ip=host_ip),
             observe_duration=metrics.reconcile.observe,
+            on_change=status_changed.set,
         )
         reconciler.executor.on_done = reconciler.wake.set
         reconciler.prober.on_change = reconciler.wake.set
@@ -160,19 +169,22 @@ async def run_agent(
                 await runtime.close()
 
     async def sd_loop() -> None:
-        """WATCHDOG=1 at half of WATCHDOG_USEC, and STATUS= whenever the summary changes."""
+        """WATCHDOG=1 at half of WATCHDOG_USEC, and STATUS= whenever the summary changes: it
+        sleeps until one of them is due (it polled every second)."""
         if not notifier.enabled:
             await asyncio.Event().wait()
-        interval = min(notifier.watchdog_interval or 1.0, 1.0)
         last = ""
         while True:
+            status_changed.clear()
             if notifier.watchdog_interval is not None:
                 notifier.watchdog()
             line = status_line(state)
             if line != last:
                 notifier.status(line)
                 last = line
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(notifier.watchdog_interval):
+                    await status_changed.wait()
 
     async def wait_stop() -> None:
         await stop.wait()

@@ -50,13 +50,19 @@ class Reconciler:
     observed: list[ContainerInfo] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     recheck_at: float | None = None  # the last plan's earliest timer (clock time)
+    on_change: Callable[[], None] = lambda: None  # a pod status or the runtime error changed
     _wanted: dict[str, DesiredPod] = field(default_factory=dict)  # by uid, for the same pod dict
+
+    def _changed(self) -> None:
+        self.state.changed.set()
+        self.on_change()
 
     def apply(self, update: SourceUpdate) -> None:
         """Take one source's complete set (from the merge task)."""
         self.podconfig.apply(update)
         self.state.sources_seen.add(update.source)
         self.state.rejected = {r.origin: r for r in self.podconfig.rejected()}
+        self.on_change()  # the rejected manifests are part of the summary
         self.wake.set()
 
     def _desired(self) -> dict[str, DesiredPod]:
@@ -87,12 +93,12 @@ class Reconciler:
             if self.state.runtime_error != message:
                 log.warning("runtime_unavailable", error=str(e))
                 self.state.runtime_error = message
-                self.state.changed.set()
+                self._changed()
             return
         if self.state.runtime_error is not None:
             log.info("runtime_available")
             self.state.runtime_error = None
-            self.state.changed.set()
+            self._changed()
         self.observed = observed
         now = self.clock()
         desired = self._desired()
@@ -120,7 +126,7 @@ class Reconciler:
         }
         for uid in [u for u in self.state.pods if u not in self.known]:
             del self.state.pods[uid]
-            self.state.changed.set()
+            self._changed()
 
     def _update_statuses(self, observed: Sequence[ContainerInfo], now: float) -> None:
         by_pod: dict[str, list[ContainerInfo]] = defaultdict(list)
@@ -147,10 +153,10 @@ class Reconciler:
                 self.state.pods[uid] = PodRecord(
                     pod=d.pod, source=SourceName(d.source), status=status, container_ids=ids
                 )
-                self.state.changed.set()
+                self._changed()
             elif record.status != status or record.container_ids != ids or record.pod != d.pod:
                 record.pod, record.status, record.container_ids = d.pod, status, ids
-                self.state.changed.set()
+                self._changed()
 
     async def run(self, *, interval: float) -> None:
         """Reconcile now, then on every wake-up, when the plan's earliest timer falls due, and
