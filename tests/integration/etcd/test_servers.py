@@ -4,6 +4,7 @@ other takes over when the leader is killed. Also: etcd unreachable at start, and
 
 from __future__ import annotations
 
+import select
 import shutil
 import subprocess
 import sys
@@ -124,6 +125,8 @@ def test_kubectl_writes_through_one_server_and_watches_through_the_other(pair: P
     try:
         kubectl(s1, config, "apply", "-f", "-", stdin=DAEMONSET)
         assert watch.stdout is not None
+        ready, _, _ = select.select([watch.stdout], [], [], 30)
+        assert ready, "kubectl get -w printed nothing in 30 s"
         assert watch.stdout.readline().strip() == "daemonset.apps/fluentd"
     finally:
         watch.kill()
