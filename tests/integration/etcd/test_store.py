@@ -4,6 +4,7 @@ window), keys in kube-apiserver's layout, and one server seeing another's writes
 from __future__ import annotations
 
 import asyncio
+import urllib.error
 
 import pytest
 
@@ -259,3 +260,29 @@ async def test_a_watch_from_a_version_this_server_has_not_seen_waits_for_it(
         finally:
             await behind.close()
             await writer.close()
+
+
+async def test_the_compactor_drops_history_older_than_one_interval(etcd: EtcdProcess) -> None:
+    """As kube-apiserver's compactor: each interval, etcd is compacted to the revision seen
+    one interval before, coordinated through compact_rev_key (here with two servers on it)."""
+    first = await EtcdStore.open([etcd.url], compaction_interval=0.2)
+    second = await EtcdStore.open([etcd.url], compaction_interval=0.2)
+    try:
+        created = await first.create("pods", pod("a"))
+
+        def compacted() -> bool:
+            status = etcd.post("/v3/maintenance/status", {})
+            assert isinstance(status["header"], dict)
+            try:
+                etcd.post("/v3/kv/range", {"key": "eA==", "revision": rv(created)})
+            except urllib.error.HTTPError as exc:
+                return b"compacted" in exc.read()
+            return False
+
+        await wait_for(compacted, timeout=15, message="etcd compacted past the create")
+        keys = etcd.keys("compact_rev_key")
+        assert keys == ["compact_rev_key"]
+        assert (await second.get("pods", "default", "a"))["metadata"]["name"] == "a"
+    finally:
+        await first.close()
+        await second.close()
