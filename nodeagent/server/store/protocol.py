@@ -4,7 +4,7 @@ One global, monotonically increasing resourceVersion (an int, sent as a string o
 Every write is a compare-and-swap: update/delete with metadata.resourceVersion set fail with
 Conflict when it is stale. The store knows nothing of kinds' semantics (defaults, validation,
 generation, graceful deletion): the Registry (server/registry.py) does that on top.
-Implementations: sqlite.py (the embedded default); etcd comes later behind the same seam.
+Implementations: sqlite.py (the embedded default) and etcd.py (several servers on one etcd).
 """
 
 from __future__ import annotations
