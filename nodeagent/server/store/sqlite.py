@@ -70,6 +70,9 @@ _PersistRow = tuple[str, tuple[str, str], str, str, int, str, bool]
 
 # writes in one transaction at most (the rest wait for the next one)
 _MAX_BATCH = 512
+# a list decodes this many objects per turn of the event loop: a controller listing 10,000
+# nodes no longer holds every other request for the whole decode (~100-300 ms here)
+LIST_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,12 +195,16 @@ class SqliteStore:
             keys = sorted(self._by_node.get(node_name, set()))
         else:
             keys = sorted(rows)
-        items = [
-            jsontext.loads(rows[k].text)
-            for k in keys
-            if k in rows and (namespace is None or k[0] == namespace)
+        texts = [
+            rows[k].text for k in keys if k in rows and (namespace is None or k[0] == namespace)
         ]
-        return items, self._rv
+        rv = self._rv  # the snapshot: rows are immutable, so decoding later changes nothing
+        items: list[Obj] = []
+        for start in range(0, len(texts), LIST_CHUNK):
+            if start:
+                await asyncio.sleep(0)  # let other requests run between chunks
+            items += [jsontext.loads(t) for t in texts[start : start + LIST_CHUNK]]
+        return items, rv
 
     # ---- writes (CAS, group commit) ----
 
