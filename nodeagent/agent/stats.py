@@ -53,14 +53,20 @@ def measure(
     imagefs_path: str | None,
     server_url: str | None,
     runtime_info: Mapping[str, str],
+    facts: NodeFacts | None = None,
+    mounts: dict[str, tuple[str, str]] | None = None,
 ) -> Measurement:
-    """One look at the host. A signal that cannot be read is left out (its condition waits)."""
+    """One look at the host. A signal that cannot be read is left out (its condition waits).
+
+    The reporter measures every second: it passes the `facts` it has (they change rarely; it
+    asks for new ones every status interval) and a `mounts` memo (path -> mount point and
+    device, filled here), so a tick reads only the signals."""
     observations: dict[Signal, Observed] = {}
     memory = psutil.virtual_memory()
     observations[Signal.MEMORY_AVAILABLE] = Observed(
         available=int(memory.available), capacity=int(memory.total)
     )
-    nodefs = _filesystem(state_dir)
+    nodefs = _filesystem(state_dir, mounts)
     if nodefs is not None:
         where = f"{state_dir} ({nodefs.device})"
         observations[Signal.NODEFS_AVAILABLE] = Observed(
@@ -70,7 +76,7 @@ def measure(
             observations[Signal.NODEFS_INODES_FREE] = Observed(
                 available=nodefs.inodes_free, capacity=nodefs.inodes_total, where=where
             )
-    imagefs = _filesystem(imagefs_path) if imagefs_path else None
+    imagefs = _filesystem(imagefs_path, mounts) if imagefs_path else None
     if imagefs is not None and imagefs_path is not None:
         observations[Signal.IMAGEFS_AVAILABLE] = Observed(
             available=imagefs.bytes_free,
@@ -82,6 +88,8 @@ def measure(
         observations[Signal.PID_AVAILABLE] = Observed(
             available=pid_max - len(psutil.pids()), capacity=pid_max
         )
+    if facts is not None:
+        return Measurement(observations=observations, facts=facts)
     arch = ARCH_NAMES.get(platform.machine(), platform.machine())
     capacity = {
         "cpu": str(psutil.cpu_count() or 1),
@@ -110,12 +118,15 @@ class _Filesystem:
     inodes_total: int
 
 
-def _filesystem(path: str) -> _Filesystem | None:
+def _filesystem(path: str, mounts: dict[str, tuple[str, str]] | None = None) -> _Filesystem | None:
     try:
         st = os.statvfs(path)
     except OSError:
         return None
-    mountpoint, device = _mount_of(path)
+    if mounts is None:
+        mountpoint, device = _mount_of(path)
+    else:
+        mountpoint, device = mounts.get(path) or mounts.setdefault(path, _mount_of(path))
     return _Filesystem(
         device=device,
         mountpoint=mountpoint,
