@@ -130,12 +130,13 @@ class EtcdClient:
             await self._session.close()
             self._session = None
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, path: str, body: dict[str, Any], *, read: bool = False) -> dict[str, Any]:
         """POST to each endpoint in turn until one takes the connection; etcd errors are
-        raised as such. A request that was sent is never sent again (a write may have been
-        applied): a timeout or a dropped connection after connecting is EtcdUnavailable."""
+        raised as such. A write that was sent is never sent again (it may have been
+        applied): a timeout or a dropped connection after connecting is EtcdUnavailable. A
+        read is tried once more (a kept-alive connection etcd closed when it restarted)."""
         failure: BaseException | None = None
-        for _ in range(len(self._endpoints)):
+        for attempt in range(len(self._endpoints) + (1 if read else 0)):
             base = self._endpoints[0]
             try:
                 async with self._http().post(
@@ -148,6 +149,9 @@ class EtcdClient:
                 continue
             except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
                 self._endpoints.append(self._endpoints.pop(0))  # the next call tries another
+                if read and attempt == 0:
+                    failure = exc
+                    continue
                 raise EtcdUnavailable(_reason(exc)) from exc
             if "error" in answer or resp.status != 200:
                 message = str(answer.get("message") or answer.get("error") or resp.status)
@@ -160,11 +164,11 @@ class EtcdClient:
 
     async def status(self) -> int:
         """The current revision (and proof that an endpoint answers)."""
-        answer = await self._post("/v3/maintenance/status", {})
+        answer = await self._post("/v3/maintenance/status", {}, read=True)
         return int((answer.get("header") or {}).get("revision", 0))
 
     async def get(self, key: str) -> KeyValue | None:
-        answer = await self._post("/v3/kv/range", {"key": _b64(key)})
+        answer = await self._post("/v3/kv/range", {"key": _b64(key)}, read=True)
         kvs = answer.get("kvs") or []
         return _kv(kvs[0]) if kvs else None
 
@@ -178,7 +182,7 @@ class EtcdClient:
             body: dict[str, Any] = {"key": _b64(start), "range_end": _b64(end), "limit": PAGE}
             if revision is not None:
                 body["revision"] = revision
-            answer = await self._post("/v3/kv/range", body)
+            answer = await self._post("/v3/kv/range", body, read=True)
             if revision is None:
                 revision = int(answer["header"]["revision"])
             page = [_kv(raw) for raw in answer.get("kvs") or []]
