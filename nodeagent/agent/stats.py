@@ -7,21 +7,23 @@ NodeFacts (capacity, addresses, nodeInfo). Deciding what the figures mean is con
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import socket
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
-
-import psutil  # type: ignore[import-untyped]
 
 from nodeagent import KUBERNETES_VERSION, __version__
 from nodeagent.agent.conditions import Observations, Observed, Signal
 from nodeagent.agent.nodestatus import NodeFacts
 
 MAX_PODS = 110
+SIOCGIFADDR = 0x8915  # ioctl: an interface's IPv4 address
 # platform.machine() -> the GOARCH names Kubernetes uses.
 ARCH_NAMES: Mapping[str, str] = {
     "x86_64": "amd64",
@@ -61,6 +63,7 @@ def measure(
     The reporter measures every second: it passes the `facts` it has (they change rarely; it
     asks for new ones every status interval) and a `mounts` memo (path -> mount point and
     device, filled here), so a tick reads only the signals."""
+    psutil = _psutil()
     observations: dict[Signal, Observed] = {}
     memory = psutil.virtual_memory()
     observations[Signal.MEMORY_AVAILABLE] = Observed(
@@ -141,7 +144,7 @@ def _mount_of(path: str) -> tuple[str, str]:
     """(mount point, device) of the filesystem holding `path`: the longest matching mount."""
     real = os.path.realpath(path)
     best = ("/", "unknown")
-    for part in psutil.disk_partitions(all=True):
+    for part in _psutil().disk_partitions(all=True):
         mp = part.mountpoint
         inside = real == mp or real.startswith(mp.rstrip("/") + "/")
         if inside and len(mp) >= len(best[0]):
@@ -168,12 +171,29 @@ def internal_ip(server_url: str | None) -> str:
                 return str(s.getsockname()[0])
         except OSError:
             pass
-    fallback = "127.0.0.1"
-    for addrs in psutil.net_if_addrs().values():
-        for addr in addrs:
-            if addr.family == socket.AF_INET and not addr.address.startswith("127."):
-                return str(addr.address)
-    return fallback
+    return next((ip for ip in _interface_ipv4s() if not ip.startswith("127.")), "127.0.0.1")
+
+
+def _interface_ipv4s() -> list[str]:
+    """Each interface's IPv4 address, in interface order (without psutil: an agent with no
+    server never needs psutil, 0.9 MiB, and asks for this at start)."""
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _index, name in socket.if_nameindex():
+            request = struct.pack("256s", name.encode()[:15])
+            try:
+                answer = fcntl.ioctl(s.fileno(), SIOCGIFADDR, request)
+            except OSError:  # down, or no IPv4 address
+                continue
+            found.append(socket.inet_ntoa(answer[20:24]))
+    return found
+
+
+def _psutil() -> Any:
+    """psutil, imported at the first measure: only an agent with a server measures the host."""
+    import psutil  # type: ignore[import-untyped]
+
+    return psutil
 
 
 def _read_first(path: str) -> str:

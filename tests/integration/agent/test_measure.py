@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
 from nodeagent.agent.conditions import Signal
-from nodeagent.agent.stats import Measurement, measure
+from nodeagent.agent.stats import Measurement, internal_ip, measure
 
 
 def test_a_tick_reuses_facts_and_the_mount_table(tmp_path: Path) -> None:
@@ -33,3 +34,20 @@ def test_a_tick_reuses_facts_and_the_mount_table(tmp_path: Path) -> None:
     nodefs = tick.observations[Signal.NODEFS_AVAILABLE]
     assert nodefs.where == f"{tmp_path} (remembered-device)"
     assert tick.observations[Signal.MEMORY_AVAILABLE].available > 0
+
+
+def test_internal_ip_without_a_server_is_the_first_non_loopback_ipv4() -> None:
+    """With no server to route to, the InternalIP is the first interface's IPv4 address that is
+    not loopback (read without psutil; psutil, asked here, agrees)."""
+    import psutil  # type: ignore[import-untyped]
+
+    first = next(
+        (
+            a.address
+            for addrs in psutil.net_if_addrs().values()
+            for a in addrs
+            if a.family == socket.AF_INET and not a.address.startswith("127.")
+        ),
+        "127.0.0.1",
+    )
+    assert internal_ip(None) == first
