@@ -3,7 +3,8 @@
 Figures: one Pod create through the Registry (defaults, validation, CAS, SQLite commit in
 the writer thread); listing every pod; listing one node's pods through the index; the write
 rate when every pod's status is written at once (as a fleet's agents do); one heartbeat (a
-Lease change per node) published while every node holds its pod watch. Baseline for the
+Lease change per node) published while every node holds its pod watch. Separately
+(`status_patch_cpu()`): the registry's CPU per node status patch, in process. Baseline for the
 create: a bare SQLite INSERT + COMMIT in WAL/NORMAL mode on the same disk, the floor of a
 durable write; for the rate: those bare commits one after another, as writes per second.
 """
@@ -11,6 +12,7 @@ durable write; for the rate: those bare commits one after another, as writes per
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import tempfile
 import time
@@ -20,6 +22,8 @@ from bench.report import Figure
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.store.sqlite import SqliteStore
 from nodeagent.server.store.watchcache import WatchCache
+
+MERGE = "application/merge-patch+json"
 
 
 def _pod(i: int, nodes: int) -> dict[str, object]:
@@ -140,6 +144,45 @@ async def _heartbeat(watchers: int, repeats: int) -> list[float]:
     cache.close()
     await asyncio.gather(*tasks)
     return out
+
+
+_NODE_STATUS = {
+    "capacity": {"cpu": "2", "memory": "2Gi", "pods": "110"},
+    "nodeInfo": {"kubeletVersion": "v1.37.0"},
+}
+
+
+async def _status_patch_cpu(path: Path, nodes: int, rounds: int) -> list[float]:
+    """CPU (this process's, us) per node status merge patch through the registry: one round
+    patches every node at once; one figure per round."""
+    store = await SqliteStore.open(path)
+    registry = StoreRegistry(store)
+    for i in range(nodes):
+        node = {"metadata": {"name": f"n{i}", "labels": {"kubernetes.io/hostname": f"n{i}"}}}
+        await registry.create("nodes", {**node, "status": _NODE_STATUS})
+    out = []
+    for _ in range(rounds):
+        beat = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        cond = {"type": "Ready", "status": "True", "reason": "KubeletReady"}
+        body = json.dumps({"status": {"conditions": [{**cond, "lastHeartbeatTime": beat}]}})
+        c0 = time.process_time()
+        await asyncio.gather(
+            *(
+                registry.patch("nodes", "", f"n{i}", body.encode(), MERGE, subresource="status")
+                for i in range(nodes)
+            )
+        )
+        out.append(1e6 * (time.process_time() - c0) / nodes)
+    await store.close()
+    return out
+
+
+def status_patch_cpu(*, nodes: int = 100, rounds: int = 30) -> list[Figure]:
+    """The registry's own CPU per node status patch (defaults, validation, copies, JSON,
+    the commit's share), in process: other load on the machine barely moves it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        samples = asyncio.run(_status_patch_cpu(Path(tmp) / "store.db", nodes, rounds))
+    return [Figure(name="store.cpu_per_node_status_patch", unit="us", samples=tuple(samples))]
 
 
 def run(*, pods: int = 2000, nodes: int = 100, repeats: int = 20) -> list[Figure]:
