@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sqlite (default: DATA_DIR/store.db, one server) or etcd://HOST:PORT[,HOST:PORT] "
         "(several servers on one etcd; the controllers run in the elected leader)",
     )
+    parser.add_argument("--etcd-cafile", help="with etcd: its CA (PEM); talk to etcd over https")
+    parser.add_argument(
+        "--etcd-certfile", help="with etcd: this server's client certificate for etcd (PEM)"
+    )
+    parser.add_argument("--etcd-keyfile", help="with etcd: the key of --etcd-certfile (PEM)")
     parser.add_argument(
         "--leader-elect-lease-duration",
         default="15s",
@@ -94,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
             leader_elect_lease_duration=args.leader_elect_lease_duration,
             leader_elect_renew_deadline=args.leader_elect_renew_deadline,
             leader_elect_retry_period=args.leader_elect_retry_period,
+            etcd_cafile=args.etcd_cafile,
+            etcd_certfile=args.etcd_certfile,
+            etcd_keyfile=args.etcd_keyfile,
         )
     except SettingsError as exc:
         print(f"nodeagent server: {exc}", file=sys.stderr)

@@ -41,6 +41,10 @@ class ServerSettings:
     # --store: () is SQLite in data_dir; else etcd endpoints as http://HOST:PORT
     etcd_endpoints: tuple[str, ...] = ()
     store_url: str = ""  # --store as given (for error messages)
+    # TLS to etcd (kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile): https
+    etcd_ca_file: Path | None = None
+    etcd_cert_file: Path | None = None
+    etcd_key_file: Path | None = None
     # leader election of the controllers (etcd only): kube-controller-manager's defaults
     leader_elect_lease_duration: float = 15.0
     leader_elect_renew_deadline: float = 10.0
@@ -122,6 +126,9 @@ def build_settings(
     leader_elect_lease_duration: str = "15s",
     leader_elect_renew_deadline: str = "10s",
     leader_elect_retry_period: str = "2s",
+    etcd_cafile: str | None = None,
+    etcd_certfile: str | None = None,
+    etcd_keyfile: str | None = None,
 ) -> ServerSettings:
     """Flags (as strings) -> ServerSettings; SettingsError names the first bad flag."""
     if not data_dir:
@@ -142,6 +149,21 @@ def build_settings(
         raise SettingsError(f"--watch-window: {watch_window} must be at least 1")
     if log_level.lower() not in LOG_LEVELS:
         raise SettingsError(f"--log-level: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    endpoints = parse_store(store)
+    etcd_files = (
+        ("--etcd-cafile", etcd_cafile),
+        ("--etcd-certfile", etcd_certfile),
+        ("--etcd-keyfile", etcd_keyfile),
+    )
+    for flag, path in etcd_files:
+        if path is not None and not endpoints:
+            raise SettingsError(f"{flag}: only with --store etcd://")
+        if path is not None and not Path(path).is_file():
+            raise SettingsError(f"{flag}: {path}: no such file")
+    if (etcd_certfile is None) != (etcd_keyfile is None):
+        raise SettingsError("--etcd-certfile: --etcd-certfile and --etcd-keyfile go together")
+    if any(path is not None for _flag, path in etcd_files):
+        endpoints = tuple(e.replace("http://", "https://", 1) for e in endpoints)
     lease = parse_duration(leader_elect_lease_duration, flag="--leader-elect-lease-duration")
     renew = parse_duration(leader_elect_renew_deadline, flag="--leader-elect-renew-deadline")
     retry = parse_duration(leader_elect_retry_period, flag="--leader-elect-retry-period")
@@ -172,8 +194,11 @@ def build_settings(
         ),
         watch_window=watch_window,
         log_level=log_level.lower(),
-        etcd_endpoints=parse_store(store),
+        etcd_endpoints=endpoints,
         store_url=store,
+        etcd_ca_file=Path(etcd_cafile) if etcd_cafile else None,
+        etcd_cert_file=Path(etcd_certfile) if etcd_certfile else None,
+        etcd_key_file=Path(etcd_keyfile) if etcd_keyfile else None,
         leader_elect_lease_duration=lease,
         leader_elect_renew_deadline=renew,
         leader_elect_retry_period=retry,

@@ -7,6 +7,7 @@ prints it and exits 1); later, /readyz follows the etcd store's health.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from pathlib import Path
 
 from nodeagent.server.settings import ServerSettings
@@ -21,9 +22,26 @@ async def open_store(settings: ServerSettings, *, sqlite_path: Path) -> AnyStore
     if not settings.etcd_endpoints:
         return await SqliteStore.open(sqlite_path, watch_window=settings.watch_window)
     try:
-        return await EtcdStore.open(settings.etcd_endpoints, watch_window=settings.watch_window)
+        return await EtcdStore.open(
+            settings.etcd_endpoints,
+            watch_window=settings.watch_window,
+            ssl_context=etcd_tls(settings),
+        )
     except EtcdUnavailable as exc:
         raise OSError(f"--store {settings.store_url}: {exc}") from exc
+
+
+def etcd_tls(settings: ServerSettings) -> ssl.SSLContext | None:
+    """https to etcd when any --etcd-* file is given: its CA (else the system's), and our
+    client certificate when etcd asks for one (--client-cert-auth)."""
+    files = (settings.etcd_ca_file, settings.etcd_cert_file, settings.etcd_key_file)
+    if all(f is None for f in files):
+        return None
+    ca = settings.etcd_ca_file
+    context = ssl.create_default_context(cafile=str(ca) if ca else None)
+    if settings.etcd_cert_file is not None and settings.etcd_key_file is not None:
+        context.load_cert_chain(settings.etcd_cert_file, settings.etcd_key_file)
+    return context
 
 
 async def report_health(store: AnyStore, ready: dict[str, bool], *, period: float = 0.5) -> None:

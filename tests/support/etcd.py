@@ -12,12 +12,14 @@ import base64
 import json
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.etcdtls import EtcdCerts, make_certs
 from tests.support.server import free_port
 
 
@@ -31,6 +33,7 @@ class EtcdProcess:
     client_port: int
     peer_port: int
     process: subprocess.Popen[bytes] | None = None
+    certs: EtcdCerts | None = None  # TLS with client certificates (--client-cert-auth)
 
     @property
     def endpoint(self) -> str:
@@ -38,14 +41,33 @@ class EtcdProcess:
 
     @property
     def url(self) -> str:
-        return f"http://{self.endpoint}"
+        return f"{'https' if self.certs else 'http'}://{self.endpoint}"
 
     @classmethod
-    def start(cls, base: Path) -> EtcdProcess:
+    def start(cls, base: Path, *, tls: bool = False) -> EtcdProcess:
         base.mkdir(parents=True, exist_ok=True)
         etcd = cls(base=base, client_port=free_port(), peer_port=free_port())
+        if tls:
+            etcd.certs = make_certs(base / "pki")
         etcd.start_again()
         return etcd
+
+    def _tls_flags(self) -> list[str]:
+        if self.certs is None:
+            return []
+        return [
+            f"--cert-file={self.certs.server_cert}",
+            f"--key-file={self.certs.server_key}",
+            f"--trusted-ca-file={self.certs.ca}",
+            "--client-cert-auth",
+        ]
+
+    def _context(self) -> ssl.SSLContext | None:
+        if self.certs is None:
+            return None
+        context = ssl.create_default_context(cafile=str(self.certs.ca))
+        context.load_cert_chain(self.certs.client_cert, self.certs.client_key)
+        return context
 
     def start_again(self) -> None:
         """(Re)start on the same ports and data dir and wait until it is healthy."""
@@ -62,6 +84,7 @@ class EtcdProcess:
                 f"--initial-advertise-peer-urls={peer}",
                 f"--initial-cluster=test={peer}",
                 "--log-level=warn",
+                *self._tls_flags(),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -71,7 +94,9 @@ class EtcdProcess:
             if self.process.poll() is not None:
                 raise AssertionError(f"etcd exited: {self.logs()}")
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                with urllib.request.urlopen(
+                    self.url + "/health", timeout=2, context=self._context()
+                ) as r:
                     if json.loads(r.read()).get("health") == "true":
                         return
             except OSError:
@@ -88,7 +113,7 @@ class EtcdProcess:
         request = urllib.request.Request(
             self.url + path, data=json.dumps(body).encode(), method="POST"
         )
-        with urllib.request.urlopen(request, timeout=5) as r:
+        with urllib.request.urlopen(request, timeout=5, context=self._context()) as r:
             answer: dict[str, object] = json.loads(r.read())
             return answer
 

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import heapq
 import json
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TypeVar
@@ -123,10 +124,11 @@ class EtcdStore:
         watch_window: int = 10_000,
         probe_period: float = 2.0,
         compaction_interval: float = 300.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> EtcdStore:
         """Connect, load every object and start following; EtcdUnavailable if no endpoint
         answers."""
-        client = EtcdClient(endpoints)
+        client = EtcdClient(endpoints, ssl_context=ssl_context)
         try:
             await client.status()
             store = cls(

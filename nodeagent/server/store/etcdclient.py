@@ -11,6 +11,7 @@ import base64
 import errno as errno_names
 import json
 import os
+import ssl
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -83,6 +84,8 @@ def _reason(exc: BaseException) -> str:
     """A short reason for a failed connection: "connection refused", "timed out", ..."""
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"TLS: {exc.certificate_error}"
     if isinstance(exc, aiohttp.ClientConnectorError):
         code = exc.os_error.errno
         if code is not None and code in errno_names.errorcode:
@@ -105,11 +108,18 @@ def _watch_events(result: dict[str, Any]) -> list[Event]:
 class EtcdClient:
     """Talks to the first endpoint that answers (`http://HOST:PORT`), sticking to it."""
 
-    def __init__(self, endpoints: Sequence[str], *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        *,
+        timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         if not endpoints:
             raise ValueError("no etcd endpoints")
         self._endpoints = list(endpoints)
         self._timeout = timeout
+        self._ssl = ssl_context  # https endpoints: etcd's CA, and our client certificate
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -122,7 +132,8 @@ class EtcdClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(raise_for_status=False)
+            connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl else None
+            self._session = aiohttp.ClientSession(raise_for_status=False, connector=connector)
         return self._session
 
     async def close(self) -> None:

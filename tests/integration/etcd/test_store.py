@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import urllib.error
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from nodeagent.api.errors import AlreadyExists, Conflict, Gone, NotFound, ServiceUnavailable
+from nodeagent.server.settings import build_settings
 from nodeagent.server.store import etcdclient
 from nodeagent.server.store.etcd import EtcdStore, TooLargeResourceVersion
 from nodeagent.server.store.etcdclient import EtcdUnavailable
 from nodeagent.server.store.protocol import WatchEvent
+from nodeagent.server.storeopen import etcd_tls
 from tests.support.etcd import EtcdProcess
 from tests.support.server import free_port
 from tests.support.tcpproxy import TcpProxy
@@ -286,3 +290,30 @@ async def test_the_compactor_drops_history_older_than_one_interval(etcd: EtcdPro
     finally:
         await first.close()
         await second.close()
+
+
+async def test_tls_to_etcd_with_a_client_certificate(tmp_path: Path) -> None:
+    """--etcd-cafile/--etcd-certfile/--etcd-keyfile: https to an etcd that requires client
+    certificates; without ours it refuses us, and the reason says TLS."""
+    etcd = EtcdProcess.start(tmp_path / "etcd", tls=True)
+    try:
+        assert etcd.certs is not None
+        settings = build_settings(
+            data_dir=str(tmp_path / "d"),
+            store=f"etcd://{etcd.endpoint}",
+            etcd_cafile=str(etcd.certs.ca),
+            etcd_certfile=str(etcd.certs.client_cert),
+            etcd_keyfile=str(etcd.certs.client_key),
+        )
+        assert settings.etcd_endpoints == (etcd.url,)
+        store = await EtcdStore.open(settings.etcd_endpoints, ssl_context=etcd_tls(settings))
+        try:
+            created = await store.create("pods", pod("a"))
+            assert (await store.get("pods", "default", "a"))["metadata"] == created["metadata"]
+        finally:
+            await store.close()
+        untrusting = replace(settings, etcd_ca_file=None)
+        with pytest.raises(EtcdUnavailable, match="TLS: "):
+            await EtcdStore.open(settings.etcd_endpoints, ssl_context=etcd_tls(untrusting))
+    finally:
+        etcd.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nodeagent.server.settings import SettingsError, build_settings, parse_store
@@ -78,3 +80,27 @@ def test_bad_leader_election_durations_name_the_flag(flags: dict[str, str], mess
             leader_elect_renew_deadline=durations["leader_elect_renew_deadline"],
             leader_elect_retry_period=durations["leader_elect_retry_period"],
         )
+
+
+def test_etcd_tls_files_switch_to_https(tmp_path: Path) -> None:
+    for name in ("ca.crt", "c.crt", "c.key"):
+        (tmp_path / name).write_text("x")
+    settings = build_settings(
+        data_dir="/d",
+        store="etcd://10.0.0.1:2379,10.0.0.2:2379",
+        etcd_cafile=str(tmp_path / "ca.crt"),
+        etcd_certfile=str(tmp_path / "c.crt"),
+        etcd_keyfile=str(tmp_path / "c.key"),
+    )
+    assert settings.etcd_endpoints == ("https://10.0.0.1:2379", "https://10.0.0.2:2379")
+    assert settings.etcd_key_file == tmp_path / "c.key"
+
+
+def test_bad_etcd_tls_flags_name_the_flag(tmp_path: Path) -> None:
+    (tmp_path / "c.crt").write_text("x")
+    with pytest.raises(SettingsError, match="--etcd-cafile: only with --store etcd://"):
+        build_settings(data_dir="/d", etcd_cafile=str(tmp_path / "c.crt"))
+    with pytest.raises(SettingsError, match=r"--etcd-cafile: .*nope: no such file"):
+        build_settings(data_dir="/d", store="etcd://a:1", etcd_cafile=str(tmp_path / "nope"))
+    with pytest.raises(SettingsError, match="--etcd-certfile: --etcd-certfile and --etcd-keyfile"):
+        build_settings(data_dir="/d", store="etcd://a:1", etcd_certfile=str(tmp_path / "c.crt"))
