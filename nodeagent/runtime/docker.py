@@ -8,22 +8,21 @@ docs/runtime.md). Pod-to-container decisions are in convert.py; this module only
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import os
 import shutil
 import stat
 import tarfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiodocker
 import aiohttp
 import structlog
-from aiodocker.execs import Exec
 from aiodocker.stream import Stream
+from yarl import URL
 
 from nodeagent.runtime import labels as L
 from nodeagent.runtime.convert import (
@@ -44,6 +43,8 @@ from nodeagent.runtime.protocol import (
     RuntimeError_,
     RuntimeUnavailable,
 )
+from nodeagent.runtime.sessions import DockerAttach, DockerExec
+from nodeagent.runtime.sessions import engine_errors as _engine_errors
 from nodeagent.runtime.wire import StreamDemux, demux, parse_time, state_of
 
 Obj = dict[str, Any]
@@ -56,10 +57,8 @@ SANDBOX_APPLETS = ("sleep", "sh")
 API_VERSION = "v1.41"
 # A bound for ordinary calls; pulls, stops and the event stream set their own.
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=5)
-NOT_FOUND = 404
 CONFLICT = 409
 NOT_MODIFIED = 304
-EXEC_EXIT_WAIT = 2.0  # seconds an ended exec may still be reported running
 
 
 async def connect_runtime(
@@ -81,22 +80,6 @@ async def connect_runtime(
             continue
         return runtime
     raise RuntimeUnavailable("no container engine answers: " + "; ".join(failures))
-
-
-@contextlib.contextmanager
-def _engine_errors(what: str, *, reason: str = "RuntimeError") -> Iterator[None]:
-    """Map aiodocker/aiohttp failures to RuntimeError_ (unreachable engine: RuntimeUnavailable)."""
-    try:
-        yield
-    except aiodocker.DockerError as exc:
-        if exc.status == 900:
-            raise RuntimeUnavailable(f"{what}: {exc.message}") from exc
-        # podman answers 500 "...: no such container" for one removed while we looked it up.
-        gone = exc.status == NOT_FOUND or "no such container" in str(exc.message).lower()
-        word = "NotFound" if gone else reason
-        raise RuntimeError_(f"{what}: {exc.message}", reason=word) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise RuntimeUnavailable(f"{what}: {exc}") from exc
 
 
 def _prepare_host_path(prep: HostPathPrep) -> None:
@@ -468,6 +451,57 @@ class DockerRuntime:
             await stream.__aenter__()  # the upgraded connection: errors surface here
         return DockerExec(what=what, execution=execution, stream=stream)
 
+    async def start_attach(
+        self, container_id: str, *, stdin: bool, tty: bool, stdin_once: bool = False
+    ) -> DockerAttach:
+        """POST /containers/{id}/attach (stream, no earlier logs, no detach keys). The engine's
+        own Config says whether there is a terminal and whether stdin is open; `tty` (the
+        spec's) must agree with it. `stdin_once` is the spec's too: podman's inspect does not
+        keep StdinOnce (podman closes a process's stdin when any attach's input ends, so
+        DockerAttach sends that end only with stdin_once). podman holds an attach to a stopped
+        container open with no end, so the state is checked before and once it is open."""
+        what = f"attach to {container_id[:12]}"
+        config = await self._running_config(what, container_id)
+        engine_tty = bool(config.get("Tty"))
+        if engine_tty != tty:
+            log.warning("attach_tty_mismatch", container=container_id[:12], spec_tty=tty)
+        params: dict[str, str | int] = {
+            "stdin": int(stdin and bool(config.get("OpenStdin"))),
+            "stdout": 1,
+            "stderr": 1,
+            "stream": 1,
+            "logs": 0,
+            "detachKeys": "",
+        }
+
+        async def setup() -> tuple[URL, bytes | None, bool]:
+            return URL(f"containers/{container_id}/attach").with_query(params), None, engine_tty
+
+        stream = Stream(self._docker, setup, None)
+        with _engine_errors(what):
+            await stream.__aenter__()  # the upgraded connection: errors surface here
+        session = DockerAttach(
+            what=what,
+            docker=self._docker,
+            container_id=container_id,
+            stream=stream,
+            stdin_once=stdin_once or bool(config.get("StdinOnce")),
+        )
+        try:
+            await self._running_config(what, container_id)
+        except BaseException:
+            await session.aclose()
+            raise
+        return session
+
+    async def _running_config(self, what: str, container_id: str) -> Obj:
+        """The container's Config; RuntimeError_(reason NotRunning) unless it is running."""
+        data = await self._json(what, f"containers/{container_id}/json")
+        state = state_of(str((data.get("State") or {}).get("Status", "")))
+        if state is not ContainerState.RUNNING:
+            raise RuntimeError_(f"{what}: container is in {state} state", reason="NotRunning")
+        return dict(data.get("Config") or {})
+
     async def logs(
         self,
         container_id: str,
@@ -528,59 +562,6 @@ def _log_params(*, tail: int | None, timestamps: bool, since: float | None) -> d
     if since is not None:
         params["since"] = f"{since:.9f}"  # unix seconds; both engines take a fraction
     return params
-
-
-class DockerExec:
-    """ExecSession over aiodocker's exec stream (the engine's hijacked HTTP connection)."""
-
-    def __init__(self, *, what: str, execution: Exec, stream: Stream) -> None:
-        self._what = what
-        self._execution = execution
-        self._stream = stream
-
-    async def read(self) -> tuple[int, bytes] | None:
-        with _engine_errors(self._what):
-            message = await self._stream.read_out()
-        if message is None:
-            return None
-        return (2 if message.stream == 2 else 1), bytes(message.data)
-
-    async def write(self, data: bytes) -> None:
-        with _engine_errors(self._what):
-            await self._stream.write_in(data)
-
-    async def close_stdin(self) -> None:
-        """Half-close the connection: the engine closes the command's stdin (as `docker exec`
-        does at the end of its input); aiodocker's Stream has no call for it."""
-        response = getattr(self._stream, "_resp", None)
-        connection = getattr(response, "connection", None)
-        transport = getattr(connection, "transport", None)
-        if transport is not None and transport.can_write_eof():
-            transport.write_eof()
-        else:
-            log.warning("exec_stdin_close_unsupported", exec=self._what)
-
-    async def resize(self, *, width: int, height: int) -> None:
-        with _engine_errors(self._what):
-            await self._execution.resize(h=height, w=width)
-
-    async def exit_code(self) -> int:
-        """ExitCode from the exec's inspect; the engine may still say Running for a moment
-        after the stream ended, so ask again briefly."""
-        deadline = asyncio.get_running_loop().time() + EXEC_EXIT_WAIT
-        while True:
-            with _engine_errors(self._what):
-                result = await self._execution.inspect()
-            code = result.get("ExitCode")
-            if not result.get("Running") and code is not None:
-                return int(code)
-            if asyncio.get_running_loop().time() > deadline:
-                return int(code) if code is not None else -1
-            await asyncio.sleep(0.05)
-
-    async def aclose(self) -> None:
-        with contextlib.suppress(aiohttp.ClientError, OSError, RuntimeError):
-            await self._stream.close()
 
 
 def _listing_order(info: ContainerInfo) -> tuple[bool, str, str, int]:

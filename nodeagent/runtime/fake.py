@@ -83,6 +83,8 @@ class FakeRuntime:
     containers: dict[str, ContainerInfo] = field(default_factory=dict)
     logs_of: dict[str, bytes] = field(default_factory=dict)
     exec_sessions: list[FakeExec] = field(default_factory=list)  # start_exec's, in order
+    attach_output: dict[str, bytes] = field(default_factory=dict)  # container id -> output
+    attach_sessions: list[FakeExec] = field(default_factory=list)  # start_attach's, in order
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     pulled: list[str] = field(default_factory=list)
     _errors: dict[str, _Injected] = field(default_factory=dict)
@@ -303,6 +305,21 @@ class FakeRuntime:
             result = self.exec_handler(container_id, command)
         session = FakeExec(command=tuple(command), stdin=stdin, tty=tty, result=result)
         self.exec_sessions.append(session)
+        return session
+
+    async def start_attach(
+        self, container_id: str, *, stdin: bool, tty: bool, stdin_once: bool = False
+    ) -> FakeExec:
+        """A session giving attach_output[container_id] once, then its end (exit code 0, as an
+        attach reports Success); what the caller sends is recorded on it (attach_sessions)."""
+        self._enter("start_attach", container_id, stdin, tty, stdin_once)
+        if self._get(container_id).state is not ContainerState.RUNNING:
+            raise RuntimeError_(f"container {container_id} is not running", reason="NotRunning")
+        output = self.attach_output.get(container_id, b"")
+        session = FakeExec(
+            command=(), stdin=stdin, tty=tty, result=ExecResult(exit_code=0, output=output)
+        )
+        self.attach_sessions.append(session)
         return session
 
     async def logs(

@@ -109,7 +109,8 @@ class ExecResult:
 
 
 class ExecSession(Protocol):
-    """One command running in a container with its streams attached (Runtime.start_exec)."""
+    """One command running in a container with its streams attached (Runtime.start_exec), or
+    the streams of a container's main process (Runtime.start_attach)."""
 
     async def read(self) -> tuple[int, bytes] | None:
         """The next output as (1 stdout | 2 stderr, bytes), as the command writes it (with a
@@ -166,6 +167,18 @@ class Runtime(Protocol):
     ) -> ExecSession:
         """Start `command` in the container with stdout and stderr attached (and stdin, a
         terminal, when asked); the caller relays the session and must aclose() it."""
+        ...
+
+    async def start_attach(
+        self, container_id: str, *, stdin: bool, tty: bool, stdin_once: bool = False
+    ) -> ExecSession:
+        """Attach to the container's main process (kubectl attach): what it writes from now on,
+        and its stdin when asked (the container must have been created with stdin open).
+        `tty` and `stdin_once` are the container spec's. close_stdin() closes the process's
+        stdin only with stdin_once (else only this attach's input ends); exit_code() is 0 once the
+        output ends (an attach has no status of its own: kubelet reports Success); aclose()
+        detaches and leaves the process running. RuntimeError_(reason "NotRunning") for a
+        container that is not running."""
         ...
 
     async def logs(
