@@ -281,11 +281,9 @@ class EtcdStore:
         self._table = ObjectTable()
         for kv in kvs:
             parsed = parse_key(kv.key)
-            if parsed is not None:
+            if parsed is not None and (row := _checked_row(parsed[0], kv)) is not None:
                 resource, namespace, name = parsed
-                self._table.put(
-                    resource, (namespace, name), _row(resource, kv.value, kv.mod_revision)
-                )
+                self._table.put(resource, (namespace, name), row)
         old, self._cache = self._cache, WatchCache(capacity=self._window, start=revision)
         old.close()
         self._rv = max(self._rv, revision)
@@ -308,10 +306,13 @@ class EtcdStore:
             except Compacted as exc:
                 log.warning("etcd_watch_compacted", resource_version=self._rv, error=str(exc))
                 relist = True
-            except (EtcdUnavailable, EtcdError) as exc:
+            except Exception as exc:  # etcd gone, or a bug: never leave the copy unfed
                 self._watch_up = False
                 self._connected.clear()
-                log.warning("etcd_watch_broken", error=str(exc), retry_seconds=delay)
+                if isinstance(exc, EtcdUnavailable | EtcdError):
+                    log.warning("etcd_watch_broken", error=str(exc), retry_seconds=delay)
+                else:
+                    log.exception("etcd_watch_failed", retry_seconds=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -331,10 +332,12 @@ class EtcdStore:
             prev = _prev_row(resource, ev.prev, self._table.remove(resource, key))
             if prev is None:
                 return  # deleted before we knew it (a relist raced it): nothing to tell
-            gone = _row(resource, ev.prev.value, revision) if ev.prev else prev
+            gone = _restamped(prev, revision)  # as last stored, with the delete's version
             self._publish(resource, namespace, "DELETED", gone, prev)
             return
-        new = _row(resource, ev.kv.value, revision)
+        new = _checked_row(resource, ev.kv)
+        if new is None:
+            return
         prev = _prev_row(resource, ev.prev, self._table.put(resource, key, new))
         self._publish(resource, namespace, "MODIFIED" if prev else "ADDED", new, prev)
 
@@ -441,5 +444,25 @@ class EtcdStore:
 def _prev_row(resource: str, prev: KeyValue | None, known: Row | None) -> Row | None:
     """The object before a change: etcd's prev_kv, else the copy we held."""
     if prev is not None and prev.value:
-        return _row(resource, prev.value, prev.mod_revision)
+        return _checked_row(resource, prev) or known
     return known
+
+
+def _restamped(row: Row, revision: int) -> Row:
+    obj = json.loads(row.text)
+    obj["metadata"]["resourceVersion"] = str(revision)
+    return Row(
+        resource_version=revision,
+        node_name=row.node_name,
+        text=json.dumps(obj, separators=(",", ":")),
+    )
+
+
+def _checked_row(resource: str, kv: KeyValue) -> Row | None:
+    """The row of a stored value; None (logged) for a value that is not an object's JSON,
+    e.g. one kube-apiserver wrote in protobuf under the same prefix."""
+    try:
+        return _row(resource, kv.value, kv.mod_revision)
+    except (ValueError, TypeError, AttributeError):
+        log.warning("etcd_value_skipped", key=kv.key, revision=kv.mod_revision)
+        return None

@@ -4,6 +4,7 @@ window), keys in kube-apiserver's layout, and one server seeing another's writes
 from __future__ import annotations
 
 import asyncio
+import base64
 import urllib.error
 from dataclasses import replace
 from pathlib import Path
@@ -317,3 +318,24 @@ async def test_tls_to_etcd_with_a_client_certificate(tmp_path: Path) -> None:
             await EtcdStore.open(settings.etcd_endpoints, ssl_context=etcd_tls(untrusting))
     finally:
         etcd.stop()
+
+
+async def test_a_value_that_is_not_json_is_skipped(store: EtcdStore, etcd: EtcdProcess) -> None:
+    """Something else writing under /registry/ (say protobuf) neither stops the watch nor
+    shows up as an object, in a live store or one opened on it; its delete is ignored too."""
+    key = base64.b64encode(b"/registry/pods/default/alien").decode()
+    etcd.post("/v3/kv/put", {"key": key, "value": base64.b64encode(b"\x00k8s\x00").decode()})
+    created = await store.create("pods", pod("a"))
+    assert store.resource_version >= rv(created)
+    reopened = await EtcdStore.open([etcd.url])
+    try:
+        for s in (store, reopened):
+            assert [i["metadata"]["name"] for i in (await s.list("pods"))[0]] == ["a"]
+        etcd.post("/v3/kv/deleterange", {"key": key})
+        again = await store.create("pods", pod("b"))
+        await wait_for(
+            lambda: reopened.resource_version >= rv(again), timeout=5, message="reopened follows"
+        )
+        assert store.resource_version >= rv(again)
+    finally:
+        await reopened.close()
