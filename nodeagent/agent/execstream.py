@@ -1,6 +1,7 @@
-"""The agent's side of `kubectl exec`: one WebSocket in the channel protocol relayed to one
-engine exec (Runtime.start_exec), as kubelet serves /exec: output as it is written, stdin,
-stdin EOF, terminal resizes in, and the exit status last on the error channel.
+"""The agent's side of `kubectl exec` and `kubectl attach`: one WebSocket in the channel
+protocol relayed to one engine session (Runtime.start_exec or start_attach), as kubelet serves
+/exec and /attach: output as it is written, stdin, stdin EOF, terminal resizes in, and the
+exit status last on the error channel (Success for an attach whose process ended).
 """
 
 from __future__ import annotations
@@ -26,9 +27,16 @@ async def send_status(ws: web.WebSocketResponse, status: rc.Obj) -> None:
     await ws.close()
 
 
-async def relay(ws: web.WebSocketResponse, session: ExecSession, options: rc.ExecOptions) -> None:
+async def relay(
+    ws: web.WebSocketResponse,
+    session: ExecSession,
+    options: rc.ExecOptions,
+    *,
+    failure: str = "error executing command in container",
+) -> None:
     """Relay until the command closes its output (then send its exit status) or the client
-    leaves (then detach; the command is left to the engine, as kubelet leaves it)."""
+    leaves (then detach; the command is left to the engine, as kubelet leaves it). `failure`
+    starts the message of an engine error (kubelet's words for exec or attach)."""
     output = asyncio.create_task(_pump_output(ws, session), name="exec-output")
     client = asyncio.create_task(_pump_input(ws, session, options), name="exec-input")
     try:
@@ -42,7 +50,7 @@ async def relay(ws: web.WebSocketResponse, session: ExecSession, options: rc.Exe
             output.result()
             status = rc.exit_status(await session.exit_code(), options.command)
         except RuntimeError_ as exc:
-            status = rc.failure_status(f"error executing command in container: {exc}")
+            status = rc.failure_status(f"{failure}: {exc}")
         except ConnectionError:  # the client left while output was being sent
             return
         await send_status(ws, status)

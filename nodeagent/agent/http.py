@@ -1,6 +1,7 @@
-"""The agent's local HTTP endpoints: /healthz, /readyz, /metrics, /pods, container logs and exec.
+"""The agent's local HTTP endpoints: /healthz, /readyz, /metrics, /pods, container logs, exec
+and attach.
 
-/containerLogs and /exec (a WebSocket, execstream.py) serve the server's kubectl logs/exec
+/containerLogs, /exec and /attach (WebSockets, execstream.py) serve the server's kubectl logs/exec
 proxy and need a bearer token that the join secret verifies (a node token); /pods and /metrics
 are open to this host, /healthz and /readyz to all.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import prometheus_client
@@ -22,7 +23,7 @@ from nodeagent.agent.state import AgentState
 from nodeagent.api import remotecommand as rc
 from nodeagent.api.timefmt import parse_time
 from nodeagent.api.tokens import node_of_token
-from nodeagent.runtime.protocol import Runtime, RuntimeError_
+from nodeagent.runtime.protocol import ExecSession, Runtime, RuntimeError_
 
 log = structlog.get_logger()
 
@@ -198,6 +199,20 @@ def _container_id(request: web.Request) -> str:
     raise web.HTTPNotFound(text=f"pod {ns}/{name} is not on this node\n")
 
 
+def _container_spec(request: web.Request) -> Obj:
+    """The spec of the container a request names (its pod was found by _container_id)."""
+    state = request.app[STATE]
+    ns, name, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
+    for record in state.pods.values():
+        meta = record.pod["metadata"]
+        if meta["name"] == name and meta.get("namespace", "default") == ns:
+            spec = record.pod.get("spec") or {}
+            for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+                if c.get("name") == container:
+                    return dict(c)
+    raise web.HTTPNotFound(text=f"container {container} is not valid for pod {name}\n")
+
+
 # kubelet's words for a container whose logs cannot be read yet (validateContainerLogStatus).
 WAITING_WHY = {
     "ErrImagePull": "trying and failing to pull image",
@@ -332,33 +347,77 @@ async def _aclose(chunks: AsyncIterator[bytes]) -> None:
 
 async def exec_stream(request: web.Request) -> web.StreamResponse:
     """GET/POST /exec/{ns}/{pod}/{container}?command=..&stdin=&stdout=&stderr=&tty=: a
-    WebSocket in the channel protocol (v5/v4.channel.k8s.io), as kubelet serves it. The token
-    is checked before the upgrade; after it, every failure is a Status on the error channel
-    (the server relays it to kubectl as it is)."""
-    _authorize(request)
-    ws = web.WebSocketResponse(
-        protocols=rc.PROTOCOLS, max_msg_size=EXEC_MAX_MESSAGE, heartbeat=EXEC_HEARTBEAT
-    )
-    if not ws.can_prepare(request).ok:
-        raise web.HTTPBadRequest(text="exec needs a WebSocket upgrade (v5.channel.k8s.io)\n")
-    await ws.prepare(request)
-    options = rc.exec_options(request.query, request.query.getall("command", []))
-    try:
+    WebSocket in the channel protocol (v5/v4.channel.k8s.io), as kubelet serves it."""
+
+    async def start() -> tuple[ExecSession, rc.ExecOptions]:
+        options = rc.exec_options(request.query, request.query.getall("command", []))
         if problem := options.problem():
             raise web.HTTPBadRequest(text=problem)
         cid = _container_id(request)
         session = await _runtime(request).start_exec(
             cid, options.command, stdin=options.stdin, tty=options.tty
         )
+        log.info("exec_started", container=cid[:12], command=list(options.command), tty=options.tty)
+        return session, options
+
+    return await _serve_stream(request, "exec", start)
+
+
+async def attach_stream(request: web.Request) -> web.StreamResponse:
+    """GET/POST /attach/{ns}/{pod}/{container}?stdin=&stdout=&stderr=&tty=: the container's
+    main process over the same channel protocol, as kubelet serves /attach: the terminal is
+    the container's (spec `tty`), stdin reaches it only if its spec has `stdin: true`, and
+    the end of its output ends the session with Success."""
+
+    async def start() -> tuple[ExecSession, rc.ExecOptions]:
+        if problem := rc.exec_options(request.query, ()).streams_problem():
+            raise web.HTTPBadRequest(text=problem)
+        cid = _container_id(request)
+        container = _container_spec(request)
+        options = rc.attach_options(request.query, container)
+        session = await _runtime(request).start_attach(
+            cid,
+            stdin=options.stdin,
+            tty=options.tty,
+            stdin_once=bool(container.get("stdinOnce")),
+        )
+        dropped = rc.query_bool(request.query.get("stdin")) and not options.stdin
+        log.info("attach_started", container=cid[:12], tty=options.tty, stdin_dropped=dropped)
+        return session, options
+
+    return await _serve_stream(request, "attach", start)
+
+
+# What kubelet says when the engine refuses to start a stream, by endpoint.
+STREAM_FAILURE = {
+    "exec": "error executing command in container",
+    "attach": "error attaching to container",
+}
+
+
+async def _serve_stream(
+    request: web.Request,
+    kind: str,
+    start: Callable[[], Awaitable[tuple[ExecSession, rc.ExecOptions]]],
+) -> web.StreamResponse:
+    """The WebSocket of an exec or attach. The token is checked before the upgrade; after it,
+    every failure is a Status on the error channel (the server relays it to kubectl as it is)."""
+    _authorize(request)
+    ws = web.WebSocketResponse(
+        protocols=rc.PROTOCOLS, max_msg_size=EXEC_MAX_MESSAGE, heartbeat=EXEC_HEARTBEAT
+    )
+    if not ws.can_prepare(request).ok:
+        raise web.HTTPBadRequest(text=f"{kind} needs a WebSocket upgrade (v5.channel.k8s.io)\n")
+    await ws.prepare(request)
+    try:
+        session, options = await start()
     except web.HTTPException as e:
         await execstream.send_status(ws, rc.failure_status(str(e.text).strip(), code=e.status))
         return ws
     except RuntimeError_ as e:
-        message = f"error executing command in container: {e}"
-        await execstream.send_status(ws, rc.failure_status(message))
+        await execstream.send_status(ws, rc.failure_status(f"{STREAM_FAILURE[kind]}: {e}"))
         return ws
-    log.info("exec_started", container=cid[:12], command=list(options.command), tty=options.tty)
-    await execstream.relay(ws, session, options)
+    await execstream.relay(ws, session, options, failure=STREAM_FAILURE[kind])
     return ws
 
 
@@ -381,4 +440,6 @@ def make_app(
     app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", container_logs)
     app.router.add_get("/exec/{namespace}/{pod}/{container}", exec_stream)
     app.router.add_post("/exec/{namespace}/{pod}/{container}", exec_stream)
+    app.router.add_get("/attach/{namespace}/{pod}/{container}", attach_stream)
+    app.router.add_post("/attach/{namespace}/{pod}/{container}", attach_stream)
     return app

@@ -1,5 +1,6 @@
-"""PURE: kubectl exec's channel protocol (v5/v4.channel.k8s.io over WebSocket) as kubelet and
-kube-apiserver speak it: channel numbers, frames, the exit Status, and the client's messages.
+"""PURE: kubectl exec's and attach's channel protocol (v5/v4.channel.k8s.io over WebSocket) as
+kubelet and kube-apiserver speak it: channel numbers, frames, the exit Status, the client's
+messages, and what an exec or attach request asks for.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ class ExecOptions:
     tty: bool = False
 
     def problem(self) -> str:
-        """Why the request cannot run (kubelet's words), or ""."""
+        """Why the exec request cannot run (kubelet's words), or ""."""
         if not self.command:
             return "you must specify at least 1 command"
+        return self.streams_problem()
+
+    def streams_problem(self) -> str:
+        """Why a request without a stream cannot run (exec and attach alike), or ""."""
         if not (self.stdin or self.stdout or self.stderr):
             return "you must specify at least 1 of stdin, stdout, stderr"
         return ""
@@ -73,6 +78,23 @@ def exec_options(query: Mapping[str, str], command: Sequence[str]) -> ExecOption
         stdin=query_bool(query.get("stdin")),
         stdout=query_bool(query.get("stdout")),
         # With a terminal, stderr is part of the one stream (kubelet drops stderr then).
+        stderr=query_bool(query.get("stderr")) and not tty,
+        tty=tty,
+    )
+
+
+def attach_options(query: Mapping[str, str], container: Mapping[str, Any]) -> ExecOptions:
+    """What an attach to `container` (its spec) gets, as kubelet decides: the terminal is the
+    container's own (its spec's `tty`, whatever the request says, since a running process
+    cannot gain or lose one), stderr is part of it then, and stdin reaches the process only if
+    the container was created with `stdin: true` (else the input is dropped, as containerd
+    drops it). No command: attach joins the container's main process."""
+    asked = exec_options(query, ())
+    tty = bool(container.get("tty"))
+    return ExecOptions(
+        command=(),
+        stdin=asked.stdin and bool(container.get("stdin")),
+        stdout=asked.stdout,
         stderr=query_bool(query.get("stderr")) and not tty,
         tty=tty,
     )

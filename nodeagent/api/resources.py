@@ -75,7 +75,7 @@ RESOURCES: tuple[Resource, ...] = (
         namespaced=True,
         short_names=("po",),
         categories=("all",),
-        subresources=("status", "log", "exec"),
+        subresources=("status", "log", "exec", "attach"),
     ),
     Resource(
         name="events",

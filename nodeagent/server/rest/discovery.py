@@ -31,6 +31,7 @@ SUBRESOURCES: Mapping[str, tuple[tuple[str, ...], str]] = {
     "status": (("get", "patch", "update"), ""),
     "log": (("get",), ""),
     "exec": (("create", "get"), "PodExecOptions"),
+    "attach": (("create", "get"), "PodAttachOptions"),
 }
 
 

@@ -1,13 +1,14 @@
-"""`kubectl logs` and `kubectl exec`: the pods/log and pods/exec subresources, proxied to the
-agent on the pod's node, as kube-apiserver proxies them to the kubelet.
+"""`kubectl logs`, `exec` and `attach`: the pods/log, pods/exec and pods/attach subresources,
+proxied to the agent on the pod's node, as kube-apiserver proxies them to the kubelet.
 
 The server finds the agent at the node's InternalIP (else Hostname) and
 status.daemonEndpoints.kubeletEndpoint.Port, and authenticates with that node's bearer token
 (derived from the join secret, nodeagent.api.tokens). The agent's side (nodeagent/agent/http.py):
 `GET /containerLogs/{ns}/{pod}/{container}?tailLines=&follow=&timestamps=&sinceSeconds=&...`
-(text, streamed on) and `/exec/{ns}/{pod}/{container}?command=...&stdin=&tty=`, a WebSocket in
-kubectl's own channel protocol (nodeagent.api.remotecommand), which the server splices to
-kubectl's WebSocket message for message, as kube-apiserver relays the kubelet's stream.
+(text, streamed on), `/exec/{ns}/{pod}/{container}?command=...&stdin=&tty=` and
+`/attach/{ns}/{pod}/{container}?stdin=&tty=`, WebSockets in kubectl's own channel protocol
+(nodeagent.api.remotecommand), which the server splices to kubectl's WebSocket message for
+message, as kube-apiserver relays the kubelet's stream.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from nodeagent.api.remotecommand import (
     PROTOCOLS,
     exec_options,
     frame,
+    query_bool,
 )
 from nodeagent.api.remotecommand import exit_status as exit_status  # re-exported
 from nodeagent.api.tokens import node_bearer_token
@@ -105,7 +107,7 @@ def _check_caller(request: web.Request) -> None:
 
 
 async def _target(request: web.Request) -> tuple[str, str, str, str]:
-    """(agent address, node name, pod name, container) of a logs/exec request."""
+    """(agent address, node name, pod name, container) of a logs/exec/attach request."""
     _check_caller(request)
     registry = request.app[keys.REGISTRY]
     namespace, name = request.match_info["namespace"], request.match_info["name"]
@@ -192,13 +194,30 @@ async def pod_exec(request: web.Request) -> web.StreamResponse:
     options = exec_options(request.query, request.query.getall("command", []))
     if problem := options.problem():
         raise BadRequest(problem)
+    return await _relay_stream(request, "exec", tty=options.tty)
+
+
+async def pod_attach(request: web.Request) -> web.StreamResponse:
+    """GET/POST pods/{name}/attach: the container's main process, relayed like exec to the
+    agent's /attach (kube-apiserver's AttachLocation: the same container choice and node
+    lookup as exec; the agent decides stdin and the terminal from the container's spec)."""
+    if problem := exec_options(request.query, ()).streams_problem():
+        raise BadRequest(problem)
+    return await _relay_stream(request, "attach", tty=query_bool(request.query.get("tty")))
+
+
+async def _relay_stream(request: web.Request, kind: str, *, tty: bool) -> web.StreamResponse:
+    """Open the agent's WebSocket for `kind` ("exec" or "attach") with kubectl's query and
+    subprotocols, then splice the two."""
     address, node_name, pod, container = await _target(request)
     ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, max_msg_size=EXEC_MAX_MESSAGE)
     if not ws.can_prepare(request).ok:
-        raise BadRequest("exec needs a WebSocket upgrade (v5.channel.k8s.io); SPDY is not served")
+        raise BadRequest(
+            f"{kind} needs a WebSocket upgrade (v5.channel.k8s.io); SPDY is not served"
+        )
     namespace = request.match_info["namespace"]
-    url = f"http://{address}/exec/{namespace}/{pod}/{container}"
-    log.info("proxy_exec", node=node_name, pod=pod, container=container, tty=options.tty)
+    url = f"http://{address}/{kind}/{namespace}/{pod}/{container}"
+    log.info("proxy_stream", kind=kind, node=node_name, pod=pod, container=container, tty=tty)
     async with aiohttp.ClientSession(timeout=AGENT_TIMEOUT) as session:
         try:
             upstream = await session.ws_connect(
@@ -207,10 +226,10 @@ async def pod_exec(request: web.Request) -> web.StreamResponse:
                 params=list(request.query.items()),
                 headers=_headers(request, node_name),
                 max_msg_size=EXEC_MAX_MESSAGE,
-                heartbeat=EXEC_HEARTBEAT,  # a host that vanishes mid-exec ends kubectl's session
+                heartbeat=EXEC_HEARTBEAT,  # a host that vanishes mid-stream ends kubectl's session
             )
         except aiohttp.WSServerHandshakeError as exc:
-            text = f"the agent of node {node_name} refused exec (HTTP {exc.status})"
+            text = f"the agent of node {node_name} refused {kind} (HTTP {exc.status})"
             failure = _agent_error(exc.status, text)
             return await _fail(request, ws, failure.status_body())
         except aiohttp.ClientError as exc:
@@ -269,8 +288,8 @@ MOUNTED = web.AppKey("proxy_mounted", bool)
 
 
 def add_routes(app: web.Application) -> None:
-    """Serve pods/log and pods/exec on `app` (needs keys.REGISTRY and keys.AUTHENTICATOR).
-    Idempotent: a second call adds nothing."""
+    """Serve pods/log, pods/exec and pods/attach on `app` (needs keys.REGISTRY and
+    keys.AUTHENTICATOR). Idempotent: a second call adds nothing."""
     if app.get(MOUNTED):
         return
     app[MOUNTED] = True
@@ -278,3 +297,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{base}/log", pod_logs)
     app.router.add_route("GET", f"{base}/exec", pod_exec)
     app.router.add_route("POST", f"{base}/exec", pod_exec)
+    app.router.add_route("GET", f"{base}/attach", pod_attach)
+    app.router.add_route("POST", f"{base}/attach", pod_attach)
