@@ -128,6 +128,8 @@ class DirectorySource:
     node: Obj
     last_good: dict[str, tuple[Obj, ...]] = field(default_factory=dict)
     _reported: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # origin -> (the text last read, what it parsed to): an unchanged file is not parsed again
+    _parsed: dict[str, tuple[str, Parsed]] = field(default_factory=dict)
 
     def scan(self) -> SourceUpdate:
         """Read every manifest file now: the complete SET of this source.
@@ -153,7 +155,12 @@ class DirectorySource:
             except (OSError, UnicodeDecodeError) as e:
                 rejected.append(self._reject(origin, (f"{origin}: cannot read: {e}",)))
                 continue
-            parsed = parse_manifest(text, origin=origin, node=self.node)
+            known = self._parsed.get(origin)
+            if known is not None and known[0] == text:
+                parsed = known[1]
+            else:
+                parsed = parse_manifest(text, origin=origin, node=self.node)
+                self._parsed[origin] = (text, parsed)
             if parsed.errors:
                 rejected.append(self._reject(origin, parsed.errors))
             else:
@@ -164,6 +171,8 @@ class DirectorySource:
             del self.last_good[origin]
         for origin in set(self._reported) - seen:
             del self._reported[origin]
+        for origin in set(self._parsed) - seen:
+            del self._parsed[origin]
         pods = tuple(p for origin in sorted(self.last_good) for p in self.last_good[origin])
         return SourceUpdate(source=SourceName.FILE, pods=pods, rejected=tuple(rejected))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog.testing
@@ -162,3 +163,30 @@ def test_rejected_file_is_logged_once_with_its_place(tmp_path: Path) -> None:
     assert rejected[0]["file"] == str(tmp_path / "bad.yaml")
     assert rejected[0]["error"].startswith(f"{tmp_path / 'bad.yaml'}:")
     assert rejected[0]["log_level"] == "warning"
+
+
+def test_rescan_parses_only_the_files_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The periodic rescan reads every file but parses again only one whose text changed; the
+    unchanged file gives the very same pod objects, the edited one its new pod."""
+    from nodeagent.agent.sources import file as file_source
+
+    parsed: list[str] = []
+    real = file_source.parse_manifest
+
+    def counting(text: str, **kw: Any) -> Any:
+        parsed.append(kw["origin"])
+        return real(text, **kw)
+
+    monkeypatch.setattr(file_source, "parse_manifest", counting)
+    (tmp_path / "a.yaml").write_text(POD)
+    (tmp_path / "b.yaml").write_text(POD.replace("name: web", "name: db"))
+    src = DirectorySource(directory=tmp_path, node=NODE)
+    first = src.scan()
+    assert len(parsed) == 2
+    (tmp_path / "b.yaml").write_text(POD.replace("name: web", "name: cache"))
+    second = src.scan()
+    assert parsed[2:] == [str(tmp_path / "b.yaml")]
+    assert second.pods[0] is first.pods[0]
+    assert second.pods[1]["metadata"]["name"] == "cache-node-a"
