@@ -98,8 +98,9 @@ async def metrics_middleware(
     verb = call.verb if call is not None else request.method.lower()
     resource = call.target.resource.name if call is not None else ""
     metrics = request.app[keys.METRICS]
-    metrics.requests.labels(verb, resource, str(response.status)).inc()
-    metrics.latency.labels(verb, resource).observe(time.monotonic() - started)
+    metrics.observe(
+        verb=verb, resource=resource, code=response.status, seconds=time.monotonic() - started
+    )
     return response
 
 

@@ -7,6 +7,7 @@ all-in-one with an agent). Names follow kube-apiserver's apiserver_request_* fam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -21,6 +22,9 @@ class Metrics:
     requests: Counter = field(init=False)
     latency: Histogram = field(init=False)
     watches: Gauge = field(init=False)
+    # the labelled children already made: labels() costs a lock and a tuple build per call
+    _counters: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    _latencies: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.requests = Counter(
@@ -41,6 +45,18 @@ class Metrics:
             ("resource",),
             registry=self.registry,
         )
+
+    def observe(self, *, verb: str, resource: str, code: int, seconds: float) -> None:
+        """Count one answered request and its latency."""
+        key = (verb, resource, str(code))
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.requests.labels(*key)
+        counter.inc()
+        histogram = self._latencies.get(key[:2])
+        if histogram is None:
+            histogram = self._latencies[key[:2]] = self.latency.labels(verb, resource)
+        histogram.observe(seconds)
 
     def exposition(self) -> bytes:
         return bytes(generate_latest(self.registry))
