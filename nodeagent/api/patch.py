@@ -95,7 +95,7 @@ def apply_patch(original: Obj, body: bytes, content_type: str, *, kind: str) -> 
 
 def _decode_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return jsontext.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"error decoding patch: {exc}") from exc
 
