@@ -25,8 +25,8 @@ WATCH_DS = ("get", "daemonsets", "-n", "kube-system", "-w", "-o", "name")
 SHARED_FILES = ("ca.crt", "ca.key", "admin-token", "node-token")
 # short leader election so a takeover happens within seconds
 ELECTION = (
-    "--leader-elect-lease-duration=3s",
-    "--leader-elect-renew-deadline=2s",
+    "--leader-elect-lease-duration=4s",
+    "--leader-elect-renew-deadline=3s",
     "--leader-elect-retry-period=0.5s",
 )
 DAEMONSET = """
