@@ -57,7 +57,9 @@ async def test_a_cut_off_leader_steps_down_and_the_other_takes_over(etcd: EtcdPr
             async with running(a):
                 await wait_for(lambda: a.leads, timeout=10, message="a leads")
                 async with running(b):
-                    await asyncio.sleep(0)  # b starts while a holds the lease
+                    await wait_for(  # b has read the lease a holds, and stays out
+                        lambda: b.elector._lease is not None, timeout=10, message="b reads"
+                    )
                     lease = await b.registry.get("leases", LEASE_NAMESPACE, LEASE_NAME)
                     assert lease["spec"]["holderIdentity"] == "a"
                     assert not b.leads
