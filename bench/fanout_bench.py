@@ -135,7 +135,7 @@ async def _bare_writes(admin: ApiClient, count: int) -> tuple[list[float], float
             try:
                 current = await admin.get(path)
                 await admin.update(path + "/status", current)
-            except errors.NotFound:  # deleted since the list: no sample
+            except (errors.NotFound, errors.Conflict):  # deleted or written since: no sample
                 return
             latencies.append(ms_since(t0))
 
@@ -160,7 +160,13 @@ async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, 
     admin = ApiClient(
         server_url=srv.url, token=srv.admin_token, ca_file=str(srv.ca_file), timeout=60
     )
+    try:
+        return await _measure_with(admin, nodes, timeout)
+    finally:
+        await admin.close()
 
+
+async def _measure_with(admin: ApiClient, nodes: int, timeout: float) -> dict[str, Any]:
     async def registered() -> bool:
         items = (await admin.list(resource_path("nodes"))).get("items") or []
         return len(items) >= nodes
@@ -209,7 +215,6 @@ async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, 
             await follower
         out["follower_lists"] = tracker.lists
     out["bare"], out["bare_total"] = await _bare_writes(admin, nodes)
-    await admin.close()
     return out
 
 
