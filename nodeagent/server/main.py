@@ -155,10 +155,12 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
     store = await open_store(settings, sqlite_path=data_dir / STORE_FILE)
     runner: web.AppRunner | None = None
     tasks: list[asyncio.Task[None]] = []
+    exits = contextlib.ExitStack()
     try:
         registry = StoreRegistry(store)
         await registry.ensure_namespaces()
         app = make_app(registry, Authenticator(admin_token=admin_token, join_secret=join_secret))
+        exits.enter_context(app[keys.METRICS].timing_gc())  # GC pauses on /metrics
         runner = web.AppRunner(
             app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
         )
@@ -211,6 +213,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
             tasks=tuple(tasks),
         )
     finally:
+        exits.close()
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -1,4 +1,5 @@
-"""The server's Prometheus metrics: requests by verb, resource and code, latencies, watches.
+"""The server's Prometheus metrics: requests by verb, resource and code, latencies, watches,
+and the pauses of Python's cyclic garbage collector (each one holds every request).
 
 Each app gets its own CollectorRegistry, so several servers can live in one process (tests,
 all-in-one with an agent). Names follow kube-apiserver's apiserver_request_* family.
@@ -6,6 +7,10 @@ all-in-one with an agent). Names follow kube-apiserver's apiserver_request_* fam
 
 from __future__ import annotations
 
+import gc
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +27,7 @@ class Metrics:
     requests: Counter = field(init=False)
     latency: Histogram = field(init=False)
     watches: Gauge = field(init=False)
+    gc_pauses: Histogram = field(init=False)
     # the labelled children already made: labels() costs a lock and a tuple build per call
     _counters: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     _latencies: dict[tuple[str, str], Any] = field(default_factory=dict)
@@ -45,6 +51,32 @@ class Metrics:
             ("resource",),
             registry=self.registry,
         )
+        self.gc_pauses = Histogram(
+            "nodeagent_gc_pause_seconds",
+            "Pauses of the cyclic garbage collector by generation (the event loop stops).",
+            ("generation",),
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+
+    @contextmanager
+    def timing_gc(self) -> Iterator[None]:
+        """While open, every collection's pause is observed by generation (gc.callbacks is
+        process-wide: the server opens this once for its lifetime)."""
+        started: list[float] = []
+
+        def callback(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[:] = [time.perf_counter()]
+            elif started:
+                seconds = time.perf_counter() - started.pop()
+                self.gc_pauses.labels(str(info["generation"])).observe(seconds)
+
+        gc.callbacks.append(callback)
+        try:
+            yield
+        finally:
+            gc.callbacks.remove(callback)
 
     def observe(self, *, verb: str, resource: str, code: int, seconds: float) -> None:
         """Count one answered request and its latency."""

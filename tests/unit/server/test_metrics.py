@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from nodeagent.server.rest.metrics import Metrics
 
 
@@ -23,3 +25,19 @@ def test_requests_are_counted_by_verb_resource_and_code() -> None:
     assert _value(text, total + 'code="409",resource="nodes",verb="patch"}') == 1
     count = 'apiserver_request_duration_seconds_count{resource="nodes",verb="patch"}'
     assert _value(text, count) == 4
+
+
+def test_garbage_collector_pauses_are_observed_while_timed() -> None:
+    """A full collection while timing shows up under generation 2; after, nothing is added
+    and the callback is gone."""
+    m = Metrics()
+    count = 'nodeagent_gc_pause_seconds_count{generation="2"}'
+    callbacks = len(gc.callbacks)
+    with m.timing_gc():
+        gc.collect()
+        assert len(gc.callbacks) == callbacks + 1
+    assert _value(m.exposition().decode(), count) >= 1
+    seen = _value(m.exposition().decode(), count)
+    gc.collect()
+    assert _value(m.exposition().decode(), count) == seen
+    assert len(gc.callbacks) == callbacks
