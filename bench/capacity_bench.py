@@ -189,6 +189,10 @@ async def _measure(
         result["watchers"] = await _watchers(admin)
         agent_pids = [w.pid for w in workers]
         result["load"], result["load_usage"] = await _window(admin, pid, seconds, agent_pids)
+        try:
+            result["gc"] = await _gc_pauses(srv.url, srv.admin_token, srv.ssl_context())
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            result["gc"] = repr(exc)
     finally:
         counts: dict[str, int] = {}
         for w in workers:
@@ -228,7 +232,7 @@ def _run_one(agents: int, per_process: int, seconds: float) -> list[Figure]:
         f" of ramp-up; {len(r['load']['errors'])} probe(s) failed under load;"
         f" agent-side counts {json.dumps(r['counts'], sort_keys=True)};"
         f" server answered {r['load']['writes_per_s'][0]:.0f} writes/s in the window"
-        f" (agents want {agents / 5:.0f}/s)",
+        f" (agents want {agents / 5:.0f}/s); server GC pauses since start {r.get('gc')}",
         file=sys.stderr,
     )
     name = f"capacity.{agents}_agents"
@@ -324,6 +328,23 @@ async def _patch_many(srv: ServerProcess, nodes: int, writes: int) -> tuple[floa
         return sum(proc.cpu_times()[:2]) - c0, time.monotonic() - t0
 
 
+async def _gc_pauses(url: str, token: str, ssl_ctx: Any) -> str:
+    """The server's garbage-collector pauses so far, by generation: count and total seconds."""
+    hdrs = {"Authorization": f"Bearer {token}"}
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_ctx)) as http,
+        http.get(url + "/metrics", headers=hdrs) as r,
+    ):
+        text = await r.text()
+    found = {}
+    for line in text.splitlines():
+        for part in ("_count", "_sum"):
+            if line.startswith("nodeagent_gc_pause_seconds" + part):
+                gen = line.split('generation="')[1].split('"')[0]
+                found[f"gen{gen}{part}"] = round(float(line.split()[-1]), 3)
+    return json.dumps(found, sort_keys=True)
+
+
 def request_cost(*, nodes: int = 200, writes: int = 3000, repeats: int = 3) -> list[Figure]:
     """The server's CPU per node status PATCH (its own process's CPU time over `writes`
     patches, so other load on the machine barely moves it) and the rate it answered them."""
@@ -336,6 +357,8 @@ def request_cost(*, nodes: int = 200, writes: int = 3000, repeats: int = 3) -> l
                 cpu, wall = asyncio.run(_patch_many(srv, nodes, writes))
                 cpu_us.append(1e6 * cpu / writes)
                 rate.append(writes / wall)
+            pauses = asyncio.run(_gc_pauses(srv.url, srv.admin_token, srv.ssl_context()))
+            print(f"request_cost: server GC pauses {pauses}", file=sys.stderr)
         finally:
             srv.stop()
     return [
