@@ -1,10 +1,11 @@
 """PURE reader of Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`).
 
-kubectl's typed commands (`kubectl create namespace`, `auth can-i`, eviction) send their body
-as the `k8s\\x00` envelope around a runtime.Unknown{typeMeta, raw, contentEncoding,
-contentType}. This module reads the protobuf wire format and turns the known kinds into the
-JSON-shaped dicts the rest of the server works on, using field tables (rules as data) copied
-by number from k8s.io/api's generated.proto. It never encodes: answers are JSON.
+kubectl's typed commands (`kubectl create namespace`, `auth can-i`, eviction, the Pod of
+`kubectl debug`) send their body as the `k8s\\x00` envelope around a runtime.Unknown{typeMeta,
+raw, contentEncoding, contentType}. This module reads the protobuf wire format and turns the
+known kinds into the JSON-shaped dicts the rest of the server works on, using field tables
+(rules as data) copied by number from k8s.io/api's generated.proto. It never encodes:
+answers are JSON.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ class Field:
     name: str
     decode: Decoder
     shape: str = "one"  # "one", "list" (repeated) or "map" (map<string,string>)
+    pointer: bool = False  # a Go pointer: sent only when set, so its zero value is kept
 
 
 Schema = dict[int, Field]
@@ -147,7 +149,7 @@ def decode_message(data: bytes, schema: Schema) -> Obj:
             out.setdefault(f.name, []).append(f.decode(value))
         else:
             decoded = f.decode(value)
-            if _empty(decoded):
+            if _empty(decoded) and not f.pointer:
                 out.pop(f.name, None)
             else:
                 out[f.name] = decoded
@@ -240,9 +242,140 @@ SELF_SUBJECT_ACCESS_REVIEW: Schema = {
 
 SELF_SUBJECT_REVIEW: Schema = {1: Field(name="metadata", decode=_message(OBJECT_META))}
 
+# A Pod as `kubectl debug` sends it (node debugging; every profile): the fields it sets and
+# the usual container fields of a --custom container. Fields not listed here are skipped.
+CAPABILITIES: Schema = {
+    1: Field(name="add", decode=_text, shape="list"),
+    2: Field(name="drop", decode=_text, shape="list"),
+}
+SECURITY_CONTEXT: Schema = {
+    1: Field(name="capabilities", decode=_message(CAPABILITIES)),
+    2: Field(name="privileged", decode=_bool, pointer=True),
+    4: Field(name="runAsUser", decode=_int, pointer=True),
+    5: Field(name="runAsNonRoot", decode=_bool, pointer=True),
+    6: Field(name="readOnlyRootFilesystem", decode=_bool, pointer=True),
+    7: Field(name="allowPrivilegeEscalation", decode=_bool, pointer=True),
+    8: Field(name="runAsGroup", decode=_int, pointer=True),
+    11: Field(
+        name="seccompProfile",
+        decode=_message(
+            {1: Field(name="type", decode=_text), 2: Field(name="localhostProfile", decode=_text)}
+        ),
+    ),
+}
+CONTAINER: Schema = {
+    1: Field(name="name", decode=_text),
+    2: Field(name="image", decode=_text),
+    3: Field(name="command", decode=_text, shape="list"),
+    4: Field(name="args", decode=_text, shape="list"),
+    5: Field(name="workingDir", decode=_text),
+    6: Field(
+        name="ports",
+        decode=_message(
+            {
+                1: Field(name="name", decode=_text),
+                2: Field(name="hostPort", decode=_int),
+                3: Field(name="containerPort", decode=_int),
+                4: Field(name="protocol", decode=_text),
+                5: Field(name="hostIP", decode=_text),
+            }
+        ),
+        shape="list",
+    ),
+    7: Field(
+        name="env",
+        decode=_message(
+            {1: Field(name="name", decode=_text), 2: Field(name="value", decode=_text)}
+        ),
+        shape="list",
+    ),
+    9: Field(
+        name="volumeMounts",
+        decode=_message(
+            {
+                1: Field(name="name", decode=_text),
+                2: Field(name="readOnly", decode=_bool),
+                3: Field(name="mountPath", decode=_text),
+                4: Field(name="subPath", decode=_text),
+                5: Field(name="mountPropagation", decode=_text),
+                6: Field(name="subPathExpr", decode=_text),
+            }
+        ),
+        shape="list",
+    ),
+    13: Field(name="terminationMessagePath", decode=_text),
+    14: Field(name="imagePullPolicy", decode=_text),
+    15: Field(name="securityContext", decode=_message(SECURITY_CONTEXT)),
+    16: Field(name="stdin", decode=_bool),
+    17: Field(name="stdinOnce", decode=_bool),
+    18: Field(name="tty", decode=_bool),
+    20: Field(name="terminationMessagePolicy", decode=_text),
+}
+# VolumeSource members: field number -> (JSON name, schema). An empty one (emptyDir: {}) stays.
+VOLUME_SOURCES: dict[int, tuple[str, Schema]] = {
+    1: ("hostPath", {1: Field(name="path", decode=_text), 2: Field(name="type", decode=_text)}),
+    2: ("emptyDir", {1: Field(name="medium", decode=_text)}),
+}
+
+
+def _volume(value: int | bytes) -> Obj:
+    """A Volume: its name, and its source's member inline (the JSON form has no
+    `volumeSource` level)."""
+    if not isinstance(value, bytes):
+        raise ProtobufError("expected a message")
+    volume: Obj = {}
+    for number, _wire, item in fields(value):
+        if number == 1:
+            volume["name"] = _text(item)
+        elif number == 2 and isinstance(item, bytes):
+            for member, _kind, body in fields(item):
+                known = VOLUME_SOURCES.get(member)
+                if known is not None and isinstance(body, bytes):
+                    volume[known[0]] = decode_message(body, known[1])
+    return volume
+
+
+POD_SPEC: Schema = {
+    1: Field(name="volumes", decode=_volume, shape="list"),
+    2: Field(name="containers", decode=_message(CONTAINER), shape="list"),
+    3: Field(name="restartPolicy", decode=_text),
+    4: Field(name="terminationGracePeriodSeconds", decode=_int),
+    6: Field(name="dnsPolicy", decode=_text),
+    7: Field(name="nodeSelector", decode=_text, shape="map"),
+    8: Field(name="serviceAccountName", decode=_text),
+    10: Field(name="nodeName", decode=_text),
+    11: Field(name="hostNetwork", decode=_bool),
+    12: Field(name="hostPID", decode=_bool),
+    13: Field(name="hostIPC", decode=_bool),
+    16: Field(name="hostname", decode=_text),
+    17: Field(name="subdomain", decode=_text),
+    19: Field(name="schedulerName", decode=_text),
+    20: Field(name="initContainers", decode=_message(CONTAINER), shape="list"),
+    22: Field(
+        name="tolerations",
+        decode=_message(
+            {
+                1: Field(name="key", decode=_text),
+                2: Field(name="operator", decode=_text),
+                3: Field(name="value", decode=_text),
+                4: Field(name="effect", decode=_text),
+                5: Field(name="tolerationSeconds", decode=_int),
+            }
+        ),
+        shape="list",
+    ),
+    24: Field(name="priorityClassName", decode=_text),
+    27: Field(name="shareProcessNamespace", decode=_bool),
+}
+POD: Schema = {
+    1: Field(name="metadata", decode=_message(OBJECT_META)),
+    2: Field(name="spec", decode=_message(POD_SPEC)),
+}
+
 # The kinds whose protobuf bodies the server reads, by (apiVersion, kind).
 KINDS: dict[tuple[str, str], Schema] = {
     ("v1", "Namespace"): NAMESPACE,
+    ("v1", "Pod"): POD,
     ("v1", "DeleteOptions"): DELETE_OPTIONS,
     ("meta.k8s.io/v1", "DeleteOptions"): DELETE_OPTIONS,
     ("policy/v1", "Eviction"): EVICTION,
