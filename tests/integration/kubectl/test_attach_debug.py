@@ -1,0 +1,264 @@
+"""`kubectl attach` and `kubectl debug node/NAME` against the real server, a real agent
+process and real containers (the session's private podman service).
+
+The agent runs as `python -m nodeagent agent` joined to the kubectl suite's server; each test
+starts its own pods on that node (in one namespace) and waits for them with a deadline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.kubectl.conftest import KUBECTL, Cluster, wait_for
+from tests.support.podman import PodmanService, busybox_image
+from tests.support.server import free_port
+
+pytestmark = pytest.mark.podman
+
+NAMESPACE = "attach-debug"
+SHELL_IMAGE = "localhost/busybox-sh:1"  # busybox whose default command is a shell
+_names = itertools.count()
+Obj = dict[str, Any]
+
+
+@dataclass(kw_only=True)
+class Host:
+    cluster: Cluster
+    node: str
+    image: str
+    root: Path
+
+    def kubectl(
+        self, *args: str, stdin: str | None = None, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        return self.cluster.kubectl("-n", NAMESPACE, *args, stdin=stdin, timeout=timeout)
+
+    def argv(self, *args: str) -> list[str]:
+        return [str(KUBECTL), *self.cluster._flags(), "-n", NAMESPACE, *args]
+
+    def env(self) -> dict[str, str]:
+        return self.cluster.server.kubectl_env()
+
+    def pod(self, name: str) -> Obj:
+        return self.cluster.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}")
+
+    def phase(self, name: str) -> str:
+        return str((self.pod(name).get("status") or {}).get("phase", ""))
+
+    def wait_phase(self, name: str, phase: str, timeout: float = 60) -> None:
+        wait_for(
+            lambda: self.phase(name) == phase,
+            timeout=timeout,
+            what=f"pod {name} {phase}: {self.root / 'agent.log'}",
+        )
+
+    def run(self, container: Obj, *, restart: str = "Never") -> str:
+        """Create a pod with `container` on this node and wait for it to run; its name."""
+        name = f"p{next(_names)}"
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {
+                "nodeName": self.node,
+                "hostNetwork": True,
+                "restartPolicy": restart,
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "main", "image": self.image, **container}],
+            },
+        }
+        status, body = self.cluster.api("POST", f"/api/v1/namespaces/{NAMESPACE}/pods", pod)
+        assert status == 201, body
+        self.wait_phase(name, "Running")
+        return name
+
+
+@pytest.fixture(scope="module")
+def host(
+    cluster: Cluster,
+    podman_service: PodmanService,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Host]:
+    """An agent process on a node of the suite's server, with no pods yet."""
+    image = busybox_image(podman_service, SHELL_IMAGE, changes=('CMD ["/bin/sh"]',))
+    root = tmp_path_factory.mktemp("attach-host")
+    node = f"attach-host-{os.getpid()}"
+    secret = root / "join-secret"
+    secret.write_text(cluster.server.join_secret)
+    (root / "manifests").mkdir()
+    argv = [
+        sys.executable, "-m", "nodeagent", "agent",
+        "--node-name", node,
+        "--server", cluster.server.url,
+        "--token-file", str(secret),
+        "--ca-file", str(cluster.server.ca_file),
+        "--runtime-socket", podman_service.socket_path,
+        "--listen", f"127.0.0.1:{free_port()}",
+        "--manifest-dir", str(root / "manifests"),
+        "--state-dir", str(root / "state"),
+    ]  # fmt: skip
+    log = (root / "agent.log").open("wb")
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        cluster.namespace(NAMESPACE)
+
+        def ready() -> bool:
+            status, body = cluster.api("GET", f"/api/v1/nodes/{node}")
+            if status != 200:
+                return False
+            conditions = (body.get("status") or {}).get("conditions") or []
+            return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+        wait_for(ready, timeout=60, what=f"node {node} Ready: {root / 'agent.log'}")
+        yield Host(cluster=cluster, node=node, image=image, root=root)
+    finally:
+        cluster.kubectl("-n", NAMESPACE, "delete", "pods", "--all", "--wait=false")
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
+        ids = podman_service.podman(
+            "ps", "-aq", "--filter", f"label=io.nodeagent.node={node}", check=False
+        ).stdout.split()
+        if ids:
+            podman_service.podman("rm", "-f", "-t", "0", *ids, check=False)
+
+
+class Terminal:
+    """A command run with a pseudo-terminal of 33 rows x 111 columns as its stdin, stdout
+    and stderr: type into it, wait for text on it."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        import fcntl
+        import struct
+        import termios
+
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env)
+        os.close(slave)
+        self.screen = bytearray()
+
+    def _pump(self, timeout: float) -> bool:
+        """Read what is there within `timeout`; False once the terminal is closed."""
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            data = os.read(self.master, 4096)
+        except OSError:  # EIO: the terminal's last user is gone
+            return False
+        self.screen += data
+        return bool(data)
+
+    def wait(self, seen: Callable[[bytes], bool], *, timeout: float = 60, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not seen(bytes(self.screen)):
+            if time.monotonic() > deadline or not self._pump(0.2):
+                if seen(bytes(self.screen)):
+                    return
+                raise AssertionError(f"{what}: not on the terminal: {bytes(self.screen)!r}")
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def finish(self, timeout: float = 60) -> int:
+        """Read until the command exits; its exit code."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            if not self._pump(0.2):
+                break
+        return self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+    @property
+    def text(self) -> str:
+        return self.screen.decode(errors="replace")
+
+
+def _debugger_pod(host: Host) -> str:
+    """The name of the one node-debugger pod of this node (kubectl names it)."""
+    names = [
+        p["metadata"]["name"]
+        for p in host.cluster.pods(NAMESPACE)
+        if p["metadata"]["name"].startswith(f"node-debugger-{host.node}-")
+        and not p["metadata"].get("deletionTimestamp")
+    ]
+    assert len(names) == 1, names
+    return names[0]
+
+
+def test_debug_node_interactive(host: Host, tmp_path: Path) -> None:
+    """`kubectl debug node/NODE -it --image=IMAGE`: the debugger pod runs on the node with
+    the host's / at /host and the host's namespaces; kubectl attaches to its shell, where
+    `chroot /host` reads a file of this host as root; when the shell exits the pod is
+    Succeeded (restartPolicy Never), and `kubectl delete pod` removes it."""
+    marker = tmp_path / "marker"
+    marker.write_text(f"host file {os.getpid()}\n")
+    term = Terminal(
+        host.argv(
+            "debug", f"node/{host.node}", "-it", f"--image={host.image}",
+            "--image-pull-policy=Never",
+        ),
+        host.env(),
+    )  # fmt: skip
+    try:
+        term.wait(lambda s: b"try pressing enter" in s, what="kubectl's attach message")
+        term.type(b"\r")
+        term.wait(lambda s: b"# " in s, what="the shell's prompt")
+        term.type(f"chroot /host cat {marker}; id -u; exit\r".encode())
+        code = term.finish()
+    finally:
+        term.close()
+    assert code == 0, term.text
+    assert f"host file {os.getpid()}" in term.text
+    assert "\n0\r\n" in term.text.replace("\r\r", "\r"), term.text  # id -u: root
+    name = _debugger_pod(host)
+    spec = host.pod(name)["spec"]
+    assert (spec["hostPID"], spec["hostNetwork"], spec["hostIPC"]) == (True, True, True)
+    assert spec["restartPolicy"] == "Never"
+    host.wait_phase(name, "Succeeded")
+    deleted = host.kubectl("delete", "pod", name, timeout=90)
+    assert deleted.returncode == 0, deleted.stderr
+    assert host.cluster.api("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/{name}")[0] == 404
+
+
+def _capabilities(status: str) -> str:
+    return next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:"))
+
+
+def test_debug_node_sysadmin_profile(host: Host) -> None:
+    """--profile=sysadmin runs the debugger privileged (every capability this root process
+    has) in the host's PID namespace: without -i kubectl only creates the pod, whose log
+    shows the host's process 1."""
+    script = "cat /proc/1/comm; grep CapEff /proc/self/status"
+    created = host.kubectl(
+        "debug", f"node/{host.node}", f"--image={host.image}", "--image-pull-policy=Never",
+        "--profile=sysadmin", "--", "sh", "-c", script,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    name = _debugger_pod(host)
+    host.wait_phase(name, "Succeeded")
+    logs = host.kubectl("logs", name)
+    assert logs.returncode == 0, logs.stderr
+    first, second = logs.stdout.splitlines()
+    assert first == Path("/proc/1/comm").read_text().strip()
+    assert _capabilities(second) == _capabilities(Path("/proc/self/status").read_text())
+    assert host.kubectl("delete", "pod", name, timeout=90).returncode == 0
