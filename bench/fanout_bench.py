@@ -14,12 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import psutil  # type: ignore[import-untyped]
 
 from bench.common import ms_since, poll
 from bench.report import Figure
@@ -144,6 +148,39 @@ async def _bare_writes(admin: ApiClient, count: int) -> tuple[list[float], float
     return latencies, ms_since(t0)
 
 
+REQUEST_LINE = re.compile(
+    r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$", re.MULTILINE
+)
+
+
+async def _requests(admin: ApiClient) -> Counter[str]:
+    """The server's request counts so far, by 'VERB resource' (its /metrics)."""
+    counts: Counter[str] = Counter()
+    for m in REQUEST_LINE.finditer(await admin.get_text("/metrics")):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m["labels"]))
+        counts[f"{labels.get('verb')} {labels.get('resource')}"] += int(float(m["value"]))
+    return counts
+
+
+def _cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def load_line(
+    *, phase: str, cpu: float, wall: float, before: Counter[str], after: Counter[str]
+) -> str:
+    """What the server did during a phase: CPU, wall time, HTTP requests by kind."""
+    done = after - before
+    total = sum(done.values())
+    top = ", ".join(f"{k} {v}" for k, v in done.most_common(8))
+    per = cpu * 1000 / total if total else 0.0
+    return (
+        f"fanout {phase}: server CPU {cpu:.1f} s in {wall:.1f} s ({100 * cpu / wall:.0f}% of a"
+        f" core); {total} HTTP requests ({per:.1f} ms CPU each, controller writes aside): {top}"
+    )
+
+
 async def _patch_retrying(admin: ApiClient, patch: Obj) -> int:
     """PATCH the DaemonSet; returns how many 409s came back first (see docs/performance.md)."""
     path = resource_path("daemonsets", namespace=NAMESPACE, name=DS_NAME)
@@ -161,17 +198,19 @@ async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, 
         server_url=srv.url, token=srv.admin_token, ca_file=str(srv.ca_file), timeout=60
     )
     try:
-        return await _measure_with(admin, nodes, timeout)
+        return await _measure_with(admin, nodes, timeout, pid=srv.process.pid if srv.process else 0)
     finally:
         await admin.close()
 
 
-async def _measure_with(admin: ApiClient, nodes: int, timeout: float) -> dict[str, Any]:
+async def _measure_with(
+    admin: ApiClient, nodes: int, timeout: float, *, pid: int
+) -> dict[str, Any]:
     async def registered() -> bool:
         items = (await admin.list(resource_path("nodes"))).get("items") or []
         return len(items) >= nodes
 
-    out: dict[str, Any] = {"patch_conflicts": 0, "short": []}
+    out: dict[str, Any] = {"patch_conflicts": 0, "short": [], "load": []}
     t0 = time.perf_counter()
     with contextlib.suppress(TimeoutError):  # go on with the nodes there are
         await poll(registered, timeout=timeout, interval=0.5, what=f"{nodes} nodes registered")
@@ -184,6 +223,7 @@ async def _measure_with(admin: ApiClient, nodes: int, timeout: float) -> dict[st
             ("create", "localhost/busybox:1", False),
             ("update", "localhost/busybox:2", True),
         ):
+            requests_before, cpu_before = await _requests(admin), _cpu_seconds(pid)
             tracker.goal(image=image, need_ready=need_ready)
             if phase == "create":
                 await admin.create(
@@ -203,6 +243,15 @@ async def _measure_with(admin: ApiClient, nodes: int, timeout: float) -> dict[st
             except TimeoutError:  # report the nodes that made it, and say so
                 out["short"].append(f"{phase}: {len(tracker.seen)} of {have} nodes in {timeout} s")
             out[phase] = sorted(tracker.seen.values()) or [timeout * 1000]
+            out["load"].append(
+                load_line(
+                    phase=phase,
+                    cpu=_cpu_seconds(pid) - cpu_before,
+                    wall=ms_since(tracker.t0) / 1000,
+                    before=requests_before,
+                    after=await _requests(admin),
+                )
+            )
             out[f"{phase}_wall0"], out[f"{phase}_image"] = tracker.wall0, image
             out[f"{phase}_steps"] = {
                 "controller_create_on_watch": sorted(tracker.created.values()),
@@ -334,6 +383,8 @@ def _run_one(
         " was ended as too slow, so a late relist may have stamped nodes late)",
         file=sys.stderr,
     )
+    for line in out["load"]:
+        print(line, file=sys.stderr)
     return [
         Figure(
             name=f"fanout.{nodes}_nodes.create_to_pod_running",

@@ -167,6 +167,17 @@ class ApiClient:
             raise Unreachable(f"{method} {path}: {type(e).__name__}: {e}") from e
         return reply if isinstance(reply, dict) else {}
 
+    async def get_text(self, path: str) -> str:
+        """GET a plain-text path (/metrics, /healthz): the body as text."""
+        try:
+            async with self._client().get(self.server_url + path, ssl=self._ssl) as resp:
+                text = await resp.text()
+                if resp.status >= 400:
+                    raise error_from_status(resp.status, _json_or_none(text))
+                return text
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            raise Unreachable(f"GET {path}: {type(e).__name__}: {e}") from e
+
     async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> Obj:
         return await self.request("GET", path, params=params)
 
