@@ -26,7 +26,6 @@ from nodeagent.api.errors import (
     APIError,
     BadRequest,
     FieldError,
-    Forbidden,
     Invalid,
     NotFound,
     ServiceUnavailable,
@@ -40,6 +39,7 @@ from nodeagent.api.remotecommand import (
 )
 from nodeagent.api.remotecommand import exit_status as exit_status  # re-exported
 from nodeagent.api.tokens import node_bearer_token
+from nodeagent.server.auth import Attributes, authorize
 from nodeagent.server.rest import keys
 
 log = structlog.get_logger()
@@ -101,9 +101,23 @@ def agent_address(node: Obj) -> str:
 
 
 def _check_caller(request: web.Request) -> None:
+    """The authorizer's answer for pods/log, pods/exec or pods/attach (POST is create, GET
+    get); a node is refused all three, as Kubernetes' node authorizer refuses them."""
     user = request.get(keys.USER)
-    if user is not None and getattr(user, "node", None):
-        raise Forbidden(f'User "{user.name}" cannot proxy to pods: nodes may not exec or read logs')
+    if user is None:
+        return
+    denied = authorize(
+        user,
+        Attributes(
+            verb="create" if request.method == "POST" else "get",
+            resource="pods",
+            subresource=request.path.rstrip("/").rsplit("/", 1)[-1],
+            namespace=request.match_info["namespace"],
+            name=request.match_info["name"],
+        ),
+    )
+    if denied is not None:
+        raise denied
 
 
 async def _target(request: web.Request) -> tuple[str, str, str, str]:

@@ -193,10 +193,153 @@ class Terminal:
         return self.screen.decode(errors="replace")
 
 
+def test_attach_streams_output_until_the_process_ends(host: Host) -> None:
+    """`kubectl attach POD` shows the main process's lines as it writes them, stdout and
+    stderr apart; when the process ends, kubectl exits 0 (an attach reports Success)."""
+    script = (
+        "i=0; while [ ! -e /tmp/stop ]; do echo line $i; i=$((i+1)); sleep 0.2; done; "
+        "echo bye; echo gone >&2; exit 3"
+    )
+    name = host.run({"command": ["sh", "-c", script]})
+    proc = subprocess.Popen(
+        host.argv("attach", name),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=host.env(),
+    )
+    try:
+        assert proc.stdout is not None
+        first = second = b""
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no output within 30 s"
+        first = proc.stdout.readline()
+        second = proc.stdout.readline()
+        assert first.startswith(b"line "), first
+        assert second.startswith(b"line "), second
+        assert int(second.split()[1]) == int(first.split()[1]) + 1  # as written, not replayed
+        assert proc.poll() is None
+        stopped = host.kubectl("exec", name, "--", "touch", "/tmp/stop")
+        assert stopped.returncode == 0, stopped.stderr
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert out.endswith(b"bye\n"), out
+    assert b"gone" in err
+    host.wait_phase(name, "Failed")  # the process's own exit code (3) is the pod's
+
+
+def test_attach_stdin_reaches_a_process_that_reads_it(host: Host) -> None:
+    """`kubectl attach -i` to `cat` with stdin: true: what is typed is echoed back while
+    kubectl stays attached. With stdinOnce, the end of kubectl's input is cat's end of input:
+    cat exits, `kubectl attach -i` exits 0 and the pod is Succeeded."""
+    name = host.run({"command": ["cat"], "stdin": True})
+    proc = subprocess.Popen(
+        host.argv("attach", "-i", name),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=host.env(),
+    )
+    try:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        for word in (b"hello\n", b"again\n"):
+            proc.stdin.write(word)
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 30)
+            assert ready, "no echo within 30 s"
+            assert proc.stdout.readline() == word
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    once = host.run({"command": ["cat"], "stdin": True, "stdinOnce": True})
+    result = host.kubectl("attach", "-i", once, stdin="only once\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "only once\n"
+    host.wait_phase(once, "Succeeded")
+
+
+def test_attach_without_stdin_in_the_spec(host: Host) -> None:
+    """`kubectl attach -it` to a container without stdin or tty: kubectl says it cannot use
+    a terminal, and the output still streams (the input is dropped, as containerd does)."""
+    script = "while true; do echo tick; sleep 0.2; done"
+    name = host.run({"command": ["sh", "-c", script]})
+    proc = subprocess.Popen(
+        host.argv("attach", "-it", name),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=host.env(),
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        proc.stdin.write(b"ignored\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no output within 30 s"
+        assert proc.stdout.readline() == b"tick\n"
+    finally:
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+    assert b"Unable to use a TTY - container main did not allocate one" in err
+
+
+def test_attach_interactive_terminal(host: Host) -> None:
+    """`kubectl attach -it` to a shell with stdin and tty, under a pty: the shell reads the
+    terminal at the user's size; when it exits, kubectl exits 0."""
+    name = host.run({"command": ["sh"], "stdin": True, "tty": True})
+    term = Terminal(host.argv("attach", "-it", name), host.env())
+    try:
+        term.wait(lambda s: b"try pressing enter" in s, what="kubectl's attach message")
+        term.type(b"\r")
+        term.wait(lambda s: b"# " in s, what="the shell's prompt")
+        term.type(b"tty; stty size; exit 4\r")
+        code = term.finish()
+    finally:
+        term.close()
+    assert code == 0, term.text
+    assert "/dev/pts/" in term.text or "/dev/console" in term.text, term.text
+    assert "33 111" in term.text, term.text
+    host.wait_phase(name, "Failed")
+
+
+def test_attach_refusals(host: Host) -> None:
+    """A pod with no node is the server's BadRequest, as kube-apiserver words it; the admin
+    may create pods/attach (kubectl auth can-i), a node may not."""
+    unbound = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "unbound", "namespace": NAMESPACE},
+        "spec": {"containers": [{"name": "c", "image": host.image}]},
+    }
+    status, body = host.cluster.api("POST", f"/api/v1/namespaces/{NAMESPACE}/pods", unbound)
+    assert status == 201, body
+    result = host.kubectl("attach", "unbound", "--pod-running-timeout=1s", timeout=30)
+    assert result.returncode != 0
+    can = host.kubectl("auth", "can-i", "create", "pods/attach")
+    assert can.stdout.strip() == "yes", can.stderr
+    code, reply = host.cluster.api(
+        "POST",
+        f"/api/v1/namespaces/{NAMESPACE}/pods/unbound/attach?stdout=true",
+        token=host.cluster.server.node_token(host.node),
+    )
+    assert code == 403, reply
+    assert 'cannot create resource "pods/attach"' in reply["message"], reply
+    code, reply = host.cluster.api(
+        "POST", f"/api/v1/namespaces/{NAMESPACE}/pods/unbound/attach?stdout=true"
+    )
+    assert code == 400, reply
+    assert reply["message"] == "pod unbound does not have a host assigned"
+
+
 def _debugger_pod(host: Host) -> str:
     """The name of the one node-debugger pod of this node (kubectl names it)."""
     names = [
-        p["metadata"]["name"]
+        str(p["metadata"]["name"])
         for p in host.cluster.pods(NAMESPACE)
         if p["metadata"]["name"].startswith(f"node-debugger-{host.node}-")
         and not p["metadata"].get("deletionTimestamp")
