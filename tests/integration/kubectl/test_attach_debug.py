@@ -8,6 +8,7 @@ starts its own pods on that node (in one namespace) and waits for them with a de
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import pty
 import select
@@ -305,6 +306,32 @@ def test_attach_interactive_terminal(host: Host) -> None:
     assert "/dev/pts/" in term.text or "/dev/console" in term.text, term.text
     assert "33 111" in term.text, term.text
     host.wait_phase(name, "Failed")
+
+
+def test_run_interactive_and_remove(host: Host) -> None:
+    """`kubectl run -it --rm --restart=Never` (bound to the node with --overrides, as there
+    is no scheduler): kubectl attaches to the new pod's shell and deletes the pod after it."""
+    name = f"run{next(_names)}"
+    overrides = json.dumps({"spec": {"nodeName": host.node}})
+    term = Terminal(
+        host.argv(
+            "run", name, "-it", "--rm", "--restart=Never", f"--image={host.image}",
+            "--image-pull-policy=Never", f"--overrides={overrides}", "--", "sh",
+        ),
+        host.env(),
+    )  # fmt: skip
+    try:
+        term.wait(lambda s: b"try pressing enter" in s, what="kubectl's attach message")
+        term.type(b"\r")
+        term.wait(lambda s: b"# " in s, what="the shell's prompt")
+        term.type(b"echo from-$((6*7)); exit\r")
+        code = term.finish(timeout=90)
+    finally:
+        term.close()
+    assert code == 0, term.text
+    assert "from-42" in term.text
+    assert f'pod "{name}" deleted' in term.text
+    assert host.cluster.api("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/{name}")[0] == 404
 
 
 def test_attach_refusals(host: Host) -> None:
