@@ -185,7 +185,9 @@ def _runtime(request: web.Request) -> Runtime:
     return runtime
 
 
-def _container_id(request: web.Request) -> str:
+def _container(request: web.Request) -> tuple[str, Obj]:
+    """The engine id and the spec of the container a request names ({namespace}, {pod},
+    {container}); 404 or 400 with kubelet's words when there is none (yet)."""
     state = request.app[STATE]
     ns, name, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
     for record in state.pods.values():
@@ -193,24 +195,16 @@ def _container_id(request: web.Request) -> str:
         if meta["name"] == name and meta.get("namespace", "default") == ns:
             cid = record.container_ids.get(container)
             if cid:
-                return cid
+                spec = record.pod.get("spec") or {}
+                every = (spec.get("initContainers") or []) + (spec.get("containers") or [])
+                return cid, next((dict(c) for c in every if c.get("name") == container), {})
             code, text = no_container_answer(record.pod, record.status, container)
             raise web.HTTPNotFound(text=text) if code == 404 else web.HTTPBadRequest(text=text)
     raise web.HTTPNotFound(text=f"pod {ns}/{name} is not on this node\n")
 
 
-def _container_spec(request: web.Request) -> Obj:
-    """The spec of the container a request names (its pod was found by _container_id)."""
-    state = request.app[STATE]
-    ns, name, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
-    for record in state.pods.values():
-        meta = record.pod["metadata"]
-        if meta["name"] == name and meta.get("namespace", "default") == ns:
-            spec = record.pod.get("spec") or {}
-            for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
-                if c.get("name") == container:
-                    return dict(c)
-    raise web.HTTPNotFound(text=f"container {container} is not valid for pod {name}\n")
+def _container_id(request: web.Request) -> str:
+    return _container(request)[0]
 
 
 # kubelet's words for a container whose logs cannot be read yet (validateContainerLogStatus).
@@ -372,8 +366,7 @@ async def attach_stream(request: web.Request) -> web.StreamResponse:
     async def start() -> tuple[ExecSession, rc.ExecOptions]:
         if problem := rc.exec_options(request.query, ()).streams_problem():
             raise web.HTTPBadRequest(text=problem)
-        cid = _container_id(request)
-        container = _container_spec(request)
+        cid, container = _container(request)
         options = rc.attach_options(request.query, container)
         session = await _runtime(request).start_attach(
             cid,
