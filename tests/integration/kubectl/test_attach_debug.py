@@ -12,9 +12,7 @@ import json
 import os
 import pty
 import select
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from tests.integration.kubectl.agentprocess import agent_process
 from tests.integration.kubectl.conftest import KUBECTL, Cluster, wait_for
 from tests.support.podman import PodmanService, busybox_image
-from tests.support.server import free_port
 
 pytestmark = pytest.mark.podman
 
@@ -97,23 +95,7 @@ def host(
     image = busybox_image(podman_service, SHELL_IMAGE, changes=('CMD ["/bin/sh"]',))
     root = tmp_path_factory.mktemp("attach-host")
     node = f"attach-host-{os.getpid()}"
-    secret = root / "join-secret"
-    secret.write_text(cluster.server.join_secret)
-    (root / "manifests").mkdir()
-    argv = [
-        sys.executable, "-m", "nodeagent", "agent",
-        "--node-name", node,
-        "--server", cluster.server.url,
-        "--token-file", str(secret),
-        "--ca-file", str(cluster.server.ca_file),
-        "--runtime-socket", podman_service.socket_path,
-        "--listen", f"127.0.0.1:{free_port()}",
-        "--manifest-dir", str(root / "manifests"),
-        "--state-dir", str(root / "state"),
-    ]  # fmt: skip
-    log = (root / "agent.log").open("wb")
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with agent_process(cluster, podman_service, root=root, node=node):
         cluster.namespace(NAMESPACE)
 
         def ready() -> bool:
@@ -124,17 +106,10 @@ def host(
             return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
         wait_for(ready, timeout=60, what=f"node {node} Ready: {root / 'agent.log'}")
-        yield Host(cluster=cluster, node=node, image=image, root=root)
-    finally:
-        cluster.kubectl("-n", NAMESPACE, "delete", "pods", "--all", "--wait=false")
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
-        ids = podman_service.podman(
-            "ps", "-aq", "--filter", f"label=io.nodeagent.node={node}", check=False
-        ).stdout.split()
-        if ids:
-            podman_service.podman("rm", "-f", "-t", "0", *ids, check=False)
+        try:
+            yield Host(cluster=cluster, node=node, image=image, root=root)
+        finally:
+            cluster.kubectl("-n", NAMESPACE, "delete", "pods", "--all", "--wait=false")
 
 
 class Terminal:

@@ -13,10 +13,8 @@ import os
 import pty
 import re
 import select
-import signal
 import struct
 import subprocess
-import sys
 import termios
 import time
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.kubectl.agentprocess import agent_process
 from tests.integration.kubectl.conftest import KUBECTL, Cluster, wait_for
 from tests.support.podman import PodmanService
 from tests.support.server import free_port
@@ -79,47 +78,26 @@ def host(
     """An agent process on a node of the suite's server, with the pod `shell` Running on it."""
     root = tmp_path_factory.mktemp("exec-host")
     node = f"exec-host-{os.getpid()}"
-    secret = root / "join-secret"
-    secret.write_text(cluster.server.join_secret)
-    (root / "manifests").mkdir()
-    argv = [
-        sys.executable, "-m", "nodeagent", "agent",
-        "--node-name", node,
-        "--server", cluster.server.url,
-        "--token-file", str(secret),
-        "--ca-file", str(cluster.server.ca_file),
-        "--runtime-socket", podman_service.socket_path,
-        "--listen", f"127.0.0.1:{free_port()}",
-        "--manifest-dir", str(root / "manifests"),
-        "--state-dir", str(root / "state"),
-    ]  # fmt: skip
-    log = (root / "agent.log").open("wb")
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        cluster.namespace(NAMESPACE)
-        status, body = cluster.api(
-            "POST", f"/api/v1/namespaces/{NAMESPACE}/pods", _pod(node, busybox)
-        )
-        assert status == 201, body
+    with agent_process(cluster, podman_service, root=root, node=node) as process:
+        try:
+            cluster.namespace(NAMESPACE)
+            status, body = cluster.api(
+                "POST", f"/api/v1/namespaces/{NAMESPACE}/pods", _pod(node, busybox)
+            )
+            assert status == 201, body
 
-        def running() -> bool:
-            pod = cluster.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{POD}")
-            return (pod.get("status") or {}).get("phase") == "Running"
+            def running() -> bool:
+                pod = cluster.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{POD}")
+                return (pod.get("status") or {}).get("phase") == "Running"
 
-        wait_for(running, timeout=60, what=f"the pod Running on {node}: {root / 'agent.log'}")
-        h = Host(cluster=cluster, node=node, process=process)
-        wait_for(lambda: "started" in h.kubectl("logs", POD).stdout, what="the pod's first line")
-        yield h
-    finally:
-        cluster.api("DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods/{POD}", {})
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
-        ids = podman_service.podman(
-            "ps", "-aq", "--filter", f"label=io.nodeagent.node={node}", check=False
-        ).stdout.split()
-        if ids:
-            podman_service.podman("rm", "-f", "-t", "0", *ids, check=False)
+            wait_for(running, timeout=60, what=f"the pod Running on {node}: {root / 'agent.log'}")
+            h = Host(cluster=cluster, node=node, process=process)
+            wait_for(
+                lambda: "started" in h.kubectl("logs", POD).stdout, what="the pod's first line"
+            )
+            yield h
+        finally:
+            cluster.api("DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods/{POD}", {})
 
 
 def test_stdin_reaches_the_command_and_its_end_ends_it(host: Host) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from nodeagent.runtime.docker import DockerRuntime, connect_runtime
-from nodeagent.runtime.protocol import ContainerInfo, ContainerState, PodContext
+from nodeagent.runtime.protocol import ContainerInfo, ContainerState, ExecSession, PodContext
 from tests.support.podman import PodmanService
 from tests.support.wait import wait_for
 
@@ -82,3 +83,12 @@ async def wait_exited(rt: DockerRuntime, container_id: str, timeout: float = 15)
         return info if info.state is ContainerState.EXITED else None
 
     return await wait_for(exited, timeout=timeout, message=f"{container_id[:12]} exits")
+
+
+async def drain(session: ExecSession) -> list[tuple[int, bytes]]:
+    """Every (channel, bytes) an exec or attach session gives until its output ends."""
+    chunks = []
+    async with asyncio.timeout(30):
+        while (chunk := await session.read()) is not None:
+            chunks.append(chunk)
+    return chunks

@@ -11,18 +11,10 @@ import pytest
 
 from nodeagent.runtime.docker import DockerRuntime
 from nodeagent.runtime.protocol import ContainerState, ExecSession, RuntimeError_
-from tests.integration.runtime.conftest import info_of, make_pod, run_pod, wait_exited
+from tests.integration.runtime.conftest import drain, info_of, make_pod, run_pod, wait_exited
 from tests.support.podman import PodmanService
 
 pytestmark = pytest.mark.podman
-
-
-async def _drain(session: ExecSession) -> list[tuple[int, bytes]]:
-    chunks = []
-    async with asyncio.timeout(30):
-        while (chunk := await session.read()) is not None:
-            chunks.append(chunk)
-    return chunks
 
 
 async def _read_until(session: ExecSession, marker: bytes) -> bytes:
@@ -54,7 +46,7 @@ async def test_attach_streams_what_the_process_writes_until_it_ends(
     session = await runtime.start_attach(cid, stdin=True, tty=False)
     try:
         await session.write(b"go\n")  # the process starts writing only once we are attached
-        chunks = await _drain(session)
+        chunks = await drain(session)
         assert [c for c in chunks if c[0] == 1] == [(1, b"out\n"), (1, b"last\n")]
         assert [c for c in chunks if c[0] == 2] == [(2, b"err\n")]
         assert await session.exit_code() == 0
@@ -78,7 +70,7 @@ async def test_stdin_once_closes_the_process_stdin(
         await session.write(b"ping\n")
         assert await _read_until(session, b"ping\n") == b"ping\n"
         await session.close_stdin()
-        assert await _drain(session) == []
+        assert await drain(session) == []
     finally:
         await session.aclose()
     assert (await wait_exited(runtime, cid)).exit_code == 0
@@ -144,7 +136,7 @@ async def test_a_shell_with_stdin_and_tty_waits_for_its_terminal(
     try:
         await session.resize(width=97, height=21)
         await session.write(b"tty; stty size; echo oops >&2; exit 3\n")
-        output = b"".join(data for channel, data in await _drain(session) if channel == 1)
+        output = b"".join(data for channel, data in await drain(session) if channel == 1)
         assert b"/dev/pts/" in output or b"/dev/console" in output, output
         assert b"21 97" in output
         assert b"oops" in output

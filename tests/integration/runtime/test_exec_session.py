@@ -11,19 +11,11 @@ from pathlib import Path
 import pytest
 
 from nodeagent.runtime.docker import DockerRuntime
-from nodeagent.runtime.protocol import ExecSession, RuntimeError_
-from tests.integration.runtime.conftest import make_pod, run_pod
+from nodeagent.runtime.protocol import RuntimeError_
+from tests.integration.runtime.conftest import drain, make_pod, run_pod
 
 pytestmark = pytest.mark.podman
 SLEEPER = ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
-
-
-async def _drain(session: ExecSession) -> list[tuple[int, bytes]]:
-    chunks = []
-    async with asyncio.timeout(30):
-        while (chunk := await session.read()) is not None:
-            chunks.append(chunk)
-    return chunks
 
 
 async def _sleeper(runtime: DockerRuntime, busybox: str, tmp_path: Path) -> str:
@@ -41,7 +33,7 @@ async def test_exec_session_streams_stdin_and_exit_code(
         cid, ["sh", "-c", "echo out; echo err >&2; exit 4"], stdin=False, tty=False
     )
     try:
-        chunks = await _drain(session)
+        chunks = await drain(session)
         assert sorted(chunks) == [(1, b"out\n"), (2, b"err\n")]
         assert await session.exit_code() == 4
     finally:
@@ -53,7 +45,7 @@ async def test_exec_session_streams_stdin_and_exit_code(
         async with asyncio.timeout(30):
             assert await session.read() == (1, b"ping\n")  # echoed before stdin ends
         await session.close_stdin()
-        assert await _drain(session) == []
+        assert await drain(session) == []
         assert await session.exit_code() == 0
     finally:
         await session.aclose()
@@ -68,7 +60,7 @@ async def test_exec_session_with_a_terminal(
     try:
         await session.resize(width=97, height=21)
         await session.write(b"tty; stty size; echo oops >&2; exit 2\n")
-        output = b"".join(data for channel, data in await _drain(session) if channel == 1)
+        output = b"".join(data for channel, data in await drain(session) if channel == 1)
         assert b"/dev/pts/" in output
         assert b"21 97" in output
         assert b"oops" in output
@@ -99,7 +91,7 @@ async def test_logs_timestamps_and_since(
         session = await runtime.start_exec(
             cid, ["sh", "-c", f"echo {text} > /proc/1/fd/1"], stdin=False, tty=False
         )
-        await _drain(session)
+        await drain(session)
         await session.aclose()
 
     await say("before")
