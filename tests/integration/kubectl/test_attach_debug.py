@@ -51,6 +51,24 @@ class Host:
     def env(self) -> dict[str, str]:
         return self.cluster.server.kubectl_env()
 
+    def popen(self, *args: str) -> subprocess.Popen[bytes]:
+        """kubectl running with pipes for stdin, stdout and stderr."""
+        pipe = subprocess.PIPE
+        return subprocess.Popen(
+            self.argv(*args), stdin=pipe, stdout=pipe, stderr=pipe, env=self.env()
+        )
+
+    def line(self, proc: subprocess.Popen[bytes], typed: bytes = b"") -> bytes:
+        """Type `typed` (if any) into kubectl, then read one line of its output (30 s)."""
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        if typed:
+            proc.stdin.write(typed)
+            proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no output within 30 s"
+        return proc.stdout.readline()
+
     def pod(self, name: str) -> Obj:
         return self.cluster.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}")
 
@@ -177,19 +195,9 @@ def test_attach_streams_output_until_the_process_ends(host: Host) -> None:
         "echo bye; echo gone >&2; exit 3"
     )
     name = host.run({"command": ["sh", "-c", script]})
-    proc = subprocess.Popen(
-        host.argv("attach", name),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=host.env(),
-    )
+    proc = host.popen("attach", name)
     try:
-        assert proc.stdout is not None
-        first = second = b""
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "no output within 30 s"
-        first = proc.stdout.readline()
-        second = proc.stdout.readline()
+        first, second = host.line(proc), host.line(proc)
         assert first.startswith(b"line "), first
         assert second.startswith(b"line "), second
         assert int(second.split()[1]) == int(first.split()[1]) + 1  # as written, not replayed
@@ -212,22 +220,10 @@ def test_attach_stdin_reaches_a_process_that_reads_it(host: Host) -> None:
     kubectl stays attached. With stdinOnce, the end of kubectl's input is cat's end of input:
     cat exits, `kubectl attach -i` exits 0 and the pod is Succeeded."""
     name = host.run({"command": ["cat"], "stdin": True})
-    proc = subprocess.Popen(
-        host.argv("attach", "-i", name),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=host.env(),
-    )
+    proc = host.popen("attach", "-i", name)
     try:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
         for word in (b"hello\n", b"again\n"):
-            proc.stdin.write(word)
-            proc.stdin.flush()
-            ready, _, _ = select.select([proc.stdout], [], [], 30)
-            assert ready, "no echo within 30 s"
-            assert proc.stdout.readline() == word
+            assert host.line(proc, word) == word
     finally:
         proc.kill()
         proc.communicate(timeout=30)
@@ -243,21 +239,9 @@ def test_attach_without_stdin_in_the_spec(host: Host) -> None:
     a terminal, and the output still streams (the input is dropped, as containerd does)."""
     script = "while true; do echo tick; sleep 0.2; done"
     name = host.run({"command": ["sh", "-c", script]})
-    proc = subprocess.Popen(
-        host.argv("attach", "-it", name),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=host.env(),
-    )
+    proc = host.popen("attach", "-it", name)
     try:
-        assert proc.stdout is not None
-        assert proc.stdin is not None
-        proc.stdin.write(b"ignored\n")
-        proc.stdin.flush()
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "no output within 30 s"
-        assert proc.stdout.readline() == b"tick\n"
+        assert host.line(proc, b"ignored\n") == b"tick\n"
     finally:
         proc.kill()
         _, err = proc.communicate(timeout=30)
