@@ -105,7 +105,9 @@ class APIError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
-        if details:
+        if details or self.reason == "NotFound":
+            # kube-apiserver's NotFound always has details, if empty (`{}`): kubectl debug
+            # reads details.name of a 404 without checking that there are details.
             body["details"] = details
         return body
 

@@ -391,3 +391,18 @@ def test_debug_node_sysadmin_profile(host: Host) -> None:
     assert first == Path("/proc/1/comm").read_text().strip()
     assert _capabilities(second) == _capabilities(Path("/proc/self/status").read_text())
     assert host.kubectl("delete", "pod", name, timeout=90).returncode == 0
+
+
+def test_debug_pod_ephemeral_containers_are_not_served(cluster: Cluster, ns: str) -> None:
+    """`kubectl debug POD` (an ephemeral container) gets kubectl's own clear refusal, as from
+    a cluster without the ephemeralcontainers subresource (the 404 carries `details`, which
+    kubectl reads; without them it crashed)."""
+    pod = {
+        "metadata": {"name": "target", "namespace": ns},
+        "spec": {"nodeName": "suite-node-1", "containers": [{"name": "c", "image": "busybox"}]},
+    }
+    status, body = cluster.api("POST", f"/api/v1/namespaces/{ns}/pods", pod)
+    assert status == 201, body
+    result = cluster.kubectl("-n", ns, "debug", "target", "--image=busybox", "--", "true")
+    assert result.returncode == 1, result.stderr
+    assert "ephemeral containers are disabled for this cluster" in result.stderr
