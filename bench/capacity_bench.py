@@ -7,8 +7,9 @@ the server's RSS and CPU for `seconds` while probing, one after another, `GET
 /api/v1/pods?fieldSelector=spec.nodeName=X` and a pod status update (GET + PUT /status).
 Baseline, same run and same server before the agents start: the same probes with no load.
 Also reported for the window, because the simulated agents share the machine's cores with the
-server: the agent processes' CPU (summed, % of one core), the whole machine's busy share, and
-the writes (PATCH/PUT) the server answered per second (its own request counter).
+server: the agent processes' CPU (summed, % of one core), the whole machine's busy share, the
+share of time the server's event-loop thread waited for a core (Linux schedstat), and the
+writes (PATCH/PUT) the server answered per second (its own request counter).
 """
 
 from __future__ import annotations
@@ -96,6 +97,30 @@ def _sample_many(pids: list[int], seconds: float) -> list[float]:
     return out
 
 
+def _sample_runqueue(pid: int, seconds: float) -> list[float]:
+    """The share of wall time (%) the server's event-loop thread was ready to run but waited
+    for a core (Linux /proc/PID/task/PID/schedstat: ns on the CPU, ns waiting to run), per
+    second: how much of its latency the other processes on the machine cause."""
+    path = f"/proc/{pid}/task/{pid}/schedstat"
+
+    def waited() -> float:
+        try:
+            with open(path) as f:
+                return int(f.read().split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+    out: list[float] = []
+    end = time.monotonic() + seconds
+    w0, t0 = waited(), time.monotonic()
+    while t0 < end:
+        time.sleep(min(1.0, max(0.05, end - t0)))
+        w1, t1 = waited(), time.monotonic()
+        out.append(100 * (w1 - w0) / (t1 - t0))
+        w0, t0 = w1, t1
+    return out
+
+
 def _sample_machine(seconds: float) -> list[float]:
     """The whole machine's busy share (% of all cores), per second, over `seconds`."""
     out: list[float] = []
@@ -145,14 +170,16 @@ async def _window(
     out: dict[str, list[float]] = {"list": [], "status": [], "errors": []}
     loop = asyncio.get_running_loop()
     writes0, t0 = await _writes_answered(admin), time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
         usage = loop.run_in_executor(pool, lambda: sample_process(pid, seconds=seconds))
         agents = loop.run_in_executor(pool, _sample_many, agent_pids or [], seconds)
         machine = loop.run_in_executor(pool, _sample_machine, seconds)
+        runqueue = loop.run_in_executor(pool, _sample_runqueue, pid, seconds)
         await _probe(admin, seconds, out)
         result = await usage
         out["agents_cpu"] = await agents if agent_pids else []
         out["machine_cpu"] = await machine
+        out["runqueue_wait"] = await runqueue
     writes1, t1 = await _writes_answered(admin), time.monotonic()
     out["writes_per_s"] = [(writes1 - writes0) / (t1 - t0)]
     return out, result
@@ -283,6 +310,13 @@ def _run_one(agents: int, per_process: int, seconds: float) -> list[Figure]:
             samples=tuple(r["load"]["machine_cpu"]),
             baseline_name="same, no agents",
             baseline=tuple(r["idle"]["machine_cpu"]),
+        ),
+        Figure(
+            name=f"{name}.server_runqueue_wait",
+            unit="%",
+            samples=tuple(r["load"]["runqueue_wait"]),
+            baseline_name="same, no agents",
+            baseline=tuple(r["idle"]["runqueue_wait"]),
         ),
         Figure(
             name=f"{name}.writes_answered_per_s",
