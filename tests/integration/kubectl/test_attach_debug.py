@@ -168,6 +168,13 @@ class Terminal:
     def type(self, keys: bytes) -> None:
         os.write(self.master, keys)
 
+    def at_prompt(self) -> None:
+        """Wait for kubectl's attach message, press enter, wait for the shell's prompt (the
+        one it printed before the attach is not shown again)."""
+        self.wait(lambda s: b"try pressing enter" in s, what="kubectl's attach message")
+        self.type(b"\r")
+        self.wait(lambda s: b"# " in s, what="the shell's prompt")
+
     def finish(self, timeout: float = 60) -> int:
         """Read until the command exits; its exit code."""
         deadline = time.monotonic() + timeout
@@ -254,9 +261,7 @@ def test_attach_interactive_terminal(host: Host) -> None:
     name = host.run({"command": ["sh"], "stdin": True, "tty": True})
     term = Terminal(host.argv("attach", "-it", name), host.env())
     try:
-        term.wait(lambda s: b"try pressing enter" in s, what="kubectl's attach message")
-        term.type(b"\r")
-        term.wait(lambda s: b"# " in s, what="the shell's prompt")
+        term.at_prompt()
         term.type(b"tty; stty size; exit 4\r")
         code = term.finish()
     finally:
@@ -280,9 +285,7 @@ def test_run_interactive_and_remove(host: Host) -> None:
         host.env(),
     )  # fmt: skip
     try:
-        term.wait(lambda s: b"try pressing enter" in s, what="kubectl's attach message")
-        term.type(b"\r")
-        term.wait(lambda s: b"# " in s, what="the shell's prompt")
+        term.at_prompt()
         term.type(b"echo from-$((6*7)); exit\r")
         code = term.finish(timeout=90)
     finally:
@@ -349,9 +352,7 @@ def test_debug_node_interactive(host: Host, tmp_path: Path) -> None:
         host.env(),
     )  # fmt: skip
     try:
-        term.wait(lambda s: b"try pressing enter" in s, what="kubectl's attach message")
-        term.type(b"\r")
-        term.wait(lambda s: b"# " in s, what="the shell's prompt")
+        term.at_prompt()
         term.type(f"chroot /host cat {marker}; id -u; exit\r".encode())
         code = term.finish()
     finally:
