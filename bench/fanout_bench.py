@@ -276,6 +276,7 @@ AGENT_STEPS = (
     ("pod_seen", True),
     ("status_put_start", True),
     ("status_put_end", True),
+    ("status_put_failed", True),
 )
 
 
@@ -330,19 +331,36 @@ def run(
     timeout: float = 150.0,
     server_log_level: str = "warning",
     keep_server_log: str | None = None,
+    status_interval: float = 10.0,
 ) -> list[Figure]:
     """`timeout` bounds registration and each phase; a phase cut short reports the nodes
     that made it (the figure's n says how many) and names itself on stderr. With
-    `keep_server_log` (a path prefix) the server's log is kept as PREFIX-N.log."""
+    `keep_server_log` (a path prefix) the server's log is kept as PREFIX-N.log.
+    `status_interval`: how often an agent sends an unchanged node status (the agent's
+    default is 10 s; kubelet's nodeStatusReportFrequency is 300 s, the Lease being the
+    heartbeat): an experiment on the heartbeats' share of the server's load."""
     figures: list[Figure] = []
     for n in nodes:
         keep = f"{keep_server_log}-{n}.log" if keep_server_log else None
-        figures += _run_one(n, per_process, timeout, level=server_log_level, keep=keep)
+        figures += _run_one(
+            n,
+            per_process,
+            timeout,
+            level=server_log_level,
+            keep=keep,
+            status_interval=status_interval,
+        )
     return figures
 
 
 def _run_one(
-    nodes: int, per_process: int, timeout: float, *, level: str, keep: str | None
+    nodes: int,
+    per_process: int,
+    timeout: float,
+    *,
+    level: str,
+    keep: str | None,
+    status_interval: float,
 ) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bench-fanout-", ignore_cleanup_errors=True) as tmp:
         base = Path(tmp)
@@ -356,6 +374,7 @@ def _run_one(
                 argv += ["--ca-file", str(srv.ca_file), "--token-file", str(token_file)]
                 argv += ["--state-dir", str(base / "agents"), "--prefix", "fan"]
                 argv += ["--first", str(first), "--count", str(min(per_process, nodes - first))]
+                argv += ["--status-interval", str(status_interval)]
                 workers.append(subprocess.Popen(argv))
             out = asyncio.run(_measure(srv, nodes, timeout=timeout))
         except (Unreachable, errors.APIError) as e:  # an overwhelmed server: say so, go on

@@ -34,7 +34,8 @@ class Stamps:
 
     `pod_seen` when a node's kubelet is first given a pod, `delete_seen` when it is first given
     it deleting, `status_put_start`/`status_put_end` around each pod status PUT and
-    `confirm_start`/`confirm_end` around each pod DELETE the agent sends.
+    `confirm_start`/`confirm_end` around each pod DELETE the agent sends (`_end` on success,
+    `_failed` when it raised: a timed-out PUT is retried later).
     """
 
     def __init__(self) -> None:
@@ -70,10 +71,14 @@ def instrument_client() -> None:
         if kind:
             STAMPS.by_pod(name, f"{kind}_start")
         try:
-            return await original(self, method, path, **kw)
-        finally:
+            reply = await original(self, method, path, **kw)
+        except Exception:
             if kind:
-                STAMPS.by_pod(name, f"{kind}_end")
+                STAMPS.by_pod(name, f"{kind}_failed")
+            raise
+        if kind:
+            STAMPS.by_pod(name, f"{kind}_end")
+        return reply
 
     ApiClient.request = request  # type: ignore[method-assign]
 
@@ -168,7 +173,7 @@ async def run_agents(args: argparse.Namespace) -> None:
             server_url=args.server,
             token_file=args.token_file,
             ca_file=args.ca_file,
-            status_update_interval=10.0,
+            status_update_interval=args.status_interval,
             lease_interval=10.0,
         )
         tasks.append(asyncio.create_task(one_agent(settings, tick=args.tick)))
@@ -192,6 +197,9 @@ def main() -> None:
     p.add_argument("--count", type=int, default=10)
     p.add_argument("--tick", type=float, default=10.0, help="node status measuring tick")
     p.add_argument("--stagger", type=float, default=0.005)
+    p.add_argument(
+        "--status-interval", type=float, default=10.0, help="node status sent unchanged every"
+    )
     args = p.parse_args()
     logsetup.configure(level="error")
     instrument_client()
