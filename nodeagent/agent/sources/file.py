@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from nodeagent.agent.sources.inotify import DirectoryWatch
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
 from nodeagent.api.decode import DecodeError, decode_documents
 from nodeagent.api.defaults import default_daemonset, default_pod
@@ -185,30 +186,6 @@ class DirectorySource:
         return Rejected(origin=origin, error="\n".join(errors))
 
 
-# watchdog event types that change nothing in the directory.
-READ_ONLY_EVENTS = frozenset({"opened", "closed_no_write"})
-
-
-def _watch(directory: Path, wake: asyncio.Event, loop: asyncio.AbstractEventLoop) -> Any:
-    """Start a watchdog observer that sets `wake` on any change in `directory`."""
-    from watchdog.events import FileSystemEventHandler
-    from watchdog.observers import Observer
-
-    class _Handler(FileSystemEventHandler):
-        def on_any_event(self, event: Any) -> None:
-            # watchdog reports our own reads (opened, closed_no_write): waking on them made
-            # every rescan trigger the next one, ten times a second (docs/performance.md).
-            if event.event_type in READ_ONLY_EVENTS:
-                return
-            loop.call_soon_threadsafe(wake.set)
-
-    observer = Observer()
-    observer.schedule(_Handler(), str(directory), recursive=False)
-    observer.daemon = True
-    observer.start()
-    return observer
-
-
 async def run_file_source(
     *,
     directory: str,
@@ -220,13 +197,15 @@ async def run_file_source(
     """Send a full SourceUpdate at start and whenever the directory's result changes."""
     source = DirectorySource(directory=Path(directory), node=node)
     wake = asyncio.Event()
-    observer: Any = None
+    watch: DirectoryWatch | None = None
     last: tuple[tuple[Obj, ...], tuple[Rejected, ...]] | None = None
     try:
         while True:
-            if observer is None and os.path.isdir(directory):
+            if watch is not None and watch.gone:  # the directory went: watch it when it is back
+                watch = None
+            if watch is None and os.path.isdir(directory):
                 try:
-                    observer = _watch(Path(directory), wake, asyncio.get_running_loop())
+                    watch = DirectoryWatch(Path(directory), wake.set, asyncio.get_running_loop())
                 except OSError as e:
                     log.warning("manifest_watch_failed", path=directory, error=str(e))
             update = await asyncio.to_thread(source.scan)
@@ -240,5 +219,5 @@ async def run_file_source(
                 pass
             wake.clear()
     finally:
-        if observer is not None:
-            observer.stop()
+        if watch is not None:
+            watch.stop()
