@@ -36,7 +36,7 @@ DS_NAME = "fan"
 NAMESPACE = "default"
 
 
-def _daemonset(image: str) -> Obj:
+def _daemonset(image: str, *, grace: int = 0) -> Obj:
     labels = {"app": DS_NAME}
     return {
         "apiVersion": "apps/v1",
@@ -51,7 +51,7 @@ def _daemonset(image: str) -> Obj:
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
-                    "terminationGracePeriodSeconds": 0,
+                    "terminationGracePeriodSeconds": grace,
                     "containers": [{"name": "main", "image": image}],
                 },
             },
@@ -193,18 +193,21 @@ async def _patch_retrying(admin: ApiClient, patch: Obj) -> int:
     raise RuntimeError("PATCH of the DaemonSet conflicted 50 times")
 
 
-async def _measure(srv: ServerProcess, nodes: int, timeout: float) -> dict[str, Any]:
+async def _measure(
+    srv: ServerProcess, nodes: int, timeout: float, *, grace: int = 0
+) -> dict[str, Any]:
     admin = ApiClient(
         server_url=srv.url, token=srv.admin_token, ca_file=str(srv.ca_file), timeout=60
     )
     try:
-        return await _measure_with(admin, nodes, timeout, pid=srv.process.pid if srv.process else 0)
+        pid = srv.process.pid if srv.process else 0
+        return await _measure_with(admin, nodes, timeout, pid=pid, grace=grace)
     finally:
         await admin.close()
 
 
 async def _measure_with(
-    admin: ApiClient, nodes: int, timeout: float, *, pid: int
+    admin: ApiClient, nodes: int, timeout: float, *, pid: int, grace: int
 ) -> dict[str, Any]:
     async def registered() -> bool:
         items = (await admin.list(resource_path("nodes"))).get("items") or []
@@ -227,7 +230,7 @@ async def _measure_with(
             tracker.goal(image=image, need_ready=need_ready)
             if phase == "create":
                 await admin.create(
-                    resource_path("daemonsets", namespace=NAMESPACE), _daemonset(image)
+                    resource_path("daemonsets", namespace=NAMESPACE), _daemonset(image, grace=grace)
                 )
             else:
                 patch = {"spec": {"template": {"spec": {"containers": [
@@ -332,13 +335,16 @@ def run(
     server_log_level: str = "warning",
     keep_server_log: str | None = None,
     status_interval: float = 10.0,
+    grace: int = 0,
 ) -> list[Figure]:
     """`timeout` bounds registration and each phase; a phase cut short reports the nodes
     that made it (the figure's n says how many) and names itself on stderr. With
     `keep_server_log` (a path prefix) the server's log is kept as PREFIX-N.log.
     `status_interval`: how often an agent sends an unchanged node status (the agent's
     default is 10 s; kubelet's nodeStatusReportFrequency is 300 s, the Lease being the
-    heartbeat): an experiment on the heartbeats' share of the server's load."""
+    heartbeat): an experiment on the heartbeats' share of the server's load. `grace`: the
+    template's terminationGracePeriodSeconds (above 0, old pods are deleted gracefully and
+    each agent confirms with its grace-0 delete)."""
     figures: list[Figure] = []
     for n in nodes:
         keep = f"{keep_server_log}-{n}.log" if keep_server_log else None
@@ -349,6 +355,7 @@ def run(
             level=server_log_level,
             keep=keep,
             status_interval=status_interval,
+            grace=grace,
         )
     return figures
 
@@ -361,6 +368,7 @@ def _run_one(
     level: str,
     keep: str | None,
     status_interval: float,
+    grace: int,
 ) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bench-fanout-", ignore_cleanup_errors=True) as tmp:
         base = Path(tmp)
@@ -376,7 +384,7 @@ def _run_one(
                 argv += ["--first", str(first), "--count", str(min(per_process, nodes - first))]
                 argv += ["--status-interval", str(status_interval)]
                 workers.append(subprocess.Popen(argv))
-            out = asyncio.run(_measure(srv, nodes, timeout=timeout))
+            out = asyncio.run(_measure(srv, nodes, timeout=timeout, grace=grace))
         except (Unreachable, errors.APIError) as e:  # an overwhelmed server: say so, go on
             print(f"fanout: {nodes} nodes: could not finish: {e}", file=sys.stderr)
             return []
