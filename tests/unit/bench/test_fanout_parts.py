@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from bench.fanout_bench import Tracker
+from bench.fanout_bench import Tracker, agent_steps, load_line
 from bench.simagents import running_status
 
 Obj = dict[str, Any]
@@ -53,3 +54,30 @@ def test_tracker_ignores_a_pod_being_deleted() -> None:
     }
     tracker.observe(going)
     assert tracker.seen == {}
+
+
+def test_agent_steps_take_each_nodes_first_stamp_of_the_phase_for_the_right_pod() -> None:
+    """Steps of the new pod count its image, deletion steps the old one; earlier stamps and
+    repeats are left out; times are ms after the phase began."""
+    rows: list[list[Any]] = [
+        ["n1", "pod_seen", "img:2", 99.0],  # before the phase
+        ["n1", "pod_seen", "img:2", 100.5],
+        ["n1", "pod_seen", "img:2", 101.0],  # a repeat
+        ["n2", "pod_seen", "img:1", 100.2],  # the old image: not this step
+        ["n2", "delete_seen", "img:1", 100.1],
+        ["n2", "confirm_end", "img:2", 100.3],  # a confirm counts only for the old pod
+    ]
+    steps = agent_steps(rows, wall0=100.0, image="img:2", old_image="img:1")
+    assert steps["pod_seen"] == [500.0]
+    assert [round(v) for v in steps["delete_seen"]] == [100]
+    assert steps["confirm_end"] == []
+
+
+def test_load_line_counts_only_the_requests_of_the_phase() -> None:
+    """The phase's requests are the difference of two /metrics readings, with CPU per request."""
+    before = Counter({"update nodes": 10, "create events": 5})
+    after = Counter({"update nodes": 30, "create events": 5, "update pods": 20})
+    line = load_line(phase="update", cpu=0.08, wall=0.2, before=before, after=after)
+    assert "40 HTTP requests (2.0 ms CPU each" in line
+    assert "update nodes 20" in line
+    assert "create events" not in line
