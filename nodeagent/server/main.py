@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import importlib
 import os
 import secrets
@@ -45,6 +46,12 @@ ADMIN_TOKEN_FILE = "admin-token"
 JOIN_SECRET_FILE = "node-token"
 KUBECONFIG_FILE = "admin.kubeconfig"
 SHUTDOWN_SECONDS = 3.0  # how long in-flight requests may finish after SIGTERM
+# The cyclic garbage collector's thresholds while serving (CPython's are 700, 10, 10). With
+# 10,000 agent connections a full collection walks millions of objects and stops every
+# request for ~0.5 s; young collections every 700 allocations promoted the objects of
+# requests still waiting, so full ones came often. Young collections every 50,000
+# allocations, full ones after 100 middle ones (docs/performance.md section 4).
+GC_THRESHOLDS = (50_000, 50, 100)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,6 +168,8 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         await registry.ensure_namespaces()
         app = make_app(registry, Authenticator(admin_token=admin_token, join_secret=join_secret))
         exits.enter_context(app[keys.METRICS].timing_gc())  # GC pauses on /metrics
+        exits.callback(gc.set_threshold, *gc.get_threshold())
+        gc.set_threshold(*GC_THRESHOLDS)
         runner = web.AppRunner(
             app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
         )
