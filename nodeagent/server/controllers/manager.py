@@ -46,7 +46,9 @@ async def run_controllers(
         else node_monitor_period_seconds
     )
     daemonsets = DaemonSetController(registry=registry, record_event=record_event, clock=clock)
-    lifecycle = NodeLifecycleController(registry=registry, grace=grace, period=period, clock=clock)
+    lifecycle = NodeLifecycleController(
+        registry=registry, grace=grace, period=period, clock=clock, nodes=daemonsets.nodes
+    )
     podgc = PodGCController(registry=registry, quarantine=quarantine, period=period, clock=clock)
     log.info("controllers_starting", node_monitor_grace=grace, pod_gc_quarantine=quarantine)
     async with asyncio.TaskGroup() as tg:
