@@ -1,8 +1,8 @@
 """Figure 5: pressure onset on the host -> the Node's condition True on the server.
 
 A real server (its own process) and the agent's real server sync (node status at its default
-1 s measuring tick) in this process. Memory pressure: a memory.available threshold set 256 MiB
-below what is available now, then 768 MiB touched; disk pressure: the state dir on an 8 MiB
+1 s measuring tick) in this process. Memory pressure: a memory.available threshold set 1 GiB
+below what is available now, then 2 GiB touched; disk pressure: the state dir on an 8 MiB
 tmpfs (nodefs), filled to 95 %. The clock starts when the allocation or the write is complete
 and stops when an admin client (polling every 10 ms) sees the condition True. Baseline, same
 run: one node status write (GET + PUT /status) by a bare client.
@@ -76,14 +76,15 @@ async def _status_write(admin: ApiClient) -> float:
 
 
 async def _memory(admin: ApiClient, settings: AgentSettings, runs: int) -> list[float]:
-    threshold = _available(Signal.MEMORY_AVAILABLE) - 256 * MIB
+    # Margins wide enough that other processes on a shared machine do not cross them.
+    threshold = _available(Signal.MEMORY_AVAILABLE) - 1024 * MIB
     settings = replace(settings, eviction_hard={"memory.available": str(threshold)})
     samples: list[float] = []
     is_ = partial(_condition_is, admin, "MemoryPressure")
     async with _agent(settings):
         for _ in range(runs):
             await poll(partial(is_, "False"), timeout=30, what="MemoryPressure False")
-            hog = b"\x01" * (768 * MIB)
+            hog = b"\x01" * (2048 * MIB)
             t0 = time.perf_counter()
             await poll(partial(is_, "True"), timeout=30, what="MemoryPressure True")
             samples.append(ms_since(t0))
