@@ -7,6 +7,7 @@ starts its own pods on that node (in one namespace) and waits for them with a de
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -262,7 +263,16 @@ def test_attach_interactive_terminal(host: Host) -> None:
     term = Terminal(host.argv("attach", "-it", name), host.env())
     try:
         term.at_prompt()
-        term.type(b"tty; stty size; exit 4\r")
+        term.type(b"tty\r")
+        # kubectl attach first sends the size plus one row and column (so that the program
+        # redraws), then the size; podman applies a resize through conmon asynchronously, so
+        # ask the shell until the user's size has arrived.
+        deadline = time.monotonic() + 30
+        while "33 111" not in term.text and time.monotonic() < deadline:
+            term.type(b"stty size\r")
+            with contextlib.suppress(AssertionError):
+                term.wait(lambda s: b"33 111" in s, timeout=2, what="the user's size")
+        term.type(b"exit 4\r")
         code = term.finish()
     finally:
         term.close()
