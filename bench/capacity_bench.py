@@ -262,70 +262,39 @@ def _run_one(agents: int, per_process: int, seconds: float) -> list[Figure]:
         f" (agents want {agents / 5:.0f}/s); server GC pauses since start {r.get('gc')}",
         file=sys.stderr,
     )
-    name = f"capacity.{agents}_agents"
     idle_u: Usage = r["idle_usage"]
     load_u: Usage = r["load_usage"]
+    load, idle = r["load"], r["idle"]
+    latency = "p99 at most 100 ms at 10,000 agents"
+    same = "same, no agents"
+    # figure, unit, samples, baseline's name, baseline, target
+    rows: list[tuple[str, str, list[float], str, list[float], str]] = [
+        ("get_pods_by_node", "ms", load["list"], same, idle["list"], latency),
+        ("pod_status_update", "ms", load["status"], same, idle["status"], latency),
+        ("server_rss", "MiB", load_u.rss_mib, same, idle_u.rss_mib, "at most 1 GiB at 10,000"),
+        ("server_cpu", "%", load_u.cpu_percent, same, idle_u.cpu_percent, ""),
+        ("agents_cpu", "%", load["agents_cpu"], "the server, same window", load_u.cpu_percent, ""),
+        ("machine_cpu", "%", load["machine_cpu"], same, idle["machine_cpu"], ""),
+        ("server_runqueue_wait", "%", load["runqueue_wait"], same, idle["runqueue_wait"], ""),
+        (
+            "writes_answered_per_s",
+            "/s",
+            load["writes_per_s"],
+            same,
+            idle["writes_per_s"],
+            f"{agents / 5:.0f}/s (node status + lease every 10 s)",
+        ),
+    ]
     return [
         Figure(
-            name=f"{name}.get_pods_by_node",
-            unit="ms",
-            samples=tuple(r["load"]["list"]),
-            baseline_name="same request, no agents",
-            baseline=tuple(r["idle"]["list"]),
-            target="p99 at most 100 ms at 10,000 agents",
-        ),
-        Figure(
-            name=f"{name}.pod_status_update",
-            unit="ms",
-            samples=tuple(r["load"]["status"]),
-            baseline_name="same request, no agents",
-            baseline=tuple(r["idle"]["status"]),
-            target="p99 at most 100 ms at 10,000 agents",
-        ),
-        Figure(
-            name=f"{name}.server_rss",
-            unit="MiB",
-            samples=tuple(load_u.rss_mib),
-            baseline_name="same server, no agents",
-            baseline=tuple(idle_u.rss_mib),
-            target="at most 1 GiB at 10,000 agents",
-        ),
-        Figure(
-            name=f"{name}.server_cpu",
-            unit="%",
-            samples=tuple(load_u.cpu_percent),
-            baseline_name="same server, no agents",
-            baseline=tuple(idle_u.cpu_percent),
-        ),
-        Figure(
-            name=f"{name}.agents_cpu",
-            unit="%",
-            samples=tuple(r["load"]["agents_cpu"]),
-            baseline_name="the server itself, same window",
-            baseline=tuple(load_u.cpu_percent),
-        ),
-        Figure(
-            name=f"{name}.machine_cpu",
-            unit="%",
-            samples=tuple(r["load"]["machine_cpu"]),
-            baseline_name="same, no agents",
-            baseline=tuple(r["idle"]["machine_cpu"]),
-        ),
-        Figure(
-            name=f"{name}.server_runqueue_wait",
-            unit="%",
-            samples=tuple(r["load"]["runqueue_wait"]),
-            baseline_name="same, no agents",
-            baseline=tuple(r["idle"]["runqueue_wait"]),
-        ),
-        Figure(
-            name=f"{name}.writes_answered_per_s",
-            unit="/s",
-            samples=tuple(r["load"]["writes_per_s"]),
-            baseline_name="same, no agents",
-            baseline=tuple(r["idle"]["writes_per_s"]),
-            target=f"{agents / 5:.0f}/s (node status + lease every 10 s)",
-        ),
+            name=f"capacity.{agents}_agents.{figure}",
+            unit=unit,
+            samples=tuple(samples),
+            baseline_name=baseline_name,
+            baseline=tuple(baseline),
+            target=target,
+        )
+        for figure, unit, samples, baseline_name, baseline, target in rows
     ]
 
 
