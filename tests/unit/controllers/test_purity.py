@@ -15,6 +15,8 @@ PURE = [
     "daemonset/status.py",
     "daemonset/strategy.py",
     "daemonset/expectations.py",
+    "eventfilter.py",
+    "leaderelection.py",
 ]
 FORBIDDEN = {"asyncio", "aiohttp", "os", "time", "socket", "subprocess", "sqlite3", "structlog"}
 
