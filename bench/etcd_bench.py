@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.report import Figure
+from bench.store_bench import status_write_rates
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.store.etcd import EtcdStore
 from nodeagent.server.store.protocol import Obj, Store
@@ -44,23 +45,7 @@ async def _writes(store: Store, pods: int, rounds: int) -> tuple[list[float], li
         t0 = time.perf_counter()
         await registry.create("pods", _pod(i))
         creates.append((time.perf_counter() - t0) * 1000)
-    rates = []
-    for round_ in range(rounds):
-        t0 = time.perf_counter()
-        await asyncio.gather(
-            *(
-                registry.update(
-                    "pods",
-                    {
-                        "metadata": {"name": f"daemon-{i}", "namespace": "default"},
-                        "status": {"phase": "Running", "message": f"round {round_}"},
-                    },
-                    subresource="status",
-                )
-                for i in range(pods)
-            )
-        )
-        rates.append(pods / (time.perf_counter() - t0))
+    rates = await status_write_rates(registry, pods=pods, rounds=rounds)
     return creates, rates
 
 

@@ -54,6 +54,28 @@ def _bare_inserts(path: Path, n: int) -> list[float]:
     return out
 
 
+async def status_write_rates(registry: StoreRegistry, *, pods: int, rounds: int) -> list[float]:
+    """Status writes per second, all `pods` pods (daemon-0...) written at once, per round."""
+    rates = []
+    for round_ in range(rounds):
+        t0 = time.perf_counter()
+        await asyncio.gather(
+            *(
+                registry.update(
+                    "pods",
+                    {
+                        "metadata": {"name": f"daemon-{i}", "namespace": "default"},
+                        "status": {"phase": "Running", "message": f"round {round_}"},
+                    },
+                    subresource="status",
+                )
+                for i in range(pods)
+            )
+        )
+        rates.append(pods / (time.perf_counter() - t0))
+    return rates
+
+
 async def _measure(path: Path, pods: int, nodes: int, repeats: int) -> list[Figure]:
     store = await SqliteStore.open(path)
     registry = StoreRegistry(store)
@@ -71,23 +93,7 @@ async def _measure(path: Path, pods: int, nodes: int, repeats: int) -> list[Figu
         t0 = time.perf_counter()
         await registry.list("pods", field_selector="spec.nodeName=node-0")
         node_lists.append((time.perf_counter() - t0) * 1000)
-    rates = []
-    for round_ in range(min(repeats, 5)):
-        t0 = time.perf_counter()
-        await asyncio.gather(
-            *(
-                registry.update(
-                    "pods",
-                    {
-                        "metadata": {"name": f"daemon-{i}", "namespace": "default"},
-                        "status": {"phase": "Running", "message": f"round {round_}"},
-                    },
-                    subresource="status",
-                )
-                for i in range(pods)
-            )
-        )
-        rates.append(pods / (time.perf_counter() - t0))
+    rates = await status_write_rates(registry, pods=pods, rounds=min(repeats, 5))
     await store.close()
     bare = _bare_inserts(path.with_name("bare.db"), pods)
     return [
