@@ -2,13 +2,13 @@
 
 `pod_events(pod, old, new)` -> [(type, reason, message)]: Pulled, Created and Started for a new
 container, Failed for a failed pull, BackOff for ImagePullBackOff and CrashLoopBackOff.
-`pod_event(...)` builds the Event object (its name is stable per pod, reason and message, so a
-repeat bumps `count` as client-go's aggregation does).
+`pod_event(...)` builds the Event object, named `POD.<hex unix nanoseconds>` as client-go names
+them (one pod's events list in time order); `event_key(...)` is what makes two occurrences one
+Event, whose `count` the agent bumps as client-go's aggregation does.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -33,11 +33,6 @@ def _waiting(s: Obj) -> Obj:
 def _cause(message: str) -> str:
     """The error itself, without the agent's "Back-off 10s starting container=c: " prefix."""
     return message.split(": ", 1)[1] if message.startswith("Back-off ") else message
-
-
-# kubelet records these in this order within one second; names sort that way (kubectl lists
-# events of equal time in name order).
-ORDER = {"Pulled": "0", "Created": "1", "Started": "2"}
 
 
 # waiting reason newly shown -> the event kubelet records (image, name, pod ref, message)
@@ -83,18 +78,22 @@ def pod_events(pod: Obj, old: Obj | None, new: Obj) -> list[PodEvent]:
     return events
 
 
+def event_key(pod: Obj, event: PodEvent) -> str:
+    """Two occurrences with the same key are one Event (client-go's aggregation key)."""
+    type_, reason, message = event
+    return "\x00".join((str((pod.get("metadata") or {}).get("uid", "")), type_, reason, message))
+
+
 def pod_event(pod: Obj, event: PodEvent, *, node_name: str, now: float) -> Obj:
-    """The core/v1 Event for `event` about `pod`, recorded by this node's agent."""
+    """The core/v1 Event for `event` about `pod`, recorded by this node's agent at `now`."""
     type_, reason, message = event
     meta = pod.get("metadata") or {}
-    key = "\x00".join((str(meta.get("uid", "")), type_, reason, message))
     stamp = format_time(now)
-    digest = hashlib.sha256(key.encode()).hexdigest()
     return {
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {
-            "name": f"{meta.get('name', '')}.{ORDER.get(reason, '3')}{digest[:15]}",
+            "name": f"{meta.get('name', '')}.{int(now * 1e9):x}",
             "namespace": meta.get("namespace") or "default",
         },
         "involvedObject": {

@@ -21,7 +21,7 @@ import structlog
 from nodeagent.agent import checkpoint
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.conditions import parse_thresholds
-from nodeagent.agent.podevents import pod_event, pod_events
+from nodeagent.agent.podevents import event_key, pod_event, pod_events
 from nodeagent.agent.reporter import NodeReporter, node_event, reporter_config
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.apiserver import (
@@ -33,12 +33,14 @@ from nodeagent.agent.sources.apiserver import (
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState, PodRecord
 from nodeagent.api import errors
+from nodeagent.api.timefmt import format_time
 from nodeagent.api.tokens import node_bearer_token
 
 Obj = dict[str, Any]
 CONFIG_HASH = "kubernetes.io/config.hash"
 MANIFEST_EVENT_REASON = "FailedToLoadManifest"
 STATIC_SOURCES = (SourceName.FILE, SourceName.HTTP)
+EVENTS_REMEMBERED = 4096  # kinds of pod events whose count is kept (client-go's correlator cache)
 
 log = structlog.get_logger()
 
@@ -217,7 +219,8 @@ class PodSync:
     reporter: NodeReporter
     reported: Reported = field(default_factory=Reported)
     tick: float = 1.0
-    event_counts: dict[str, int] = field(default_factory=dict)  # pod event name -> count
+    # event_key -> (Event name, count) of the pod events written, newest last (bounded)
+    events_written: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     async def run(self) -> None:
         while True:
@@ -297,25 +300,36 @@ class PodSync:
                 return
 
     async def _post_pod_events(self, pod: Obj, before: Obj | None, after: Obj) -> None:
-        """kubelet's pod events for this status change (best effort; a repeat bumps count)."""
+        """kubelet's pod events for this status change (best effort). A repeat that this agent
+        wrote before bumps that Event's count (a node may not read events: counted here)."""
         for found in pod_events(pod, before, after):
-            event = pod_event(pod, found, node_name=self.state.node_name, now=time.time())
-            path = resource_path("events", namespace=event["metadata"]["namespace"])
+            key, now = event_key(pod, found), time.time()
             try:
-                try:
-                    await self.client.create(path, event)
-                    self.event_counts[event["metadata"]["name"]] = 1
-                except errors.AlreadyExists:  # a node may not read events: count from memory
-                    name = event["metadata"]["name"]
-                    count = self.event_counts.get(name, 1) + 1
-                    named = resource_path(
-                        "events", namespace=event["metadata"]["namespace"], name=name
-                    )
-                    bump = {"count": count, "lastTimestamp": event["lastTimestamp"]}
-                    await self.client.patch(named, bump)
-                    self.event_counts[name] = count
+                written = self.events_written.pop(key, None)
+                if written is not None and await self._bump_event(pod, written, now):
+                    self.events_written[key] = (written[0], written[1] + 1)
+                    continue
+                event = pod_event(pod, found, node_name=self.state.node_name, now=now)
+                await self.client.create(
+                    resource_path("events", namespace=event["metadata"]["namespace"]), event
+                )
+                self.events_written[key] = (event["metadata"]["name"], 1)
+                while len(self.events_written) > EVENTS_REMEMBERED:
+                    del self.events_written[next(iter(self.events_written))]
             except (Unreachable, errors.APIError) as e:
                 log.info("pod_event_not_recorded", reason=found[1], error=str(e))
+
+    async def _bump_event(self, pod: Obj, written: tuple[str, int], now: float) -> bool:
+        """count + 1 on an Event written before; False when it is gone (expired, deleted)."""
+        name, count = written
+        path = resource_path(
+            "events", namespace=_meta(pod).get("namespace") or "default", name=name
+        )
+        try:
+            await self.client.patch(path, {"count": count + 1, "lastTimestamp": format_time(now)})
+        except errors.NotFound:
+            return False
+        return True
 
     async def _create_mirror(self, action: CreateMirror) -> None:
         record = self.state.pods.get(action.uid)

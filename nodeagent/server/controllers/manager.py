@@ -15,7 +15,7 @@ import structlog
 from nodeagent.server.controllers.daemonset.controller import DaemonSetController
 from nodeagent.server.controllers.nodelifecycle import NodeLifecycleController
 from nodeagent.server.controllers.podgc import QUARANTINE_SECONDS, PodGCController
-from nodeagent.server.events import record_event
+from nodeagent.server.events import EventRecorder
 from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
@@ -45,7 +45,7 @@ async def run_controllers(
         if node_monitor_period_seconds is None
         else node_monitor_period_seconds
     )
-    daemonsets = DaemonSetController(registry=registry, record_event=record_event, clock=clock)
+    daemonsets = DaemonSetController(registry=registry, record_event=EventRecorder(), clock=clock)
     lifecycle = NodeLifecycleController(
         registry=registry, grace=grace, period=period, clock=clock, nodes=daemonsets.nodes
     )

@@ -197,6 +197,67 @@ async def test_api_pods_flow_status_and_deletion(
         await wait_for(gone, timeout=10, message="deletion confirmed by the node")
 
 
+def _container_status(*, cid: str = "", waiting: str = "") -> Obj:
+    state: Obj = (
+        {"waiting": {"reason": waiting, "message": "no such image"}} if waiting else {"running": {}}
+    )
+    status: Obj = {"name": "c", "image": "busybox", "state": state}
+    if cid:
+        status["containerID"] = cid
+    return {"phase": "Running" if not waiting else "Pending", "containerStatuses": [status]}
+
+
+async def test_pod_events_list_in_time_order_and_repeats_count(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """kubelet's pod events reach the server named POD.<hex nanos>, so they list in the order
+    they happened; a repeat (a second crash back-off, a second start) bumps the count of the
+    Event written before instead of adding a row."""
+    async with running_sync(agent_settings(server, tmp_path)) as agent:
+        agent.state.sources_seen.add(SourceName.API)
+        created = await admin.create(PODS, api_pod("crashy"))
+        uid = created["metadata"]["uid"]
+        update = await next_api_update(agent.queue)
+        while not update.pods:
+            update = await next_api_update(agent.queue)
+        # (status, how many occurrences the pod's events count once it is reported)
+        statuses = [
+            (_container_status(waiting="ErrImagePull"), 1),  # Failed
+            (_container_status(waiting="ImagePullBackOff"), 2),  # BackOff (pulling)
+            (_container_status(cid="docker://a"), 5),  # Pulled, Created, Started
+            (_container_status(waiting="CrashLoopBackOff"), 6),  # BackOff (restarting)
+            (_container_status(cid="docker://b"), 9),  # Pulled, Created, Started again
+            (_container_status(waiting="CrashLoopBackOff"), 10),  # BackOff (restarting) again
+        ]
+
+        async def events() -> list[Obj]:
+            listed = await admin.list(resource_path("events", namespace="default"))
+            return [e for e in listed["items"] if e["involvedObject"].get("uid") == uid]
+
+        for i, (status, total) in enumerate(statuses, start=1):
+            agent.state.pods[uid] = PodRecord(
+                pod=update.pods[0], source=SourceName.API, status=status, container_ids={}
+            )
+            agent.state.changed.set()
+
+            async def counted(total: int = total) -> bool:
+                return sum(int(e["count"]) for e in await events()) >= total
+
+            await wait_for(counted, timeout=15, message=f"events of status {i}")
+
+        rows = sorted(await events(), key=lambda e: e["metadata"]["name"])
+        assert [(e["reason"], e["message"].split(" ")[0], e["count"]) for e in rows] == [
+            ("Failed", "Failed", 1),
+            ("BackOff", "Back-off", 1),
+            ("Pulled", "Container", 2),
+            ("Created", "Created", 2),
+            ("Started", "Started", 2),
+            ("BackOff", "Back-off", 2),
+        ]
+        assert "restarting" in rows[5]["message"]
+        assert all(e["metadata"]["name"].startswith("crashy.") for e in rows)
+
+
 async def test_static_pod_is_mirrored_and_recreated(
     server: ServerInfo, admin: ApiClient, tmp_path: Path
 ) -> None:

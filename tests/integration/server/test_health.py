@@ -10,7 +10,7 @@ import aiohttp
 import yaml
 
 from nodeagent.api.timefmt import format_time
-from nodeagent.server.events import record_event
+from nodeagent.server.events import EventRecorder
 from nodeagent.server.tls import ensure_tls
 from tests.integration.server import objects
 from tests.integration.server.conftest import call
@@ -35,37 +35,68 @@ async def test_metrics_count_requests(server: ServerInfo, admin: aiohttp.ClientS
         assert r.status == 401
 
 
-async def test_record_event_aggregates_repeats(
+async def test_recorded_events_aggregate_repeats_and_list_in_time_order(
     server: ServerInfo, admin: aiohttp.ClientSession
 ) -> None:
-    """The same event twice is one Event with count 2, visible through REST."""
+    """The same event twice is one Event with count 2; other events of the object come after
+    it in name order (client-go's NAME.<hex nanos>); a deleted Event is written anew."""
     assert server.registry is not None
     _, ds = await call(
         admin, server, "POST", "/apis/apps/v1/namespaces/default/daemonsets", objects.daemonset("x")
     )
+    record = EventRecorder()
     start = time.time()  # recent: the collector prunes events older than an hour
-    for now in (start, start + 60):
-        await record_event(
+    for now, message in ((start, "Created pod: x-a"), (start + 1, "Deleted pod: x-a")):
+        await record(
             server.registry,
             involved=ds,
             type="Normal",
-            reason="SuccessfulCreate",
-            message="Created pod: x-abcde",
+            reason="SuccessfulCreate" if message.startswith("Created") else "SuccessfulDelete",
+            message=message,
             now=now,
             component="daemonset-controller",
         )
+    await record(
+        server.registry,
+        involved=ds,
+        type="Normal",
+        reason="SuccessfulCreate",
+        message="Created pod: x-a",
+        now=start + 60,
+        component="daemonset-controller",
+    )
     path = (
         "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dx,"
         "involvedObject.kind%3DDaemonSet"
     )
     _, listed = await call(admin, server, "GET", path)
-    assert len(listed["items"]) == 1
-    ev = listed["items"][0]
-    assert ev["count"] == 2
-    assert (ev["firstTimestamp"], ev["lastTimestamp"]) == (
+    by_name = sorted(listed["items"], key=lambda e: e["metadata"]["name"])
+    assert [(e["reason"], e["count"]) for e in by_name] == [
+        ("SuccessfulCreate", 2),
+        ("SuccessfulDelete", 1),
+    ]
+    assert (by_name[0]["firstTimestamp"], by_name[0]["lastTimestamp"]) == (
         format_time(start),
         format_time(start + 60),
     )
+    await call(
+        admin,
+        server,
+        "DELETE",
+        f"/api/v1/namespaces/default/events/{by_name[0]['metadata']['name']}",
+    )
+    await record(
+        server.registry,
+        involved=ds,
+        type="Normal",
+        reason="SuccessfulCreate",
+        message="Created pod: x-a",
+        now=start + 120,
+        component="daemonset-controller",
+    )
+    _, listed = await call(admin, server, "GET", path)
+    again = [e for e in listed["items"] if e["reason"] == "SuccessfulCreate"]
+    assert [(e["count"], e["firstTimestamp"]) for e in again] == [(1, format_time(start + 120))]
 
 
 async def test_given_certificate_is_served(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodeagent.agent.podevents import pod_event, pod_events
+from nodeagent.agent.podevents import event_key, pod_event, pod_events
 
 POD: dict[str, Any] = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"}}
 
@@ -55,11 +55,14 @@ def test_crash_loop_backoff() -> None:
     assert got == [("Warning", "BackOff", "Back-off restarting failed container c in pod p_ns(u1)")]
 
 
-def test_event_object_is_about_the_pod_and_stable_per_message() -> None:
-    """A repeat gets the same name, so the agent bumps its count instead of adding a row."""
-    one = pod_event(POD, ("Normal", "Started", "Started container c"), node_name="n1", now=1e9)
-    two = pod_event(POD, ("Normal", "Started", "Started container c"), node_name="n1", now=2e9)
-    assert one["metadata"]["name"] == two["metadata"]["name"]
+def test_event_object_is_about_the_pod_and_a_repeat_has_the_same_key() -> None:
+    """A repeat has the same key, so the agent bumps its count instead of adding a row; the
+    name is client-go's POD.<hex unix nanoseconds>."""
+    started = ("Normal", "Started", "Started container c")
+    one = pod_event(POD, started, node_name="n1", now=1.5)
+    assert event_key(POD, started) == event_key(POD, started)
+    assert event_key(POD, started) != event_key(POD, ("Normal", "Started", "Started container d"))
+    assert one["metadata"]["name"] == "p.59682f00"
     assert one["metadata"]["namespace"] == "ns"
     assert one["involvedObject"] == {
         "kind": "Pod",
@@ -71,8 +74,14 @@ def test_event_object_is_about_the_pod_and_stable_per_message() -> None:
     assert one["source"] == {"component": "nodeagent", "host": "n1"}
 
 
-def test_names_sort_in_kubelet_order() -> None:
-    """Pulled, Created, Started of one second list in that order (kubectl sorts ties by name)."""
+def test_names_sort_in_the_order_they_were_recorded() -> None:
+    """Pulled, Created, Started recorded one after another within a second list in that order
+    (kubectl get events lists in name order)."""
     got = pod_events(POD, None, _status(cid="docker://a"))
-    names = [pod_event(POD, e, node_name="n1", now=1e9)["metadata"]["name"] for e in got]
+    assert [reason for _type, reason, _message in got] == ["Pulled", "Created", "Started"]
+    times = (1_790_000_000.1, 1_790_000_000.100001, 1_790_000_000.9)
+    names = [
+        pod_event(POD, e, node_name="n1", now=t)["metadata"]["name"]
+        for e, t in zip(got, times, strict=True)
+    ]
     assert names == sorted(names)

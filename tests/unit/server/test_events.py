@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nodeagent.server.events import event_name, expired, new_event
+from nodeagent.server.events import aggregate_key, event_name, expired, new_event
 
 DS = {
     "apiVersion": "apps/v1",
@@ -11,12 +11,18 @@ DS = {
 }
 
 
-def test_repeats_share_a_name_and_differences_do_not() -> None:
-    a = event_name(DS, type="Normal", reason="SuccessfulCreate", message="m", component="c")
-    b = event_name(DS, type="Normal", reason="SuccessfulCreate", message="m", component="c")
-    c = event_name(DS, type="Normal", reason="SuccessfulCreate", message="other", component="c")
+def test_repeats_share_a_key_and_names_follow_time() -> None:
+    """Repeats meet by their aggregation key; names are client-go's NAME.<hex unix nanos>, so
+    one object's events sort by time."""
+    a = aggregate_key(DS, type="Normal", reason="SuccessfulCreate", message="m", component="c")
+    b = aggregate_key(DS, type="Normal", reason="SuccessfulCreate", message="m", component="c")
+    c = aggregate_key(DS, type="Normal", reason="SuccessfulCreate", message="other", component="c")
     assert a == b != c
-    assert a.startswith("fluentd.")
+    assert event_name(DS, now=1.5) == "fluentd.59682f00"
+    times = [1_790_000_000.0, 1_790_000_000.000001, 1_790_000_001.0, 1_790_000_100.0]
+    names = [event_name(DS, now=t) for t in times]
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
 
 
 def test_new_event_shape() -> None:
