@@ -15,6 +15,7 @@ from aiohttp import web
 
 from nodeagent.api import jsontext, schema
 from nodeagent.api.errors import BadRequest, MethodNotAllowed, UnsupportedMediaType
+from nodeagent.api.paging import page_request, take_page
 from nodeagent.api.patch import APPLY_PATCH
 from nodeagent.server import apicore
 from nodeagent.server.auth import Attributes, User, authorize
@@ -158,20 +159,27 @@ async def list_(request: web.Request, call: Call) -> web.StreamResponse:
     r = call.target.resource
     fields = request.query.get("fieldSelector")
     await authorize_call(request, call, node_selector=_pinned_node(fields))
+    paging = page_request(request.query)
+    labels = request.query.get("labelSelector")
     items, rv = await registry_of(request).list(
-        r.name,
-        namespace=call.namespace or None,
-        label_selector=request.query.get("labelSelector"),
-        field_selector=fields,
+        r.name, namespace=call.namespace or None, label_selector=labels, field_selector=fields
     )
+    page = take_page(items, paging, resource_version=rv)
+    list_meta: Obj = {"resourceVersion": str(paging.resource_version or rv)}
+    if page.continue_token:
+        list_meta["continue"] = page.continue_token
+        if not labels and not fields:  # kube-apiserver counts only unfiltered lists
+            list_meta["remainingItemCount"] = page.remaining
     if wants_table(request):
-        return respond(render(request, call, items, str(rv)))
+        table = render(request, call, page.items, list_meta["resourceVersion"])
+        table["metadata"] = list_meta
+        return respond(table)
     return respond(
         {
             "kind": f"{r.kind}List",
             "apiVersion": r.api_version,
-            "metadata": {"resourceVersion": str(rv)},
-            "items": items,
+            "metadata": list_meta,
+            "items": page.items,
         }
     )
 

@@ -58,3 +58,33 @@ def test_delete_from_file(cluster: Cluster, ns: str) -> None:
     assert deleted.stdout.strip() == f'pod "gone" deleted from {ns} namespace'
     status, _ = cluster.api("GET", f"/api/v1/namespaces/{ns}/pods/gone")
     assert status == 404
+
+
+def test_lists_come_in_pages_of_limit_with_continue(cluster: Cluster, ns: str) -> None:
+    """`limit` gives at most that many items and a continue token (with remainingItemCount on
+    an unfiltered list); following the tokens yields every item once, in name order, under the
+    first page's resourceVersion; kubectl get --chunk-size pages through them."""
+    names = [f"p{i}" for i in range(5)]
+    for name in reversed(names):
+        cluster.kubectl("run", name, "-n", ns, "--image=busybox", "--labels=app=paged", check=True)
+    path = f"/api/v1/namespaces/{ns}/pods"
+    first = cluster.get(f"{path}?limit=2")
+    assert [p["metadata"]["name"] for p in first["items"]] == ["p0", "p1"]
+    assert first["metadata"]["remainingItemCount"] == 3
+    seen, page = [], first
+    while True:
+        seen += [p["metadata"]["name"] for p in page["items"]]
+        assert page["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+        token = page["metadata"].get("continue")
+        if not token:
+            break
+        page = cluster.get(f"{path}?limit=2&continue={token}")
+    assert seen == names
+    filtered = cluster.get(f"{path}?limit=2&labelSelector=app%3Dpaged")
+    assert filtered["metadata"]["continue"]
+    assert "remainingItemCount" not in filtered["metadata"]
+    rows = table(cluster.kubectl("get", "pods", "-n", ns, "--chunk-size=2", check=True).stdout)
+    assert [r[0] for r in rows] == ["NAME", *names]
+    status, body = cluster.api("GET", f"{path}?limit=2&continue=not-a-token")
+    assert status == 400
+    assert body["message"].startswith("invalid continue token"), body

@@ -73,3 +73,17 @@ def test_list_and_watch_daemonsets_and_pods(cluster: Cluster, ns: str) -> None:
         assert ("fluentd", ns) in {
             (d.metadata.name, d.metadata.namespace) for d in everywhere.items
         }
+
+
+def test_the_client_pages_a_list_with_limit_and_continue(cluster: Cluster, ns: str) -> None:
+    """list_namespaced_pod(limit=, _continue=) pages as against kube-apiserver."""
+    for name in ("c", "a", "b"):
+        cluster.kubectl("run", name, "-n", ns, "--image=busybox", check=True)
+    with _api(cluster) as api_client:
+        core: Any = client.CoreV1Api(api_client)
+        first = core.list_namespaced_pod(ns, limit=2)
+        assert [p.metadata.name for p in first.items] == ["a", "b"]
+        assert first.metadata.remaining_item_count == 1
+        rest = core.list_namespaced_pod(ns, limit=2, _continue=first.metadata._continue)
+        assert [p.metadata.name for p in rest.items] == ["c"]
+        assert rest.metadata._continue is None
