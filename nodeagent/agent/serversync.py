@@ -21,7 +21,7 @@ import structlog
 from nodeagent.agent import checkpoint
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.conditions import parse_thresholds
-from nodeagent.agent.podevents import event_key, pod_event, pod_events
+from nodeagent.agent.podevents import PodEvent, event_key, pod_event, pod_events
 from nodeagent.agent.reporter import NodeReporter, node_event, reporter_config
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.apiserver import (
@@ -75,7 +75,16 @@ class PostEvent:
     error: str
 
 
-PodAction = PutStatus | CreateMirror | DeletePod | PostEvent
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostKilling:
+    """kubelet's `Killing` event ("Stopping container NAME") per container of a pod being
+    deleted, once, when the agent starts stopping it."""
+
+    uid: str
+    containers: tuple[str, ...]
+
+
+PodAction = PutStatus | CreateMirror | DeletePod | PostEvent | PostKilling
 
 
 @dataclass(slots=True, kw_only=True)
@@ -85,6 +94,7 @@ class Reported:
     statuses: dict[str, Obj] = field(default_factory=dict)  # server pod uid -> status sent
     rejections: dict[str, str] = field(default_factory=dict)  # origin -> error posted
     deleting: set[str] = field(default_factory=set)  # uids whose delete was sent
+    killing: set[str] = field(default_factory=set)  # uids whose Killing events were posted
 
 
 def _meta(pod: Obj) -> Obj:
@@ -203,6 +213,8 @@ def plan_pod_sync(
                 actions.append(
                     DeletePod(namespace=key[0], name=key[1], uid=uid, why="containers stopped")
                 )
+            elif uid not in reported.killing:
+                actions.append(PostKilling(uid=uid, containers=tuple(sorted(found.container_ids))))
     for origin, error in sorted(rejected.items()):
         if reported.rejections.get(origin) != error:
             actions.append(PostEvent(origin=origin, error=error))
@@ -243,6 +255,7 @@ class PodSync:
             if origin not in known:
                 del self.reported.rejections[origin]
         self.reported.deleting &= set(self.view.pods)
+        self.reported.killing &= set(self.view.pods)
         for uid in set(self.reported.statuses) - set(self.view.pods):
             del self.reported.statuses[uid]
         actions = plan_pod_sync(
@@ -269,6 +282,14 @@ class PodSync:
             await self._create_mirror(action)
         elif isinstance(action, DeletePod):
             await self._delete(action)
+        elif isinstance(action, PostKilling):
+            self.reported.killing.add(action.uid)
+            pod = self.view.pods.get(action.uid)
+            if pod is not None:
+                killing = [
+                    ("Normal", "Killing", f"Stopping container {c}") for c in action.containers
+                ]
+                await self._post_pod_events(pod, killing)
         else:
             await self._post_event(action)
 
@@ -290,7 +311,7 @@ class PodSync:
                 self.reported.statuses[action.uid] = action.status
                 if action.uid in self.view.pods and _meta(written).get("uid") == action.uid:
                     self.view.pods[action.uid] = written  # ahead of the watch: no second PUT
-                await self._post_pod_events(pod, before, action.status)
+                await self._post_pod_events(pod, pod_events(pod, before, action.status))
                 return
             except errors.Conflict:
                 pod = await self.client.get(
@@ -299,10 +320,10 @@ class PodSync:
             except errors.NotFound:
                 return
 
-    async def _post_pod_events(self, pod: Obj, before: Obj | None, after: Obj) -> None:
-        """kubelet's pod events for this status change (best effort). A repeat that this agent
-        wrote before bumps that Event's count (a node may not read events: counted here)."""
-        for found in pod_events(pod, before, after):
+    async def _post_pod_events(self, pod: Obj, found_events: list[PodEvent]) -> None:
+        """kubelet's pod events (best effort). A repeat that this agent wrote before bumps
+        that Event's count (a node may not read events: counted here)."""
+        for found in found_events:
             key, now = event_key(pod, found), time.time()
             try:
                 written = self.events_written.pop(key, None)

@@ -184,6 +184,18 @@ async def test_api_pods_flow_status_and_deletion(
         while not update.pods[0]["metadata"].get("deletionTimestamp"):
             update = await next_api_update(agent.queue)
         assert (await admin.get(web))["metadata"]["uid"] == uid  # still there: containers run
+
+        async def killing() -> list[str]:
+            listed = await admin.list(resource_path("events", namespace="default"))
+            return [
+                e["message"]
+                for e in listed["items"]
+                if e["involvedObject"].get("uid") == uid and e["reason"] == "Killing"
+            ]
+
+        assert await wait_for(killing, timeout=10, message="kubelet's Killing event") == [
+            "Stopping container c"
+        ]
         del agent.state.pods[uid]  # the agent stopped its containers
         agent.state.changed.set()
 

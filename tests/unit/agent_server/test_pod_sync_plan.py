@@ -8,6 +8,7 @@ from nodeagent.agent.serversync import (
     CreateMirror,
     DeletePod,
     PostEvent,
+    PostKilling,
     PutStatus,
     Reported,
     mirror_pod,
@@ -163,14 +164,20 @@ def test_orphan_mirror_is_deleted_only_after_sources_seen() -> None:
 
 
 def test_deletion_confirmed_once_containers_are_gone() -> None:
-    """A terminating API pod is deleted on the server only when its containers are gone."""
+    """A terminating API pod gets kubelet's Killing events once while its containers stop,
+    and is deleted on the server only when its containers are gone."""
     terminating = pod("web", "u1", deletionTimestamp="2026-01-01T00:00:00Z")
     server = {"u1": with_status(terminating, RUNNING)}
     running = PodRecord(
-        pod=server["u1"], source=SourceName.API, status=RUNNING, container_ids={"c": "x"}
+        pod=server["u1"],
+        source=SourceName.API,
+        status=RUNNING,
+        container_ids={"c": "x", "b": "y"},
     )
     actions = plan({"u1": running}, server, Reported(statuses={"u1": RUNNING}))
-    assert actions == []
+    assert actions == [PostKilling(uid="u1", containers=("b", "c"))]
+    told = Reported(statuses={"u1": RUNNING}, killing={"u1"})
+    assert plan({"u1": running}, server, told) == []
     done: Obj = {"phase": "Succeeded"}
     server = {"u1": with_status(terminating, done)}
     stopped = PodRecord(pod=server["u1"], source=SourceName.API, status=done)
