@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from bench.report import Figure, print_figures
+from nodeagent.log import configure
 
 # name -> (module, full-size kwargs, smoke kwargs). Rules as data.
 SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in SIZES]
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; known: {list(SIZES)}")
+    # What runs in this process (stores, registries, simulated agents) logs warnings only, to
+    # stderr: the figures on stdout stay readable.
+    configure(level="warning")
     figures: list[Figure] = []
     for name in args.names or list(SIZES):
         module, full, smoke = SIZES[name]
