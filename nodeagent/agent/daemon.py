@@ -149,6 +149,7 @@ async def run_agent(
                 node_name=settings.node_name,
                 host_ip=host_ip,
                 state_dir=settings.state_dir,
+                on_event=state.record_pod_event,
             ),
             prober=Prober(runtime=runtime, host_ip=host_ip),
             observe_duration=metrics.reconcile.observe,

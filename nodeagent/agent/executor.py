@@ -2,7 +2,8 @@
 
 A pod whose previous actions are still running (a stop waiting out its grace period) is skipped
 until they finish. Outcomes are kept for the status: waiting reasons per container (ErrImagePull,
-CrashLoopBackOff, ...) and the backoff state (restarts and failed starts).
+CrashLoopBackOff, ...) and the backoff state (restarts and failed starts). Image events (Pulling,
+Pulled) go to `on_event`, as kubelet's image manager records them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from nodeagent.agent.actions import (
 )
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.plan import START_KEY_PREFIX, DesiredPod
+from nodeagent.agent.podevents import PodEvent, pulled_event, pulling_event
 from nodeagent.agent.podstatus import WaitingReason
 from nodeagent.runtime.protocol import (
     ContainerInfo,
@@ -64,6 +66,7 @@ class Executor:
     host_ip: str
     state_dir: str
     on_done: Callable[[], None] = lambda: None  # wakes the reconcile loop after a pod's run
+    on_event: Callable[[str, PodEvent], None] = lambda _uid, _event: None  # (pod uid, event)
     clock: Callable[[], float] = time.time
     restarts: dict[backoff.BackoffKey, backoff.BackoffEntry] = field(default_factory=dict)
     waiting: dict[str, dict[str, WaitingReason]] = field(default_factory=dict)  # uid -> name ->
@@ -178,9 +181,18 @@ class Executor:
         pod, name = run.desired.pod, action.container_name
         spec_c = _find_container(pod, name, is_init=action.is_init)
         start_key = (uid, START_KEY_PREFIX + name)
+        image = str(spec_c["image"])
         try:
-            await self.runtime.ensure_image(
-                spec_c["image"], pull_policy=spec_c.get("imagePullPolicy") or "IfNotPresent"
+            outcome = await self.runtime.ensure_image(
+                image,
+                pull_policy=spec_c.get("imagePullPolicy") or "IfNotPresent",
+                on_pull=lambda: self.on_event(uid, pulling_event(image)),
+            )
+            self.on_event(
+                uid,
+                pulled_event(
+                    image, pulled=outcome.pulled, seconds=outcome.seconds, size=outcome.size
+                ),
             )
             cid, warnings = await self.runtime.create_container(
                 pod, spec_c, self._ctx(run), attempt=action.attempt, is_init=action.is_init

@@ -1,7 +1,9 @@
 """PURE pod events as kubelet records them, from two successive statuses of one pod.
 
-`pod_events(pod, old, new)` -> [(type, reason, message)]: Pulled, Created and Started for a new
+`pod_events(pod, old, new)` -> [(type, reason, message)]: Created and Started for a new
 container, Failed for a failed pull, BackOff for ImagePullBackOff and CrashLoopBackOff.
+`pulling_event` / `pulled_event` are the image manager's (the executor records them, since only
+it knows whether a pull happened; `go_duration` writes a duration as Go's Duration.String).
 `pod_event(...)` builds the Event object, named `POD.<hex unix nanoseconds>` as client-go names
 them (one pod's events list in time order); `event_key(...)` is what makes two occurrences one
 Event, whose `count` the agent bumps as client-go's aggregation does.
@@ -55,6 +57,41 @@ WAITING_EVENTS: dict[str, Callable[[str, str, str, str], PodEvent]] = {
 }
 
 
+def go_duration(seconds: float) -> str:
+    """`seconds` truncated to milliseconds, written as Go's time.Duration.String() writes it
+    ("313ms", "1.5s", "1m2.034s", "0s"), as kubelet prints pull times."""
+    millis = max(0, int(seconds * 1000))
+    if millis == 0:
+        return "0s"
+    if millis < 1000:
+        return f"{millis}ms"
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs = f"{rest // 1000}.{rest % 1000:03d}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{secs}"
+    return f"{minutes}m{secs}" if minutes else secs
+
+
+def pulling_event(image: str) -> PodEvent:
+    """Recorded just before an actual pull."""
+    return ("Normal", "Pulling", f'Pulling image "{image}"')
+
+
+def pulled_event(
+    image: str, *, pulled: bool, seconds: float = 0.0, size: int | None = None
+) -> PodEvent:
+    """After ensuring the image: how long the pull took (no pull queue here: the time including
+    waiting is the same) and its size, or that it was already there."""
+    if not pulled:
+        return ("Normal", "Pulled", f'Container image "{image}" already present on machine')
+    took = go_duration(seconds)
+    message = f'Successfully pulled image "{image}" in {took} ({took} including waiting).'
+    if size is not None:
+        message += f" Image size: {size} bytes."
+    return ("Normal", "Pulled", message)
+
+
 def pod_events(pod: Obj, old: Obj | None, new: Obj) -> list[PodEvent]:
     """The events between status `old` (None: nothing known) and `new` of `pod`."""
     meta = pod.get("metadata") or {}
@@ -67,7 +104,6 @@ def pod_events(pod: Obj, old: Obj | None, new: Obj) -> list[PodEvent]:
         cid = s.get("containerID") or ""
         if cid and cid != prior.get("containerID"):
             events += [
-                ("Normal", "Pulled", f'Container image "{image}" already present on machine'),
                 ("Normal", "Created", f"Created container: {name}"),
                 ("Normal", "Started", f"Started container {name}"),
             ]

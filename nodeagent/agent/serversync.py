@@ -2,8 +2,10 @@
 
 Owns the wiring (the API pod source, the node reporter, the lease, the pod sync as named tasks)
 and the pod side: a PURE `plan_pod_sync` (pod statuses, mirror pods for static pods, deletion
-confirms, warning events for rejected manifests) and the thin executor that applies it. A server
-that is away only delays these writes; nothing here touches a running container.
+confirms, warning events for rejected manifests) and the thin executor that applies it; it also
+posts the pod events the executor queued (image pulls) ahead of the status writes, so they list
+in the order they happened. A server that is away only delays these writes (events are best
+effort); nothing here touches a running container.
 """
 
 from __future__ import annotations
@@ -258,6 +260,7 @@ class PodSync:
         self.reported.killing &= set(self.view.pods)
         for uid in set(self.reported.statuses) - set(self.view.pods):
             del self.reported.statuses[uid]
+        await self._post_queued_events()
         actions = plan_pod_sync(
             records=dict(self.state.pods),
             server_pods=dict(self.view.pods),
@@ -292,6 +295,36 @@ class PodSync:
                 await self._post_pod_events(pod, killing)
         else:
             await self._post_event(action)
+
+    def _event_pod(self, uid: str) -> Obj | None:
+        """The server pod an event about pod `uid` is posted on: an API pod itself, a static
+        pod's mirror pod (found by name); None when there is none (yet)."""
+        record = self.state.pods.get(uid)
+        if record is None or record.source == SourceName.API:
+            return self.view.pods.get(uid)
+        key = (_meta(record.pod).get("namespace") or "default", _meta(record.pod).get("name"))
+        return next(
+            (
+                p
+                for p in self.view.pods.values()
+                if is_mirror_pod(p)
+                and (_meta(p).get("namespace") or "default", _meta(p).get("name")) == key
+            ),
+            None,
+        )
+
+    async def _post_queued_events(self) -> None:
+        """Post the events the executor queued, oldest first. A static pod's events wait while
+        its mirror pod is not there yet; events of a pod the agent no longer has are dropped."""
+        queued, kept = self.state.pod_events, []
+        while queued:
+            uid, found = queued.popleft()
+            pod = self._event_pod(uid)
+            if pod is not None:
+                await self._post_pod_events(pod, [found])
+            elif uid in self.state.pods and self.state.pods[uid].source != SourceName.API:
+                kept.append((uid, found))
+        queued.extendleft(reversed(kept))
 
     async def _put_status(self, action: PutStatus) -> None:
         path = resource_path(

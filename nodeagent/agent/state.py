@@ -2,18 +2,25 @@
 
 The reconcile side (daemon, executor) is the only writer; the HTTP endpoints and the server
 reporter only read. `changed` is set whenever a pod's status changes, so the reporter can send
-it at once instead of at the next tick.
+it at once instead of at the next tick. `pod_events` queues the events the executor records
+(image pulls) for the pod sync to post; bounded, the oldest dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
+from nodeagent.agent.podevents import PodEvent
 from nodeagent.agent.sources.update import Rejected, SourceName
 
 Obj = dict[str, Any]
+POD_EVENTS_QUEUED = 1024  # events waiting for the pod sync; older ones are dropped
+log = structlog.get_logger()
 
 
 @dataclass(slots=True, kw_only=True)
@@ -34,6 +41,19 @@ class AgentState:
     sources_seen: set[SourceName] = field(default_factory=set)
     sources_expected: set[SourceName] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # (pod uid, event) recorded by the executor, oldest first, for the pod sync to post
+    pod_events: deque[tuple[str, PodEvent]] = field(
+        default_factory=lambda: deque(maxlen=POD_EVENTS_QUEUED)
+    )
+
+    def record_pod_event(self, uid: str, event: PodEvent) -> None:
+        """Queue an event about pod `uid` (best effort: never blocks; a full queue drops its
+        oldest) and wake the pod sync."""
+        if len(self.pod_events) == self.pod_events.maxlen:
+            dropped_uid, dropped = self.pod_events[0]
+            log.debug("pod_event_dropped", pod_uid=dropped_uid, reason=dropped[1])
+        self.pod_events.append((uid, event))
+        self.changed.set()
 
     @property
     def sources_synced(self) -> bool:

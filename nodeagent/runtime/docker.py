@@ -14,7 +14,8 @@ import os
 import shutil
 import stat
 import tarfile
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from nodeagent.runtime.protocol import (
     ContainerState,
     EngineInfo,
     ExecResult,
+    ImageOutcome,
     ImagePullError,
     PodContext,
     RuntimeError_,
@@ -178,30 +180,40 @@ class DockerRuntime:
         )
         return self.engine
 
-    async def _image_config(self, image: str) -> Obj | None:
-        """The image's Config, or None when the engine does not have it."""
+    async def _image(self, image: str) -> Obj | None:
+        """The engine's inspection of the image, or None when it does not have it."""
         try:
             data = await self._json(f"inspect image {image}", f"images/{image}/json")
         except RuntimeError_ as exc:
             if exc.reason == "NotFound":
                 return None
             raise
-        return dict(data.get("Config") or {})
+        return dict(data)
 
-    async def ensure_image(self, image: str, *, pull_policy: str) -> None:
+    async def _image_config(self, image: str) -> Obj | None:
+        """The image's Config, or None when the engine does not have it."""
+        data = await self._image(image)
+        return None if data is None else dict(data.get("Config") or {})
+
+    async def ensure_image(
+        self, image: str, *, pull_policy: str, on_pull: Callable[[], None] | None = None
+    ) -> ImageOutcome:
         if pull_policy not in PULL_POLICIES:
             raise ImagePullError(f"unknown imagePullPolicy {pull_policy!r}")
-        present = await self._image_config(image) is not None
+        present = await self._image(image)
         if pull_policy == "Never":
-            if not present:
+            if present is None:
                 raise ImagePullError(
                     f'Container image "{image}" is not present with pull policy of Never',
                     reason="ErrImageNeverPull",
                 )
-            return
-        if pull_policy == "IfNotPresent" and present:
-            return
+            return ImageOutcome(pulled=False, size=_image_size(present))
+        if pull_policy == "IfNotPresent" and present is not None:
+            return ImageOutcome(pulled=False, size=_image_size(present))
         log.info("image_pull", image=image, policy=pull_policy)
+        if on_pull is not None:
+            on_pull()
+        started = time.monotonic()
         try:
             await self._docker.images.pull(image)
         except aiodocker.DockerError as exc:
@@ -210,8 +222,11 @@ class DockerRuntime:
             raise ImagePullError(f'failed to pull image "{image}": {exc.message}') from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise RuntimeUnavailable(f"pull {image}: {exc}") from exc
-        if await self._image_config(image) is None:
+        took = time.monotonic() - started
+        pulled = await self._image(image)
+        if pulled is None:
             raise ImagePullError(f'failed to pull image "{image}": not present after the pull')
+        return ImageOutcome(pulled=True, seconds=took, size=_image_size(pulled))
 
     async def ensure_sandbox_image(self) -> str:
         """Import the pause image from the host's busybox-static unless the engine has it."""
@@ -552,6 +567,11 @@ class DockerRuntime:
 
     async def close(self) -> None:
         await self._docker.close()
+
+
+def _image_size(inspected: Obj) -> int | None:
+    size = inspected.get("Size")
+    return int(size) if isinstance(size, int | float) else None
 
 
 def _log_params(*, tail: int | None, timestamps: bool, since: float | None) -> dict[str, str]:

@@ -20,6 +20,7 @@ from nodeagent.runtime.protocol import (
     ContainerState,
     EngineInfo,
     ExecResult,
+    ImageOutcome,
     ImagePullError,
     PodContext,
     RuntimeError_,
@@ -27,6 +28,7 @@ from nodeagent.runtime.protocol import (
 
 Obj = dict[str, Any]
 ExecHandler = Callable[[str, Sequence[str]], ExecResult]
+FAKE_IMAGE_SIZE = 1_234_567  # bytes, what every image the fake pulls weighs
 
 
 @dataclass(slots=True, kw_only=True)
@@ -189,7 +191,9 @@ class FakeRuntime:
         self._enter("ping")
         return EngineInfo(name="fake", version="0", api_version="1.41", socket="fake://")
 
-    async def ensure_image(self, image: str, *, pull_policy: str) -> None:
+    async def ensure_image(
+        self, image: str, *, pull_policy: str, on_pull: Callable[[], None] | None = None
+    ) -> ImageOutcome:
         self._enter("ensure_image", image, pull_policy)
         present = image in self.images
         if pull_policy == "Never":
@@ -198,13 +202,16 @@ class FakeRuntime:
                     f'Container image "{image}" is not present with pull policy of Never',
                     reason="ErrImageNeverPull",
                 )
-            return
+            return ImageOutcome(pulled=False)
         if pull_policy == "IfNotPresent" and present:
-            return
+            return ImageOutcome(pulled=False)
+        if on_pull is not None:
+            on_pull()
         if image in self.unpullable:
             raise ImagePullError(f'failed to pull image "{image}": not found')
         self.pulled.append(image)
         self.images.add(image)
+        return ImageOutcome(pulled=True, seconds=0.0, size=FAKE_IMAGE_SIZE)
 
     async def list_containers(self) -> list[ContainerInfo]:
         self._enter("list_containers")

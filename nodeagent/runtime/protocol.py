@@ -8,7 +8,7 @@ pure-logic unit tests lives in fake.py.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,6 +43,15 @@ class ImagePullError(RuntimeError_):
     """An image could not be had; reason is ErrImagePull or ErrImageNeverPull."""
 
     reason = "ErrImagePull"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageOutcome:
+    """What ensure_image did: pulled (and how long the pull took), or found the image there."""
+
+    pulled: bool
+    seconds: float = 0.0
+    size: int | None = None  # bytes, as the engine reports the image
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,8 +146,11 @@ class Runtime(Protocol):
 
     async def ping(self) -> EngineInfo: ...
 
-    async def ensure_image(self, image: str, *, pull_policy: str) -> None:
-        """Make `image` present per Always/IfNotPresent/Never; ImagePullError if it cannot."""
+    async def ensure_image(
+        self, image: str, *, pull_policy: str, on_pull: Callable[[], None] | None = None
+    ) -> ImageOutcome:
+        """Make `image` present per Always/IfNotPresent/Never; ImagePullError if it cannot.
+        `on_pull` is called just before an actual pull starts (kubelet's Pulling event)."""
 
     async def list_containers(self) -> list[ContainerInfo]:
         """Every container this agent created (any state), found by its labels."""

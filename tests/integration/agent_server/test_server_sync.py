@@ -11,6 +11,7 @@ import structlog
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
 from nodeagent.agent.checkpoint import load_checkpoint
+from nodeagent.agent.podevents import pulled_event, pulling_event
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import PodRecord
 from nodeagent.api import errors
@@ -236,7 +237,7 @@ async def test_pod_events_list_in_time_order_and_repeats_count(
         statuses = [
             (_container_status(waiting="ErrImagePull"), 1),  # Failed
             (_container_status(waiting="ImagePullBackOff"), 2),  # BackOff (pulling)
-            (_container_status(cid="docker://a"), 5),  # Pulled, Created, Started
+            (_container_status(cid="docker://a"), 5),  # Pulled (queued), Created, Started
             (_container_status(waiting="CrashLoopBackOff"), 6),  # BackOff (restarting)
             (_container_status(cid="docker://b"), 9),  # Pulled, Created, Started again
             (_container_status(waiting="CrashLoopBackOff"), 10),  # BackOff (restarting) again
@@ -250,6 +251,8 @@ async def test_pod_events_list_in_time_order_and_repeats_count(
             agent.state.pods[uid] = PodRecord(
                 pod=update.pods[0], source=SourceName.API, status=status, container_ids={}
             )
+            if "containerID" in status["containerStatuses"][0]:  # as the executor records it
+                agent.state.record_pod_event(uid, pulled_event("busybox:1", pulled=False))
             agent.state.changed.set()
 
             async def counted(total: int = total) -> bool:
@@ -268,6 +271,63 @@ async def test_pod_events_list_in_time_order_and_repeats_count(
         ]
         assert "restarting" in rows[5]["message"]
         assert all(e["metadata"]["name"].startswith("crashy.") for e in rows)
+
+
+async def test_image_events_list_before_created_and_started(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """The executor's queued Pulling and Pulled are posted ahead of the status that shows the
+    container (Created, Started), so `kubectl get events` lists them in that order; a static
+    pod's wait for its mirror pod and are posted on it."""
+    async with running_sync(agent_settings(server, tmp_path)) as agent:
+        agent.state.sources_seen.add(SourceName.API)
+        created = await admin.create(PODS, api_pod("pulled"))
+        uid = created["metadata"]["uid"]
+        update = await next_api_update(agent.queue)
+        while not update.pods:
+            update = await next_api_update(agent.queue)
+        static = api_pod(f"logs-{NODE}")
+        static["metadata"]["uid"] = "static-uid-2"
+        agent.state.pods["static-uid-2"] = PodRecord(
+            pod=static, source=SourceName.FILE, status={"phase": "Pending"}
+        )
+        agent.state.record_pod_event("static-uid-2", pulled_event("busybox", pulled=False))
+        agent.state.record_pod_event(uid, pulling_event("busybox"))
+        agent.state.record_pod_event(
+            uid, pulled_event("busybox", pulled=True, seconds=1.5, size=2048)
+        )
+        agent.state.pods[uid] = PodRecord(
+            pod=update.pods[0],
+            source=SourceName.API,
+            status=_container_status(cid="docker://a"),
+        )
+        agent.state.changed.set()
+
+        async def events(name: str, total: int) -> list[Obj]:
+            listed = await admin.list(resource_path("events", namespace="default"))
+            mine = [e for e in listed["items"] if e["involvedObject"]["name"] == name]
+            assert len(mine) >= total
+            return sorted(mine, key=lambda e: e["metadata"]["name"])
+
+        rows = await wait_for(lambda: events("pulled", 4), timeout=15, message="pod events")
+        assert [(e["reason"], e["message"]) for e in rows] == [
+            ("Pulling", 'Pulling image "busybox"'),
+            (
+                "Pulled",
+                'Successfully pulled image "busybox" in 1.5s (1.5s including waiting).'
+                " Image size: 2048 bytes.",
+            ),
+            ("Created", "Created container: c"),
+            ("Started", "Started container c"),
+        ]
+        mirrored = await wait_for(
+            lambda: events(f"logs-{NODE}", 1), timeout=15, message="static pod's event"
+        )
+        assert [e["message"] for e in mirrored] == [
+            'Container image "busybox" already present on machine'
+        ]
+        assert mirrored[0]["involvedObject"]["uid"] != "static-uid-2"  # the mirror pod's
+        assert not agent.state.pod_events
 
 
 async def test_static_pod_is_mirrored_and_recreated(

@@ -63,15 +63,26 @@ async def test_never_if_not_present_and_always(
         await pull_runtime.ensure_image(ref, pull_policy="Never")
     assert never.value.reason == "ErrImageNeverPull"
 
-    await pull_runtime.ensure_image(ref, pull_policy="IfNotPresent")
+    pulls: list[str] = []
+    pulled = await pull_runtime.ensure_image(
+        ref, pull_policy="IfNotPresent", on_pull=lambda: pulls.append(ref)
+    )
+    assert pulls == [ref]  # told before the pull (kubelet's Pulling event)
+    assert pulled.pulled
+    assert pulled.seconds > 0
     first = image_id(puller, ref)
-    await pull_runtime.ensure_image(ref, pull_policy="Never")  # present now
+    size = int(puller.podman("image", "inspect", "--format", "{{.Size}}", ref).stdout)
+    assert pulled.size == size
+    present = await pull_runtime.ensure_image(
+        ref, pull_policy="Never", on_pull=lambda: pulls.append(ref)
+    )
+    assert (present.pulled, present.size, pulls) == (False, size, [ref])  # present now
 
     changed = busybox_image(podman_service, "localhost/busybox:v2", changes=('CMD ["/bin/true"]',))
     push(podman_service, changed, ref)
-    await pull_runtime.ensure_image(ref, pull_policy="IfNotPresent")
+    assert not (await pull_runtime.ensure_image(ref, pull_policy="IfNotPresent")).pulled
     assert image_id(puller, ref) == first
-    await pull_runtime.ensure_image(ref, pull_policy="Always")
+    assert (await pull_runtime.ensure_image(ref, pull_policy="Always")).pulled
     assert image_id(puller, ref) != first
     assert image_id(puller, ref) == image_id(podman_service, changed)
 

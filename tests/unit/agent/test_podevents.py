@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodeagent.agent.podevents import event_key, pod_event, pod_events
+from nodeagent.agent.podevents import (
+    event_key,
+    go_duration,
+    pod_event,
+    pod_events,
+    pulled_event,
+    pulling_event,
+)
 
 POD: dict[str, Any] = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"}}
 
@@ -21,11 +28,13 @@ def _status(*, cid: str = "", waiting: str = "", message: str = "") -> dict[str,
     return {"containerStatuses": [s]}
 
 
-def test_a_new_container_is_pulled_created_started() -> None:
+def test_a_new_container_is_created_started() -> None:
+    """Pulled is not derived from the status (the executor records what the pull did)."""
     got = pod_events(POD, _status(waiting="ContainerCreating"), _status(cid="docker://a"))
-    assert [r for _t, r, _m in got] == ["Pulled", "Created", "Started"]
-    assert got[1][2] == "Created container: c"
-    assert got[2][2] == "Started container c"
+    assert got == [
+        ("Normal", "Created", "Created container: c"),
+        ("Normal", "Started", "Started container c"),
+    ]
 
 
 def test_an_unchanged_status_records_nothing() -> None:
@@ -75,13 +84,40 @@ def test_event_object_is_about_the_pod_and_a_repeat_has_the_same_key() -> None:
 
 
 def test_names_sort_in_the_order_they_were_recorded() -> None:
-    """Pulled, Created, Started recorded one after another within a second list in that order
+    """Created, Started recorded one after another within a second list in that order
     (kubectl get events lists in name order)."""
-    got = pod_events(POD, None, _status(cid="docker://a"))
-    assert [reason for _type, reason, _message in got] == ["Pulled", "Created", "Started"]
+    got = [pulling_event("img:1"), *pod_events(POD, None, _status(cid="docker://a"))]
+    assert [reason for _type, reason, _message in got] == ["Pulling", "Created", "Started"]
     times = (1_790_000_000.1, 1_790_000_000.100001, 1_790_000_000.9)
     names = [
         pod_event(POD, e, node_name="n1", now=t)["metadata"]["name"]
         for e, t in zip(got, times, strict=True)
     ]
     assert names == sorted(names)
+
+
+def test_durations_read_as_go_writes_them() -> None:
+    """kubelet prints pull times with Go's Duration.String, truncated to milliseconds."""
+    assert [
+        go_duration(s) for s in (0.0, 0.0004, 0.313, 0.9999, 1.0, 1.234, 1.5, 7.2649, 60.0)
+    ] == ["0s", "0s", "313ms", "999ms", "1s", "1.234s", "1.5s", "7.264s", "1m0s"]
+    assert go_duration(62.034) == "1m2.034s"
+    assert go_duration(3_600.5) == "1h0m0.5s"
+
+
+def test_image_events_say_what_the_pull_did() -> None:
+    assert pulling_event("busybox:1.36") == ("Normal", "Pulling", 'Pulling image "busybox:1.36"')
+    assert pulled_event("busybox:1.36", pulled=True, seconds=1.2345, size=2156789) == (
+        "Normal",
+        "Pulled",
+        'Successfully pulled image "busybox:1.36" in 1.234s (1.234s including waiting).'
+        " Image size: 2156789 bytes.",
+    )
+    assert pulled_event("b:1", pulled=True, seconds=0.05, size=None)[2] == (
+        'Successfully pulled image "b:1" in 50ms (50ms including waiting).'
+    )
+    assert pulled_event("busybox:1.36", pulled=False, seconds=0.0, size=5) == (
+        "Normal",
+        "Pulled",
+        'Container image "busybox:1.36" already present on machine',
+    )
