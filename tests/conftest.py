@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.podman import PodmanService, busybox_image
+from tests.support.registry import LocalRegistry
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +30,27 @@ def podman_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanS
 def busybox(podman_service: PodmanService) -> str:
     """The ref of a local busybox-static image (no PATH in its config) in podman_service."""
     return busybox_image(podman_service)
+
+
+@pytest.fixture(scope="session")
+def image_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """Debian's docker-registry on 127.0.0.1 (plain HTTP), for pull tests."""
+    reg = LocalRegistry.start(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def puller(
+    tmp_path_factory: pytest.TempPathFactory, image_registry: LocalRegistry
+) -> Iterator[PodmanService]:
+    """A second podman service (its images start empty) whose registries.conf marks the local
+    registry insecure; tests push to the registry from podman_service and pull here."""
+    service = PodmanService.start(
+        tmp_path_factory.mktemp("puller"), insecure_registries=(image_registry.address,)
+    )
+    yield service
+    ids = service.podman("ps", "-aq", check=False).stdout.split()
+    if ids:
+        service.podman("rm", "-f", "-t", "0", *ids, check=False)
+    service.stop()

@@ -210,6 +210,17 @@ async def test_api_pods_flow_status_and_deletion(
         await wait_for(gone, timeout=10, message="deletion confirmed by the node")
 
 
+async def create_bound(
+    admin: ApiClient, queue: asyncio.Queue[SourceUpdate], name: str
+) -> tuple[str, Obj]:
+    """Create pod `name` on this node; its uid and the pod once the API source has sent it."""
+    uid = (await admin.create(PODS, api_pod(name)))["metadata"]["uid"]
+    update = await next_api_update(queue)
+    while not update.pods:
+        update = await next_api_update(queue)
+    return str(uid), update.pods[0]
+
+
 def _container_status(*, cid: str = "", waiting: str = "") -> Obj:
     state: Obj = (
         {"waiting": {"reason": waiting, "message": "no such image"}} if waiting else {"running": {}}
@@ -228,11 +239,7 @@ async def test_pod_events_list_in_time_order_and_repeats_count(
     Event written before instead of adding a row."""
     async with running_sync(agent_settings(server, tmp_path)) as agent:
         agent.state.sources_seen.add(SourceName.API)
-        created = await admin.create(PODS, api_pod("crashy"))
-        uid = created["metadata"]["uid"]
-        update = await next_api_update(agent.queue)
-        while not update.pods:
-            update = await next_api_update(agent.queue)
+        uid, bound = await create_bound(admin, agent.queue, "crashy")
         # (status, how many occurrences the pod's events count once it is reported)
         statuses = [
             (_container_status(waiting="ErrImagePull"), 1),  # Failed
@@ -249,7 +256,7 @@ async def test_pod_events_list_in_time_order_and_repeats_count(
 
         for i, (status, total) in enumerate(statuses, start=1):
             agent.state.pods[uid] = PodRecord(
-                pod=update.pods[0], source=SourceName.API, status=status, container_ids={}
+                pod=bound, source=SourceName.API, status=status, container_ids={}
             )
             if "containerID" in status["containerStatuses"][0]:  # as the executor records it
                 agent.state.record_pod_event(uid, pulled_event("busybox:1", pulled=False))
@@ -281,11 +288,7 @@ async def test_image_events_list_before_created_and_started(
     pod's wait for its mirror pod and are posted on it."""
     async with running_sync(agent_settings(server, tmp_path)) as agent:
         agent.state.sources_seen.add(SourceName.API)
-        created = await admin.create(PODS, api_pod("pulled"))
-        uid = created["metadata"]["uid"]
-        update = await next_api_update(agent.queue)
-        while not update.pods:
-            update = await next_api_update(agent.queue)
+        uid, bound = await create_bound(admin, agent.queue, "pulled")
         static = api_pod(f"logs-{NODE}")
         static["metadata"]["uid"] = "static-uid-2"
         agent.state.pods["static-uid-2"] = PodRecord(
@@ -297,7 +300,7 @@ async def test_image_events_list_before_created_and_started(
             uid, pulled_event("busybox", pulled=True, seconds=1.5, size=2048)
         )
         agent.state.pods[uid] = PodRecord(
-            pod=update.pods[0],
+            pod=bound,
             source=SourceName.API,
             status=_container_status(cid="docker://a"),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,25 +12,6 @@ from tests.support.podman import PodmanService, busybox_image
 from tests.support.registry import LocalRegistry
 
 pytestmark = pytest.mark.podman
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
-    reg = LocalRegistry.start(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
-
-
-@pytest.fixture(scope="module")
-def puller(
-    tmp_path_factory: pytest.TempPathFactory, registry: LocalRegistry
-) -> Iterator[PodmanService]:
-    """A second engine whose registries.conf marks the local registry insecure."""
-    service = PodmanService.start(
-        tmp_path_factory.mktemp("puller"), insecure_registries=(registry.address,)
-    )
-    yield service
-    service.stop()
 
 
 @pytest.fixture
@@ -53,11 +34,11 @@ async def test_never_if_not_present_and_always(
     puller: PodmanService,
     podman_service: PodmanService,
     busybox: str,
-    registry: LocalRegistry,
+    image_registry: LocalRegistry,
 ) -> None:
     """Never refuses a missing image; IfNotPresent pulls once and then keeps what it has;
     Always fetches the tag's new content."""
-    ref = f"{registry.address}/tools/busybox:1"
+    ref = f"{image_registry.address}/tools/busybox:1"
     push(podman_service, busybox, ref)
     with pytest.raises(ImagePullError) as never:
         await pull_runtime.ensure_image(ref, pull_policy="Never")
@@ -91,16 +72,18 @@ async def test_missing_image_and_secure_only_engine_fail_with_err_image_pull(
     pull_runtime: DockerRuntime,
     podman_service: PodmanService,
     busybox: str,
-    registry: LocalRegistry,
+    image_registry: LocalRegistry,
 ) -> None:
     """A tag the registry lacks is ErrImagePull; an engine not told the registry is insecure
     refuses plain HTTP with ErrImagePull too."""
     with pytest.raises(ImagePullError) as missing:
-        await pull_runtime.ensure_image(f"{registry.address}/nope:1", pull_policy="IfNotPresent")
+        await pull_runtime.ensure_image(
+            f"{image_registry.address}/nope:1", pull_policy="IfNotPresent"
+        )
     assert missing.value.reason == "ErrImagePull"
     assert "nope" in str(missing.value)
 
-    ref = f"{registry.address}/tools/secure-only:1"
+    ref = f"{image_registry.address}/tools/secure-only:1"
     push(podman_service, busybox, ref)
     strict = await connect_runtime(podman_service.socket_path)
     try:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from nodeagent.agent.executor import Executor
 from nodeagent.agent.plan import DesiredPod
+from nodeagent.agent.probers import Prober
+from nodeagent.agent.reconciler import Reconciler
+from nodeagent.agent.state import AgentState
+from nodeagent.runtime.fake import FakeRuntime
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 
 Obj = dict[str, Any]
@@ -92,4 +97,26 @@ def exited(
         attempt=attempt,
         finished_at=finished_at,
         **kw,
+    )
+
+
+def reconciler(fake: FakeRuntime, tmp: str) -> Reconciler:
+    """The reconcile loop over `fake` on its clock; the executor queues its events on the
+    state, as the daemon wires it."""
+    state = AgentState(node_name="n1")
+    executor = Executor(
+        runtime=fake,
+        node_name="n1",
+        host_ip="192.0.2.1",
+        state_dir=tmp,
+        clock=lambda: fake.now,
+        on_event=state.record_pod_event,
+    )
+    return Reconciler(
+        runtime=fake,
+        state=state,
+        executor=executor,
+        prober=Prober(runtime=fake, host_ip="192.0.2.1"),
+        host_ip="192.0.2.1",
+        clock=lambda: fake.now,
     )

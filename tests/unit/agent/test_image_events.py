@@ -5,34 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodeagent.agent.executor import Executor
-from nodeagent.agent.probers import Prober
-from nodeagent.agent.reconciler import Reconciler
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import POD_EVENTS_QUEUED, AgentState
 from nodeagent.runtime.fake import FAKE_IMAGE_SIZE, FakeRuntime
 
 from .helpers import UID, pod
-
-
-def make(fake: FakeRuntime, tmp: str) -> Reconciler:
-    state = AgentState(node_name="n1")
-    executor = Executor(
-        runtime=fake,
-        node_name="n1",
-        host_ip="192.0.2.1",
-        state_dir=tmp,
-        clock=lambda: fake.now,
-        on_event=state.record_pod_event,
-    )
-    return Reconciler(
-        runtime=fake,
-        state=state,
-        executor=executor,
-        prober=Prober(runtime=fake, host_ip="192.0.2.1"),
-        host_ip="192.0.2.1",
-        clock=lambda: fake.now,
-    )
+from .helpers import reconciler as make
 
 
 async def started(fake: FakeRuntime, tmp: Any, **spec: Any) -> list[tuple[str, str]]:

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodeagent.agent.executor import Executor
-from nodeagent.agent.probers import Prober
 from nodeagent.agent.reconciler import Reconciler
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
-from nodeagent.agent.state import AgentState
 from nodeagent.runtime.fake import FakeRuntime
 from nodeagent.runtime.protocol import RuntimeUnavailable
 
 from .helpers import UID, pod
+from .helpers import reconciler as make
 
 Obj = dict[str, Any]
-
-
-def make(fake: FakeRuntime, tmp: str) -> Reconciler:
-    state = AgentState(node_name="n1")
-    executor = Executor(
-        runtime=fake, node_name="n1", host_ip="192.0.2.1", state_dir=tmp, clock=lambda: fake.now
-    )
-    return Reconciler(
-        runtime=fake,
-        state=state,
-        executor=executor,
-        prober=Prober(runtime=fake, host_ip="192.0.2.1"),
-        host_ip="192.0.2.1",
-        clock=lambda: fake.now,
-    )
 
 
 async def settle(r: Reconciler) -> None:

@@ -1,0 +1,113 @@
+"""kubelet's image events end to end: the agent in-process on a real podman service that pulls
+from the local registry, reporting to the real server; read back as `kubectl get events` does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nodeagent.agent.apiclient import ApiClient, resource_path
+from nodeagent.agent.daemon import run_agent
+from nodeagent.agent.state import AgentState
+from tests.integration.agent_server.conftest import NODE, agent_settings
+from tests.support.podman import PodmanService
+from tests.support.registry import LocalRegistry
+from tests.support.server import ServerInfo, free_port
+from tests.support.wait import wait_for
+
+Obj = dict[str, Any]
+pytestmark = pytest.mark.podman
+PODS = resource_path("pods", namespace="default")
+
+
+@pytest.fixture
+async def agent(
+    server: ServerInfo, puller: PodmanService, tmp_path: Path
+) -> AsyncIterator[AgentState]:
+    (tmp_path / "manifests").mkdir()
+    settings = agent_settings(
+        server,
+        tmp_path,
+        manifest_dir=str(tmp_path / "manifests"),
+        runtime_socket=puller.socket_path,
+        listen=f"127.0.0.1:{free_port()}",
+    )
+    state, stop = AgentState(node_name=NODE), asyncio.Event()
+    task = asyncio.create_task(run_agent(settings, stop=stop, state=state))
+    yield state
+    stop.set()
+    _done, pending = await asyncio.wait({task}, timeout=20)
+    for t in pending:
+        t.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+    ids = puller.podman("ps", "-aq", "--filter", f"label=io.nodeagent.node={NODE}").stdout
+    if ids.split():
+        puller.podman("rm", "-f", "-t", "0", *ids.split(), check=False)
+
+
+def sleeper(name: str, image: str) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "nodeName": NODE,
+            "hostNetwork": True,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "c",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["/bin/sleep", "3600"],
+                }
+            ],
+        },
+    }
+
+
+async def pod_events(admin: ApiClient, name: str, reasons: int) -> list[tuple[str, str]]:
+    """The pod's events in name order (as kubectl get events lists one pod's), once there are
+    at least `reasons` of them."""
+    listed = await admin.list(resource_path("events", namespace="default"))
+    mine = sorted(
+        (e for e in listed["items"] if e["involvedObject"]["name"] == name),
+        key=lambda e: e["metadata"]["name"],
+    )
+    assert len(mine) >= reasons, mine
+    return [(e["reason"], e["message"]) for e in mine]
+
+
+async def test_a_pulled_image_then_one_already_present(
+    agent: AgentState,
+    admin: ApiClient,
+    podman_service: PodmanService,
+    busybox: str,
+    image_registry: LocalRegistry,
+) -> None:
+    """The first pod's image is pulled: Pulling, then Pulled with the time and size, then
+    Created, Started. The second pod finds it there: one "already present", no Pulling."""
+    ref = f"{image_registry.address}/tools/busybox:events"
+    podman_service.podman("push", "--tls-verify=false", busybox, ref)
+    await admin.create(PODS, sleeper("first", ref))
+    first = await wait_for(lambda: pod_events(admin, "first", 4), timeout=60, message="events")
+    assert [reason for reason, _m in first] == ["Pulling", "Pulled", "Created", "Started"]
+    assert first[0][1] == f'Pulling image "{ref}"'
+    pulled = first[1][1]
+    assert pulled.startswith(f'Successfully pulled image "{ref}" in ')
+    assert "s including waiting). Image size: " in pulled
+    assert pulled.endswith(" bytes.")
+
+    await admin.create(PODS, sleeper("second", ref))
+    second = await wait_for(lambda: pod_events(admin, "second", 3), timeout=60, message="again")
+    assert second == [
+        ("Pulled", f'Container image "{ref}" already present on machine'),
+        ("Created", "Created container: c"),
+        ("Started", "Started container c"),
+    ]
