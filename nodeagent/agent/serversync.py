@@ -315,15 +315,19 @@ class PodSync:
 
     async def _post_queued_events(self) -> None:
         """Post the events the executor queued, oldest first. A static pod's events wait while
-        its mirror pod is not there yet; events of a pod the agent no longer has are dropped."""
+        its mirror pod is not there yet; events of a pod the agent no longer has are dropped,
+        and so is the rest of the queue when the server cannot be reached (best effort)."""
         queued, kept = self.state.pod_events, []
         while queued:
             uid, found = queued.popleft()
             pod = self._event_pod(uid)
-            if pod is not None:
-                await self._post_pod_events(pod, [found])
-            elif uid in self.state.pods and self.state.pods[uid].source != SourceName.API:
-                kept.append((uid, found))
+            if pod is None:
+                record = self.state.pods.get(uid)
+                if record is not None and record.source != SourceName.API:
+                    kept.append((uid, found))
+            elif not await self._post_pod_events(pod, [found]):
+                log.debug("pod_events_dropped", count=len(queued), why="server unreachable")
+                queued.clear()  # one wait for an absent server per pass, not one per event
         queued.extendleft(reversed(kept))
 
     async def _put_status(self, action: PutStatus) -> None:
@@ -353,9 +357,11 @@ class PodSync:
             except errors.NotFound:
                 return
 
-    async def _post_pod_events(self, pod: Obj, found_events: list[PodEvent]) -> None:
+    async def _post_pod_events(self, pod: Obj, found_events: list[PodEvent]) -> bool:
         """kubelet's pod events (best effort). A repeat that this agent wrote before bumps
-        that Event's count (a node may not read events: counted here)."""
+        that Event's count (a node may not read events: counted here). False when the server
+        could not be reached."""
+        reached = True
         for found in found_events:
             key, now = event_key(pod, found), time.time()
             try:
@@ -371,7 +377,9 @@ class PodSync:
                 while len(self.events_written) > EVENTS_REMEMBERED:
                     del self.events_written[next(iter(self.events_written))]
             except (Unreachable, errors.APIError) as e:
+                reached = reached and not isinstance(e, Unreachable)
                 log.info("pod_event_not_recorded", reason=found[1], error=str(e))
+        return reached
 
     async def _bump_event(self, pod: Obj, written: tuple[str, int], now: float) -> bool:
         """count + 1 on an Event written before; False when it is gone (expired, deleted)."""

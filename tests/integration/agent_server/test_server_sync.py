@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
 from nodeagent.agent.checkpoint import load_checkpoint
 from nodeagent.agent.podevents import pulled_event, pulling_event
+from nodeagent.agent.reporter import NodeReporter
+from nodeagent.agent.serversync import PodSync
+from nodeagent.agent.sources.apiserver import ServerPodsView
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
-from nodeagent.agent.state import PodRecord
+from nodeagent.agent.state import AgentState, PodRecord
 from nodeagent.api import errors
 from nodeagent.api.timefmt import format_time
 from tests.integration.agent_server.conftest import (
@@ -462,3 +465,28 @@ async def test_sync_recovers_after_the_server_restarts(tmp_path: Path) -> None:
         await client.close()
     finally:
         srv.stop()
+
+
+async def test_queued_events_are_dropped_when_the_server_is_away(tmp_path: Path) -> None:
+    """Image events are best effort: with no server answering, one pass of the pod sync
+    empties the queue (one failed post, not one wait per event) and the statuses go on."""
+    posts: list[str] = []
+
+    class Counting(ApiClient):
+        async def create(self, path: str, body: Obj) -> Obj:
+            posts.append(path)
+            return await super().create(path, body)
+
+    client = Counting(server_url=f"https://127.0.0.1:{free_port()}", token="t", ca_file=None)
+    state = AgentState(node_name=NODE)
+    view = ServerPodsView(pods={"u1": {"metadata": {"name": "p", "uid": "u1"}}})
+    state.pods["u1"] = PodRecord(pod=view.pods["u1"], source=SourceName.API, status={})
+    for _ in range(3):
+        state.record_pod_event("u1", pulling_event("busybox"))
+    sync = PodSync(client=client, state=state, view=view, reporter=cast(NodeReporter, None))
+    try:
+        await sync._post_queued_events()
+    finally:
+        await client.close()
+    assert not state.pod_events
+    assert posts == ["/api/v1/namespaces/default/events"]
