@@ -77,6 +77,20 @@ RESOURCES: tuple[Resource, ...] = (
         categories=("all",),
         subresources=("status", "log", "exec", "attach"),
     ),
+    # Read-only and always empty: this server holds no Services. Served so that clients that
+    # look for them (kubectl cluster-info lists kube-system's cluster services) get an empty
+    # list instead of "the server doesn't have a resource type"; writes answer 405.
+    Resource(
+        name="services",
+        singular="service",
+        kind="Service",
+        group="",
+        version="v1",
+        namespaced=True,
+        short_names=("svc",),
+        categories=("all",),
+        verbs=("get", "list", "watch"),
+    ),
     Resource(
         name="events",
         singular="event",

@@ -48,6 +48,7 @@ _NAMED_PRIMITIVES: dict[str, tuple[str, Obj]] = {
         },
     ),
 }
+_JSON = ("application/json",)
 _PATCH_TYPES = (
     "application/apply-patch+yaml",
     "application/json-patch+json",
@@ -151,18 +152,19 @@ def _paths(r: Resource) -> dict[str, Obj]:
     collection = f"{r.path_prefix}{ns}/{r.name}"
     item = collection + "/{name}"
     kind = r.kind
-    paths: dict[str, Obj] = {
-        collection: {
-            "get": _operation(r, "list", f"list{kind}"),
-            "post": _operation(r, "post", f"create{kind}", ("application/json",)),
-        },
-        item: {
-            "get": _operation(r, "get", f"read{kind}"),
-            "put": _operation(r, "put", f"replace{kind}", ("application/json",)),
-            "patch": _operation(r, "patch", f"patch{kind}", _PATCH_TYPES),
-            "delete": _operation(r, "delete", f"delete{kind}"),
-        },
-    }
+    # (path, method, verb, operation): only the verbs the resource allows are described
+    operations = [
+        (collection, "get", "list", _operation(r, "list", f"list{kind}")),
+        (collection, "post", "create", _operation(r, "post", f"create{kind}", _JSON)),
+        (item, "get", "get", _operation(r, "get", f"read{kind}")),
+        (item, "put", "update", _operation(r, "put", f"replace{kind}", _JSON)),
+        (item, "patch", "patch", _operation(r, "patch", f"patch{kind}", _PATCH_TYPES)),
+        (item, "delete", "delete", _operation(r, "delete", f"delete{kind}")),
+    ]
+    paths: dict[str, Obj] = {}
+    for path, method, verb, operation in operations:
+        if verb in r.verbs:
+            paths.setdefault(path, {})[method] = operation
     if r.namespaced:
         paths[f"{r.path_prefix}/{r.name}"] = {
             "get": _operation(r, "list", f"list{kind}ForAllNamespaces")
@@ -170,7 +172,7 @@ def _paths(r: Resource) -> dict[str, Obj]:
     if "status" in r.subresources:
         paths[item + "/status"] = {
             "get": _operation(r, "get", f"read{kind}Status"),
-            "put": _operation(r, "put", f"replace{kind}Status", ("application/json",)),
+            "put": _operation(r, "put", f"replace{kind}Status", _JSON),
             "patch": _operation(r, "patch", f"patch{kind}Status", _PATCH_TYPES),
         }
     return paths

@@ -72,6 +72,8 @@ def verb_of(request: web.Request, target: Target) -> str | None:
         return None
     if target.subresource and verb not in ("get", "update", "patch"):
         return None
+    if not target.subresource and verb not in target.resource.verbs:
+        return None  # a read-only resource (services)
     return verb
 
 

@@ -39,12 +39,14 @@ class TestAggregatedDiscovery:
         assert "controllerrevisions" in _resources(doc)
 
     def test_core_group(self) -> None:
-        """/api has one unnamed group with pods, nodes (cluster scope), events, namespaces."""
+        """/api has one unnamed group with pods, nodes (cluster scope), events, namespaces,
+        and services read-only (get, list, watch)."""
         doc = discovery.aggregated_discovery(core=True)
         (item,) = doc["items"]
         assert item["metadata"] == {}
         resources = _resources(doc)
-        assert set(resources) == {"pods", "nodes", "events", "namespaces"}
+        assert set(resources) == {"pods", "nodes", "events", "namespaces", "services"}
+        assert resources["services"]["verbs"] == ["get", "list", "watch"]
         assert resources["nodes"]["scope"] == "Cluster"
         assert resources["pods"]["shortNames"] == ["po"]
         exec_sub = next(s for s in resources["pods"]["subresources"] if s["subresource"] == "exec")
