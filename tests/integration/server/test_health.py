@@ -44,27 +44,23 @@ async def test_recorded_events_aggregate_repeats_and_list_in_time_order(
     _, ds = await call(
         admin, server, "POST", "/apis/apps/v1/namespaces/default/daemonsets", objects.daemonset("x")
     )
-    record = EventRecorder()
-    start = time.time()  # recent: the collector prunes events older than an hour
-    for now, message in ((start, "Created pod: x-a"), (start + 1, "Deleted pod: x-a")):
-        await record(
-            server.registry,
+    registry, recorder = server.registry, EventRecorder()
+
+    async def record(reason: str, message: str, now: float) -> None:
+        await recorder(
+            registry,
             involved=ds,
             type="Normal",
-            reason="SuccessfulCreate" if message.startswith("Created") else "SuccessfulDelete",
+            reason=reason,
             message=message,
             now=now,
             component="daemonset-controller",
         )
-    await record(
-        server.registry,
-        involved=ds,
-        type="Normal",
-        reason="SuccessfulCreate",
-        message="Created pod: x-a",
-        now=start + 60,
-        component="daemonset-controller",
-    )
+
+    start = time.time()  # recent: the collector prunes events older than an hour
+    await record("SuccessfulCreate", "Created pod: x-a", start)
+    await record("SuccessfulDelete", "Deleted pod: x-a", start + 1)
+    await record("SuccessfulCreate", "Created pod: x-a", start + 60)
     path = (
         "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dx,"
         "involvedObject.kind%3DDaemonSet"
@@ -85,15 +81,7 @@ async def test_recorded_events_aggregate_repeats_and_list_in_time_order(
         "DELETE",
         f"/api/v1/namespaces/default/events/{by_name[0]['metadata']['name']}",
     )
-    await record(
-        server.registry,
-        involved=ds,
-        type="Normal",
-        reason="SuccessfulCreate",
-        message="Created pod: x-a",
-        now=start + 120,
-        component="daemonset-controller",
-    )
+    await record("SuccessfulCreate", "Created pod: x-a", start + 120)
     _, listed = await call(admin, server, "GET", path)
     again = [e for e in listed["items"] if e["reason"] == "SuccessfulCreate"]
     assert [(e["count"], e["firstTimestamp"]) for e in again] == [(1, format_time(start + 120))]
