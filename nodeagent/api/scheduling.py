@@ -194,21 +194,39 @@ def _spec_of_template(ds: Obj) -> Obj:
     return _map(_map(_map(ds.get("spec")).get("template")).get("spec"))
 
 
+@dataclass(frozen=True, slots=True)
+class DaemonPlacement:
+    """NodeShouldRunDaemonPod for one DaemonSet: its pod spec with the daemon tolerations is
+    built once (`daemon_placement`), then asked per node (a sync asks for every node)."""
+
+    spec: Obj
+
+    def on(self, node: Obj) -> ShouldRun:
+        """Node name, nodeSelector and required affinity decide both answers; then
+        untolerated NoSchedule/NoExecute taints block a new pod, and only an untolerated
+        NoExecute taint evicts a running one. spec.unschedulable is ignored."""
+        spec = self.spec
+        node_name = spec.get("nodeName") or ""
+        if node_name and node_name != name_of(node):
+            return ShouldRun(should_run=False, should_continue_running=False)
+        if not (
+            node_matches_node_selector(spec, node) and node_matches_required_affinity(spec, node)
+        ):
+            return ShouldRun(should_run=False, should_continue_running=False)
+        taints = _map(node.get("spec")).get("taints")
+        if not taints or tolerates_all(spec["tolerations"], taints, PLACEMENT_EFFECTS):
+            return ShouldRun(should_run=True, should_continue_running=True)
+        keep = tolerates_all(spec["tolerations"], taints, EVICTION_EFFECTS)
+        return ShouldRun(should_run=False, should_continue_running=keep)
+
+
+def daemon_placement(ds: Obj) -> DaemonPlacement:
+    return DaemonPlacement(add_daemonset_tolerations(_spec_of_template(ds)))
+
+
 def node_should_run(node: Obj, ds: Obj) -> ShouldRun:
-    """NodeShouldRunDaemonPod: node name, nodeSelector and required affinity decide both
-    answers; then untolerated NoSchedule/NoExecute taints block a new pod, and only an
-    untolerated NoExecute taint evicts a running one. spec.unschedulable is ignored."""
-    spec = add_daemonset_tolerations(_spec_of_template(ds))
-    node_name = spec.get("nodeName") or ""
-    if node_name and node_name != name_of(node):
-        return ShouldRun(should_run=False, should_continue_running=False)
-    if not (node_matches_node_selector(spec, node) and node_matches_required_affinity(spec, node)):
-        return ShouldRun(should_run=False, should_continue_running=False)
-    taints = _map(node.get("spec")).get("taints")
-    if tolerates_all(spec["tolerations"], taints, PLACEMENT_EFFECTS):
-        return ShouldRun(should_run=True, should_continue_running=True)
-    keep = tolerates_all(spec["tolerations"], taints, EVICTION_EFFECTS)
-    return ShouldRun(should_run=False, should_continue_running=keep)
+    """NodeShouldRunDaemonPod for one node (`daemon_placement(ds).on(node)`)."""
+    return daemon_placement(ds).on(node)
 
 
 def pod_fits_node(pod_spec: Obj, node: Obj) -> bool:

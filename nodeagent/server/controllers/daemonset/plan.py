@@ -224,9 +224,10 @@ def manage(
     requeue: list[float] = []
     surge = allows_surge(ds)
     min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
+    placement = scheduling.daemon_placement(ds)
     for node in nodes:
         node_name = name_of(node)
-        decision = scheduling.node_should_run(node, ds)
+        decision = placement.on(node)
         pods = by_node.get(node_name)
         if decision.should_run and not pods:
             create_on.append(node_name)

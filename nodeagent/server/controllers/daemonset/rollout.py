@@ -52,7 +52,8 @@ def rolling_update(
 ) -> RolloutPlan:
     node_list = list(nodes)
     by_node = pods_by_node(daemon_pods)
-    should_run = {name_of(n): scheduling.node_should_run(n, ds).should_run for n in node_list}
+    placement = scheduling.daemon_placement(ds)
+    should_run = {name_of(n): placement.on(n).should_run for n in node_list}
     desired = sum(1 for run in should_run.values() if run)
     for node_name, run in should_run.items():
         if run:

@@ -35,9 +35,10 @@ def compute_status(
     by_node = pods_by_node(daemon_pods)
     min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
     counts = dict.fromkeys(COUNTS, 0)
+    placement = scheduling.daemon_placement(ds)
     for node in nodes:
         pods = sorted(by_node.get(meta.name_of(node), []), key=pod_order)
-        if not scheduling.node_should_run(node, ds).should_run:
+        if not placement.on(node).should_run:
             counts["numberMisscheduled"] += 1 if pods else 0
             continue
         counts["desiredNumberScheduled"] += 1
