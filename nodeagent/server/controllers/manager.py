@@ -49,7 +49,14 @@ async def run_controllers(
     lifecycle = NodeLifecycleController(
         registry=registry, grace=grace, period=period, clock=clock, nodes=daemonsets.nodes
     )
-    podgc = PodGCController(registry=registry, quarantine=quarantine, period=period, clock=clock)
+    podgc = PodGCController(
+        registry=registry,
+        quarantine=quarantine,
+        period=period,
+        clock=clock,
+        nodes=daemonsets.nodes,
+        pods=daemonsets.pods,
+    )
     log.info("controllers_starting", node_monitor_grace=grace, pod_gc_quarantine=quarantine)
     async with asyncio.TaskGroup() as tg:
         tg.create_task(daemonsets.run(), name="daemonset-controller")

@@ -19,6 +19,7 @@ import structlog
 
 from nodeagent.api import meta
 from nodeagent.api.errors import NotFound
+from nodeagent.server.controllers.workqueue import Informer, wait_synced
 from nodeagent.server.registry_protocol import Obj, Registry
 
 log = structlog.get_logger()
@@ -63,28 +64,48 @@ def orphaned_pods(
 
 @dataclass(slots=True, kw_only=True)
 class PodGCController:
+    """Every `period` seconds: read pods and nodes from the caches, decide, delete.
+
+    `nodes`, `pods`: informers another controller runs (shared, as kube-controller-manager's
+    podgc reads its listers); without them this controller runs its own. Listing every pod
+    and node from the store each pass decoded every object every 5 s (docs/performance.md).
+    """
+
     registry: Registry
     quarantine: float = QUARANTINE_SECONDS
     period: float = 5.0
     clock: Callable[[], float] = time.time
+    nodes: Informer | None = None
+    pods: Informer | None = None
     _missing_since: dict[str, float] = field(default_factory=dict)
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.pass_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pod_gc_pass_failed")
-            await asyncio.sleep(self.period)
+        owned = [
+            Informer(registry=self.registry, resource=resource)
+            for resource, shared in (("nodes", self.nodes), ("pods", self.pods))
+            if shared is None
+        ]
+        self.nodes = self.nodes or next(i for i in owned if i.resource == "nodes")
+        self.pods = self.pods or next(i for i in owned if i.resource == "pods")
+        async with asyncio.TaskGroup() as tg:
+            for informer in owned:
+                tg.create_task(informer.run(), name=f"pod-gc-informer-{informer.resource}")
+            await wait_synced(self.nodes, self.pods)
+            while True:
+                try:
+                    await self.pass_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("pod_gc_pass_failed")
+                await asyncio.sleep(self.period)
 
     async def pass_once(self) -> None:
-        nodes, _ = await self.registry.list("nodes")
-        pods, _ = await self.registry.list("pods")
+        if self.nodes is None or self.pods is None:
+            raise RuntimeError("PodGCController.pass_once before run")
         gc = orphaned_pods(
-            pods,
-            {meta.name_of(n) for n in nodes},
+            self.pods.list(),
+            {meta.name_of(n) for n in self.nodes.list()},
             missing_since=self._missing_since,
             now=self.clock(),
             quarantine=self.quarantine,
