@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodeagent.server.cascade import plan_collection
+from nodeagent.server.cascade import COALESCE_SECONDS, pause_after, plan_collection
 
 Obj = dict[str, Any]
 
@@ -84,3 +84,10 @@ def test_terminating_namespace_is_emptied_then_finalized() -> None:
     assert plan_collection([("namespaces", ns)]).drop_finalizer == (
         (("namespaces", "", "team"), "kubernetes"),
     )
+
+
+def test_quick_passes_coalesce_signals_briefly_and_slow_ones_keep_the_loop_mostly_free() -> None:
+    assert pause_after(0.0) == COALESCE_SECONDS
+    assert pause_after(0.001) == COALESCE_SECONDS
+    # a 0.2 s pass (every object of a large cluster) is followed by 1.8 s without one
+    assert pause_after(0.2) == 0.2 * 9
