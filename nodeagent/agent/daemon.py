@@ -17,6 +17,7 @@ from aiohttp import web
 
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.executor import Executor
+from nodeagent.agent.hostaddr import internal_ip
 from nodeagent.agent.http import AgentMetrics, make_app
 from nodeagent.agent.memory import run_heap_trim
 from nodeagent.agent.nodestatus import NodeFacts, build_node
@@ -25,9 +26,7 @@ from nodeagent.agent.reconciler import Reconciler, follow_runtime_events, merge_
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.file import run_file_source
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
-from nodeagent.agent.sources.url import run_url_source
 from nodeagent.agent.state import AgentState
-from nodeagent.agent.stats import internal_ip
 from nodeagent.runtime.protocol import Runtime, RuntimeError_
 from nodeagent.sdnotify import Notifier
 
@@ -204,6 +203,8 @@ async def run_agent(
                 name="file-source",
             )
             if settings.manifest_url:
+                from nodeagent.agent.sources.url import run_url_source
+
                 tg.create_task(
                     run_url_source(
                         url=settings.manifest_url,

@@ -11,19 +11,22 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import prometheus_client
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from nodeagent.agent import execstream
 from nodeagent.agent.state import AgentState
-from nodeagent.api import remotecommand as rc
 from nodeagent.api.timefmt import parse_time
 from nodeagent.api.tokens import node_of_token
 from nodeagent.runtime.protocol import ExecSession, Runtime, RuntimeError_
+
+# The exec/attach code (execstream, remotecommand) is imported by the first exec or attach:
+# an idle agent never needs it (resident memory on every host, docs/performance.md section 2).
+if TYPE_CHECKING:
+    from nodeagent.api import remotecommand as rc
 
 log = structlog.get_logger()
 
@@ -342,6 +345,7 @@ async def _aclose(chunks: AsyncIterator[bytes]) -> None:
 async def exec_stream(request: web.Request) -> web.StreamResponse:
     """GET/POST /exec/{ns}/{pod}/{container}?command=..&stdin=&stdout=&stderr=&tty=: a
     WebSocket in the channel protocol (v5/v4.channel.k8s.io), as kubelet serves it."""
+    from nodeagent.api import remotecommand as rc
 
     async def start() -> tuple[ExecSession, rc.ExecOptions]:
         options = rc.exec_options(request.query, request.query.getall("command", []))
@@ -362,6 +366,7 @@ async def attach_stream(request: web.Request) -> web.StreamResponse:
     main process over the same channel protocol, as kubelet serves /attach: the terminal is
     the container's (spec `tty`), stdin reaches it only if its spec has `stdin: true`, and
     the end of its output ends the session with Success."""
+    from nodeagent.api import remotecommand as rc
 
     async def start() -> tuple[ExecSession, rc.ExecOptions]:
         if problem := rc.exec_options(request.query, ()).streams_problem():
@@ -395,6 +400,9 @@ async def _serve_stream(
 ) -> web.StreamResponse:
     """The WebSocket of an exec or attach. The token is checked before the upgrade; after it,
     every failure is a Status on the error channel (the server relays it to kubectl as it is)."""
+    from nodeagent.agent import execstream
+    from nodeagent.api import remotecommand as rc
+
     _authorize(request)
     ws = web.WebSocketResponse(
         protocols=rc.PROTOCOLS, max_msg_size=EXEC_MAX_MESSAGE, heartbeat=EXEC_HEARTBEAT

@@ -10,10 +10,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nodeagent.agent.conditions import ConditionValue
 from nodeagent.api.timefmt import format_time
+
+if TYPE_CHECKING:  # conditions (and fractions) load with the server reporter, not before
+    from nodeagent.agent.conditions import ConditionValue
 
 Obj = dict[str, Any]
 

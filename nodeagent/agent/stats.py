@@ -7,23 +7,19 @@ NodeFacts (capacity, addresses, nodeInfo). Deciding what the figures mean is con
 
 from __future__ import annotations
 
-import fcntl
 import os
 import platform
-import socket
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from nodeagent import KUBERNETES_VERSION, __version__
 from nodeagent.agent.conditions import Observations, Observed, Signal
+from nodeagent.agent.hostaddr import internal_ip
 from nodeagent.agent.nodestatus import NodeFacts
 
 MAX_PODS = 110
-SIOCGIFADDR = 0x8915  # ioctl: an interface's IPv4 address
 # platform.machine() -> the GOARCH names Kubernetes uses.
 ARCH_NAMES: Mapping[str, str] = {
     "x86_64": "amd64",
@@ -157,36 +153,6 @@ def _pid_max() -> int | None:
         return int(Path("/proc/sys/kernel/pid_max").read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def internal_ip(server_url: str | None) -> str:
-    """The source address this host uses to reach the server, else its first non-loopback IPv4."""
-    if server_url:
-        parts = urlsplit(server_url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            family = socket.AF_INET6 if ":" in (parts.hostname or "") else socket.AF_INET
-            with socket.socket(family, socket.SOCK_DGRAM) as s:
-                s.connect((parts.hostname or "127.0.0.1", port))  # UDP: no packet is sent
-                return str(s.getsockname()[0])
-        except OSError:
-            pass
-    return next((ip for ip in _interface_ipv4s() if not ip.startswith("127.")), "127.0.0.1")
-
-
-def _interface_ipv4s() -> list[str]:
-    """Each interface's IPv4 address, in interface order (without psutil: an agent with no
-    server never needs psutil, 0.9 MiB, and asks for this at start)."""
-    found = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        for _index, name in socket.if_nameindex():
-            request = struct.pack("256s", name.encode()[:15])
-            try:
-                answer = fcntl.ioctl(s.fileno(), SIOCGIFADDR, request)
-            except OSError:  # down, or no IPv4 address
-                continue
-            found.append(socket.inet_ntoa(answer[20:24]))
-    return found
 
 
 def _psutil() -> Any:

@@ -4,30 +4,35 @@ values scaled against a total (intstr.GetScaledValueFromIntOrPercent). Pure."""
 from __future__ import annotations
 
 import re
-from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 QUANTITY_REGEX = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _EXPONENT = re.compile(r"[eE]([+-]?[0-9]+)")
 
-# Suffix -> multiplier, as resource.Quantity reads them (binary SI, decimal SI).
-SUFFIXES: dict[str, Fraction] = {
-    "": Fraction(1),
-    "Ki": Fraction(2**10),
-    "Mi": Fraction(2**20),
-    "Gi": Fraction(2**30),
-    "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50),
-    "Ei": Fraction(2**60),
-    "n": Fraction(1, 10**9),
-    "u": Fraction(1, 10**6),
-    "m": Fraction(1, 10**3),
-    "k": Fraction(10**3),
-    "M": Fraction(10**6),
-    "G": Fraction(10**9),
-    "T": Fraction(10**12),
-    "P": Fraction(10**15),
-    "E": Fraction(10**18),
+# Suffix -> multiplier as (numerator, denominator), as resource.Quantity reads them (binary SI,
+# decimal SI). Plain integers: `fractions` (which imports `decimal`, 0.4 MiB resident) is
+# imported only where a quantity is parsed, so an agent whose pods name no resources skips it.
+SUFFIXES: dict[str, tuple[int, int]] = {
+    "": (1, 1),
+    "Ki": (2**10, 1),
+    "Mi": (2**20, 1),
+    "Gi": (2**30, 1),
+    "Ti": (2**40, 1),
+    "Pi": (2**50, 1),
+    "Ei": (2**60, 1),
+    "n": (1, 10**9),
+    "u": (1, 10**6),
+    "m": (1, 10**3),
+    "k": (10**3, 1),
+    "M": (10**6, 1),
+    "G": (10**9, 1),
+    "T": (10**12, 1),
+    "P": (10**15, 1),
+    "E": (10**18, 1),
 }
 
 
@@ -37,6 +42,8 @@ def _bad(value: object) -> ValueError:
 
 def parse_quantity(s: str | int | float) -> Fraction:
     """The exact value of a quantity; ValueError (naming the input) when it is not one."""
+    from fractions import Fraction  # here, not at the top: see SUFFIXES
+
     if isinstance(s, bool):
         raise _bad(s)
     if isinstance(s, int):
@@ -54,7 +61,8 @@ def parse_quantity(s: str | int | float) -> Fraction:
     suffix = text[number.end() :]
     value = Fraction(number.group(0))
     if suffix in SUFFIXES:
-        return value * SUFFIXES[suffix]
+        numerator, denominator = SUFFIXES[suffix]
+        return value * numerator / denominator
     exponent = _EXPONENT.fullmatch(suffix)
     if exponent is None or len(exponent.group(1).lstrip("+-")) > 4:
         raise _bad(s)
@@ -86,5 +94,5 @@ def scaled_int_or_percent(value: int | str, total: int, *, round_up: bool) -> in
     number, percent = int_or_percent_value(value)
     if not percent:
         return number
-    scaled = Fraction(number * total, 100)
-    return -((-scaled.numerator) // scaled.denominator) if round_up else scaled.__floor__()
+    scaled = number * total
+    return -(-scaled // 100) if round_up else scaled // 100

@@ -11,11 +11,14 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from nodeagent.api.quantity import parse_quantity
 from nodeagent.runtime import labels as L
 from nodeagent.runtime.protocol import PodContext, RuntimeError_
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 Obj = dict[str, Any]
 
@@ -66,15 +69,6 @@ HOST_PATH_TYPES = frozenset(
 PROPAGATION = {"None": "", "HostToContainer": "rslave", "Bidirectional": "rshared"}
 
 _LABEL_REF = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
-_QUANTITY = re.compile(
-    r"^([+-]?[0-9]*\.?[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
-)
-_SUFFIX = {
-    "": Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
-    "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12),
-    "P": Decimal(10**15), "E": Decimal(10**18), "Ki": Decimal(2**10), "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30), "Ti": Decimal(2**40), "Pi": Decimal(2**50), "Ei": Decimal(2**60),
-}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,18 +91,12 @@ class ContainerConfig:
     warnings: tuple[str, ...] = ()
 
 
-def quantity(text: object) -> Decimal:
-    """A Kubernetes quantity ("500m", "128Mi", "1e3", 2) as a Decimal; ValueError if malformed."""
-    match = _QUANTITY.match(str(text).strip())
-    if match is None:
+def quantity(text: object) -> Fraction:
+    """A Kubernetes quantity ("500m", "128Mi", "1e3", 2), exact (api.quantity); ValueError if
+    malformed."""
+    if not isinstance(text, str | int | float):
         raise ValueError(f"invalid quantity {text!r}")
-    number, suffix = match.group(1), match.group(2) or ""
-    try:
-        if suffix[:1] in ("e", "E"):
-            return Decimal(number + suffix)
-        return Decimal(number) * _SUFFIX[suffix]
-    except InvalidOperation as exc:
-        raise ValueError(f"invalid quantity {text!r}") from exc
+    return parse_quantity(text)
 
 
 def expand(text: str, env: Mapping[str, str]) -> str:
