@@ -4,7 +4,9 @@ The server runs as its own process. N lightweight agents (bench/simwatchers.py, 
 `per_process` to a process) each hold their pod watch, patch their node status and renew their
 lease every 10 s. Once every watch is open (or the ramp-up bound has passed), the bench samples
 the server's RSS and CPU for `seconds` while probing, one after another, `GET
-/api/v1/pods?fieldSelector=spec.nodeName=X` and a pod status update (GET + PUT /status).
+/api/v1/pods?fieldSelector=spec.nodeName=X` and a pod status update: a GET, then the timed
+PUT /status (`pod_status_update`: one API request, as an agent writes from its watch cache;
+`pod_status_get_then_put` times both, the figure before 2026-11-23 18:30 UTC).
 Baseline, same run and same server before the agents start: the same probes with no load.
 Also reported for the window, because the simulated agents share the machine's cores with the
 server: the agent processes' CPU (summed, % of one core), the whole machine's busy share, the
@@ -157,17 +159,19 @@ async def _probe(admin: ApiClient, seconds: float, out: dict[str, list[float]]) 
         try:
             pod = await admin.get(pod_path)
             pod.setdefault("status", {})["message"] = f"probe {time.time()}"
+            t1 = time.perf_counter()
             await admin.update(pod_path + "/status", pod)
+            out["status"].append(ms_since(t1))  # the PUT: an agent writes from its watch cache
         except (Unreachable, errors.APIError):
             out["errors"].append(1.0)
-        out["status"].append(ms_since(t0))
+        out["read_modify_write"].append(ms_since(t0))
         await asyncio.sleep(0.05)
 
 
 async def _window(
     admin: ApiClient, pid: int, seconds: float, agent_pids: list[int] | None = None
 ) -> tuple[dict[str, Any], Usage]:
-    out: dict[str, list[float]] = {"list": [], "status": [], "errors": []}
+    out: dict[str, list[float]] = {"list": [], "status": [], "read_modify_write": [], "errors": []}
     loop = asyncio.get_running_loop()
     writes0, t0 = await _writes_answered(admin), time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -271,6 +275,14 @@ def _run_one(agents: int, per_process: int, seconds: float) -> list[Figure]:
     rows: list[tuple[str, str, list[float], str, list[float], str]] = [
         ("get_pods_by_node", "ms", load["list"], same, idle["list"], latency),
         ("pod_status_update", "ms", load["status"], same, idle["status"], latency),
+        (
+            "pod_status_get_then_put",
+            "ms",
+            load["read_modify_write"],
+            same,
+            idle["read_modify_write"],
+            "",
+        ),
         ("server_rss", "MiB", load_u.rss_mib, same, idle_u.rss_mib, "at most 1 GiB at 10,000"),
         ("server_cpu", "%", load_u.cpu_percent, same, idle_u.cpu_percent, ""),
         ("agents_cpu", "%", load["agents_cpu"], "the server, same window", load_u.cpu_percent, ""),
