@@ -89,10 +89,14 @@ _Batch = list[_Waiting]
 _PersistRows = list[_PersistRow]
 
 
-def _retrieve(done: asyncio.Future[Obj]) -> None:
-    """Read a write's outcome even when its caller is gone (cancelled while it committed)."""
-    if not done.cancelled():
-        done.exception()
+def _answer(done: asyncio.Future[Obj], outcome: Obj | BaseException) -> None:
+    """Give a write its outcome, unless its writer stopped waiting (cancelled)."""
+    if done.done():
+        return
+    if isinstance(outcome, BaseException):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
 
 
 def _qualified(resource: str) -> str:
@@ -251,16 +255,17 @@ class SqliteStore:
 
     async def _queue(self, resource: str, key: tuple[str, str], check: _Check) -> Obj:
         """Queue one check-and-write for the next group commit and wait for its outcome.
-        Shielded: a caller cancelled mid-write never leaves the file and the memory copy
-        apart, and its outcome is still retrieved (no "never retrieved" noise)."""
+        A caller cancelled mid-write cancels only its wait: the write is still committed and
+        applied to memory (the file and the memory copy never part), and its outcome is
+        dropped. Awaited directly, not through asyncio.shield: the shield's relay costs the
+        writer one more turn of a busy event loop."""
         if self._closing:
             raise RuntimeError("store closed")
         done: asyncio.Future[Obj] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(_retrieve)
         self._pending.append(_Waiting(resource=resource, key=key, check=check, done=done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_all())
-        return await asyncio.shield(done)
+        return await done
 
     async def _flush_all(self) -> None:
         while self._pending:
@@ -270,8 +275,7 @@ class SqliteStore:
             except Exception as exc:  # a bug, not an answer: no writer waits forever on it
                 log.exception("store_flush_failed", writes=len(batch))
                 for w in batch:
-                    if not w.done.done():
-                        w.done.set_exception(exc)
+                    _answer(w.done, exc)
 
     async def _flush(self, batch: _Batch) -> None:
         """Check each queued write in order against the committed rows plus the earlier
@@ -286,7 +290,7 @@ class SqliteStore:
             try:
                 plan = w.check(row)
             except Exception as exc:  # a per-write answer (409, 404): only this writer's
-                w.done.set_exception(exc)
+                _answer(w.done, exc)
                 continue
             rv += 1
             plan.obj["metadata"]["resourceVersion"] = str(rv)
@@ -314,7 +318,7 @@ class SqliteStore:
         except Exception as exc:
             log.error("store_commit_failed", writes=len(planned), error=str(exc))
             for w, _p, _new in planned:
-                w.done.set_exception(exc)
+                _answer(w.done, exc)
             return
         for w, p, new in planned:
             self._rv = new.resource_version
@@ -332,7 +336,7 @@ class SqliteStore:
                 prev_text=p.old.text if p.old is not None else None,
                 nodes=frozenset(n for n in (new.node_name, old_node) if n),
             )
-            w.done.set_result(p.obj)
+            _answer(w.done, p.obj)
 
     def _persist(self, rows: _PersistRows, rv: int) -> None:
         c = self._conn
