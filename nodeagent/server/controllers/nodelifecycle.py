@@ -21,7 +21,7 @@ import structlog
 from nodeagent.api import meta
 from nodeagent.api.errors import APIError, Conflict, NotFound
 from nodeagent.api.timefmt import format_time, parse_time
-from nodeagent.server.controllers.workqueue import Informer, wait_synced
+from nodeagent.server.controllers.workqueue import Informer, run_every, wait_synced
 from nodeagent.server.registry_protocol import Obj, Registry
 
 log = structlog.get_logger()
@@ -206,14 +206,7 @@ class NodeLifecycleController:
                 tg.create_task(nodes.run(), name="node-lifecycle-informer-nodes")
             tg.create_task(leases.run(), name="node-lifecycle-informer-leases")
             await wait_synced(nodes, leases)
-            while True:
-                try:
-                    await self.pass_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("node_lifecycle_pass_failed")
-                await asyncio.sleep(self.period)
+            await run_every(self.period, self.pass_once, failed="node_lifecycle_pass_failed")
 
     def _observed_at(self, node: Obj, lease: Obj | None, now: float) -> float:
         beat = last_heartbeat(node, lease)

@@ -19,7 +19,7 @@ import structlog
 
 from nodeagent.api import meta
 from nodeagent.api.errors import NotFound
-from nodeagent.server.controllers.workqueue import Informer, wait_synced
+from nodeagent.server.controllers.workqueue import Informer, run_every, wait_synced
 from nodeagent.server.registry_protocol import Obj, Registry
 
 log = structlog.get_logger()
@@ -91,14 +91,7 @@ class PodGCController:
             for informer in owned:
                 tg.create_task(informer.run(), name=f"pod-gc-informer-{informer.resource}")
             await wait_synced(self.nodes, self.pods)
-            while True:
-                try:
-                    await self.pass_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("pod_gc_pass_failed")
-                await asyncio.sleep(self.period)
+            await run_every(self.period, self.pass_once, failed="pod_gc_pass_failed")
 
     async def pass_once(self) -> None:
         if self.nodes is None or self.pods is None:

@@ -4,12 +4,13 @@ WorkQueue: a key waiting is never queued twice; a key being processed is queued 
 after done(); add_after/add_rate_limited requeue with per-key exponential backoff.
 Informer: list, then watch from the list's resourceVersion; resumes from the last version
 seen, relists on Gone; keeps a local cache keyed (namespace, name) and calls handlers.
+run_every: a periodic controller's loop (wait.Until).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -192,3 +193,18 @@ async def wait_synced(*informers: Informer, timeout: float | None = None) -> Non
     async with asyncio.timeout(timeout):
         for informer in informers:
             await informer.synced.wait()
+
+
+async def run_every(
+    period: float, pass_once: Callable[[], Awaitable[None]], *, failed: str
+) -> None:
+    """client-go's wait.Until: a pass, then `period` seconds, forever. A pass that raises is
+    logged as `failed` (with its traceback) and the next one runs on time."""
+    while True:
+        try:
+            await pass_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(failed)
+        await asyncio.sleep(period)
