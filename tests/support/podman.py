@@ -170,6 +170,13 @@ class PodmanService:
             raise RuntimeError(f"podman {' '.join(args)} failed: {result.stderr}")
         return result
 
+    def remove_node_containers(self, node: str) -> None:
+        """Remove every container an agent of `node` made (agents leave them on stop)."""
+        label = f"label=io.nodeagent.node={node}"
+        ids = self.podman("ps", "-aq", "--filter", label, check=False).stdout.split()
+        if ids:
+            self.podman("rm", "-f", "-t", "0", *ids, check=False)
+
     def stop(self) -> None:
         """Remove every container, then end the service and its process group.
 

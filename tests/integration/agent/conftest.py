@@ -129,9 +129,4 @@ async def make_agent(
         with contextlib.suppress(Exception):
             await agent.stop()
     for agent in agents:  # the agent leaves containers running on stop: clean them up
-        node = agent.settings.node_name
-        ids = podman_service.podman(
-            "ps", "-aq", "--filter", f"label=io.nodeagent.node={node}", check=False
-        ).stdout.split()
-        if ids:
-            podman_service.podman("rm", "-f", "-t", "0", *ids, check=False)
+        podman_service.remove_node_containers(agent.settings.node_name)

@@ -72,11 +72,7 @@ def test_idle_agent_without_a_server_skips_what_it_does_not_use(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        ids = podman_service.podman(
-            "ps", "-aq", "--filter", f"label=io.nodeagent.node={node}", check=False
-        ).stdout.split()
-        if ids:
-            podman_service.podman("rm", "-f", "-t", "0", *ids, check=False)
+        podman_service.remove_node_containers(node)
     loaded = set(json.loads(modules_file.read_text()))
     assert {"nodeagent.runtime.docker", "nodeagent.agent.reconciler", "aiohttp.web"} <= loaded
     assert [m for m in NOT_LOADED_WHEN_IDLE if m in loaded] == []

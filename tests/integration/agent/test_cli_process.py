@@ -86,8 +86,4 @@ def test_process_notifies_and_leaves_pods_on_sigterm(
             proc.kill()
             proc.wait()
         sock.close()
-        ids = podman_service.podman(
-            "ps", "-aq", "--filter", f"label=io.nodeagent.node={node}", check=False
-        ).stdout.split()
-        if ids:
-            podman_service.podman("rm", "-f", "-t", "0", *ids, check=False)
+        podman_service.remove_node_containers(node)

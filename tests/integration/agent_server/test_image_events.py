@@ -46,9 +46,7 @@ async def agent(
         t.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await t
-    ids = puller.podman("ps", "-aq", "--filter", f"label=io.nodeagent.node={NODE}").stdout
-    if ids.split():
-        puller.podman("rm", "-f", "-t", "0", *ids.split(), check=False)
+    puller.remove_node_containers(NODE)
 
 
 def sleeper(name: str, image: str) -> Obj:

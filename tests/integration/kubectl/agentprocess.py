@@ -42,8 +42,4 @@ def agent_process(
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
-            ids = podman_service.podman(
-                "ps", "-aq", "--filter", f"label=io.nodeagent.node={node}", check=False
-            ).stdout.split()
-            if ids:
-                podman_service.podman("rm", "-f", "-t", "0", *ids, check=False)
+            podman_service.remove_node_containers(node)
