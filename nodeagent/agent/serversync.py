@@ -34,6 +34,7 @@ from nodeagent.agent.sources.apiserver import (
 )
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState, PodRecord
+from nodeagent.agent.statusmerge import merged_status, owned_status, pod_gates
 from nodeagent.api import errors
 from nodeagent.api.timefmt import format_time
 from nodeagent.api.tokens import node_bearer_token
@@ -135,11 +136,17 @@ def status_differs(server: Obj, ours: Obj) -> bool:
     return any(theirs.get(c.get("type")) != c.get("status") for c in ours.get("conditions") or [])
 
 
-def _needs_status(reported: Reported, uid: str, server_pod: Obj, ours: Obj) -> bool:
-    """Send when the status changed since last sent, or the server's copy differs."""
-    return reported.statuses.get(uid) != ours or status_differs(
-        server_pod.get("status") or {}, ours
-    )
+def _status_to_send(
+    reported: Reported, key: tuple[str, str], uid: str, server_pod: Obj, ours: Obj, now: float
+) -> PutStatus | None:
+    """The write of `ours` merged with the server's copy (its foreign conditions kept, the
+    pod's readiness gates applied to Ready), when the agent's part changed since last sent or
+    the server's copy differs; None otherwise (so no write loop)."""
+    server = server_pod.get("status") or {}
+    want = merged_status(server, ours, pod_gates(server_pod), now=now)
+    if reported.statuses.get(uid) != owned_status(want) or status_differs(server, want):
+        return PutStatus(namespace=key[0], name=key[1], uid=uid, status=want)
+    return None
 
 
 def plan_pod_sync(
@@ -151,8 +158,10 @@ def plan_pod_sync(
     api_seen: bool,
     reported: Reported,
     rejected: Mapping[str, str],
+    now: float,
 ) -> list[PodAction]:
-    """PURE: the writes that bring the server in line with the agent's state.
+    """PURE: the writes that bring the server in line with the agent's state (`now`: the
+    lastTransitionTime of a Ready that a readiness gate turns).
 
     Assumptions: `server_pods` is the watch's view of the pods bound to this node (uid -> pod);
     static pods' records are named NAME-NODE already. Invariants: a pod is deleted for a confirm
@@ -168,14 +177,9 @@ def plan_pod_sync(
         key = (_meta(record.pod).get("namespace") or "default", _meta(record.pod)["name"])
         if record.source == SourceName.API:
             server_pod = server_pods.get(uid)
-            if (
-                server_pod is not None
-                and uid not in reported.deleting
-                and _needs_status(reported, uid, server_pod, record.status)
-            ):
-                actions.append(
-                    PutStatus(namespace=key[0], name=key[1], uid=uid, status=record.status)
-                )
+            if server_pod is not None and uid not in reported.deleting:
+                put = _status_to_send(reported, key, uid, server_pod, record.status, now)
+                actions.extend([put] if put else [])
             continue
         if not server_synced:
             continue
@@ -196,10 +200,9 @@ def plan_pod_sync(
                 actions.append(
                     DeletePod(namespace=key[0], name=key[1], uid=ex_uid, why="mirror pod outdated")
                 )
-        elif not stale and _needs_status(reported, ex_uid, existing, record.status):
-            actions.append(
-                PutStatus(namespace=key[0], name=key[1], uid=ex_uid, status=record.status)
-            )
+        elif not stale:
+            put = _status_to_send(reported, key, ex_uid, existing, record.status, now)
+            actions.extend([put] if put else [])
     for uid, pod in server_pods.items():
         key = (_meta(pod).get("namespace") or "default", _meta(pod)["name"])
         if uid in reported.deleting:
@@ -269,6 +272,7 @@ class PodSync:
             api_seen=SourceName.API in self.state.sources_seen,
             reported=self.reported,
             rejected=known,
+            now=time.time(),
         )
         for action in actions:
             try:
@@ -337,23 +341,25 @@ class PodSync:
         pod = self.view.pods.get(action.uid) or await self.client.get(
             resource_path("pods", namespace=action.namespace, name=action.name)
         )
+        status = action.status  # merged with the view's copy; merged again with a newer one
         for _attempt in range(3):
             if _meta(pod).get("uid") != action.uid:
                 return  # replaced by another pod of the same name
             body = copy.deepcopy(pod)
-            body["status"] = action.status
+            body["status"] = status
             try:
                 written = await self.client.update(path, body)
                 before = self.reported.statuses.get(action.uid) or pod.get("status")
-                self.reported.statuses[action.uid] = action.status
+                self.reported.statuses[action.uid] = owned_status(status)
                 if action.uid in self.view.pods and _meta(written).get("uid") == action.uid:
                     self.view.pods[action.uid] = written  # ahead of the watch: no second PUT
-                await self._post_pod_events(pod, pod_events(pod, before, action.status))
+                await self._post_pod_events(pod, pod_events(pod, before, status))
                 return
             except errors.Conflict:
                 pod = await self.client.get(
                     resource_path("pods", namespace=action.namespace, name=action.name)
                 )
+                status = merged_status(pod.get("status"), status, pod_gates(pod), now=time.time())
             except errors.NotFound:
                 return
 

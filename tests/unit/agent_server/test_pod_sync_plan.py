@@ -53,6 +53,7 @@ def plan(
         api_seen=synced,
         reported=reported or Reported(),
         rejected=rejected or {},
+        now=0.0,
     )
 
 
