@@ -8,7 +8,6 @@ A server that cannot be reached raises Unreachable.
 
 from __future__ import annotations
 
-import json
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from nodeagent.api import errors
+from nodeagent.api import errors, jsontext
 from nodeagent.api.resources import BY_NAME
 
 Obj = dict[str, Any]
@@ -148,7 +147,7 @@ class ApiClient:
         body: Any = None,
         content_type: str = "application/json",
     ) -> Obj:
-        data = None if body is None else json.dumps(body)
+        data = None if body is None else jsontext.dumpb(body)
         headers = {"Content-Type": content_type} if data is not None else {}
         try:
             async with self._client().request(
@@ -159,8 +158,7 @@ class ApiClient:
                 headers=headers,
                 ssl=self._ssl,
             ) as resp:
-                text = await resp.text()
-                reply = _json_or_none(text)
+                reply = _json_or_none(await resp.read())
                 if resp.status >= 400:
                     raise error_from_status(resp.status, reply)
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
@@ -221,7 +219,7 @@ class ApiClient:
                     line = raw.strip()
                     if not line:
                         continue
-                    event = json.loads(line)
+                    event = jsontext.loads(line)
                     kind = str(event.get("type") or "")
                     obj = event.get("object") or {}
                     if kind == "ERROR":
@@ -231,8 +229,8 @@ class ApiClient:
             raise Unreachable(f"watch {path}: {type(e).__name__}: {e}") from e
 
 
-def _json_or_none(text: str) -> Any:
+def _json_or_none(text: str | bytes) -> Any:
     try:
-        return json.loads(text) if text else None
+        return jsontext.loads(text) if text else None
     except ValueError:
         return None
