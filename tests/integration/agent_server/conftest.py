@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
+from nodeagent.agent.daemon import run_agent
 from nodeagent.agent.serversync import run_server_sync
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.update import SourceUpdate
 from nodeagent.agent.state import AgentState
-from tests.support.server import ServerInfo, running_server
+from tests.support.podman import PodmanService
+from tests.support.server import ServerInfo, free_port, running_server
 
 Obj = dict[str, Any]
 NODE = "node-a"
@@ -95,3 +97,31 @@ async def node_condition(admin: ApiClient, ctype: str) -> Obj:
         if cond.get("type") == ctype:
             return dict(cond)
     raise LookupError(f"no {ctype} condition yet")
+
+
+@contextlib.asynccontextmanager
+async def agent_on(
+    server: ServerInfo, engine: PodmanService, tmp_path: Path
+) -> AsyncIterator[AgentState]:
+    """The whole agent (run_agent) in this loop as NODE, on `engine`, reporting to `server`;
+    stopped after, and the containers it left removed."""
+    (tmp_path / "manifests").mkdir()
+    settings = agent_settings(
+        server,
+        tmp_path,
+        manifest_dir=str(tmp_path / "manifests"),
+        runtime_socket=engine.socket_path,
+        listen=f"127.0.0.1:{free_port()}",
+    )
+    state, stop = AgentState(node_name=NODE), asyncio.Event()
+    task = asyncio.create_task(run_agent(settings, stop=stop, state=state))
+    try:
+        yield state
+    finally:
+        stop.set()
+        _done, pending = await asyncio.wait({task}, timeout=20)
+        for t in pending:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        engine.remove_node_containers(NODE)

@@ -3,8 +3,6 @@ from the local registry, reporting to the real server; read back as `kubectl get
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +10,11 @@ from typing import Any
 import pytest
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
-from nodeagent.agent.daemon import run_agent
 from nodeagent.agent.state import AgentState
-from tests.integration.agent_server.conftest import NODE, agent_settings
+from tests.integration.agent_server.conftest import NODE, agent_on
 from tests.support.podman import PodmanService
 from tests.support.registry import LocalRegistry
-from tests.support.server import ServerInfo, free_port
+from tests.support.server import ServerInfo
 from tests.support.wait import wait_for
 
 Obj = dict[str, Any]
@@ -29,24 +26,8 @@ PODS = resource_path("pods", namespace="default")
 async def agent(
     server: ServerInfo, puller: PodmanService, tmp_path: Path
 ) -> AsyncIterator[AgentState]:
-    (tmp_path / "manifests").mkdir()
-    settings = agent_settings(
-        server,
-        tmp_path,
-        manifest_dir=str(tmp_path / "manifests"),
-        runtime_socket=puller.socket_path,
-        listen=f"127.0.0.1:{free_port()}",
-    )
-    state, stop = AgentState(node_name=NODE), asyncio.Event()
-    task = asyncio.create_task(run_agent(settings, stop=stop, state=state))
-    yield state
-    stop.set()
-    _done, pending = await asyncio.wait({task}, timeout=20)
-    for t in pending:
-        t.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await t
-    puller.remove_node_containers(NODE)
+    async with agent_on(server, puller, tmp_path) as state:
+        yield state
 
 
 def sleeper(name: str, image: str) -> Obj:

@@ -4,7 +4,6 @@ Ready: the agent in-process on real podman, the real server, the real kubectl.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -14,11 +13,10 @@ from typing import Any
 import pytest
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
-from nodeagent.agent.daemon import run_agent
 from nodeagent.agent.state import AgentState
-from tests.integration.agent_server.conftest import NODE, agent_settings
+from tests.integration.agent_server.conftest import NODE, agent_on
 from tests.support.podman import PodmanService
-from tests.support.server import ServerInfo, free_port
+from tests.support.server import ServerInfo
 from tests.support.wait import wait_for
 
 Obj = dict[str, Any]
@@ -32,24 +30,8 @@ GATE = "example.com/ready"
 async def agent(
     server: ServerInfo, podman_service: PodmanService, tmp_path: Path
 ) -> AsyncIterator[AgentState]:
-    (tmp_path / "manifests").mkdir()
-    settings = agent_settings(
-        server,
-        tmp_path,
-        manifest_dir=str(tmp_path / "manifests"),
-        runtime_socket=podman_service.socket_path,
-        listen=f"127.0.0.1:{free_port()}",
-    )
-    state, stop = AgentState(node_name=NODE), asyncio.Event()
-    task = asyncio.create_task(run_agent(settings, stop=stop, state=state))
-    yield state
-    stop.set()
-    _done, pending = await asyncio.wait({task}, timeout=20)
-    for t in pending:
-        t.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await t
-    podman_service.remove_node_containers(NODE)
+    async with agent_on(server, podman_service, tmp_path) as state:
+        yield state
 
 
 def sleeper(name: str, image: str, **spec: Any) -> Obj:
