@@ -179,7 +179,8 @@ def plan_pod_sync(
             server_pod = server_pods.get(uid)
             if server_pod is not None and uid not in reported.deleting:
                 put = _status_to_send(reported, key, uid, server_pod, record.status, now)
-                actions.extend([put] if put else [])
+                if put is not None:
+                    actions.append(put)
             continue
         if not server_synced:
             continue
@@ -202,7 +203,8 @@ def plan_pod_sync(
                 )
         elif not stale:
             put = _status_to_send(reported, key, ex_uid, existing, record.status, now)
-            actions.extend([put] if put else [])
+            if put is not None:
+                actions.append(put)
     for uid, pod in server_pods.items():
         key = (_meta(pod).get("namespace") or "default", _meta(pod)["name"])
         if uid in reported.deleting:

@@ -125,3 +125,25 @@ async def agent_on(
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         engine.remove_node_containers(NODE)
+
+
+def sleeper_pod(name: str, image: str, *, pull: str = "Never", **spec: Any) -> Obj:
+    """A pod bound to NODE that sleeps (host network, 1 s grace); `spec` adds fields."""
+    container = {
+        "name": "c",
+        "image": image,
+        "imagePullPolicy": pull,
+        "command": ["/bin/sleep", "3600"],
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "nodeName": NODE,
+            "hostNetwork": True,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [container],
+            **spec,
+        },
+    }

@@ -11,7 +11,7 @@ import pytest
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
 from nodeagent.agent.state import AgentState
-from tests.integration.agent_server.conftest import NODE, agent_on
+from tests.integration.agent_server.conftest import agent_on, sleeper_pod
 from tests.support.podman import PodmanService
 from tests.support.registry import LocalRegistry
 from tests.support.server import ServerInfo
@@ -28,27 +28,6 @@ async def agent(
 ) -> AsyncIterator[AgentState]:
     async with agent_on(server, puller, tmp_path) as state:
         yield state
-
-
-def sleeper(name: str, image: str) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {
-            "nodeName": NODE,
-            "hostNetwork": True,
-            "terminationGracePeriodSeconds": 1,
-            "containers": [
-                {
-                    "name": "c",
-                    "image": image,
-                    "imagePullPolicy": "IfNotPresent",
-                    "command": ["/bin/sleep", "3600"],
-                }
-            ],
-        },
-    }
 
 
 async def pod_events(admin: ApiClient, name: str, reasons: int) -> list[tuple[str, str]]:
@@ -74,7 +53,7 @@ async def test_a_pulled_image_then_one_already_present(
     Created, Started. The second pod finds it there: one "already present", no Pulling."""
     ref = f"{image_registry.address}/tools/busybox:events"
     podman_service.podman("push", "--tls-verify=false", busybox, ref)
-    await admin.create(PODS, sleeper("first", ref))
+    await admin.create(PODS, sleeper_pod("first", ref, pull="IfNotPresent"))
     first = await wait_for(lambda: pod_events(admin, "first", 4), timeout=60, message="events")
     assert [reason for reason, _m in first] == ["Pulling", "Pulled", "Created", "Started"]
     assert first[0][1] == f'Pulling image "{ref}"'
@@ -83,7 +62,7 @@ async def test_a_pulled_image_then_one_already_present(
     assert "s including waiting). Image size: " in pulled
     assert pulled.endswith(" bytes.")
 
-    await admin.create(PODS, sleeper("second", ref))
+    await admin.create(PODS, sleeper_pod("second", ref, pull="IfNotPresent"))
     second = await wait_for(lambda: pod_events(admin, "second", 3), timeout=60, message="again")
     assert second == [
         ("Pulled", f'Container image "{ref}" already present on machine'),

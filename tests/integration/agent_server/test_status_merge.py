@@ -14,7 +14,7 @@ import pytest
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
 from nodeagent.agent.state import AgentState
-from tests.integration.agent_server.conftest import NODE, agent_on
+from tests.integration.agent_server.conftest import agent_on, sleeper_pod
 from tests.support.podman import PodmanService
 from tests.support.server import ServerInfo
 from tests.support.wait import wait_for
@@ -32,28 +32,6 @@ async def agent(
 ) -> AsyncIterator[AgentState]:
     async with agent_on(server, podman_service, tmp_path) as state:
         yield state
-
-
-def sleeper(name: str, image: str, **spec: Any) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {
-            "nodeName": NODE,
-            "hostNetwork": True,
-            "terminationGracePeriodSeconds": 1,
-            "containers": [
-                {
-                    "name": "c",
-                    "image": image,
-                    "imagePullPolicy": "Never",
-                    "command": ["/bin/sleep", "3600"],
-                }
-            ],
-            **spec,
-        },
-    }
 
 
 async def kubectl(server: ServerInfo, *args: str) -> str:
@@ -103,7 +81,7 @@ async def test_readiness_gate_holds_ready_until_its_condition_is_true(
     message) while ContainersReady is True; once a client sets the gate's condition True the
     agent reports Ready True, and the condition is still there after that write."""
     gates = [{"conditionType": GATE}]
-    await admin.create(PODS, sleeper("gated", busybox, readinessGates=gates))
+    await admin.create(PODS, sleeper_pod("gated", busybox, readinessGates=gates))
     path = resource_path("pods", namespace="default", name="gated")
 
     async def held() -> Obj | None:
@@ -141,7 +119,7 @@ async def test_foreign_condition_survives_a_container_restart(
 ) -> None:
     """A condition another client added to a pod without gates is still there after the
     agent writes the status of a restarted container."""
-    created = await admin.create(PODS, sleeper("lb", busybox))
+    created = await admin.create(PODS, sleeper_pod("lb", busybox))
     path = resource_path("pods", namespace="default", name="lb")
 
     async def ready() -> bool:
