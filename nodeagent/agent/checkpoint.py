@@ -1,7 +1,8 @@
 """The checkpoint of the server's desired pods for this node, so an agent booting offline runs them.
 
-Written atomically (temp file, fsync, rename, fsync of the directory). A checkpoint that cannot
-be read is logged, renamed to `*.corrupt` and treated as absent: never fatal.
+Written atomically, 0600 in a 0700 directory (nodeagent.privatefiles): pod specs carry env
+values. A checkpoint that cannot be read is logged, renamed to `*.corrupt` and treated as
+absent: never fatal.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import structlog
 
+from nodeagent.privatefiles import ensure_private_dir, write_private
+
 log = structlog.get_logger()
 Obj = dict[str, Any]
 CHECKPOINT_NAME = "api-pods.checkpoint.json"
@@ -24,26 +27,12 @@ def checkpoint_path(state_dir: str | Path) -> Path:
     return Path(state_dir) / CHECKPOINT_NAME
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so a crash leaves the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def save_checkpoint(state_dir: str | Path, pods: Sequence[Obj]) -> None:
     """Record the server's desired pods for this node (the whole set)."""
     body = {"kind": _KIND, "version": 1, "pods": list(pods)}
-    atomic_write(checkpoint_path(state_dir), json.dumps(body, sort_keys=True).encode())
+    path = checkpoint_path(state_dir)
+    ensure_private_dir(path.parent)  # pod specs carry env values: 0600 in a 0700 directory
+    write_private(path, json.dumps(body, sort_keys=True).encode())
 
 
 def load_checkpoint(state_dir: str | Path) -> list[Obj] | None:

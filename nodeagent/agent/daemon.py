@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import platform
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -27,6 +28,7 @@ from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.file import run_file_source
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState
+from nodeagent.privatefiles import ensure_private_dir
 from nodeagent.runtime.protocol import Runtime, RuntimeError_
 from nodeagent.sdnotify import Notifier
 
@@ -116,6 +118,8 @@ async def run_agent(
     status_changed = asyncio.Event()  # wakes the sd-notify loop to send a new STATUS=
     join_secret = settings.join_secret()
     log.info("agent_starting", node=settings.node_name, manifest_dir=settings.manifest_dir)
+    # the checkpoint and credentials live here; containers reach their volumes by bind mount
+    await asyncio.to_thread(ensure_private_dir, Path(settings.state_dir))
 
     async def serve_http() -> None:
         app = make_app(

@@ -60,6 +60,7 @@ API_VERSION = "v1.41"
 # A bound for ordinary calls; pulls, stops and the event stream set their own.
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=5)
 CONFLICT = 409
+EMPTY_DIR_MODE = 0o777  # kubelet's emptyDir mode (pkg/volume/emptydir: perm)
 NOT_MODIFIED = 304
 
 
@@ -112,6 +113,18 @@ def _prepare_host_path(prep: HostPathPrep) -> None:
             f"volume {prep.volume}: hostPath type check failed: {prep.path} is not a {prep.type}",
             reason=CONFIG_ERROR,
         )
+
+
+def _make_empty_dir(directory: str) -> None:
+    """An emptyDir's directory, 0777 whatever the umask, as kubelet makes it: a container running
+    as any user may write there. Its parents under the agent's 0700 state dir stay closed to
+    host users; a container reaches the directory through its bind mount, not through them."""
+    os.makedirs(os.path.dirname(directory), exist_ok=True)
+    try:
+        os.mkdir(directory, EMPTY_DIR_MODE)
+    except FileExistsError:
+        return  # made for an earlier container of the pod: its mode is the pod's business now
+    os.chmod(directory, EMPTY_DIR_MODE)  # the umask took bits off
 
 
 def remove_pod_volumes(ctx: PodContext) -> None:
@@ -303,7 +316,7 @@ class DockerRuntime:
         for prep in config.host_paths:
             await asyncio.to_thread(_prepare_host_path, prep)
         for directory in config.empty_dirs:
-            await asyncio.to_thread(os.makedirs, directory, 0o777, True)
+            await asyncio.to_thread(_make_empty_dir, directory)
         container_id = await self._create(config.name, config.body)
         for warning in config.warnings:
             log.warning("container_field_ignored", container=config.name, warning=warning)

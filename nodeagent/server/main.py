@@ -14,7 +14,6 @@ import base64
 import contextlib
 import gc
 import importlib
-import os
 import secrets
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,6 +25,7 @@ import structlog
 import yaml
 from aiohttp import web
 
+from nodeagent.privatefiles import ensure_private_dir, tighten_file, write_private
 from nodeagent.sdnotify import Notifier, keep_watchdog
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.cascade import run_collector
@@ -69,24 +69,15 @@ class ServerHandle:
     tasks: tuple[asyncio.Task[None], ...]  # root tasks; one ending means trouble
 
 
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _secret(path: Path) -> str:
     """The secret kept in `path`, made on first use."""
     if path.exists():
+        tighten_file(path)
         value = path.read_text().strip()
         if value:
             return value
     value = secrets.token_urlsafe(32)
-    _write_private(path, value + "\n")
+    write_private(path, value + "\n")
     return value
 
 
@@ -155,7 +146,7 @@ async def _elected(registry: StoreRegistry, settings: ServerSettings) -> None:
 async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
     """Run the server in this event loop until the context exits."""
     data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_dir(data_dir)
     admin_token = _secret(data_dir / ADMIN_TOKEN_FILE)
     join_secret = _secret(data_dir / JOIN_SECRET_FILE)
     tls = await asyncio.to_thread(_tls, settings)
@@ -188,7 +179,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         scheme = "http" if tls is None else "https"
         url = f"{scheme}://{settings.client_host}:{port}"
         kubeconfig = data_dir / KUBECONFIG_FILE
-        _write_private(
+        write_private(
             kubeconfig,
             kubeconfig_text(url=url, token=admin_token, ca_file=tls.ca if tls else None),
         )

@@ -3,14 +3,14 @@
 `ensure_tls(data_dir, sans)` keeps DIR/ca.crt, DIR/ca.key, DIR/tls.crt, DIR/tls.key: the CA
 is made once; the serving certificate is made again whenever it does not cover every wanted
 name and address (e.g. a new --tls-san), always signed by the same CA, so clients that trust
-DIR/ca.crt keep working. ECDSA P-256 keys, files written atomically, keys 0600.
+DIR/ca.crt keep working. ECDSA P-256 keys; files written atomically (nodeagent.privatefiles),
+keys 0600, certificates 0644.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import socket
 import ssl
 from asyncio import sslproto
@@ -23,6 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from nodeagent.privatefiles import PUBLIC_FILE, ensure_private_dir, tighten_file, write_private
 
 log = structlog.get_logger()
 
@@ -83,16 +85,6 @@ def _interface_addresses() -> list[str]:
             if a.family in (socket.AF_INET, socket.AF_INET6) and "%" not in a.address:
                 out.append(a.address)
     return sorted(out)
-
-
-def _write(path: Path, data: bytes, *, private: bool) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -192,11 +184,12 @@ def _make_serving(
 
 def ensure_tls(data_dir: Path, sans: tuple[str, ...]) -> TLSFiles:
     """Make (or reuse) the CA and a serving certificate covering `sans` under data_dir."""
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_dir(data_dir)
     files = TLSFiles(cert=data_dir / "tls.crt", key=data_dir / "tls.key", ca=data_dir / "ca.crt")
     ca_key_path = data_dir / "ca.key"
     now = dt.datetime.now(dt.UTC)
     if files.ca.exists() and ca_key_path.exists():
+        tighten_file(ca_key_path)
         ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
         loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
         if not isinstance(loaded, ec.EllipticCurvePrivateKey):
@@ -204,16 +197,17 @@ def ensure_tls(data_dir: Path, sans: tuple[str, ...]) -> TLSFiles:
         ca_key = loaded
     else:
         ca_key, ca = _make_ca(now)
-        _write(ca_key_path, _key_pem(ca_key), private=True)
-        _write(files.ca, ca.public_bytes(serialization.Encoding.PEM), private=False)
+        write_private(ca_key_path, _key_pem(ca_key))
+        write_private(files.ca, ca.public_bytes(serialization.Encoding.PEM), mode=PUBLIC_FILE)
         log.info("tls_ca_created", path=str(files.ca))
     if files.cert.exists() and files.key.exists():
+        tighten_file(files.key)
         cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
         if _covers(cert, sans) and cert.issuer == ca.subject:
             return files
     key, cert = _make_serving(ca_key, ca, sans, now)
-    _write(files.key, _key_pem(key), private=True)
-    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM), private=False)
+    write_private(files.key, _key_pem(key))
+    write_private(files.cert, cert.public_bytes(serialization.Encoding.PEM), mode=PUBLIC_FILE)
     log.info("tls_serving_cert_created", path=str(files.cert), sans=list(sans))
     return files
 

@@ -2,7 +2,8 @@
 
 Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (the OS page cache) before
 the write is acknowledged, so killing the process loses nothing acknowledged; only a power loss
-can lose the last commits (the file stays consistent). docs/server.md says why.
+can lose the last commits (the file stays consistent). docs/server.md says why. The file and
+its -wal/-shm are 0600 (docs/security.md).
 Reads are served from an in-memory copy loaded at open (the JSON text of each object). Writes
 are queued and group-committed: the writes waiting while a commit runs are checked one by one
 (CAS, in order) and persisted together in one transaction by one writer thread, then applied
@@ -12,6 +13,7 @@ to memory and published to watchers in resourceVersion order.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,10 +26,12 @@ import structlog
 from nodeagent.api import jsontext
 from nodeagent.api.errors import AlreadyExists, Conflict, NotFound
 from nodeagent.api.resources import BY_NAME
+from nodeagent.privatefiles import PRIVATE_FILE, tighten_file
 from nodeagent.server.store.protocol import EventType, Obj, WatchEvent
 from nodeagent.server.store.watchcache import WatchCache
 
 log = structlog.get_logger()
+WAL_SUFFIXES = ("-wal", "-shm")  # the files SQLite keeps beside the store in WAL mode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -167,6 +171,11 @@ class SqliteStore:
     @classmethod
     async def open(cls, path: Path, *, watch_window: int = 10_000) -> SqliteStore:
         def connect() -> sqlite3.Connection:
+            # SQLite makes -wal and -shm with the main file's mode: a 0600 main file keeps all
+            # three private. A store from an older version is tightened (a warning says so).
+            for existing in (path, *(path.with_name(path.name + x) for x in WAL_SUFFIXES)):
+                tighten_file(existing)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE))
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
