@@ -113,7 +113,9 @@ if ! "${podman_cmd[@]}" image exists localhost/busybox:1 2>/dev/null; then
 fi
 
 # 5. The role: config, unit, engine socket, start.
-mkdir -p "$etc_dir/manifests" "$data_dir"
+# static pods may carry secrets in env: the manifest dir is 0700 when made here (kubeadm's too)
+mkdir -p "$etc_dir" "$data_dir"
+mkdir -p -m 0700 "$etc_dir/manifests"
 install_unit() {
     sed "s#/opt/nodeagent/#$prefix/#g" "systemd/$1" >"$unit_dir/$1.tmp"
     mv "$unit_dir/$1.tmp" "$unit_dir/$1"

@@ -255,7 +255,8 @@ async def run_all_in_one(args: argparse.Namespace) -> int:
             for line in e.errors:
                 print(f"nodeagent all-in-one: {line}", file=sys.stderr)
             return 2
-        Path(agent_settings.manifest_dir).mkdir(parents=True, exist_ok=True)
+        # static pods may carry secrets in env: a dir made here is 0700 (kubeadm's is too)
+        Path(agent_settings.manifest_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
         link_kubeconfig(data_dir, handle.kubeconfig)
         agent = asyncio.create_task(run_agent(agent_settings, stop=stop), name="agent")
         stopper = asyncio.create_task(stop.wait(), name="signals")

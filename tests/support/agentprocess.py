@@ -1,0 +1,79 @@
+"""A real agent process (`python -m nodeagent agent`) joined to a server, on a podman service.
+
+    with agent_process(srv, podman_service, root=tmp_path / "a", node="n1") as agent:
+        ...  agent.log_path, agent.state_dir, agent.listen
+
+Its files live under `root` (the join secret, manifests/, state/ unless `state_dir` is given) and
+its stdout+stderr go to root/agent.log. On exit it gets SIGTERM and the containers it left are
+removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.podman import PodmanService
+from tests.support.server import ServerInfo, free_port
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentProcess:
+    process: subprocess.Popen[bytes]
+    node: str
+    state_dir: Path
+    log_path: Path
+    listen: str  # HOST:PORT of its local endpoints
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def agent_process(
+    server: ServerInfo,
+    podman: PodmanService,
+    *,
+    root: Path,
+    node: str,
+    state_dir: Path | None = None,
+) -> Iterator[AgentProcess]:
+    """Run an agent for `node` against `server` until the context exits."""
+    root.mkdir(parents=True, exist_ok=True)
+    secret = root / "join-secret"
+    secret.write_text(server.join_secret)
+    secret.chmod(0o600)
+    (root / "manifests").mkdir(exist_ok=True)
+    state = state_dir or root / "state"
+    listen = f"127.0.0.1:{free_port()}"
+    argv = [
+        sys.executable, "-m", "nodeagent", "agent",
+        "--node-name", node,
+        "--server", server.url,
+        "--token-file", str(secret),
+        "--ca-file", str(server.ca_file),
+        "--runtime-socket", podman.socket_path,
+        "--listen", listen,
+        "--manifest-dir", str(root / "manifests"),
+        "--state-dir", str(state),
+    ]  # fmt: skip
+    log_path = root / "agent.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield AgentProcess(
+            process=process, node=node, state_dir=state, log_path=log_path, listen=listen
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        podman.remove_node_containers(node)
