@@ -1,8 +1,8 @@
 """Wiring only: the agent's named root tasks in one TaskGroup; a stop leaves the pods running.
 
 Tasks: http, file-source, url-source, merge, runtime (connect, then reconcile and events),
-server-sync (when a server is configured), sd-notify, heap-trim, stop. Any task that dies stops
-them all.
+server-sync (when a server is configured; it runs the TLS serving port too, which needs the
+server to sign its certificate), sd-notify, heap-trim, stop. Any task that dies stops them all.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import platform
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from aiohttp import web
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.executor import Executor
 from nodeagent.agent.hostaddr import internal_ip
-from nodeagent.agent.http import AgentMetrics, make_app
+from nodeagent.agent.http import AgentMetrics, make_app, make_serving_app
 from nodeagent.agent.memory import run_heap_trim
 from nodeagent.agent.nodestatus import NodeFacts, build_node
 from nodeagent.agent.probers import Prober
@@ -116,18 +117,15 @@ async def run_agent(
     host_ip = await asyncio.to_thread(internal_ip, settings.server_url)
     runtime_box: list[Runtime] = []
     status_changed = asyncio.Event()  # wakes the sd-notify loop to send a new STATUS=
-    join_secret = settings.join_secret()
     log.info("agent_starting", node=settings.node_name, manifest_dir=settings.manifest_dir)
     # the checkpoint and credentials live here; containers reach their volumes by bind mount
     await asyncio.to_thread(ensure_private_dir, Path(settings.state_dir))
 
+    def runtime_of() -> Runtime | None:
+        return runtime_box[0] if runtime_box else None
+
     async def serve_http() -> None:
-        app = make_app(
-            state=state,
-            runtime_of=lambda: runtime_box[0] if runtime_box else None,
-            metrics_=metrics,
-            join_secret=join_secret,
-        )
+        app = make_app(state=state, runtime_of=runtime_of, metrics_=metrics)
         # handler_cancellation: a `logs -f` whose client left ends instead of following on
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await runner.setup()
@@ -220,11 +218,24 @@ async def run_agent(
                 )
             if settings.server_url:
                 from nodeagent.agent.serversync import run_server_sync
+                from nodeagent.agent.servingport import ServingPort
 
+                serving = ServingPort(
+                    app=make_serving_app(state=state, runtime_of=runtime_of, metrics_=metrics),
+                    state=state,
+                    node_name=settings.node_name,
+                    state_dir=settings.state_dir,
+                    ca_file=settings.ca_file,
+                    host=settings.serving_host,
+                    port=settings.serving_port,
+                    names=[host_ip, settings.node_name, socket.gethostname().lower()],
+                )
                 tg.create_task(
-                    run_server_sync(settings=settings, state=state, queue=queue),
+                    run_server_sync(settings=settings, state=state, queue=queue, serving=serving),
                     name="server-sync",
                 )
+            else:
+                log.info("serving_port_disabled", reason="no server to sign its certificate")
             tg.create_task(run_runtime(tg), name="runtime")
             tg.create_task(sd_loop(), name="sd-notify")
             tg.create_task(run_heap_trim(), name="heap-trim")

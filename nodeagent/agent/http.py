@@ -1,9 +1,12 @@
-"""The agent's local HTTP endpoints: /healthz, /readyz, /metrics, /pods, container logs, exec
-and attach.
+"""The agent's two HTTP applications, as kubelet has its healthz port and its 10250.
 
-/containerLogs, /exec and /attach (WebSockets, execstream.py) serve the server's kubectl logs/exec
-proxy and need a bearer token that the join secret verifies (a node token); /pods and /metrics
-are open to this host, /healthz and /readyz to all.
+`make_app`: the plain-HTTP `listen` port: /healthz and /readyz for anyone, /pods and /metrics
+for callers on this host (loopback) only. `make_serving_app`: the TLS serving port
+(servingport.py): /containerLogs, /exec and /attach (WebSockets, execstream.py) for the
+server's kubectl logs/exec/attach proxy, and /pods and /metrics, each only for a client
+certificate of the fleet CA that is the server's kubelet client (nodeagent.api.certs): 401
+without a certificate, 403 with any other (a node's, for one). No bearer token is accepted on
+either port.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 import prometheus_client
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from nodeagent.agent.state import AgentState
+from nodeagent.api.certs import claims_of_der, kubelet_client_problem
 from nodeagent.api.timefmt import parse_time
-from nodeagent.api.tokens import node_of_token
 from nodeagent.runtime.protocol import ExecSession, Runtime, RuntimeError_
 
 # The exec/attach code (execstream, remotecommand) is imported by the first exec or attach:
@@ -34,7 +38,8 @@ Obj = dict[str, Any]
 STATE = web.AppKey("state", AgentState)
 RuntimeOf = Callable[[], Runtime | None]
 RUNTIME_OF: web.AppKey[RuntimeOf] = web.AppKey("runtime_of")
-JOIN_SECRET = web.AppKey("join_secret", str)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+LOCAL_PATHS = frozenset({"/pods", "/metrics"})  # on the plain port: this host's callers only
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 EXEC_MAX_MESSAGE = 1 << 20  # kubectl sends stdin in 32 KiB messages
 EXEC_HEARTBEAT = 30.0  # pings to the server: a lost server ends the exec relay (and detaches)
@@ -151,15 +156,46 @@ def trusted_peer(remote: str | None) -> bool:
         return False
 
 
-def _authorize_remote(request: web.Request) -> None:
-    """/pods and /metrics: open to this host, a node token from elsewhere (kubelet's 10250
-    asks every caller for credentials; its open healthz port is loopback-only)."""
-    if not trusted_peer(request.remote):
-        _authorize(request)
+@web.middleware
+async def loopback_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The plain port: /pods and /metrics for this host's callers (kubelet's healthz port is
+    loopback-only too); another host asks the TLS serving port."""
+    if request.path in LOCAL_PATHS and not trusted_peer(request.remote):
+        raise web.HTTPForbidden(
+            text=f"{request.path} is served to this host only here; from elsewhere it is on "
+            "the agent's TLS serving port, to the server's client certificate\n"
+        )
+    return await handler(request)
+
+
+def caller_problem(der: bytes | None) -> tuple[int, str] | None:
+    """PURE: None when the TLS peer's (verified) certificate is the server's kubelet client,
+    else the HTTP code and text to answer: 401 without a certificate, 403 with another."""
+    if der is None:
+        return 401, "a client certificate is required: the server's kubelet client\n"
+    try:
+        problem = kubelet_client_problem(claims_of_der(der))
+    except ValueError:
+        problem = "the client certificate does not parse"
+    return None if problem is None else (403, problem + "\n")
+
+
+@web.middleware
+async def kubelet_client_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The serving port: every path for the server's kubelet-client certificate only (the
+    chain was verified against the fleet CA in the handshake; here: who it is)."""
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    refused = caller_problem(der)
+    if refused is not None:
+        code, text = refused
+        log.info("serving_port_refused", code=code, remote=request.remote, path=request.path)
+        raise web.HTTPUnauthorized(text=text) if code == 401 else web.HTTPForbidden(text=text)
+    return await handler(request)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    _authorize_remote(request)
     m = request.app[METRICS]
     m.refresh(request.app[STATE])
     body = prometheus_client.generate_latest(m.registry)
@@ -167,18 +203,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def pods(request: web.Request) -> web.Response:
-    _authorize_remote(request)
     return web.json_response(pods_view(request.app[STATE]))
-
-
-def _authorize(request: web.Request) -> None:
-    secret = request.app[JOIN_SECRET]
-    header = request.headers.get("Authorization", "")
-    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    if not token:
-        raise web.HTTPUnauthorized(text="a bearer token is required\n")
-    if not secret or node_of_token(secret, token) is None:
-        raise web.HTTPForbidden(text="the token is not a node token of this fleet\n")
 
 
 def _runtime(request: web.Request) -> Runtime:
@@ -278,7 +303,6 @@ def log_since(query: Mapping[str, str], now: float) -> float | None:
 async def container_logs(request: web.Request) -> web.StreamResponse:
     """The container's log (tailLines, limitBytes, previous, follow, timestamps, sinceSeconds,
     sinceTime), as kubelet's /containerLogs."""
-    _authorize(request)
     cid = _container_id(request)
     runtime = _runtime(request)
     tail_text = request.query.get("tailLines")
@@ -398,12 +422,12 @@ async def _serve_stream(
     kind: str,
     start: Callable[[], Awaitable[tuple[ExecSession, rc.ExecOptions]]],
 ) -> web.StreamResponse:
-    """The WebSocket of an exec or attach. The token is checked before the upgrade; after it,
-    every failure is a Status on the error channel (the server relays it to kubectl as it is)."""
+    """The WebSocket of an exec or attach. The caller was checked before the upgrade
+    (kubelet_client_only); after it, every failure is a Status on the error channel (the server
+    relays it to kubectl as it is)."""
     from nodeagent.agent import execstream
     from nodeagent.api import remotecommand as rc
 
-    _authorize(request)
     ws = web.WebSocketResponse(
         protocols=rc.PROTOCOLS, max_msg_size=EXEC_MAX_MESSAGE, heartbeat=EXEC_HEARTBEAT
     )
@@ -422,22 +446,36 @@ async def _serve_stream(
     return ws
 
 
-def make_app(
-    *,
-    state: AgentState,
-    runtime_of: Callable[[], Runtime | None],
-    metrics_: AgentMetrics,
-    join_secret: str | None,
+def _base_app(
+    *, state: AgentState, runtime_of: RuntimeOf, metrics_: AgentMetrics, middleware: Middleware
 ) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[middleware])
     app[STATE] = state
     app[RUNTIME_OF] = runtime_of
     app[METRICS] = metrics_
-    app[JOIN_SECRET] = join_secret or ""
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/pods", pods)
+    return app
+
+
+def make_app(
+    *, state: AgentState, runtime_of: RuntimeOf, metrics_: AgentMetrics
+) -> web.Application:
+    """The plain-HTTP `listen` port: health for all, /pods and /metrics for this host."""
+    app = _base_app(state=state, runtime_of=runtime_of, metrics_=metrics_, middleware=loopback_only)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+def make_serving_app(
+    *, state: AgentState, runtime_of: RuntimeOf, metrics_: AgentMetrics
+) -> web.Application:
+    """The TLS serving port's application: logs, exec, attach, /pods and /metrics, for the
+    server's kubelet-client certificate only."""
+    app = _base_app(
+        state=state, runtime_of=runtime_of, metrics_=metrics_, middleware=kubelet_client_only
+    )
     app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", container_logs)
     app.router.add_get("/exec/{namespace}/{pod}/{container}", exec_stream)
     app.router.add_post("/exec/{namespace}/{pod}/{container}", exec_stream)

@@ -82,12 +82,13 @@ def build_status(
     previous: Obj | None,
     conditions: Sequence[ConditionValue],
     facts: NodeFacts,
-    listen_port: int,
+    kubelet_port: int,
     now: float,
 ) -> Obj:
     """The NodeStatus to send; lastTransitionTime is kept while a condition's status is unchanged.
 
-    `previous` is the status last sent (or read from the server); `now` is wall-clock seconds.
+    `previous` is the status last sent (or read from the server); `now` is wall-clock seconds;
+    `kubelet_port` is the agent's TLS serving port, 0 while it is not open (no certificate).
     """
     stamp = format_time(now)
     before = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
@@ -110,7 +111,7 @@ def build_status(
         "capacity": dict(facts.capacity),
         "allocatable": dict(facts.capacity),
         "addresses": [{"type": kind, "address": addr} for kind, addr in facts.addresses],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": listen_port}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": dict(facts.node_info),
     }
 

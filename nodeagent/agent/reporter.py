@@ -37,7 +37,6 @@ class ReporterConfig:
     node_name: str
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[Obj, ...] = ()
-    listen_port: int = 10248
     state_dir: str = "/var/lib/nodeagent"
     imagefs_path: str | None = None
     server_url: str | None = None
@@ -176,7 +175,7 @@ class NodeReporter:
             previous=(self.node or {}).get("status") or self.last_sent,
             conditions=(*pressure, ready),
             facts=measured.facts,
-            listen_port=self.config.listen_port,
+            kubelet_port=self.state.serving_port,  # 0 until the TLS port is open
             now=wall,
         )
 
@@ -324,7 +323,6 @@ def reporter_config(
         node_name=settings.node_name,
         labels=dict(settings.labels),
         taints=tuple(settings.taints),
-        listen_port=settings.listen_port,
         state_dir=settings.state_dir,
         imagefs_path=settings.imagefs_path,
         server_url=settings.server_url,

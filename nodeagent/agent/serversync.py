@@ -16,7 +16,7 @@ import copy
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -38,6 +38,9 @@ from nodeagent.agent.statusmerge import merged_status, owned_status, pod_gates
 from nodeagent.api import errors
 from nodeagent.api.timefmt import format_time
 from nodeagent.api.tokens import node_bearer_token
+
+if TYPE_CHECKING:  # the serving port (and cryptography) loads only when the daemon runs it
+    from nodeagent.agent.servingport import ServingPort
 
 Obj = dict[str, Any]
 CONFIG_HASH = "kubernetes.io/config.hash"
@@ -459,8 +462,10 @@ async def run_server_sync(
     queue: asyncio.Queue[SourceUpdate],
     watch_timeout: int = 300,
     tick: float = 1.0,
+    serving: ServingPort | None = None,
 ) -> None:
-    """Run until cancelled: the API pod source, node registration, status, lease and pod sync."""
+    """Run until cancelled: the API pod source, node registration, status, lease and pod sync,
+    and `serving` (the TLS port, whose certificate the server signs through this client)."""
     if not settings.server_url:
         raise ValueError("run_server_sync needs settings.server_url")
     join_secret = settings.join_secret() or ""
@@ -493,5 +498,7 @@ async def run_server_sync(
             tg.create_task(reporter.run_status(), name="node-status")
             tg.create_task(reporter.run_lease(), name="node-lease")
             tg.create_task(pods.run(), name="pod-sync")
+            if serving is not None:
+                tg.create_task(serving.run(client), name="serving-port")
     finally:
         await client.close()

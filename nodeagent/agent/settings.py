@@ -45,7 +45,9 @@ class AgentSettings:
     token_file: str | None = None  # holds the fleet's join secret
     ca_file: str | None = None
     runtime_socket: str | None = None
-    listen: str = "0.0.0.0:10248"  # the server's logs/exec proxy reaches it at InternalIP
+    listen: str = "0.0.0.0:10248"  # plain HTTP: health for all, /pods and /metrics on loopback
+    # TLS, for the server's logs/exec/attach proxy at the node's InternalIP (kubelet's 10250)
+    serving_listen: str = "0.0.0.0:10250"
     manifest_url: str | None = None
     manifest_url_interval: float = 20.0
     file_check_interval: float = 20.0
@@ -65,6 +67,15 @@ class AgentSettings:
     @property
     def listen_port(self) -> int:
         return int(self.listen.rpartition(":")[2])
+
+    @property
+    def serving_host(self) -> str:
+        return self.serving_listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def serving_port(self) -> int:
+        """The configured serving port (0: any free one; the bound one is in AgentState)."""
+        return int(self.serving_listen.rpartition(":")[2])
 
     def join_secret(self) -> str | None:
         """The join secret read from token_file (None when no file is configured)."""
@@ -86,6 +97,7 @@ CONFIG_KEYS: Mapping[str, str] = {
     "caFile": "ca_file",
     "runtimeSocket": "runtime_socket",
     "listen": "listen",
+    "servingListen": "serving_listen",
     "manifestURL": "manifest_url",
     "manifestURLInterval": "manifest_url_interval",
     "fileCheckInterval": "file_check_interval",
@@ -108,6 +120,7 @@ FLAG_OF_FIELD: Mapping[str, str] = {
     "ca_file": "--ca-file",
     "runtime_socket": "--runtime-socket",
     "listen": "--listen",
+    "serving_listen": "--serving-listen",
     "manifest_url": "--manifest-url",
     "log_level": "--log-level",
 }
@@ -194,7 +207,7 @@ def _coerce(name: str, value: Any) -> Any:
         return {**DEFAULT_EVICTION_HARD, **{k: str(v) for k, v in value.items()}}
     if not isinstance(value, str) or not value:
         raise ValueError(f"{value!r}: expected a non-empty string")
-    if name == "listen":
+    if name in ("listen", "serving_listen"):
         _check_listen(value)
     if name == "node_name" and (not _NODE_NAME.match(value) or len(value) > 253):
         raise ValueError(f"{value!r}: must be a lowercase RFC 1123 subdomain")

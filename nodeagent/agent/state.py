@@ -41,6 +41,8 @@ class AgentState:
     sources_seen: set[SourceName] = field(default_factory=set)
     sources_expected: set[SourceName] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # the TLS serving port once it is open (servingport.py), else 0: the Node's kubeletEndpoint
+    serving_port: int = 0
     # (pod uid, event) recorded by the executor, oldest first, for the pod sync to post
     pod_events: deque[tuple[str, PodEvent]] = field(
         default_factory=lambda: deque(maxlen=POD_EVENTS_QUEUED)

@@ -21,7 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--token-file", help="file holding the fleet's join secret")
     a("--ca-file", help="CA certificate of the server")
     a("--runtime-socket", help="Docker-API socket of podman or dockerd")
-    a("--listen", metavar="HOST:PORT", help="HTTP endpoints (default 0.0.0.0:10248)")
+    a(
+        "--listen",
+        metavar="HOST:PORT",
+        help="plain HTTP: /healthz, /readyz; /pods, /metrics on loopback (default 0.0.0.0:10248)",
+    )
+    a(
+        "--serving-listen",
+        metavar="HOST:PORT",
+        help="TLS for the server's logs/exec/attach, with a certificate the server signs "
+        "(default 0.0.0.0:10250; port 0: any free one)",
+    )
     a("--manifest-url", help="a URL polled for a manifest, like kubelet --manifest-url")
     a("--label", dest="labels", action="append", metavar="K=V", help="node label (repeatable)")
     a(
@@ -43,6 +53,7 @@ FIELDS = (
     "ca_file",
     "runtime_socket",
     "listen",
+    "serving_listen",
     "manifest_url",
     "labels",
     "taints",

@@ -78,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="2s",
         help="with etcd: how often to try to acquire or renew the lease (default 2s)",
     )
+    parser.add_argument(
+        "--cluster-signing-duration",
+        default="8760h",
+        help="lifetime of the agents' serving certificates; they renew at 70-90%% of it "
+        "(default 8760h, one year)",
+    )
     parser.add_argument("--log-level", default="info", help="debug, info, warning or error")
 
 
@@ -102,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             etcd_cafile=args.etcd_cafile,
             etcd_certfile=args.etcd_certfile,
             etcd_keyfile=args.etcd_keyfile,
+            cluster_signing_duration=args.cluster_signing_duration,
         )
     except SettingsError as exc:
         print(f"nodeagent server: {exc}", file=sys.stderr)

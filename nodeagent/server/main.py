@@ -4,7 +4,7 @@
 kubeconfig) while the server runs inside the caller's event loop (all-in-one, tests);
 `run_server(settings)` runs it until SIGTERM/SIGINT or until a root task dies (exit 1).
 On every start DIR/admin.kubeconfig is (re)written; DIR/admin-token and DIR/node-token (the
-join secret) are made once.
+join secret) are made once, as are the fleet CA and the kubelet-client identity (tls.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime as dt
 import gc
 import importlib
 import secrets
@@ -33,11 +34,19 @@ from nodeagent.server.controllers.leaderelection import Timings
 from nodeagent.server.leader import LeaderElector, identity
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.registry_protocol import Registry
-from nodeagent.server.rest import keys
+from nodeagent.server.rest import keys, proxy, servingcert
 from nodeagent.server.rest.app import make_app
 from nodeagent.server.settings import ServerSettings
 from nodeagent.server.storeopen import open_store, report_health
-from nodeagent.server.tls import TLSFiles, default_sans, ensure_tls, shrink_tls_read_buffer
+from nodeagent.server.tls import (
+    KubeletClientFiles,
+    TLSFiles,
+    default_sans,
+    ensure_ca,
+    ensure_kubelet_client,
+    ensure_tls,
+    shrink_tls_read_buffer,
+)
 
 log = structlog.get_logger()
 
@@ -66,6 +75,7 @@ class ServerHandle:
     join_secret: str
     kubeconfig: Path
     registry: StoreRegistry
+    kubelet_client: KubeletClientFiles  # what the logs/exec proxy presents to agents
     tasks: tuple[asyncio.Task[None], ...]  # root tasks; one ending means trouble
 
 
@@ -150,6 +160,10 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
     admin_token = _secret(data_dir / ADMIN_TOKEN_FILE)
     join_secret = _secret(data_dir / JOIN_SECRET_FILE)
     tls = await asyncio.to_thread(_tls, settings)
+    # the fleet CA signs agents' serving certificates and the proxy's client identity, also
+    # when the server's own certificate is given or it serves plain HTTP
+    fleet_ca = await asyncio.to_thread(ensure_ca, data_dir)
+    kubelet_client = await asyncio.to_thread(ensure_kubelet_client, data_dir)
     store = await open_store(settings, sqlite_path=data_dir / STORE_FILE)
     runner: web.AppRunner | None = None
     tasks: list[asyncio.Task[None]] = []
@@ -158,6 +172,12 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         registry = StoreRegistry(store)
         await registry.ensure_namespaces()
         app = make_app(registry, Authenticator(admin_token=admin_token, join_secret=join_secret))
+        app[servingcert.SIGNER] = servingcert.ServingSigner(
+            ca_cert=fleet_ca.cert,
+            ca_key=fleet_ca.key,
+            lifetime=dt.timedelta(seconds=settings.cluster_signing_seconds),
+        )
+        app[proxy.KUBELET_CLIENT] = kubelet_client
         exits.enter_context(app[keys.METRICS].timing_gc())  # GC pauses on /metrics
         exits.callback(gc.set_threshold, *gc.get_threshold())
         gc.set_threshold(*GC_THRESHOLDS)
@@ -210,6 +230,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
             join_secret=join_secret,
             kubeconfig=kubeconfig,
             registry=registry,
+            kubelet_client=kubelet_client,
             tasks=tuple(tasks),
         )
     finally:

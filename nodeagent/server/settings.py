@@ -14,6 +14,8 @@ from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:6443"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# the shortest serving-certificate lifetime: agents renew at 70-90 % of it (tests use seconds)
+MIN_SIGNING_SECONDS = 5.0
 
 
 class SettingsError(ValueError):
@@ -49,6 +51,9 @@ class ServerSettings:
     leader_elect_lease_duration: float = 15.0
     leader_elect_renew_deadline: float = 10.0
     leader_elect_retry_period: float = 2.0
+    # lifetime of the agents' serving certificates (kube-controller-manager's
+    # --cluster-signing-duration, default one year)
+    cluster_signing_seconds: float = 365 * 86400.0
 
     @property
     def client_host(self) -> str:
@@ -129,6 +134,7 @@ def build_settings(
     etcd_cafile: str | None = None,
     etcd_certfile: str | None = None,
     etcd_keyfile: str | None = None,
+    cluster_signing_duration: str = "8760h",
 ) -> ServerSettings:
     """Flags (as strings) -> ServerSettings; SettingsError names the first bad flag."""
     if not data_dir:
@@ -175,6 +181,12 @@ def build_settings(
         raise SettingsError(
             "--leader-elect-renew-deadline: must be greater than 1.2 x --leader-elect-retry-period"
         )
+    signing = parse_duration(cluster_signing_duration, flag="--cluster-signing-duration")
+    if signing < MIN_SIGNING_SECONDS:
+        raise SettingsError(
+            f"--cluster-signing-duration: {cluster_signing_duration!r} is shorter than "
+            f"{MIN_SIGNING_SECONDS:.0f}s"
+        )
     return ServerSettings(
         data_dir=Path(data_dir),
         listen_host=host,
@@ -202,4 +214,5 @@ def build_settings(
         leader_elect_lease_duration=lease,
         leader_elect_renew_deadline=renew,
         leader_elect_retry_period=retry,
+        cluster_signing_seconds=signing,
     )

@@ -1,10 +1,14 @@
-"""The server's TLS material: a CA and a serving certificate made on first start (or given).
+"""The server's TLS material: the fleet CA, a serving certificate, the kubelet-client identity.
 
-`ensure_tls(data_dir, sans)` keeps DIR/ca.crt, DIR/ca.key, DIR/tls.crt, DIR/tls.key: the CA
-is made once; the serving certificate is made again whenever it does not cover every wanted
-name and address (e.g. a new --tls-san), always signed by the same CA, so clients that trust
-DIR/ca.crt keep working. ECDSA P-256 keys; files written atomically (nodeagent.privatefiles),
-keys 0600, certificates 0644.
+`ensure_ca(data_dir)` keeps DIR/ca.crt and DIR/ca.key, made once: the fleet CA, which signs
+the server's own serving certificate, the agents' serving certificates (certsigner.py) and
+the server's client identity towards the agents. `ensure_tls(data_dir, sans)` keeps
+DIR/tls.crt, DIR/tls.key: made again whenever it does not cover every wanted name and address
+(e.g. a new --tls-san), always signed by the same CA, so clients that trust DIR/ca.crt keep
+working. `ensure_kubelet_client(data_dir)` keeps DIR/kubelet-client.crt and .key (CN
+kube-apiserver-kubelet-client, clientAuth only), the identity the logs/exec proxy presents to
+agents (kube-apiserver's --kubelet-client-certificate). ECDSA P-256 keys; files written
+atomically (nodeagent.privatefiles), keys 0600, certificates 0644.
 """
 
 from __future__ import annotations
@@ -24,14 +28,44 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from nodeagent.api.certs import KUBELET_CLIENT_CN
 from nodeagent.privatefiles import PUBLIC_FILE, ensure_private_dir, tighten_file, write_private
 
 log = structlog.get_logger()
 
 CA_YEARS = 10
 SERVING_YEARS = 5
+KUBELET_CLIENT_YEARS = 5
+# the kubelet-client certificate is made again at start when it has less than this left
+KUBELET_CLIENT_RENEW_BEFORE = dt.timedelta(days=365)
 # the plaintext read per call on a TLS connection: one full TLS record (16 KiB)
 TLS_READ_BUFFER = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FleetCA:
+    """The fleet CA in memory (it signs) and the file clients trust."""
+
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+    path: Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KubeletClientFiles:
+    """The server's client identity towards agents, and the CA their certificates chain to."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    def context(self) -> ssl.SSLContext:
+        """A client context: presents the kubelet-client certificate, trusts only the fleet CA,
+        no hostname check (the proxy checks the agent's node identity instead)."""
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        ctx.check_hostname = False
+        ctx.load_cert_chain(self.cert, self.key)
+        return ctx
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,33 +216,87 @@ def _make_serving(
     return key, cert
 
 
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    tighten_file(path)
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path}: not an ECDSA key")
+    return loaded
+
+
+def ensure_ca(data_dir: Path) -> FleetCA:
+    """The fleet CA under data_dir: DIR/ca.crt and DIR/ca.key, made once."""
+    ensure_private_dir(data_dir)
+    path, key_path = data_dir / "ca.crt", data_dir / "ca.key"
+    if path.exists() and key_path.exists():
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        return FleetCA(cert=cert, key=_load_key(key_path), path=path)
+    key, cert = _make_ca(dt.datetime.now(dt.UTC))
+    write_private(key_path, _key_pem(key))
+    write_private(path, cert.public_bytes(serialization.Encoding.PEM), mode=PUBLIC_FILE)
+    log.info("tls_ca_created", path=str(path))
+    return FleetCA(cert=cert, key=key, path=path)
+
+
 def ensure_tls(data_dir: Path, sans: tuple[str, ...]) -> TLSFiles:
     """Make (or reuse) the CA and a serving certificate covering `sans` under data_dir."""
-    ensure_private_dir(data_dir)
-    files = TLSFiles(cert=data_dir / "tls.crt", key=data_dir / "tls.key", ca=data_dir / "ca.crt")
-    ca_key_path = data_dir / "ca.key"
-    now = dt.datetime.now(dt.UTC)
-    if files.ca.exists() and ca_key_path.exists():
-        tighten_file(ca_key_path)
-        ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
-        loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
-        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{ca_key_path}: not an ECDSA key")
-        ca_key = loaded
-    else:
-        ca_key, ca = _make_ca(now)
-        write_private(ca_key_path, _key_pem(ca_key))
-        write_private(files.ca, ca.public_bytes(serialization.Encoding.PEM), mode=PUBLIC_FILE)
-        log.info("tls_ca_created", path=str(files.ca))
+    ca = ensure_ca(data_dir)
+    files = TLSFiles(cert=data_dir / "tls.crt", key=data_dir / "tls.key", ca=ca.path)
     if files.cert.exists() and files.key.exists():
         tighten_file(files.key)
         cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
-        if _covers(cert, sans) and cert.issuer == ca.subject:
+        if _covers(cert, sans) and cert.issuer == ca.cert.subject:
             return files
-    key, cert = _make_serving(ca_key, ca, sans, now)
+    key, cert = _make_serving(ca.key, ca.cert, sans, dt.datetime.now(dt.UTC))
     write_private(files.key, _key_pem(key))
     write_private(files.cert, cert.public_bytes(serialization.Encoding.PEM), mode=PUBLIC_FILE)
     log.info("tls_serving_cert_created", path=str(files.cert), sans=list(sans))
+    return files
+
+
+def _make_kubelet_client(
+    ca: FleetCA, now: dt.datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, KUBELET_CLIENT_CN)]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365 * KUBELET_CLIENT_YEARS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+            critical=False,
+        )
+        .sign(ca.key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def ensure_kubelet_client(data_dir: Path) -> KubeletClientFiles:
+    """The server's client identity towards agents under data_dir, made from the fleet CA once
+    (and again when it was signed by another CA or has less than a year left)."""
+    ca = ensure_ca(data_dir)
+    files = KubeletClientFiles(
+        cert=data_dir / "kubelet-client.crt", key=data_dir / "kubelet-client.key", ca=ca.path
+    )
+    now = dt.datetime.now(dt.UTC)
+    if files.cert.exists() and files.key.exists():
+        tighten_file(files.key)
+        cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+        if (
+            cert.issuer == ca.cert.subject
+            and cert.not_valid_after_utc - now > KUBELET_CLIENT_RENEW_BEFORE
+        ):
+            return files
+    key, cert = _make_kubelet_client(ca, now)
+    write_private(files.key, _key_pem(key))
+    write_private(files.cert, cert.public_bytes(serialization.Encoding.PEM), mode=PUBLIC_FILE)
+    log.info("tls_kubelet_client_created", path=str(files.cert), common_name=KUBELET_CLIENT_CN)
     return files
 
 

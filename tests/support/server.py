@@ -57,6 +57,17 @@ class ServerInfo:
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
+    def kubelet_client_ssl(self) -> ssl.SSLContext:
+        """TLS as the server's logs/exec proxy speaks it to an agent's serving port: the
+        kubelet-client certificate, the fleet CA (no hostname check: the proxy checks the
+        node's name in the certificate instead)."""
+        ctx = ssl.create_default_context(cafile=str(self.data_dir / "ca.crt"))
+        ctx.check_hostname = False
+        ctx.load_cert_chain(
+            self.data_dir / "kubelet-client.crt", self.data_dir / "kubelet-client.key"
+        )
+        return ctx
+
     def session(self, token: str | None = "admin") -> aiohttp.ClientSession:
         """An aiohttp session that trusts the CA; token "admin" (default), a node token, or
         None for no Authorization header."""

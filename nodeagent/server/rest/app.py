@@ -24,7 +24,7 @@ from nodeagent.api.errors import (
 from nodeagent.api.resources import RESOURCES, Resource
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.registry import StoreRegistry
-from nodeagent.server.rest import keys, proxy, selfreview
+from nodeagent.server.rest import keys, proxy, selfreview, servingcert
 from nodeagent.server.rest.handlers import handler_for, respond
 from nodeagent.server.rest.metrics import Metrics
 from nodeagent.server.rest.request import MAX_BODY_BYTES, Target
@@ -149,5 +149,6 @@ def make_app(registry: StoreRegistry, authenticator: Authenticator) -> web.Appli
             app.router.add_route("*", path, handler_for(target))
     _add_discovery(app)
     selfreview.add_routes(app)  # kubectl auth can-i / whoami
+    servingcert.add_routes(app)  # agents' serving certificates (the signer is set by main)
     proxy.add_routes(app)  # kubectl logs / exec (idempotent: discovery may have added them)
     return app

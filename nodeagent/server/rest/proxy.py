@@ -2,8 +2,13 @@
 proxied to the agent on the pod's node, as kube-apiserver proxies them to the kubelet.
 
 The server finds the agent at the node's InternalIP (else Hostname) and
-status.daemonEndpoints.kubeletEndpoint.Port, and authenticates with that node's bearer token
-(derived from the join secret, nodeagent.api.tokens). The agent's side (nodeagent/agent/http.py):
+status.daemonEndpoints.kubeletEndpoint.Port (0 or absent: the agent has no serving
+certificate yet, 503), and speaks TLS to it as kube-apiserver speaks to the kubelet: it
+presents its kubelet-client certificate (app[KUBELET_CLIENT], server/tls.py), verifies the
+agent's chain against the fleet CA, and requires the certificate to be the pod's node's own
+(CN system:node:<node>, serverAuth): not a hostname check, since a node may claim any address,
+so node-a's agent cannot stand in for node-b's. The check runs inside the TLS handshake, before
+a byte of the request is sent. The agent's side (nodeagent/agent/http.py):
 `GET /containerLogs/{ns}/{pod}/{container}?tailLines=&follow=&timestamps=&sinceSeconds=&...`
 (text, streamed on), `/exec/{ns}/{pod}/{container}?command=...&stdin=&tty=` and
 `/attach/{ns}/{pod}/{container}?stdin=&tty=`, WebSockets in kubectl's own channel protocol
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -22,6 +28,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from nodeagent.api.certs import claims_of_der, serving_problem
 from nodeagent.api.errors import (
     APIError,
     BadRequest,
@@ -38,9 +45,9 @@ from nodeagent.api.remotecommand import (
     query_bool,
 )
 from nodeagent.api.remotecommand import exit_status as exit_status  # re-exported
-from nodeagent.api.tokens import node_bearer_token
 from nodeagent.server.auth import Attributes, authorize
 from nodeagent.server.rest import keys
+from nodeagent.server.tls import KubeletClientFiles
 
 log = structlog.get_logger()
 Obj = dict[str, Any]
@@ -59,6 +66,7 @@ LOG_QUERY = (
     "limitBytes",
 )
 AGENT_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_read=None)
+KUBELET_CLIENT = web.AppKey("kubelet_client", KubeletClientFiles)
 
 
 # ---------------------------------------------------------------- pure parts
@@ -92,8 +100,13 @@ def agent_address(node: Obj) -> str:
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
     host = addresses.get("InternalIP") or addresses.get("Hostname")
-    if not port or not host:
-        raise ServiceUnavailable(f"no agent endpoint is known for node {name}")
+    if not port:
+        raise ServiceUnavailable(
+            f"no agent endpoint is known for node {name}: its agent serves no logs/exec/attach "
+            "port yet (no serving certificate; the agent's log says why)"
+        )
+    if not host:
+        raise ServiceUnavailable(f"no address is known for node {name}")
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
@@ -134,9 +147,51 @@ async def _target(request: web.Request) -> tuple[str, str, str, str]:
     return agent_address(node), node_name, name, container
 
 
-def _headers(request: web.Request, node_name: str) -> Mapping[str, str]:
-    secret = request.app[keys.AUTHENTICATOR].join_secret
-    return {"Authorization": f"Bearer {node_bearer_token(secret, node_name)}"}
+def _node_bound(node_name: str) -> type[ssl.SSLObject]:
+    """An SSLObject class whose handshake also fails unless the peer's (already verified)
+    certificate is `node_name`'s serving certificate."""
+
+    class NodeSSLObject(ssl.SSLObject):
+        def do_handshake(self) -> None:
+            super().do_handshake()
+            der = self.getpeercert(binary_form=True)
+            try:
+                problem = (
+                    "the agent presented no certificate"
+                    if der is None
+                    else serving_problem(claims_of_der(der), node_name)
+                )
+            except ValueError as e:
+                problem = f"the agent's certificate does not parse: {e}"
+            if problem:
+                raise ssl.SSLCertVerificationError(problem)
+
+    return NodeSSLObject
+
+
+def _agent_ssl(request: web.Request, node_name: str) -> ssl.SSLContext:
+    """The TLS client context for one connection to `node_name`'s agent."""
+    files = request.app.get(KUBELET_CLIENT)
+    if files is None:
+        raise ServiceUnavailable("this server has no client identity for agents")
+    ctx = files.context()
+    ctx.sslobject_class = _node_bound(node_name)
+    return ctx
+
+
+def _unreachable(node_name: str, address: str, exc: aiohttp.ClientError) -> ServiceUnavailable:
+    """The 503 for an agent that cannot be reached, or failed to prove it is the node's."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        why = exc.certificate_error
+        reason = getattr(why, "verify_message", "") or str(why)
+        return ServiceUnavailable(
+            f"the agent at {address} is not node {node_name}'s: TLS verification failed: {reason}"
+        )
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return ServiceUnavailable(
+            f"TLS with the agent of node {node_name} at {address} failed: {exc}"
+        )
+    return ServiceUnavailable(f"cannot reach the agent of node {node_name}: {exc}")
 
 
 def _agent_error(status: int, text: str) -> APIError:
@@ -182,12 +237,13 @@ async def pod_logs(request: web.Request) -> web.StreamResponse:
     address, node_name, pod, container = await _target(request)
     namespace = request.match_info["namespace"]
     query = {k: request.query[k] for k in LOG_QUERY if k in request.query}
-    url = f"http://{address}/containerLogs/{namespace}/{pod}/{container}"
+    url = f"https://{address}/containerLogs/{namespace}/{pod}/{container}"
     log.info("proxy_logs", node=node_name, pod=pod, container=container)
+    context = _agent_ssl(request, node_name)
     try:
         async with (
             aiohttp.ClientSession(timeout=AGENT_TIMEOUT) as session,
-            session.get(url, params=query, headers=_headers(request, node_name)) as upstream,
+            session.get(url, params=query, ssl=context) as upstream,
         ):
             if upstream.status != 200:
                 raise _agent_error(upstream.status, await upstream.text())
@@ -198,7 +254,7 @@ async def pod_logs(request: web.Request) -> web.StreamResponse:
             await response.write_eof()
             return response
     except aiohttp.ClientError as exc:
-        raise ServiceUnavailable(f"cannot reach the agent of node {node_name}: {exc}") from exc
+        raise _unreachable(node_name, address, exc) from exc
 
 
 async def pod_exec(request: web.Request) -> web.StreamResponse:
@@ -230,15 +286,16 @@ async def _relay_stream(request: web.Request, kind: str, *, tty: bool) -> web.St
             f"{kind} needs a WebSocket upgrade (v5.channel.k8s.io); SPDY is not served"
         )
     namespace = request.match_info["namespace"]
-    url = f"http://{address}/{kind}/{namespace}/{pod}/{container}"
+    url = f"https://{address}/{kind}/{namespace}/{pod}/{container}"
     log.info("proxy_stream", kind=kind, node=node_name, pod=pod, container=container, tty=tty)
+    context = _agent_ssl(request, node_name)
     async with aiohttp.ClientSession(timeout=AGENT_TIMEOUT) as session:
         try:
             upstream = await session.ws_connect(
                 url,
                 protocols=_offered(request),
                 params=list(request.query.items()),
-                headers=_headers(request, node_name),
+                ssl=context,
                 max_msg_size=EXEC_MAX_MESSAGE,
                 heartbeat=EXEC_HEARTBEAT,  # a host that vanishes mid-stream ends kubectl's session
             )
@@ -247,7 +304,7 @@ async def _relay_stream(request: web.Request, kind: str, *, tty: bool) -> web.St
             failure = _agent_error(exc.status, text)
             return await _fail(request, ws, failure.status_body())
         except aiohttp.ClientError as exc:
-            failure = ServiceUnavailable(f"cannot reach the agent of node {node_name}: {exc}")
+            failure = _unreachable(node_name, address, exc)
             return await _fail(request, ws, failure.status_body())
         async with upstream:
             ws = web.WebSocketResponse(

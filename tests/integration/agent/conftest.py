@@ -19,6 +19,8 @@ from nodeagent.agent.daemon import run_agent
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.state import AgentState
 from tests.support.podman import PodmanService
+from tests.support.server import ServerInfo
+from tests.support.wait import wait_for
 
 Obj = dict[str, Any]
 _names = itertools.count()
@@ -77,6 +79,13 @@ class Agent:
             raise AssertionError("the agent did not stop within 20 s:\n" + "\n".join(stacks))
         task.result()
 
+    async def serving_url(self) -> str:
+        """https://127.0.0.1:PORT of the TLS serving port, once it is open (needs a server)."""
+        port = await wait_for(
+            lambda: self.state.serving_port or None, timeout=30, message="the serving port opens"
+        )
+        return f"https://127.0.0.1:{port}"
+
     async def get(self, path: str) -> tuple[int, str]:
         url = f"http://{self.settings.listen}{path}"
         async with aiohttp.ClientSession() as session, session.get(url) as resp:
@@ -97,6 +106,14 @@ class Agent:
         return next((p for p in view["pods"] if p["name"] == full_name), None)
 
 
+def joined_to(srv: ServerInfo, directory: Path) -> Obj:
+    """The settings that join an agent to `srv` (its join secret, CA, URL): with them the
+    agent gets a serving certificate and opens its TLS serving port."""
+    secret = directory / "join-secret"
+    secret.write_text(srv.join_secret + "\n")
+    return {"server_url": srv.url, "token_file": str(secret), "ca_file": str(srv.ca_file)}
+
+
 @pytest.fixture
 async def make_agent(
     podman_service: PodmanService, tmp_path: Path
@@ -112,6 +129,7 @@ async def make_agent(
             "state_dir": str(tmp_path / f"state{n}"),
             "runtime_socket": podman_service.socket_path,
             "listen": f"127.0.0.1:{free_port()}",
+            "serving_listen": "127.0.0.1:0",  # any free port (AgentState.serving_port)
             "file_check_interval": 2.0,
             # no resync within a test: events and timers alone must drive every reaction
             "sync_interval": 3600.0,

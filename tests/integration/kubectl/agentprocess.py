@@ -32,6 +32,7 @@ def agent_process(
         "--ca-file", str(cluster.server.ca_file),
         "--runtime-socket", podman_service.socket_path,
         "--listen", f"127.0.0.1:{free_port()}",
+        "--serving-listen", "127.0.0.1:0",  # any free port: the Node says which
         "--manifest-dir", str(root / "manifests"),
         "--state-dir", str(root / "state"),
     ]  # fmt: skip

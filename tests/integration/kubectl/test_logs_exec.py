@@ -1,7 +1,8 @@
 """kubectl logs and exec reach a container through the server's proxy and the node's agent.
 
-The server is real (in this event loop, HTTPS), the agent's HTTP endpoints are the real ones
-(nodeagent.agent.http) over an in-memory runtime, and kubectl is the real binary.
+The server is real (in this event loop, HTTPS), the agent's serving endpoints are the real ones
+(nodeagent.agent.http) on its real TLS serving port (its certificate from the server) over an
+in-memory runtime, and kubectl is the real binary.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from nodeagent.agent.http import AgentMetrics, make_app
+from nodeagent.agent.http import AgentMetrics, make_serving_app
 from nodeagent.agent.sources.update import SourceName
 from nodeagent.agent.state import AgentState, PodRecord
 from nodeagent.runtime.fake import FakeRuntime
 from nodeagent.runtime.protocol import ExecResult, PodContext
 from tests.integration.kubectl.conftest import KUBECTL
+from tests.support.agenttls import serving_port
 from tests.support.server import ServerInfo, running_server
 
 Obj = dict[str, Any]
@@ -63,18 +64,8 @@ async def _setup(tmp_path: Path) -> AsyncIterator[Setup]:
     async with running_server(tmp_path / "data") as srv:
         runtime = FakeRuntime(exec_handler=_exec_handler)
         state = AgentState(node_name=NODE)
-        agent = make_app(
-            state=state,
-            runtime_of=lambda: runtime,
-            metrics_=AgentMetrics(),
-            join_secret=srv.join_secret,
-        )
-        runner = web.AppRunner(agent)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        try:
+        agent = make_serving_app(state=state, runtime_of=lambda: runtime, metrics_=AgentMetrics())
+        async with serving_port(srv, agent, node=NODE, state_dir=tmp_path / "agent") as port:
             await _api(srv, "POST", "/api/v1/nodes", {"metadata": {"name": NODE}})
             status = {
                 "status": {
@@ -112,8 +103,6 @@ async def _setup(tmp_path: Path) -> AsyncIterator[Setup]:
                 pod=pod, source=SourceName.API, status={}, container_ids={"fluentd": cid}
             )
             yield Setup(server=srv, runtime=runtime, cache=tmp_path / "cache")
-        finally:
-            await runner.cleanup()
 
 
 async def _kubectl(setup: Setup, *args: str) -> tuple[int, str, str]:

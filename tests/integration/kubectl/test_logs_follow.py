@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from tests.integration.kubectl.conftest import KUBECTL
+from tests.support.agenttls import guarded, serving_port
 from tests.support.server import ServerInfo, running_server
 
 Obj = dict[str, Any]
@@ -44,15 +45,13 @@ async def test_logs_follow_streams_until_the_agent_ends(tmp_path: Path) -> None:
         await response.write_eof()
         return response
 
-    agent = web.Application()
+    agent = guarded(web.Application())
     agent.router.add_get("/containerLogs/{namespace}/{pod}/{container}", container_logs)
-    runner = web.AppRunner(agent)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     try:
-        async with running_server(tmp_path / "data") as srv:
+        async with (
+            running_server(tmp_path / "data") as srv,
+            serving_port(srv, agent, node=NODE, state_dir=tmp_path / "agent") as port,
+        ):
             await _api(
                 srv, "POST", "/api/v1/nodes", {"metadata": {"name": NODE}}, "application/json"
             )
@@ -94,4 +93,3 @@ async def test_logs_follow_streams_until_the_agent_ends(tmp_path: Path) -> None:
             assert queries[0].get("follow") == "true"
     finally:
         release.set()
-        await runner.cleanup()

@@ -65,7 +65,7 @@ def test_status_fields() -> None:
         previous=None,
         conditions=[ready_condition(runtime_error=None)],
         facts=FACTS,
-        listen_port=10248,
+        kubelet_port=10248,
         now=T0,
     )
     assert status["capacity"] == status["allocatable"] == dict(FACTS.capacity)
@@ -82,16 +82,16 @@ def test_status_fields() -> None:
 def test_transition_time_kept_while_status_unchanged() -> None:
     """lastTransitionTime moves only when the status changes; the heartbeat always moves."""
     first = build_status(
-        previous=None, conditions=[mem("False")], facts=FACTS, listen_port=1, now=T0
+        previous=None, conditions=[mem("False")], facts=FACTS, kubelet_port=1, now=T0
     )
     same = build_status(
-        previous=first, conditions=[mem("False")], facts=FACTS, listen_port=1, now=T0 + 10
+        previous=first, conditions=[mem("False")], facts=FACTS, kubelet_port=1, now=T0 + 10
     )
     (c,) = same["conditions"]
     assert c["lastTransitionTime"] == "2027-01-15T08:00:00Z"
     assert c["lastHeartbeatTime"] == "2027-01-15T08:00:10Z"
     flipped = build_status(
-        previous=same, conditions=[mem("True")], facts=FACTS, listen_port=1, now=T0 + 20
+        previous=same, conditions=[mem("True")], facts=FACTS, kubelet_port=1, now=T0 + 20
     )
     assert flipped["conditions"][0]["lastTransitionTime"] == "2027-01-15T08:00:20Z"
 
@@ -99,15 +99,15 @@ def test_transition_time_kept_while_status_unchanged() -> None:
 def test_status_changed_ignores_heartbeats_and_figures() -> None:
     """A new heartbeat or figure is not a change; a condition's status or reason is."""
     first = build_status(
-        previous=None, conditions=[mem("False")], facts=FACTS, listen_port=1, now=T0
+        previous=None, conditions=[mem("False")], facts=FACTS, kubelet_port=1, now=T0
     )
     later = build_status(
-        previous=first, conditions=[mem("False")], facts=FACTS, listen_port=1, now=T0 + 5
+        previous=first, conditions=[mem("False")], facts=FACTS, kubelet_port=1, now=T0 + 5
     )
     later["conditions"][0]["message"] = "memory.available is 95Mi (< 100Mi)"
     assert not status_changed(first, later)
     flipped = build_status(
-        previous=first, conditions=[mem("True")], facts=FACTS, listen_port=1, now=T0 + 5
+        previous=first, conditions=[mem("True")], facts=FACTS, kubelet_port=1, now=T0 + 5
     )
     assert status_changed(first, flipped)
     assert status_changed(None, first)
@@ -119,7 +119,7 @@ def test_transition_events_name_each_changed_condition() -> None:
         previous=None,
         conditions=[mem("False"), ready_condition(runtime_error=None)],
         facts=FACTS,
-        listen_port=1,
+        kubelet_port=1,
         now=T0,
     )
     assert transition_events(None, first) == [
@@ -130,7 +130,7 @@ def test_transition_events_name_each_changed_condition() -> None:
         previous=first,
         conditions=[mem("True"), ready_condition(runtime_error=None)],
         facts=FACTS,
-        listen_port=1,
+        kubelet_port=1,
         now=T0 + 1,
     )
     assert transition_events(first, later) == [

@@ -1,0 +1,143 @@
+"""PURE: sign an agent's serving certificate request with the fleet CA, as Kubernetes' kubelet
+serving signer (kubernetes.io/kubelet-serving) does.
+
+The caller has already authenticated the node; this module trusts only that name. What the
+CSR asks for is mostly ignored: the subject is always CN `system:node:<node>`, O
+`system:nodes`; the usages are serverAuth (with digitalSignature) only; the lifetime is the
+server's. From the CSR come its public key (ECDSA P-256/P-384 or RSA of 2048 bits or more) and
+its subject alternative names, kept only when they are IP addresses or DNS names, at most
+MAX_SANS of them. A CSR that does not parse, whose signature does not match its key, or that
+asks for anything else is a CSRError naming what is wrong. Time is a parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from nodeagent.api.certs import NODES_GROUP, node_user
+
+MAX_CSR_BYTES = 16 * 1024  # a CSR with a few names is under 1 KiB
+MAX_SANS = 32  # kubelet asks for its hostname and addresses: a handful
+MAX_DNS_NAME = 253
+MIN_RSA_BITS = 2048
+EC_CURVES = (ec.SECP256R1, ec.SECP384R1)
+# Kubernetes' signer backdates notBefore by 5 minutes for clock skew, less for short
+# certificates (so that a short one is not mostly in the past)
+BACKDATE = dt.timedelta(minutes=5)
+
+
+class CSRError(ValueError):
+    """The certificate request cannot be signed; the message says why."""
+
+
+def _check_key(csr: x509.CertificateSigningRequest) -> None:
+    key = csr.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, EC_CURVES):
+            raise CSRError(f"spec.request: ECDSA curve {key.curve.name} is not P-256 or P-384")
+        return
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise CSRError(f"spec.request: an RSA key of {key.key_size} bits is too small")
+        return
+    raise CSRError("spec.request: the key must be ECDSA (P-256, P-384) or RSA")
+
+
+def requested_sans(csr: x509.CertificateSigningRequest) -> list[x509.GeneralName]:
+    """The CSR's IP addresses and DNS names; CSRError for any other kind, or too many."""
+    try:
+        ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    names = list(ext)
+    if len(names) > MAX_SANS:
+        raise CSRError(f"spec.request: {len(names)} subject alternative names, at most {MAX_SANS}")
+    out: list[x509.GeneralName] = []
+    for name in names:
+        if isinstance(name, x509.DNSName):
+            if not name.value or len(name.value) > MAX_DNS_NAME or "*" in name.value:
+                raise CSRError(f"spec.request: DNS name {name.value!r} is not allowed")
+            out.append(name)
+        elif isinstance(name, x509.IPAddress):
+            out.append(name)
+        else:
+            raise CSRError(
+                f"spec.request: a {type(name).__name__} name is not allowed "
+                "(only IP addresses and DNS names)"
+            )
+    return out
+
+
+def load_csr(pem: bytes) -> x509.CertificateSigningRequest:
+    """A CSR from PEM, its signature checked; CSRError naming the problem."""
+    if len(pem) > MAX_CSR_BYTES:
+        raise CSRError(f"spec.request: {len(pem)} bytes, at most {MAX_CSR_BYTES}")
+    try:
+        csr = x509.load_pem_x509_csr(pem)
+    except ValueError as e:
+        raise CSRError(f"spec.request: not a PEM certificate request: {e}") from None
+    if not csr.is_signature_valid:
+        raise CSRError("spec.request: the request's signature does not match its key")
+    return csr
+
+
+def sign_serving(
+    *,
+    csr_pem: bytes,
+    node_name: str,
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    now: dt.datetime,
+    lifetime: dt.timedelta,
+) -> bytes:
+    """The PEM serving certificate for `node_name` over the CSR's key and allowed names."""
+    csr = load_csr(csr_pem)
+    _check_key(csr)
+    # key encipherment only for RSA (TLS 1.2 RSA key exchange); ECDSA keys only sign
+    sans = requested_sans(csr)
+    backdate = min(BACKDATE, lifetime / 10)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, NODES_GROUP),
+                    x509.NameAttribute(NameOID.COMMON_NAME, node_user(node_name)),
+                ]
+            )
+        )
+        .issuer_name(ca_cert.subject)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - backdate)
+        .not_valid_after(now + lifetime)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=isinstance(csr.public_key(), rsa.RSAPublicKey),
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.PEM)
