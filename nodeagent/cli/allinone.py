@@ -49,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"static pods (default {SYSTEM_MANIFEST_DIR} if it exists, else DIR/manifests)",
     )
     a("--agent-listen", default="127.0.0.1:10248", help="the agent's local HTTP endpoints")
+    a(
+        "--agent-serving-listen",
+        default="127.0.0.1:10250",
+        help="the agent's TLS port for the server's logs/exec/attach (port 0: any free one)",
+    )
     a("--runtime-socket", help="the engine's socket; when none answers, podman is started on it")
     a("--podman-root", help="storage root of a podman started here (default: podman's own)")
     a("--podman-runroot", help="run root of a podman started here (default: podman's own)")
@@ -211,6 +216,7 @@ def _agent_overrides(
         "manifest_dir": manifest_dir,
         "state_dir": str(data_dir / "agent"),
         "listen": args.agent_listen,
+        "serving_listen": args.agent_serving_listen,
         "labels": args.labels,
         "taints": args.taints,
         "log_level": args.log_level,

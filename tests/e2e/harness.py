@@ -316,7 +316,8 @@ class Fleet:
             "--manifest-dir", str(host.manifest_dir),
             "--state-dir", str(host.dir / "state"),
             "--runtime-socket", host.podman_service.socket_path,
-            "--listen", "0.0.0.0:10248",  # the default; the server's logs/exec proxy comes here
+            "--listen", "0.0.0.0:10248",  # the default: health, and /pods for this host
+            "--serving-listen", "0.0.0.0:10250",  # the default: the server's logs/exec proxy
         ]  # fmt: skip
         if server:
             assert self.server is not None

@@ -1,8 +1,9 @@
-"""kubectl logs and exec for a pod on a fleet host: the server's proxy reaches the agent at the
-node's InternalIP, where the agent listens by default (0.0.0.0:10248)."""
+"""kubectl logs and exec for a pod on a fleet host: the server's proxy reaches the agent's TLS
+serving port at the node's InternalIP (by default 0.0.0.0:10250), with its client certificate."""
 
 from __future__ import annotations
 
+import ssl
 import urllib.error
 import urllib.request
 
@@ -22,7 +23,8 @@ SCRIPT = (
 def test_kubectl_logs_and_exec_reach_a_pod_on_another_host(fleet: Fleet) -> None:
     """`kubectl logs POD` prints what its container wrote, `kubectl logs -f` keeps printing new
     lines, `kubectl exec POD -- cat /etc/hostname` prints the pod's hostname and exec passes the
-    exit code on; a caller off the host needs a token for the agent's /pods."""
+    exit code on; a caller off the host gets no /pods on the plain port (403) and none on the
+    serving port without the server's client certificate (401)."""
     ds = yaml.safe_load(example_daemonset("ds-talk", image=fleet.image))
     container = ds["spec"]["template"]["spec"]["containers"][0]
     container["command"] = ["/bin/sh", "-c", SCRIPT]
@@ -56,6 +58,12 @@ def test_kubectl_logs_and_exec_reach_a_pod_on_another_host(fleet: Fleet) -> None
 
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://{worker.ip}:10248/pods", timeout=10)
-        assert refused.value.code == 401
+        assert refused.value.code == 403
         with urllib.request.urlopen(f"http://{worker.ip}:10248/healthz", timeout=10) as r:
             assert r.read() == b"ok"
+        assert fleet.server is not None
+        context = ssl.create_default_context(cafile=str(fleet.server.ca_file))
+        context.check_hostname = False  # the certificate names the node, checked by the server
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"https://{worker.ip}:10250/pods", timeout=10, context=context)
+        assert refused.value.code == 401

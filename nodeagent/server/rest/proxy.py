@@ -164,7 +164,9 @@ def _node_bound(node_name: str) -> type[ssl.SSLObject]:
             except ValueError as e:
                 problem = f"the agent's certificate does not parse: {e}"
             if problem:
-                raise ssl.SSLCertVerificationError(problem)
+                error = ssl.SSLCertVerificationError(problem)
+                error.verify_message = problem  # what a chain failure's message is in, too
+                raise error
 
     return NodeSSLObject
 

@@ -45,6 +45,7 @@ def test_listen_address_in_use_is_one_clear_line(
         got = subprocess.run(
             [sys.executable, "-m", "nodeagent", "all-in-one", "--data-dir", str(tmp_path / "d"),
              "--listen", f"127.0.0.1:{port}", "--agent-listen", f"127.0.0.1:{free_port()}",
+             "--agent-serving-listen", "127.0.0.1:0",
              "--runtime-socket", podman_service.socket_path, "--log-level", "error"],
             cwd=ROOT, capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip

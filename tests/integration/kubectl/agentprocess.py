@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.integration.kubectl.conftest import Cluster
+from tests.integration.kubectl.conftest import Cluster, wait_for
 from tests.support.podman import PodmanService
 from tests.support.server import free_port
 
@@ -39,8 +39,21 @@ def agent_process(
     with (root / "agent.log").open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         try:
+            wait_for(
+                lambda: _serving_port(cluster, node),
+                timeout=60,
+                what=f"node {node} advertises its serving port: {root / 'agent.log'}",
+            )
             yield process
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
             podman_service.remove_node_containers(node)
+
+
+def _serving_port(cluster: Cluster, node: str) -> int:
+    """The node's kubeletEndpoint port: 0 until its agent has a serving certificate and its
+    TLS port is open (logs/exec/attach before that get a 503 naming the node)."""
+    status, body = cluster.api("GET", f"/api/v1/nodes/{node}")
+    endpoints = (body.get("status") or {}).get("daemonEndpoints") or {} if status == 200 else {}
+    return int((endpoints.get("kubeletEndpoint") or {}).get("Port") or 0)

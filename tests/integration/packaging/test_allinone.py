@@ -72,6 +72,7 @@ def start_all_in_one(data_dir: Path, *flags: str) -> AllInOne:
     process = subprocess.Popen(
         [sys.executable, "-m", "nodeagent", "all-in-one", "--data-dir", str(data_dir),
          "--listen", f"127.0.0.1:{free_port()}", "--agent-listen", f"127.0.0.1:{free_port()}",
+         "--agent-serving-listen", "127.0.0.1:0",
          "--node-name", "aio", *flags],
         cwd=ROOT, stdout=out.open("w"), stderr=(data_dir.parent / "aio.log").open("w"), text=True,
     )  # fmt: skip
