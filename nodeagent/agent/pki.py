@@ -11,7 +11,6 @@ jitter and the clock passed in). Talking to the server is servingport.py's job.
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from nodeagent.api.certs import NODES_GROUP, claims_of, node_user
+from nodeagent.privatefiles import PUBLIC_FILE, ensure_private_dir, tighten_file, write_private
 
 PKI_DIR = "pki"
 KEY_FILE = "serving.key"
@@ -43,21 +43,11 @@ class ServingFiles:
         return cls(key=base / KEY_FILE, cert=base / CERT_FILE)
 
 
-def _write(path: Path, data: bytes, *, mode: int) -> None:
-    """Write atomically with `mode` from the first byte (a key is never readable by others)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def ensure_key(files: ServingFiles) -> ec.EllipticCurvePrivateKey:
     """The serving key, made (0600) on first use; a key file that does not load is replaced."""
+    ensure_private_dir(files.key.parent)
     if files.key.exists():
+        tighten_file(files.key)
         try:
             loaded = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
         except ValueError:
@@ -68,14 +58,14 @@ def ensure_key(files: ServingFiles) -> ec.EllipticCurvePrivateKey:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    _write(files.key, pem, mode=0o600)
+    write_private(files.key, pem)
     files.cert.unlink(missing_ok=True)  # a certificate for the old key is of no use
     return key
 
 
 def write_certificate(files: ServingFiles, pem: bytes) -> None:
     """Keep the certificate the server signed (public: 0644, in the 0700 pki directory)."""
-    _write(files.cert, pem, mode=0o644)
+    write_private(files.cert, pem, mode=PUBLIC_FILE)
 
 
 def _san(name: str) -> x509.GeneralName:

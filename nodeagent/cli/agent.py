@@ -19,7 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--state-dir", help="checkpoints and pod volumes (default /var/lib/nodeagent)")
     a("--server", dest="server_url", metavar="URL", help="the nodeagent server, https://HOST:PORT")
     a("--token-file", help="file holding the fleet's join secret")
-    a("--ca-file", help="CA certificate of the server")
+    a(
+        "--ca-file",
+        help="the fleet CA (the server's ca.crt): verifies the server, and the server's client "
+        "certificate on the serving port (without it the serving port stays closed)",
+    )
     a("--runtime-socket", help="Docker-API socket of podman or dockerd")
     a(
         "--listen",

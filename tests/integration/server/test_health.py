@@ -101,7 +101,9 @@ async def test_given_certificate_is_served(tmp_path: Path) -> None:
         srv.session() as admin,
     ):
         assert srv.ca_file == own.ca
-        assert not (tmp_path / "data" / "ca.crt").exists()
+        assert not (tmp_path / "data" / "tls.crt").exists()  # no self-made serving cert
+        # (DIR/ca.crt is made all the same: the fleet CA signs the agents' serving
+        # certificates and the proxy's client identity, docs/security.md)
         status, _ = await call(admin, srv, "GET", "/api/v1/namespaces/default")
         assert status == 200
         config = yaml.safe_load(srv.kubeconfig.read_text())

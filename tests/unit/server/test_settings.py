@@ -52,3 +52,11 @@ def test_pod_gc_quarantine() -> None:
     assert build_settings(data_dir="/d", pod_gc_quarantine="2m").pod_gc_quarantine_seconds == 120
     with pytest.raises(SettingsError, match=r"^--pod-gc-quarantine: 'soon'"):
         build_settings(data_dir="/d", pod_gc_quarantine="soon")
+
+
+def test_cluster_signing_duration() -> None:
+    """A year by default (kube-controller-manager's); at least 5 s; the flag named on error."""
+    assert build_settings(data_dir="/d").cluster_signing_seconds == 365 * 86400
+    assert build_settings(data_dir="/d", cluster_signing_duration="6s").cluster_signing_seconds == 6
+    with pytest.raises(SettingsError, match=r"^--cluster-signing-duration: '2s' is shorter"):
+        build_settings(data_dir="/d", cluster_signing_duration="2s")
