@@ -70,7 +70,11 @@ class ServingPort:
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self.port, ssl_context=context)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as e:  # as with --listen, the agent stops: a port taken is a mistake
+                log.error("serving_port_failed", listen=f"{self.host}:{self.port}", error=str(e))
+                raise
             self.state.serving_port = int(runner.addresses[0][1])
             self.state.changed.set()
             log.info("serving_port_listening", port=self.state.serving_port)
