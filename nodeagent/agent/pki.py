@@ -1,7 +1,7 @@
 """The agent's serving key and certificate on disk, the request for a new one, and when to renew.
 
-Owns STATE/pki/ (0700): serving.key (ECDSA P-256, 0600, made once and kept across renewals,
-as kubelet keeps kubelet-server-current.pem), serving.crt (the chain the server signed),
+Owns STATE/pki/ (0700): serving.key (ECDSA P-256, 0600; a new one with every certificate, as
+kubelet's certificate manager makes one per CSR), serving.crt (what the server signed),
 `make_csr` (the CSR for this node's names and addresses), `usable_certificate` (is the
 certificate on disk still good for this CA, these names and now) and `rotation_deadline`
 (kubelet's certificate manager: a jittered 70-90 % of the certificate's life; pure, with the
@@ -43,29 +43,37 @@ class ServingFiles:
         return cls(key=base / KEY_FILE, cert=base / CERT_FILE)
 
 
-def ensure_key(files: ServingFiles) -> ec.EllipticCurvePrivateKey:
-    """The serving key, made (0600) on first use; a key file that does not load is replaced."""
-    ensure_private_dir(files.key.parent)
-    if files.key.exists():
-        tighten_file(files.key)
-        try:
-            loaded = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
-        except ValueError:
-            loaded = None
-        if isinstance(loaded, ec.EllipticCurvePrivateKey):
-            return loaded
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    write_private(files.key, pem)
-    files.cert.unlink(missing_ok=True)  # a certificate for the old key is of no use
-    return key
 
 
-def write_certificate(files: ServingFiles, pem: bytes) -> None:
-    """Keep the certificate the server signed (public: 0644, in the 0700 pki directory)."""
-    write_private(files.cert, pem, mode=PUBLIC_FILE)
+def new_key() -> ec.EllipticCurvePrivateKey:
+    """A key for the next certificate (written with it: write_pair)."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def current_key(files: ServingFiles) -> ec.EllipticCurvePrivateKey | None:
+    """The key on disk (tightened to 0600 if it was looser), or None when there is none that
+    loads: the pki directory is made 0700 either way."""
+    ensure_private_dir(files.key.parent)
+    if not files.key.exists():
+        return None
+    tighten_file(files.key)
+    try:
+        loaded = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
+    except ValueError:
+        return None
+    return loaded if isinstance(loaded, ec.EllipticCurvePrivateKey) else None
+
+
+def write_pair(files: ServingFiles, key: ec.EllipticCurvePrivateKey, cert_pem: bytes) -> None:
+    """Keep a key (0600) and the certificate the server signed for it (public: 0644, in the
+    0700 pki directory). Key first: a crash between the two leaves a pair that does not match,
+    which usable_certificate refuses, so the next start asks again."""
+    write_private(files.key, _key_pem(key))
+    write_private(files.cert, cert_pem, mode=PUBLIC_FILE)
 
 
 def _san(name: str) -> x509.GeneralName:

@@ -2,13 +2,14 @@
 
 `ServingPort.run(client)` gets a serving certificate (the one in STATE/pki/ while it is still
 good, else a new one: POST /nodeagent.io/v1/serving-certificate with the agent's own API client,
-as kubelet's serving CSR), then opens `servingListen` with TLS: the server's certificate is
+as kubelet's serving CSR), then opens `servingListen` with TLS: the port's certificate is
 this node's, and a client may present a certificate, verified against the fleet CA (--ca-file;
 the check of who it is runs per request, http.py). It publishes the bound port in
 AgentState.serving_port (the Node's daemonEndpoints.kubeletEndpoint.Port) and renews the
-certificate at a jittered 70-90 % of its life, loading the new one into the same SSL context:
-new connections get it, open ones keep theirs, nothing restarts. Without a CA file it cannot
-verify the server's client certificate, so the port stays closed and the log says why.
+certificate (with a new key) at a jittered 70-90 % of its life, loading the pair into the same
+SSL context: new connections get it, open ones keep theirs, nothing restarts. Without a CA file
+it cannot verify the server's client certificate, so the port stays closed and the log says
+why.
 """
 
 from __future__ import annotations
@@ -61,10 +62,10 @@ class ServingPort:
             )
             return
         files = pki.ServingFiles.under(self.state_dir)
-        key = await asyncio.to_thread(pki.ensure_key, files)
-        cert = await asyncio.to_thread(self._current, files, key)
+        key = await asyncio.to_thread(pki.current_key, files)
+        cert = None if key is None else await asyncio.to_thread(self._current, files, key)
         if cert is None:
-            cert = await self._obtain(client, files, key)
+            cert = await self._obtain(client, files)
         context = await asyncio.to_thread(self._context, files)
         runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True)
         await runner.setup()
@@ -80,7 +81,7 @@ class ServingPort:
             log.info("serving_port_listening", port=self.state.serving_port)
             while True:
                 await self._sleep_until_rotation(cert)
-                cert = await self._obtain(client, files, key)
+                cert = await self._obtain(client, files)
                 await asyncio.to_thread(context.load_cert_chain, files.cert, files.key)
                 log.info("serving_certificate_rotated", serial=f"{cert.serial_number:x}")
         finally:
@@ -118,10 +119,9 @@ class ServingPort:
         )
         await asyncio.sleep(max(deadline - time.time(), MIN_WAIT))
 
-    async def _obtain(
-        self, client: ApiClient, files: pki.ServingFiles, key: ec.EllipticCurvePrivateKey
-    ) -> x509.Certificate:
-        """Ask the server until it signs; the certificate is written to STATE/pki/."""
+    async def _obtain(self, client: ApiClient, files: pki.ServingFiles) -> x509.Certificate:
+        """Ask the server until it signs a certificate for a new key; both go to STATE/pki/."""
+        key = pki.new_key()
         csr = pki.make_csr(key, node_name=self.node_name, names=self.names)
         body = {
             "apiVersion": REQUEST_API_VERSION,
@@ -134,12 +134,14 @@ class ServingPort:
                 answer = await client.request("POST", SERVING_CERTIFICATE_PATH, body=body)
                 pem = base64.b64decode(str((answer.get("status") or {}).get("certificate", "")))
                 cert = x509.load_pem_x509_certificate(pem)
+                if cert.public_key() != key.public_key():
+                    raise ValueError("the certificate is not for the key of the request")
             except (Unreachable, errors.APIError, ValueError) as e:
                 log.warning("serving_certificate_failed", error=str(e), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
-            await asyncio.to_thread(pki.write_certificate, files, pem)
+            await asyncio.to_thread(pki.write_pair, files, key, pem)
             log.info(
                 "serving_certificate_issued",
                 serial=f"{cert.serial_number:x}",

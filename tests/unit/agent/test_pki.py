@@ -48,13 +48,21 @@ def test_rotation_deadline_is_70_to_90_percent_of_the_life(jitter: float, at: fl
     assert deadline == pytest.approx(at)
 
 
-def test_the_key_is_private_and_kept(tmp_path: Path) -> None:
-    """serving.key is 0600 in a 0700 pki directory, made once and loaded after."""
+def test_key_and_certificate_files(tmp_path: Path) -> None:
+    """serving.key is 0600 in a 0700 pki directory and loads back; serving.crt is public; a
+    looser key left by hand is tightened."""
     files = pki.ServingFiles.under(str(tmp_path))
-    key = pki.ensure_key(files)
-    assert stat.S_IMODE(files.key.stat().st_mode) == 0o600
+    assert pki.current_key(files) is None
     assert stat.S_IMODE(files.key.parent.stat().st_mode) == 0o700
-    assert pki.ensure_key(files).public_key() == key.public_key()
+    key = pki.new_key()
+    pki.write_pair(files, key, b"cert")
+    assert stat.S_IMODE(files.key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(files.cert.stat().st_mode) == 0o644
+    files.key.chmod(0o644)
+    loaded = pki.current_key(files)
+    assert loaded is not None
+    assert loaded.public_key() == key.public_key()
+    assert stat.S_IMODE(files.key.stat().st_mode) == 0o600
 
 
 def _signed(
