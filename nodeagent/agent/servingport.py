@@ -82,7 +82,8 @@ class ServingPort:
             while True:
                 await self._sleep_until_rotation(cert)
                 cert = await self._obtain(client, files)
-                await asyncio.to_thread(context.load_cert_chain, files.cert, files.key)
+                # in the loop's thread: the loop makes new connections from this context
+                context.load_cert_chain(files.cert, files.key)
                 log.info("serving_certificate_rotated", serial=f"{cert.serial_number:x}")
         finally:
             self.state.serving_port = 0
