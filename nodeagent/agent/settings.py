@@ -14,6 +14,13 @@ from typing import Any
 
 import yaml
 
+from nodeagent.api.nodelabels import (
+    KUBELET_LABEL_NAMESPACES,
+    KUBELET_LABELS,
+    is_kubelet_label,
+    is_kubernetes_label,
+)
+
 Obj = dict[str, Any]
 
 DEFAULT_EVICTION_HARD: Mapping[str, str] = {
@@ -148,6 +155,21 @@ def parse_label(text: str) -> tuple[str, str]:
     return key, value
 
 
+def check_node_labels(labels: Mapping[str, str]) -> None:
+    """kubelet's --node-labels check: a node may not give itself reserved labels outside
+    kubelet's set (node-role.kubernetes.io/*, node-restriction.kubernetes.io/*, ...); the
+    server's NodeRestriction would refuse its registration. ValueError naming them."""
+    unknown = sorted(k for k in labels if is_kubernetes_label(k) and not is_kubelet_label(k))
+    if unknown:
+        raise ValueError(
+            f"unknown 'kubernetes.io' or 'k8s.io' labels: [{' '.join(unknown)}]; labels in the "
+            "'kubernetes.io' namespace must begin with an allowed prefix "
+            f"({', '.join(sorted(KUBELET_LABEL_NAMESPACES))}) or be in the specifically "
+            f"allowed set ({', '.join(sorted(KUBELET_LABELS))}); an admin sets the others "
+            "with kubectl label node"
+        )
+
+
 def parse_taint(text: str) -> Obj:
     """`k=v:Effect` or `k:Effect` -> a Taint dict; ValueError naming the problem."""
     head, sep, effect = text.rpartition(":")
@@ -192,10 +214,13 @@ def _coerce(name: str, value: Any) -> Any:
         return value or None
     if name == "labels":
         if isinstance(value, list):
-            return dict(parse_label(str(item)) for item in value)
-        if not isinstance(value, dict):
+            labels = dict(parse_label(str(item)) for item in value)
+        elif isinstance(value, dict):
+            labels = dict(parse_label(f"{k}={v}") for k, v in value.items())
+        else:
             raise ValueError("expected a mapping of label key to value")
-        return dict(parse_label(f"{k}={v}") for k, v in value.items())
+        check_node_labels(labels)
+        return labels
     if name == "taints":
         if not isinstance(value, list):
             raise ValueError("expected a list of taints")

@@ -37,13 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default 0.0.0.0:10250; port 0: any free one)",
     )
     a("--manifest-url", help="a URL polled for a manifest, like kubelet --manifest-url")
-    a("--label", dest="labels", action="append", metavar="K=V", help="node label (repeatable)")
+    a(
+        "--label",
+        dest="labels",
+        action="append",
+        metavar="K=V",
+        help="node label (repeatable; kubelet's set only in kubernetes.io)",
+    )
     a(
         "--taint",
         dest="taints",
         action="append",
         metavar="K=V:EFFECT",
-        help="node taint (repeatable)",
+        help="node taint set at registration (repeatable)",
     )
     a("--log-level", choices=("debug", "info", "warning", "error"))
 

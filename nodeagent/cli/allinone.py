@@ -57,8 +57,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--runtime-socket", help="the engine's socket; when none answers, podman is started on it")
     a("--podman-root", help="storage root of a podman started here (default: podman's own)")
     a("--podman-runroot", help="run root of a podman started here (default: podman's own)")
-    a("--label", dest="labels", action="append", metavar="K=V", help="node label (repeatable)")
-    a("--taint", dest="taints", action="append", metavar="K=V:EFFECT", help="node taint")
+    a(
+        "--label",
+        dest="labels",
+        action="append",
+        metavar="K=V",
+        help="node label (repeatable; kubelet's set only in kubernetes.io)",
+    )
+    a(
+        "--taint",
+        dest="taints",
+        action="append",
+        metavar="K=V:EFFECT",
+        help="node taint set at registration",
+    )
     a("--node-monitor-grace-period", default="40s", help="heartbeat grace before Unknown")
     a("--log-level", default="info", choices=("debug", "info", "warning", "error"))
 

@@ -1,10 +1,11 @@
 """Who is calling (bearer tokens) and may they (the admin, and Kubernetes' node authorizer).
 
 The admin token may do everything. A node token (nodeagent.api.tokens) speaks for one node,
-`system:node:<name>`, limited as Kubernetes' Node authorizer + NodeRestriction limit kubelets:
-its own Node and Lease, pods bound to it (read, status, delete; list/watch only with the
-fieldSelector spec.nodeName=<itself>), mirror pods bound to it, events, reading nodes.
-Decisions are pure: `authorize(user, attrs)` returns None or the Forbidden to raise.
+`system:node:<name>`, limited as Kubernetes' Node authorizer limits kubelets (NODE_RULES):
+its own Node and Lease, pods bound to it (get; list/watch only with the fieldSelector
+spec.nodeName=<itself>; status updates), pod create and delete (NodeRestriction,
+noderestriction.py, then checks the objects), events, services. Decisions are pure:
+`authorize(user, attrs)` returns None or the Forbidden to raise.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from typing import Any
 from nodeagent.api.errors import Forbidden, Unauthorized
 from nodeagent.api.resources import BY_NAME
 from nodeagent.api.tokens import node_of_token
+from nodeagent.server.noderestriction import LEASE_NAMESPACE
 
 Obj = dict[str, Any]
 
 ADMIN_USER = "admin"
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-LEASE_NAMESPACE = "kube-node-lease"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,40 +90,81 @@ def _bound_to(obj: Obj | None, node: str) -> bool:
     return obj is not None and (obj.get("spec") or {}).get("nodeName") == node
 
 
-def _is_mirror_of(obj: Obj | None, node: str) -> bool:
-    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
-    return _bound_to(obj, node) and MIRROR_ANNOTATION in annotations
+# A node rule answers None (allowed) or why not: kube-apiserver appends a non-empty reason to
+# its Forbidden message. What a write carries (labels, taints, mirror pods, other nodes'
+# objects) is NodeRestriction's (noderestriction.py), judged after the object is read.
+Reason = str | None
 
 
-def _pods(node: str, a: Attributes) -> bool:
-    if a.verb in ("list", "watch"):
-        return a.node_selector == node
+def _related_pod(node: str, a: Attributes) -> Reason:
+    """The node authorizer's graph: a pod is related to the node it is bound to. A pod that
+    does not exist is related to no node, so asking for one is 403 as well, not 404."""
+    if not a.name:
+        return "No Object name found"
+    if _bound_to(a.obj, node):
+        return None
+    return f"no relationship found between node '{node}' and this object"
+
+
+def _pods(node: str, a: Attributes) -> Reason:
     if a.subresource == "status":
-        return a.verb in ("get", "update", "patch") and _bound_to(a.obj, node)
+        return None if a.verb in ("update", "patch") else ""
     if a.subresource:
-        return False
-    if a.verb == "create":
-        return _is_mirror_of(a.obj, node)
-    if a.verb in ("get", "delete"):
-        return _bound_to(a.obj, node)
-    return False
+        return ""  # log, exec, attach: never a node's
+    if a.verb == "get":
+        return _related_pod(node, a)
+    if a.verb in ("list", "watch"):
+        if a.node_selector == node:
+            return None
+        if a.name:  # a fieldSelector metadata.name=<pod> names one pod
+            return _related_pod(node, a)
+        return "can only list/watch pods with spec.nodeName field selector"
+    if a.verb in ("create", "delete"):
+        return None  # mirror pods and pods bound to it: NodeRestriction checks the object
+    return ""
 
 
-# resource -> may this node do this? (rules as data: one row per resource a node may touch)
-NODE_RULES: Mapping[str, Callable[[str, Attributes], bool]] = {
+def _nodes(node: str, a: Attributes) -> Reason:
+    if a.subresource == "status":
+        return None if a.verb in ("update", "patch") else ""
+    if a.subresource:
+        return ""
+    if a.verb in ("create", "update", "patch"):
+        return None  # its own Node only: NodeRestriction checks the name and the object
+    if a.verb in ("get", "list", "watch"):
+        # by name, not by the graph, so a node can look for its Node before registering it
+        if a.name == node:
+            return None
+        if not a.name:
+            return f"node '{node}' cannot read all nodes, only its own Node object"
+        return f"node '{node}' cannot read '{a.name}', only its own Node object"
+    return ""
+
+
+def _leases(node: str, a: Attributes) -> Reason:
+    if a.verb not in ("get", "create", "update", "patch", "delete"):
+        return "can only get, create, update, patch, or delete a node lease"
+    if a.namespace != LEASE_NAMESPACE:
+        return f'can only access leases in the "{LEASE_NAMESPACE}" system namespace'
+    # a create names its lease in the body: NodeRestriction checks it
+    if a.verb != "create" and a.name != node:
+        return "can only access node lease with the same name as the requesting node"
+    return None
+
+
+def _verbs(*verbs: str) -> Callable[[str, Attributes], Reason]:
+    """A static rule (bootstrappolicy.NodeRules): these verbs on the resource itself."""
+    return lambda _node, a: None if a.verb in verbs and not a.subresource else ""
+
+
+# resource -> may this node do this? (rules as data: one row per resource a node may touch;
+# the node authorizer with AuthorizeNodeWithSelectors, GA since Kubernetes 1.34)
+NODE_RULES: Mapping[str, Callable[[str, Attributes], Reason]] = {
     "pods": _pods,
-    "nodes": lambda node, a: (
-        a.verb in ("get", "list", "watch")
-        or (a.verb in ("create", "update", "patch") and a.name == node)
-        or (a.verb == "create" and ((a.obj or {}).get("metadata") or {}).get("name") == node)
-    ),
-    "leases": lambda node, a: (
-        a.namespace == LEASE_NAMESPACE
-        and a.verb in ("get", "create", "update", "patch", "delete")
-        and (a.name or ((a.obj or {}).get("metadata") or {}).get("name")) == node
-    ),
-    "events": lambda _node, a: a.verb in ("create", "update", "patch"),
-    "namespaces": lambda _node, a: a.verb == "get",
+    "nodes": _nodes,
+    "leases": _leases,
+    "events": _verbs("create", "update", "patch"),
+    "services": _verbs("get", "list", "watch"),
 }
 
 
@@ -131,14 +172,13 @@ def authorize(user: User, a: Attributes) -> Forbidden | None:
     """None when `user` may do `a`, else the Forbidden error Kubernetes would answer."""
     if user.is_admin:
         return None
-    if user.node is not None:
-        rule = NODE_RULES.get(a.resource)
-        if rule is not None and rule(user.node, a):
-            return None
-    return forbidden(user, a)
+    rule = NODE_RULES.get(a.resource) if user.node is not None else None
+    reason = rule(user.node, a) if rule is not None and user.node is not None else ""
+    return None if reason is None else forbidden(user, a, reason)
 
 
-def forbidden(user: User, a: Attributes) -> Forbidden:
+def forbidden(user: User, a: Attributes, reason: str = "") -> Forbidden:
+    """kube-apiserver's authorization Forbidden; a non-empty reason follows a colon."""
     r = BY_NAME.get(a.resource)
     group = r.group if r else ""
     what = f"{a.resource}/{a.subresource}" if a.subresource else a.resource
@@ -150,7 +190,7 @@ def forbidden(user: User, a: Attributes) -> Forbidden:
     scope = f'in the namespace "{a.namespace}"' if a.namespace else "at the cluster scope"
     return Forbidden(
         f'{subject} is forbidden: User "{user.name}" cannot {a.verb} resource "{what}" in API '
-        f'group "{group}" {scope}',
+        f'group "{group}" {scope}' + (f": {reason}" if reason else ""),
         name=a.name,
         group=group,
         kind=a.resource,

@@ -51,7 +51,7 @@ from nodeagent.server.objectrules import (
     rv_of,
     same_but_version,
 )
-from nodeagent.server.registry_protocol import Subresource
+from nodeagent.server.registry_protocol import Admit, Subresource
 from nodeagent.server.store.protocol import Store, WatchEvent
 from nodeagent.server.store.sqlite import conflict, not_found
 
@@ -160,7 +160,9 @@ class StoreRegistry:
 
     # ---- create ----
 
-    async def create(self, resource: str, obj: Obj, *, namespace: str | None = None) -> Obj:
+    async def create(
+        self, resource: str, obj: Obj, *, namespace: str | None = None, admit: Admit | None = None
+    ) -> Obj:
         r = resource_of(resource)
         obj = jsontext.clone(obj)
         meta = meta_of(obj)
@@ -176,6 +178,8 @@ class StoreRegistry:
             await self._require_namespace(ns)
         else:
             meta.pop("namespace", None)
+        if admit is not None:
+            admit(None, obj)
         obj["apiVersion"], obj["kind"] = r.api_version, r.kind
         for key in (*SERVER_OWNED_META, "resourceVersion", "selfLink"):
             meta.pop(key, None)
@@ -237,7 +241,14 @@ class StoreRegistry:
 
     # ---- update and patch ----
 
-    async def update(self, resource: str, obj: Obj, *, subresource: Subresource = "") -> Obj:
+    async def update(
+        self,
+        resource: str,
+        obj: Obj,
+        *,
+        subresource: Subresource = "",
+        admit: Admit | None = None,
+    ) -> Obj:
         r = resource_of(resource)
         meta = meta_of(obj)
         ns = str(meta.get("namespace") or "") if r.namespaced else ""
@@ -251,14 +262,25 @@ class StoreRegistry:
                 if wanted and wanted != rv_of(current):
                     raise conflict(resource, name)
                 try:
-                    return await self._update(r, jsontext.clone(obj), current, subresource)
+                    return await self._update(r, jsontext.clone(obj), current, subresource, admit)
                 except Conflict:
                     if wanted:
                         raise
         raise conflict(resource, name)
 
-    async def _update(self, r: Resource, obj: Obj, current: Obj, subresource: Subresource) -> Obj:
-        """Write `obj` over `current` (CAS on current's version) with the API server's rules."""
+    async def _update(
+        self,
+        r: Resource,
+        obj: Obj,
+        current: Obj,
+        subresource: Subresource,
+        admit: Admit | None = None,
+    ) -> Obj:
+        """Write `obj` over `current` (CAS on current's version) with the API server's rules.
+        `admit` sees the object as sent (or patched), before a status write keeps only its
+        status: where kube-apiserver's admission sees it."""
+        if admit is not None:
+            admit(current, obj)
         if subresource == "status":
             new = jsontext.clone(current)
             new["status"] = obj.get("status") or {}
@@ -313,6 +335,7 @@ class StoreRegistry:
         field_manager: str = "",
         create_if_absent: bool = False,
         inspect: Callable[[Obj], None] | None = None,
+        admit: Admit | None = None,
     ) -> tuple[Obj, bool]:
         """Registry.patch; `inspect` (if given) sees each patched object before it is
         written, and may raise to refuse it (REST: unknown-field warnings, Strict)."""
@@ -332,7 +355,7 @@ class StoreRegistry:
                         stub: Obj = {"apiVersion": r.api_version, "kind": r.kind}
                         stub["metadata"] = {"name": name}
                         inspect(apply_patch(stub, body, content_type, kind=r.kind))
-                    return await self._apply_create(r, ns, name, body), True
+                    return await self._apply_create(r, ns, name, body, admit), True
                 patched = apply_patch(current, body, content_type, kind=r.kind)
                 if inspect is not None:
                     inspect(patched)
@@ -348,10 +371,12 @@ class StoreRegistry:
                     raise BadRequest("the name of the object does not match the name on the URL")
                 meta["name"] = name
                 with contextlib.suppress(Conflict):
-                    return await self._update(r, patched, current, subresource), False
+                    return await self._update(r, patched, current, subresource, admit), False
         raise conflict(resource, name)
 
-    async def _apply_create(self, r: Resource, ns: str, name: str, body: bytes) -> Obj:
+    async def _apply_create(
+        self, r: Resource, ns: str, name: str, body: bytes, admit: Admit | None
+    ) -> Obj:
         try:
             obj = yaml.safe_load(body.decode())
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -362,7 +387,7 @@ class StoreRegistry:
         if meta.get("name", name) != name:
             raise BadRequest("the name of the object does not match the name on the URL")
         meta["name"] = name
-        return await self.create(r.name, obj, namespace=ns or None)
+        return await self.create(r.name, obj, namespace=ns or None, admit=admit)
 
     # ---- delete ----
 
@@ -376,6 +401,7 @@ class StoreRegistry:
         grace_period_seconds: int | None = None,
         resource_version: str | None = None,
         uid: str | None = None,
+        admit: Admit | None = None,
     ) -> Obj:
         r = resource_of(resource)
         ns = namespace if r.namespaced else ""
@@ -395,6 +421,8 @@ class StoreRegistry:
             )
         for _attempt in range(16):
             current = await self.store.get(resource, ns, name)
+            if admit is not None:
+                admit(current, None)
             meta = meta_of(current)
             if uid and uid != meta.get("uid"):
                 raise Conflict(

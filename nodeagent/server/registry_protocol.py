@@ -9,13 +9,17 @@ merge, apply). Controllers write through it exactly as kubectl does through REST
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal, Protocol
 
 from nodeagent.server.store.protocol import WatchEvent
 
 Obj = dict[str, Any]
 Subresource = Literal["", "status"]
+# Admission of one write (kube-apiserver's admission chain; REST passes NodeRestriction's):
+# called with (stored object or None, object to write or None) once both are known, before
+# defaults and validation; it raises the APIError that refuses the write.
+Admit = Callable[[Obj | None, Obj | None], None]
 
 
 class Registry(Protocol):
@@ -33,9 +37,18 @@ class Registry(Protocol):
         (`a=b,c in (d,e),!f`; fields `metadata.name=x,spec.nodeName=n,status.phase!=Failed`)."""
         ...
 
-    async def create(self, resource: str, obj: Obj, *, namespace: str | None = None) -> Obj: ...
+    async def create(
+        self, resource: str, obj: Obj, *, namespace: str | None = None, admit: Admit | None = None
+    ) -> Obj: ...
 
-    async def update(self, resource: str, obj: Obj, *, subresource: Subresource = "") -> Obj:
+    async def update(
+        self,
+        resource: str,
+        obj: Obj,
+        *,
+        subresource: Subresource = "",
+        admit: Admit | None = None,
+    ) -> Obj:
         """PUT semantics: CAS on metadata.resourceVersion when set. With subresource "status"
         only .status changes; otherwise .status is kept as stored."""
         ...
@@ -51,6 +64,7 @@ class Registry(Protocol):
         subresource: Subresource = "",
         field_manager: str = "",
         create_if_absent: bool = False,
+        admit: Admit | None = None,
     ) -> tuple[Obj, bool]:
         """Apply a merge / strategic-merge / json / apply patch; returns (object, created)."""
         ...
@@ -65,6 +79,7 @@ class Registry(Protocol):
         grace_period_seconds: int | None = None,
         resource_version: str | None = None,
         uid: str | None = None,
+        admit: Admit | None = None,
     ) -> Obj:
         """Delete as the API server does: pods bound to a node get deletionTimestamp and stay
         until their agent confirms (grace 0 removes at once); Foreground keeps the owner until

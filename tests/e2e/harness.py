@@ -366,12 +366,13 @@ class Fleet:
         )  # fmt: skip
         if self.server.process is not None:
             self._record(proc=str(self.server.process.pid))
-        specs: list[HostSpec] = [
-            ("master", ("node-role.kubernetes.io/control-plane=",), (CONTROL_PLANE_TAINT,))
-        ]
+        # the taint at registration (--taint, as kubeadm's --register-with-taints); the role
+        # label by the admin afterwards, as kubeadm does: a node may not set node-role labels
+        specs: list[HostSpec] = [("master", (), (CONTROL_PLANE_TAINT,))]
         specs += [(f"node{i}", (), ()) for i in range(1, hosts)]
         self.add_hosts(specs)
         self.wait_ready([h.name for h in self.hosts])
+        self.kubectl("label", "node", "master", "node-role.kubernetes.io/control-plane=")
 
     def wait_ready(self, names: list[str], *, timeout: float = 60.0) -> None:
         def ready() -> bool:

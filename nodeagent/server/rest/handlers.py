@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from nodeagent.api import jsontext, schema
-from nodeagent.api.errors import BadRequest, MethodNotAllowed, UnsupportedMediaType
+from nodeagent.api.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
 from nodeagent.api.paging import page_request, take_page
 from nodeagent.api.patch import APPLY_PATCH
 from nodeagent.server import apicore
@@ -22,6 +22,7 @@ from nodeagent.server.auth import Attributes, User, authorize
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.registry_protocol import Subresource
 from nodeagent.server.rest import keys
+from nodeagent.server.rest.admission import admission_for
 from nodeagent.server.rest.request import (
     PATCH_TYPES,
     Call,
@@ -91,16 +92,25 @@ def registry_of(request: web.Request, *, dry_run: list[str] | None = None) -> St
 
 
 async def authorize_call(
-    request: web.Request, call: Call, *, obj: Obj | None = None, node_selector: str | None = None
+    request: web.Request,
+    call: Call,
+    *,
+    obj: Obj | None = None,
+    node_selector: str | None = None,
+    name: str | None = None,
 ) -> None:
-    """Forbidden unless the caller may do this; node callers are checked against the object."""
+    """Forbidden unless the caller may do this; a node's read of one pod is checked against
+    the pod (the node authorizer's graph). `name`: a list/watch's metadata.name selector."""
     user: User = request[keys.USER]
     if user.is_admin:
         return
     r = call.target.resource
-    reads_pod = r.name == "pods" and call.verb in ("get", "update", "patch", "delete")
-    if obj is None and call.name and reads_pod:
-        obj = await registry_of(request).get(r.name, call.namespace, call.name)
+    name = call.name or name or ""
+    if obj is None and name and r.name == "pods" and call.verb in ("get", "list", "watch"):
+        try:
+            obj = await registry_of(request).get(r.name, call.namespace, name)
+        except NotFound:
+            obj = None  # related to no node: 403, as for another node's pod
     error = authorize(
         user,
         Attributes(
@@ -108,7 +118,7 @@ async def authorize_call(
             resource=r.name,
             subresource=call.target.subresource,
             namespace=call.namespace,
-            name=call.name,
+            name=name,
             node_selector=node_selector,
             obj=obj,
         ),
@@ -148,7 +158,11 @@ def render(request: web.Request, call: Call, items: list[Obj], rv: str) -> Obj:
 
 async def get(request: web.Request, call: Call) -> web.StreamResponse:
     r = call.target.resource
-    obj = await registry_of(request).get(r.name, call.namespace, call.name)
+    try:
+        obj = await registry_of(request).get(r.name, call.namespace, call.name)
+    except NotFound:
+        await authorize_call(request, call)  # a node is told 403 for what is not its own
+        raise
     await authorize_call(request, call, obj=obj)
     if wants_table(request):
         return respond(render(request, call, [obj], str(obj["metadata"]["resourceVersion"])))
@@ -158,7 +172,9 @@ async def get(request: web.Request, call: Call) -> web.StreamResponse:
 async def list_(request: web.Request, call: Call) -> web.StreamResponse:
     r = call.target.resource
     fields = request.query.get("fieldSelector")
-    await authorize_call(request, call, node_selector=_pinned_node(fields))
+    await authorize_call(
+        request, call, node_selector=_pinned_node(fields), name=_pinned_name(fields)
+    )
     paging = page_request(request.query)
     labels = request.query.get("labelSelector")
     items, rv = await registry_of(request).list(
@@ -188,6 +204,11 @@ def _pinned_node(field_selector: str | None) -> str | None:
     return apicore.field_selector(field_selector).value_for("spec.nodeName")
 
 
+def _pinned_name(field_selector: str | None) -> str | None:
+    """kube-apiserver authorizes a list or watch by metadata.name=X as a read of X."""
+    return apicore.field_selector(field_selector).value_for("metadata.name")
+
+
 async def create(request: web.Request, call: Call) -> web.StreamResponse:
     r = call.target.resource
     obj = decode_object(await request.read(), media_type(request))
@@ -195,7 +216,12 @@ async def create(request: web.Request, call: Call) -> web.StreamResponse:
     if r.namespaced:
         obj.setdefault("metadata", {}).setdefault("namespace", call.namespace)
     await authorize_call(request, call, obj=obj)
-    created = await registry_of(request).create(r.name, obj, namespace=call.namespace or None)
+    created = await registry_of(request).create(
+        r.name,
+        obj,
+        namespace=call.namespace or None,
+        admit=await admission_for(request, call),
+    )
     return respond(created, status=201, warnings=warnings)
 
 
@@ -219,7 +245,9 @@ async def update(request: web.Request, call: Call) -> web.StreamResponse:
         meta["namespace"] = call.namespace
     await authorize_call(request, call)
     sub: Subresource = "status" if call.target.subresource == "status" else ""
-    updated = await registry_of(request).update(r.name, obj, subresource=sub)
+    updated = await registry_of(request).update(
+        r.name, obj, subresource=sub, admit=await admission_for(request, call)
+    )
     return respond(updated, warnings=warnings)
 
 
@@ -251,6 +279,7 @@ async def patch(request: web.Request, call: Call) -> web.StreamResponse:
         field_manager=request.query.get("fieldManager", ""),
         create_if_absent=content_type == APPLY_PATCH and not sub,
         inspect=unknown_fields if wanted else None,
+        admit=await admission_for(request, call),
     )
     return respond(obj, status=201 if created else 200, warnings=warnings)
 
@@ -289,6 +318,7 @@ async def delete(request: web.Request, call: Call) -> web.StreamResponse:
         grace_period_seconds=int(grace) if grace is not None else None,
         resource_version=pre.get("resourceVersion"),
         uid=pre.get("uid"),
+        admit=await admission_for(request, call),
     )
     return respond(deleted)
 
@@ -329,7 +359,9 @@ async def delete_collection(request: web.Request, call: Call) -> web.StreamRespo
 
 async def _watch(request: web.Request, call: Call) -> web.StreamResponse:
     fields = request.query.get("fieldSelector")
-    await authorize_call(request, call, node_selector=_pinned_node(fields))
+    await authorize_call(
+        request, call, node_selector=_pinned_node(fields), name=_pinned_name(fields)
+    )
     return await serve_watch(request, call)
 
 

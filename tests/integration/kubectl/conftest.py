@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from nodeagent.api.nodelabels import forbidden_node_labels
 from tests.support.server import ServerProcess, start_server_process
 
 Obj = dict[str, Any]
@@ -121,18 +122,29 @@ class Cluster:
         return body
 
     def add_node(self, name: str, labels: dict[str, str] | None = None) -> Obj:
-        """Register a Ready node and report its status with the node's own token."""
+        """Register a Ready node and report its status with the node's own token; labels a
+        node may not set on itself (node-role.kubernetes.io/*) are the admin's, afterwards."""
         token = self.server.node_token(name)
+        labels = {"kubernetes.io/hostname": name, **(labels or {})}
+        admins = forbidden_node_labels(labels)
         node = {
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {
                 "name": name,
-                "labels": {"kubernetes.io/hostname": name, **(labels or {})},
+                "labels": {k: v for k, v in labels.items() if k not in admins},
             },
         }
         status, body = self.api("POST", "/api/v1/nodes", node, token=token)
         assert status in (201, 409), body
+        if admins:
+            status, body = self.api(
+                "PATCH",
+                f"/api/v1/nodes/{name}",
+                {"metadata": {"labels": {k: labels[k] for k in admins}}},
+                content_type="application/merge-patch+json",
+            )
+            assert status == 200, body
         node_status = {
             "status": {
                 "conditions": [

@@ -6,12 +6,15 @@ from tests.integration.kubectl.conftest import SUITE_NODES, Cluster
 
 
 def test_can_i_as_admin_and_as_a_node(cluster: Cluster) -> None:
-    """The admin may do anything; a node token may read nodes but not delete them."""
+    """The admin may do anything; a node token may read its own Node (only: the node
+    authorizer with selectors) but not delete it."""
     assert cluster.kubectl("auth", "can-i", "delete", "daemonsets", "-A").stdout.strip() == "yes"
     node_token = cluster.server.node_token(SUITE_NODES[0])
     as_node = ("--token", node_token, "auth", "can-i")
-    allowed = cluster.kubectl(*as_node, "list", "nodes")
+    allowed = cluster.kubectl(*as_node, "get", f"nodes/{SUITE_NODES[0]}")
     assert (allowed.returncode, allowed.stdout.strip()) == (0, "yes"), allowed.stderr
+    others = cluster.kubectl(*as_node, "list", "nodes")
+    assert (others.returncode, others.stdout.strip()) == (1, "no"), others.stderr
     denied = cluster.kubectl(*as_node, "delete", "nodes")
     assert (denied.returncode, denied.stdout.strip()) == (1, "no"), denied.stderr
     own_lease = cluster.kubectl(

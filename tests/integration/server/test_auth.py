@@ -39,7 +39,8 @@ async def test_node_reads_only_its_own_pods(
         assert (status, body["reason"]) == (403, "Forbidden")
         assert body["message"] == (
             'pods "theirs" is forbidden: User "system:node:n1" cannot get resource "pods" '
-            'in API group "" in the namespace "default"'
+            'in API group "" in the namespace "default": no relationship found between node '
+            "'n1' and this object"
         )
         status, listed = await call(
             n1, server, "GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1"
@@ -89,11 +90,16 @@ async def test_node_writes_its_own_node_lease_and_pod_status(
 
 
 async def test_node_creates_only_its_own_mirror_pods(server: ServerInfo) -> None:
+    """A mirror pod bound to the node and owned by its Node (test_noderestriction.py has
+    every other row)."""
     mirror = {"kubernetes.io/config.mirror": "abc"}
     async with server.session(server.node_token("n1")) as n1:
-        status, body = await call(
-            n1, server, "POST", PODS, objects.pod("static-n1", node="n1", annotations=mirror)
-        )
+        status, node = await call(n1, server, "POST", "/api/v1/nodes", objects.node("n1"))
+        assert status == 201, node
+        owner = {"apiVersion": "v1", "kind": "Node", "name": "n1", "controller": True}
+        owner["uid"] = node["metadata"]["uid"]
+        static = objects.pod("static-n1", node="n1", annotations=mirror, ownerReferences=[owner])
+        status, body = await call(n1, server, "POST", PODS, static)
         assert status == 201, body
         status, _ = await call(n1, server, "POST", PODS, objects.pod("plain", node="n1"))
         assert status == 403

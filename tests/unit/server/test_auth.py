@@ -36,8 +36,13 @@ def test_tokens_identify_callers() -> None:
         (Attributes(verb="watch", resource="pods", node_selector="n2"), False),
         (Attributes(verb="get", resource="pods", name="p", obj=pod("n1")), True),
         (Attributes(verb="get", resource="pods", name="p", obj=pod("n2")), False),
-        (Attributes(verb="delete", resource="pods", name="p", obj=pod("n1")), True),
+        (Attributes(verb="get", resource="pods", name="absent"), False),
+        (Attributes(verb="list", resource="pods", name="p", obj=pod("n1")), True),
+        # create and delete: NodeRestriction judges the object (test_noderestriction.py)
+        (Attributes(verb="delete", resource="pods", name="p"), True),
         (Attributes(verb="update", resource="pods", name="p", obj=pod("n1")), False),
+        (Attributes(verb="patch", resource="pods", name="p", obj=pod("n1")), False),
+        (Attributes(verb="deletecollection", resource="pods", namespace="default"), False),
         (
             Attributes(
                 verb="update", resource="pods", subresource="status", name="p", obj=pod("n1")
@@ -52,16 +57,33 @@ def test_tokens_identify_callers() -> None:
             ),
             True,
         ),
-        (Attributes(verb="create", resource="pods", obj=pod("n1")), False),
+        (
+            Attributes(verb="get", resource="pods", subresource="status", name="p", obj=pod("n1")),
+            False,
+        ),
+        (Attributes(verb="create", resource="pods", subresource="exec", name="p"), False),
+        (Attributes(verb="create", resource="pods", obj=pod("n1")), True),
         (Attributes(verb="update", resource="nodes", name="n1"), True),
-        (Attributes(verb="update", resource="nodes", name="n2"), False),
-        (Attributes(verb="list", resource="nodes"), True),
+        (Attributes(verb="patch", resource="nodes", name="n2"), True),
+        (Attributes(verb="update", resource="nodes", subresource="status", name="n1"), True),
+        (Attributes(verb="delete", resource="nodes", name="n1"), False),
+        (Attributes(verb="get", resource="nodes", name="n1"), True),
+        (Attributes(verb="watch", resource="nodes", name="n1"), True),
+        (Attributes(verb="get", resource="nodes", name="n2"), False),
+        (Attributes(verb="list", resource="nodes"), False),
         (
             Attributes(verb="update", resource="leases", namespace="kube-node-lease", name="n1"),
             True,
         ),
         (Attributes(verb="update", resource="leases", namespace="default", name="n1"), False),
+        (Attributes(verb="get", resource="leases", namespace="kube-node-lease", name="n2"), False),
+        (Attributes(verb="list", resource="leases", namespace="kube-node-lease"), False),
+        (Attributes(verb="create", resource="leases", namespace="kube-node-lease"), True),
         (Attributes(verb="create", resource="events", namespace="default"), True),
+        (Attributes(verb="patch", resource="events", namespace="default", name="e"), True),
+        (Attributes(verb="list", resource="events", namespace="default"), False),
+        (Attributes(verb="list", resource="services", namespace="default"), True),
+        (Attributes(verb="get", resource="namespaces", name="default"), False),
         (Attributes(verb="list", resource="daemonsets"), False),
     ],
 )
@@ -71,11 +93,26 @@ def test_node_authorizer(attrs: Attributes, allowed: bool) -> None:
 
 
 def test_forbidden_message_is_kubernetes_wording() -> None:
-    err = authorize(N1, Attributes(verb="update", resource="nodes", name="n2"))
+    """kube-apiserver's sentence, and the node authorizer's reason after a colon if it has one."""
+    err = authorize(N1, Attributes(verb="delete", resource="nodes", name="n2"))
     assert err is not None
     assert err.message == (
-        'nodes "n2" is forbidden: User "system:node:n1" cannot update resource "nodes" in API '
+        'nodes "n2" is forbidden: User "system:node:n1" cannot delete resource "nodes" in API '
         'group "" at the cluster scope'
+    )
+    err = authorize(N1, Attributes(verb="get", resource="nodes", name="n2"))
+    assert err is not None
+    assert err.message == (
+        'nodes "n2" is forbidden: User "system:node:n1" cannot get resource "nodes" in API '
+        "group \"\" at the cluster scope: node 'n1' cannot read 'n2', only its own Node object"
+    )
+    err = authorize(
+        N1, Attributes(verb="get", resource="pods", namespace="default", name="p", obj=pod("n2"))
+    )
+    assert err is not None
+    assert err.message == (
+        'pods "p" is forbidden: User "system:node:n1" cannot get resource "pods" in API group "" '
+        "in the namespace \"default\": no relationship found between node 'n1' and this object"
     )
     err = authorize(N1, Attributes(verb="list", resource="daemonsets", namespace="kube-system"))
     assert err is not None
