@@ -1,5 +1,6 @@
 """The validation rules that compare an update with the stored object: a DaemonSet's
-selector is immutable, a Pod's spec may change only in a few fields. Pure.
+selector is immutable, a Pod's spec may change only in a few fields, a Node's podCIDRs and
+providerID only from unset. Pure.
 
 These lists hold only the update rules; add them to validate_object(new), which checks the
 rest, and the two never repeat an error.
@@ -93,9 +94,48 @@ def validate_pod_update(new: Obj, old: Obj) -> list[FieldError]:
     ]
 
 
+def _pod_cidrs(spec: Obj) -> list[str]:
+    """podCIDRs, or the older single podCIDR (the two are one field inside Kubernetes)."""
+    cidrs = spec.get("podCIDRs")
+    if isinstance(cidrs, list) and cidrs:
+        return [str(c) for c in cidrs]
+    return [str(spec["podCIDR"])] if spec.get("podCIDR") else []
+
+
+def validate_node_update(new: Obj, old: Obj) -> list[FieldError]:
+    """The rules that compare an updated Node with the stored one (ValidateNodeUpdate): once
+    set, podCIDRs and providerID stay, for every caller (a node's other limits are
+    NodeRestriction's, in the server)."""
+    new_spec, old_spec = _as_map(new.get("spec")), _as_map(old.get("spec"))
+    new_cidrs, old_cidrs = _pod_cidrs(new_spec), _pod_cidrs(old_spec)
+    errors: list[FieldError] = []
+    cidr_error = FieldError(
+        field="spec.podCIDRs",
+        type="Forbidden",
+        detail='node updates may not change podCIDR except from "" to valid',
+        reason="FieldValueForbidden",
+    )
+    if old_cidrs and len(new_cidrs) != len(old_cidrs):
+        errors.append(cidr_error)
+    elif old_cidrs:  # one error per changed range, as Kubernetes counts them
+        errors += [cidr_error for n, o in zip(new_cidrs, old_cidrs, strict=True) if n != o]
+    old_id = old_spec.get("providerID")
+    if old_id and new_spec.get("providerID") != old_id:
+        errors.append(
+            FieldError(
+                field="spec.providerID",
+                type="Forbidden",
+                detail='node updates may not change providerID except from "" to valid',
+                reason="FieldValueForbidden",
+            )
+        )
+    return errors
+
+
 UPDATE_VALIDATORS: dict[str, Callable[[Obj, Obj], list[FieldError]]] = {
     "DaemonSet": validate_daemonset_update,
     "Pod": validate_pod_update,
+    "Node": validate_node_update,
 }
 
 

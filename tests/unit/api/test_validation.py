@@ -719,8 +719,58 @@ def test_pod_updates_may_change_only_some_fields(edit: Edit, allowed: bool) -> N
 
 def test_update_rules_for_kinds_without_any() -> None:
     """Kinds with no update-only rule give no errors from validate_update."""
-    node = {"kind": "Node", "metadata": {"name": "n"}, "spec": {"unschedulable": True}}
-    assert validate_update(node, {"kind": "Node", "metadata": {"name": "n"}}) == []
+    ns = {"kind": "Namespace", "metadata": {"name": "n", "labels": {"a": "b"}}}
+    assert validate_update(ns, {"kind": "Namespace", "metadata": {"name": "n"}}) == []
+
+
+def _node(**spec: Any) -> Obj:
+    return {"kind": "Node", "metadata": {"name": "n"}, "spec": spec}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(_node(), _node(unschedulable=True), [], id="cordon"),
+        pytest.param(_node(), _node(podCIDR="10.1.0.0/24"), [], id="cidr-from-unset"),
+        pytest.param(
+            _node(podCIDR="10.1.0.0/24", podCIDRs=["10.1.0.0/24"]),
+            _node(podCIDR="10.1.0.0/24", podCIDRs=["10.1.0.0/24"], unschedulable=True),
+            [],
+            id="cidr-kept",
+        ),
+        pytest.param(
+            _node(podCIDRs=["10.1.0.0/24"]),
+            _node(podCIDRs=["10.9.0.0/24"]),
+            [
+                'spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid'
+            ],
+            id="cidr-changed",
+        ),
+        pytest.param(
+            _node(podCIDR="10.1.0.0/24"),
+            _node(),
+            [
+                'spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid'
+            ],
+            id="cidr-removed",
+        ),
+        pytest.param(_node(), _node(providerID="aws:///i-1"), [], id="provider-from-unset"),
+        pytest.param(
+            _node(providerID="aws:///i-1"),
+            _node(providerID="aws:///i-2"),
+            [
+                'spec.providerID: Forbidden: node updates may not change providerID except from "" '
+                "to valid"
+            ],
+            id="provider-changed",
+        ),
+    ],
+)
+def test_node_update_keeps_pod_cidrs_and_provider_id(
+    old: Obj, new: Obj, expected: list[str]
+) -> None:
+    """ValidateNodeUpdate: podCIDRs and providerID may only go from unset to set."""
+    assert lines(validate_update(new, old)) == expected
 
 
 AFFINITY = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
