@@ -168,12 +168,18 @@ NODE_RULES: Mapping[str, Callable[[str, Attributes], Reason]] = {
 }
 
 
-def authorize(user: User, a: Attributes) -> Forbidden | None:
-    """None when `user` may do `a`, else the Forbidden error Kubernetes would answer."""
+def decide(user: User, a: Attributes) -> Reason:
+    """None when `user` may do `a`, else the authorizer's reason ("" when it gives none), as
+    a SubjectAccessReview's status.reason carries it."""
     if user.is_admin:
         return None
     rule = NODE_RULES.get(a.resource) if user.node is not None else None
-    reason = rule(user.node, a) if rule is not None and user.node is not None else ""
+    return rule(user.node, a) if rule is not None and user.node is not None else ""
+
+
+def authorize(user: User, a: Attributes) -> Forbidden | None:
+    """None when `user` may do `a`, else the Forbidden error Kubernetes would answer."""
+    reason = decide(user, a)
     return None if reason is None else forbidden(user, a, reason)
 
 

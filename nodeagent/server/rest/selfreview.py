@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from nodeagent.api.errors import BadRequest
-from nodeagent.server.auth import Attributes, User, authorize
+from nodeagent.server.auth import Attributes, User, decide
 from nodeagent.server.rest import keys
 from nodeagent.server.rest.handlers import respond
 from nodeagent.server.rest.request import decode_object, media_type
@@ -40,7 +40,7 @@ def review_access(user: User, review: Obj) -> Obj:
         # non-resource URLs (kubectl auth can-i get /logs): only the admin may
         out["status"] = {"allowed": user.is_admin}
         return out
-    error = authorize(
+    reason = decide(
         user,
         Attributes(
             verb=str(attrs.get("verb") or ""),
@@ -50,8 +50,9 @@ def review_access(user: User, review: Obj) -> Obj:
             name=str(attrs.get("name") or ""),
         ),
     )
-    # A denial carries no reason, as RBAC's "no rule allows it" has none (kubectl prints "no").
-    out["status"] = {"allowed": error is None}
+    # The node authorizer's reason, when it has one (kubectl prints "no - <reason>"); RBAC's
+    # "no rule allows it" has none, and kubectl prints "no".
+    out["status"] = {"allowed": reason is None, **({"reason": reason} if reason else {})}
     return out
 
 

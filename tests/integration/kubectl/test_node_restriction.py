@@ -102,4 +102,5 @@ def test_what_a_node_may_do_on_itself(cluster: Cluster, as_node_a: Path) -> None
     own = kubectl(cluster, as_node_a, "get", "node", NODE_A, "-o", "name")
     assert own.stdout.strip() == f"node/{NODE_A}", own.stderr
     can = kubectl(cluster, as_node_a, "auth", "can-i", "list", "nodes")
-    assert (can.returncode, can.stdout.strip()) == (1, "no"), can.stderr
+    reason = f"node '{NODE_A}' cannot read all nodes, only its own Node object"
+    assert (can.returncode, can.stdout.strip()) == (1, f"no - {reason}"), can.stderr
