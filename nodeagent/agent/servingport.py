@@ -1,21 +1,22 @@
 """The agent's TLS serving port (kubelet's 10250): its certificate from the server, renewal, site.
 
-`ServingPort.run(client)` gets a serving certificate (the one in STATE/pki/ while it is still
-good, else a new one: POST /nodeagent.io/v1/serving-certificate with the agent's own API client,
-as kubelet's serving CSR), then opens `servingListen` with TLS: the port's certificate is
-this node's, and a client may present a certificate, verified against the fleet CA (--ca-file;
-the check of who it is runs per request, http.py). It publishes the bound port in
-AgentState.serving_port (the Node's daemonEndpoints.kubeletEndpoint.Port) and renews the
-certificate (with a new key) at a jittered 70-90 % of its life, loading the pair into the same
-SSL context: new connections get it, open ones keep theirs, nothing restarts. Without a CA file
-it cannot verify the server's client certificate, so the port stays closed and the log says
-why.
+`ServingPort.run(client)` gets a serving certificate for a new key (POST
+/nodeagent.io/v1/serving-certificate with the agent's own API client, as kubelet's serving CSR;
+at every start: without the server nothing reaches this port anyway), then opens
+`servingListen` with TLS: the port's certificate is this node's, and a client may present a
+certificate, verified against the fleet CA (--ca-file; the check of who it is runs per request,
+http.py). It publishes the bound port in AgentState.serving_port (the Node's
+daemonEndpoints.kubeletEndpoint.Port) and renews the certificate (with a new key) at a jittered
+70-90 % of its life, loading the pair into the same SSL context: new connections get it, open
+ones keep theirs, nothing restarts. Without a CA file it cannot verify the server's client
+certificate, so the port stays closed and the log says why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import random
 import ssl
 import time
@@ -23,8 +24,6 @@ from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodeagent.agent import pki
 from nodeagent.agent.apiclient import ApiClient, Unreachable
@@ -62,10 +61,7 @@ class ServingPort:
             )
             return
         files = pki.ServingFiles.under(self.state_dir)
-        key = await asyncio.to_thread(pki.current_key, files)
-        cert = None if key is None else await asyncio.to_thread(self._current, files, key)
-        if cert is None:
-            cert = await self._obtain(client, files)
+        life = await self._obtain(client, files)
         context = await asyncio.to_thread(self._context, files)
         runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True)
         await runner.setup()
@@ -80,30 +76,14 @@ class ServingPort:
             self.state.changed.set()
             log.info("serving_port_listening", port=self.state.serving_port)
             while True:
-                await self._sleep_until_rotation(cert)
-                cert = await self._obtain(client, files)
+                await self._sleep_until_rotation(life)
+                life = await self._obtain(client, files)
                 # in the loop's thread: the loop makes new connections from this context
                 context.load_cert_chain(files.cert, files.key)
-                log.info("serving_certificate_rotated", serial=f"{cert.serial_number:x}")
+                log.info("serving_certificate_rotated")
         finally:
             self.state.serving_port = 0
             await runner.cleanup()
-
-    def _current(
-        self, files: pki.ServingFiles, key: ec.EllipticCurvePrivateKey
-    ) -> x509.Certificate | None:
-        if not files.cert.exists() or self.ca_file is None:
-            return None
-        with open(self.ca_file, "rb") as f:
-            ca_pems = f.read()
-        return pki.usable_certificate(
-            pem=files.cert.read_bytes(),
-            key=key,
-            ca_pems=ca_pems,
-            node_name=self.node_name,
-            names=self.names,
-            now=time.time(),
-        )
 
     def _context(self, files: pki.ServingFiles) -> ssl.SSLContext:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=self.ca_file)
@@ -112,40 +92,34 @@ class ServingPort:
         ctx.load_cert_chain(files.cert, files.key)
         return ctx
 
-    async def _sleep_until_rotation(self, cert: x509.Certificate) -> None:
+    async def _sleep_until_rotation(self, life: tuple[float, float]) -> None:
         deadline = pki.rotation_deadline(
-            not_before=cert.not_valid_before_utc.timestamp(),
-            not_after=cert.not_valid_after_utc.timestamp(),
+            not_before=life[0],
+            not_after=life[1],
             jitter=random.random(),  # spreads renewals over the fleet; not a secret
         )
         await asyncio.sleep(max(deadline - time.time(), MIN_WAIT))
 
-    async def _obtain(self, client: ApiClient, files: pki.ServingFiles) -> x509.Certificate:
-        """Ask the server until it signs a certificate for a new key; both go to STATE/pki/."""
-        key = pki.new_key()
-        csr = pki.make_csr(key, node_name=self.node_name, names=self.names)
-        body = {
-            "apiVersion": REQUEST_API_VERSION,
-            "kind": REQUEST_KIND,
-            "spec": {"request": base64.b64encode(csr).decode()},
-        }
+    async def _obtain(self, client: ApiClient, files: pki.ServingFiles) -> tuple[float, float]:
+        """Ask the server until it signs a certificate for a new key; both go to STATE/pki/.
+        The certificate's (notBefore, notAfter)."""
         delay = RETRY_FIRST
         while True:
             try:
+                csr = await pki.new_request(files, node_name=self.node_name, names=self.names)
+                body = {
+                    "apiVersion": REQUEST_API_VERSION,
+                    "kind": REQUEST_KIND,
+                    "spec": {"request": base64.b64encode(csr).decode()},
+                }
                 answer = await client.request("POST", SERVING_CERTIFICATE_PATH, body=body)
                 pem = base64.b64decode(str((answer.get("status") or {}).get("certificate", "")))
-                cert = x509.load_pem_x509_certificate(pem)
-                if cert.public_key() != key.public_key():
-                    raise ValueError("the certificate is not for the key of the request")
-            except (Unreachable, errors.APIError, ValueError) as e:
+                life = await pki.install(files, pem)
+            except (Unreachable, errors.APIError, pki.PKIError, ValueError) as e:
                 log.warning("serving_certificate_failed", error=str(e), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
-            await asyncio.to_thread(pki.write_pair, files, key, pem)
-            log.info(
-                "serving_certificate_issued",
-                serial=f"{cert.serial_number:x}",
-                not_after=cert.not_valid_after_utc.isoformat(),
-            )
-            return cert
+            expires = dt.datetime.fromtimestamp(life[1], dt.UTC).isoformat()
+            log.info("serving_certificate_issued", not_after=expires)
+            return life

@@ -1,19 +1,17 @@
-"""PURE: the identities in the fleet's certificates on the server-to-agent channel.
+"""PURE: the identities on the server-to-agent channel, as both sides name them.
 
-Owns the names both sides agree on (the server's kubelet-client identity, a node's serving
-identity `system:node:<name>`, the serving-certificate request path and kind), reading what a
-DER certificate claims (CertClaims), and the two checks: is this the server's kubelet client
-(the agent asks it of every caller of its serving port), is this node X's serving certificate
-(the server asks it of the agent it dialled). Chain verification against the fleet CA is the
-TLS library's job; these checks come after it and read only the subject and extended key usage.
+Owns the names (the server's kubelet-client identity, a node's serving identity
+`system:node:<name>`, the serving-certificate request's path and kind) and the agent's check of
+a caller of its serving port, read from the peer certificate Python's ssl module decoded (chain
+and extended key usage were verified in the handshake). No cryptography import: the agent loads
+this module, and cryptography costs ~7 MiB of resident memory (docs/performance.md). Reading
+DER certificates is the server's (nodeagent.server.certsigner).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from collections.abc import Mapping
+from typing import Any
 
 # kube-apiserver's --kubelet-client-certificate (kubeadm's apiserver-kubelet-client): a
 # name the server's signer never gives a node (it always writes system:node:<name>).
@@ -25,66 +23,32 @@ REQUEST_API_VERSION = "nodeagent.io/v1"
 REQUEST_KIND = "ServingCertificateRequest"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CertClaims:
-    """What a certificate says about its holder (nothing here is verified by itself)."""
-
-    common_name: str
-    organizations: tuple[str, ...]
-    server_auth: bool
-    client_auth: bool
-    not_before: float  # unix seconds
-    not_after: float
-    serial: int
-
-
-def claims_of(cert: x509.Certificate) -> CertClaims:
-    """The subject, extended key usage and validity of a parsed certificate."""
-    subject = cert.subject
-    cns = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    orgs = subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    try:
-        usages = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
-    except x509.ExtensionNotFound:
-        usages = set()
-    return CertClaims(
-        common_name=str(cns[0].value) if cns else "",
-        organizations=tuple(str(o.value) for o in orgs),
-        server_auth=ExtendedKeyUsageOID.SERVER_AUTH in usages,
-        client_auth=ExtendedKeyUsageOID.CLIENT_AUTH in usages,
-        not_before=cert.not_valid_before_utc.timestamp(),
-        not_after=cert.not_valid_after_utc.timestamp(),
-        serial=cert.serial_number,
-    )
-
-
-def claims_of_der(der: bytes) -> CertClaims:
-    """claims_of for DER bytes (what a TLS peer presented); ValueError if they do not parse."""
-    return claims_of(x509.load_der_x509_certificate(der))
-
-
 def node_user(node_name: str) -> str:
     """The user name a node's certificates carry: `system:node:<name>`."""
     return NODE_USER_PREFIX + node_name
 
 
-def kubelet_client_problem(claims: CertClaims) -> str | None:
-    """None when a verified client certificate is the server's kubelet client, else why not."""
-    if claims.common_name != KUBELET_CLIENT_CN:
-        return (
-            f'the client certificate is for "{claims.common_name}", not the server\'s '
-            f'kubelet client "{KUBELET_CLIENT_CN}"'
+def common_name(peercert: Mapping[str, Any]) -> str:
+    """The subject's CN from ssl's getpeercert() shape (((key, value),), ...); "" if none."""
+    for rdn in peercert.get("subject") or ():
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return ""
+
+
+def kubelet_client_problem(peercert: Mapping[str, Any] | None) -> tuple[int, str] | None:
+    """None when the serving port's (verified) caller is the server's kubelet client, else the
+    HTTP code and text to answer: 401 without a certificate, 403 with another one (a node's).
+
+    The clientAuth usage is the handshake's check: OpenSSL verifies a client's certificate for
+    the TLS-client purpose, so a serving certificate offered as a client one never gets here."""
+    if not peercert:
+        return 401, "a client certificate is required: the server's kubelet client\n"
+    name = common_name(peercert)
+    if name != KUBELET_CLIENT_CN:
+        return 403, (
+            f'the client certificate is for "{name}", not the server\'s kubelet client '
+            f'"{KUBELET_CLIENT_CN}"\n'
         )
-    if not claims.client_auth:
-        return "the client certificate is not for client authentication (no clientAuth usage)"
-    return None
-
-
-def serving_problem(claims: CertClaims, node_name: str) -> str | None:
-    """None when a verified server certificate is node `node_name`'s serving certificate."""
-    want = node_user(node_name)
-    if claims.common_name != want:
-        return f'the agent presented a certificate for "{claims.common_name}", not "{want}"'
-    if not claims.server_auth:
-        return "the agent's certificate is not for serving (no serverAuth usage)"
     return None

@@ -1,5 +1,6 @@
 """PURE: sign an agent's serving certificate request with the fleet CA, as Kubernetes' kubelet
-serving signer (kubernetes.io/kubelet-serving) does.
+serving signer (kubernetes.io/kubelet-serving) does, and read what a certificate claims (the
+proxy's check that an agent presented its node's serving certificate).
 
 The caller has already authenticated the node; this module trusts only that name. What the
 CSR asks for is mostly ignored: the subject is always CN `system:node:<node>`, O
@@ -13,6 +14,7 @@ asks for anything else is a CSRError naming what is wrong. Time is a parameter.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,6 +31,47 @@ EC_CURVES = (ec.SECP256R1, ec.SECP384R1)
 # Kubernetes' signer backdates notBefore by 5 minutes for clock skew, less for short
 # certificates (so that a short one is not mostly in the past)
 BACKDATE = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CertClaims:
+    """What a certificate says about its holder (nothing here is verified by itself)."""
+
+    common_name: str
+    organizations: tuple[str, ...]
+    server_auth: bool
+    client_auth: bool
+
+
+def claims_of(cert: x509.Certificate) -> CertClaims:
+    """The subject and extended key usage of a parsed certificate."""
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    orgs = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    try:
+        usages = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        usages = set()
+    return CertClaims(
+        common_name=str(cns[0].value) if cns else "",
+        organizations=tuple(str(o.value) for o in orgs),
+        server_auth=ExtendedKeyUsageOID.SERVER_AUTH in usages,
+        client_auth=ExtendedKeyUsageOID.CLIENT_AUTH in usages,
+    )
+
+
+def serving_problem(der: bytes, node_name: str) -> str | None:
+    """None when a (verified) DER certificate is node `node_name`'s serving certificate, else
+    why not."""
+    try:
+        claims = claims_of(x509.load_der_x509_certificate(der))
+    except ValueError as e:
+        return f"the agent's certificate does not parse: {e}"
+    want = node_user(node_name)
+    if claims.common_name != want:
+        return f'the agent presented a certificate for "{claims.common_name}", not "{want}"'
+    if not claims.server_auth:
+        return "the agent's certificate is not for serving (no serverAuth usage)"
+    return None
 
 
 class CSRError(ValueError):

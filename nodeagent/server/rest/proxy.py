@@ -28,7 +28,6 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from nodeagent.api.certs import claims_of_der, serving_problem
 from nodeagent.api.errors import (
     APIError,
     BadRequest,
@@ -46,6 +45,7 @@ from nodeagent.api.remotecommand import (
 )
 from nodeagent.api.remotecommand import exit_status as exit_status  # re-exported
 from nodeagent.server.auth import Attributes, authorize
+from nodeagent.server.certsigner import serving_problem
 from nodeagent.server.rest import keys
 from nodeagent.server.tls import KubeletClientFiles
 
@@ -155,14 +155,11 @@ def _node_bound(node_name: str) -> type[ssl.SSLObject]:
         def do_handshake(self) -> None:
             super().do_handshake()
             der = self.getpeercert(binary_form=True)
-            try:
-                problem = (
-                    "the agent presented no certificate"
-                    if der is None
-                    else serving_problem(claims_of_der(der), node_name)
-                )
-            except ValueError as e:
-                problem = f"the agent's certificate does not parse: {e}"
+            problem = (
+                "the agent presented no certificate"
+                if der is None
+                else serving_problem(der, node_name)
+            )
             if problem:
                 error = ssl.SSLCertVerificationError(problem)
                 error.verify_message = problem  # what a chain failure's message is in, too

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nodeagent.agent.http import no_container_answer
+from nodeagent.agent.containerapi import no_container_answer
 
 POD: dict[str, Any] = {
     "metadata": {"name": "nopull"},

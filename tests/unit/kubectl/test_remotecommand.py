@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nodeagent.agent.http import log_since
+from nodeagent.agent.containerapi import log_since
 from nodeagent.api import remotecommand as rc
 from nodeagent.server.rest.proxy import log_options_errors
 

@@ -11,8 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from nodeagent.api.certs import claims_of, serving_problem
-from nodeagent.server.certsigner import MAX_SANS, CSRError, sign_serving
+from nodeagent.server.certsigner import MAX_SANS, CSRError, claims_of, serving_problem, sign_serving
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 CA_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -56,8 +55,9 @@ def test_the_node_is_the_callers_whatever_the_csr_says() -> None:
     claims = claims_of(cert)
     assert (claims.common_name, claims.organizations) == ("system:node:n1", ("system:nodes",))
     assert (claims.server_auth, claims.client_auth) == (True, False)
-    assert serving_problem(claims, "n1") is None
-    assert serving_problem(claims, "n2") == (
+    der = cert.public_bytes(serialization.Encoding.DER)
+    assert serving_problem(der, "n1") is None
+    assert serving_problem(der, "n2") == (
         'the agent presented a certificate for "system:node:n1", not "system:node:n2"'
     )
     cert.verify_directly_issued_by(CA)
