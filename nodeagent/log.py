@@ -4,6 +4,9 @@
 installed (a dev tool, import-linter, brings it): 5.5 MiB of resident memory on every host for
 colours nobody sees in a journal. `import_structlog()` imports structlog with `rich` hidden, so
 structlog falls back to its own plain renderers; the command line calls it before anything else.
+
+Exceptions are rendered without local variables (no `show_locals` anywhere): see
+exceptions_without_locals().
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import importlib
 import logging
 import sys
 from types import ModuleType
+from typing import Any
 
 HIDDEN_FROM_STRUCTLOG = ("rich",)
 
@@ -32,6 +36,16 @@ def import_structlog() -> ModuleType:
             del sys.modules[name]
 
 
+def exceptions_without_locals() -> Any:
+    """structlog's dict tracebacks minus their default `show_locals=True`: a frame's local
+    variables can hold anything (the Authenticator with the admin token, a request body),
+    and a log line must never carry a secret. Frames keep file, line and function."""
+    import structlog
+
+    transformer = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+    return structlog.processors.ExceptionRenderer(transformer)
+
+
 def configure(*, level: str = "info", json: bool | None = None) -> None:
     """Configure structlog once per process; `json=None` picks JSON unless stderr is a tty."""
     import_structlog()
@@ -44,7 +58,7 @@ def configure(*, level: str = "info", json: bool | None = None) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     if use_json:
-        processors += [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        processors += [exceptions_without_locals(), structlog.processors.JSONRenderer()]
     else:
         processors += [
             structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)

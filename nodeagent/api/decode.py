@@ -1,5 +1,9 @@
 """Manifest text -> API objects: multi-document YAML or a JSON stream, `kind: List` flattened,
-and back to YAML/JSON. Pure: takes text, never paths.
+and back to YAML/JSON; and the one bounded YAML/JSON loader every request body goes through
+(load_yaml, load_json). Pure: takes text, never paths.
+
+Bounded as nodeagent.api.limits says: nesting past MAX_DEPTH and YAML aliases past Kubernetes'
+expansion budget are refused before they cost memory.
 
 Every failure is a DecodeError carrying source, line and column (1-based), printed as
 `FILE:LINE:COL: message`. Values that JSON cannot hold (YAML timestamps stay strings, binary,
@@ -13,6 +17,9 @@ import math
 from typing import Any
 
 import yaml
+
+from nodeagent.api import jsontext
+from nodeagent.api.limits import MAX_DEPTH, excessive_aliasing, json_too_deep, too_deep_message
 
 Obj = dict[str, Any]
 
@@ -34,13 +41,31 @@ class DecodeError(ValueError):
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader minus the implicit timestamp type (Kubernetes keeps times as strings)."""
+    """SafeLoader minus the implicit timestamp type (Kubernetes keeps times as strings), whose
+    composer refuses a document nested more than MAX_DEPTH levels before Python's own stack
+    would (the composer recurses once per level)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise DecodeError(
+                    too_deep_message(), source=self.name, line=mark.line + 1, column=mark.column + 1
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _mapping_key(key: Any, where: tuple[int, int], source: str) -> str:
@@ -60,7 +85,7 @@ def _no_duplicate_keys(node: yaml.MappingNode, source: str) -> None:
     never a silent override."""
     seen: set[str] = set()
     for key_node, _ in node.value:
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE:
             continue
         if key_node.value in seen:
             mark = key_node.start_mark
@@ -73,39 +98,85 @@ def _no_duplicate_keys(node: yaml.MappingNode, source: str) -> None:
         seen.add(key_node.value)
 
 
-def _plain(node: yaml.Node, loader: _Loader, source: str, seen: frozenset[int]) -> Any:
-    """A composed YAML node -> JSON-shaped Python value (no constructor surprises)."""
-    line, column = node.start_mark.line + 1, node.start_mark.column + 1
-    if id(node) in seen:
-        raise DecodeError("recursive alias", source=source, line=line, column=column)
-    if isinstance(node, yaml.MappingNode):
-        inner = seen | {id(node)}
-        _no_duplicate_keys(node, source)
-        loader.flatten_mapping(node)  # resolves `<<` merge keys (their keys may be overridden)
-        out: Obj = {}
+class _Expansion:
+    """Turns one composed YAML document into JSON-shaped values under Kubernetes' alias
+    budget. PyYAML composes an alias as the very node its anchor names, so a node met a
+    second time is an alias being expanded: everything decoded under it counts against the
+    budget (limits.excessive_aliasing), checked at every node, so a billion-laughs document
+    stops after a few thousand nodes instead of building its billion."""
+
+    def __init__(self, loader: _Loader, source: str) -> None:
+        self.loader = loader
+        self.source = source
+        self.met: set[int] = set()
+        self.open: set[int] = set()  # the collections being decoded: the way down to here
+        self.decoded = 0
+        self.aliased = 0
+
+    def _error(self, message: str, node: yaml.Node) -> DecodeError:
+        mark = node.start_mark
+        return DecodeError(message, source=self.source, line=mark.line + 1, column=mark.column + 1)
+
+    def value(self, node: yaml.Node, *, depth: int = 1, in_alias: bool = False) -> Any:
+        if id(node) in self.met:
+            in_alias = True
+        self.met.add(id(node))
+        self.decoded += 1
+        self.aliased += in_alias
+        if excessive_aliasing(decoded=self.decoded, aliased=self.aliased):
+            raise self._error("document contains excessive aliasing", node)
+        if depth > MAX_DEPTH:  # aliases nest anchors inside each other past the text's depth
+            raise self._error(too_deep_message(), node)
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return self._scalar(node)
+        if id(node) in self.open:
+            raise self._error("recursive alias", node)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, depth=depth, in_alias=in_alias)
+            return [self.value(i, depth=depth + 1, in_alias=in_alias) for i in node.value]
+        finally:
+            self.open.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, *, depth: int, in_alias: bool) -> Obj:
+        _no_duplicate_keys(node, self.source)
+        merged: Obj = {}
+        own: Obj = {}
+        where = (node.start_mark.line + 1, node.start_mark.column + 1)
         for key_node, value_node in node.value:
-            key = _mapping_key(_plain(key_node, loader, source, inner), (line, column), source)
-            out[key] = _plain(value_node, loader, source, inner)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        inner = seen | {id(node)}
-        return [_plain(item, loader, source, inner) for item in node.value]
-    value = loader.construct_object(node, deep=True)
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    raise DecodeError(
-        f"value {node.value!r} ({node.tag}) is not a JSON value",
-        source=source,
-        line=line,
-        column=column,
-    )
+            if key_node.tag == _MERGE:  # `<<: *base` or `<<: [*a, *b]`: the first one wins
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+                for source in reversed(sources):
+                    base = self.value(source, depth=depth, in_alias=in_alias)
+                    if not isinstance(base, dict):
+                        raise self._error("a merge key (<<) needs a mapping", source)
+                    merged.update(base)
+                continue
+            key = _mapping_key(
+                self.value(key_node, depth=depth + 1, in_alias=in_alias), where, self.source
+            )
+            own[key] = self.value(value_node, depth=depth + 1, in_alias=in_alias)
+        if not merged:
+            return own
+        merged.update(own)
+        return merged
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        value = self.loader.construct_object(node, deep=True)
+        if value is None or isinstance(value, bool | int | str):
+            return value
+        if isinstance(value, float) and math.isfinite(value):
+            return value
+        raise self._error(f"value {node.value!r} ({node.tag}) is not a JSON value", node)
 
 
 def _from_yaml(text: str, source: str) -> list[tuple[Any, int, int]]:
     try:
         loader = _Loader(text)
+        loader.name = source
     except yaml.reader.ReaderError as exc:
         line, column = _position_of(text, exc.position)
         raise DecodeError(
@@ -117,9 +188,8 @@ def _from_yaml(text: str, source: str) -> list[tuple[Any, int, int]]:
             node = loader.get_node()
             if node is not None:
                 mark = node.start_mark
-                docs.append(
-                    (_plain(node, loader, source, frozenset()), mark.line + 1, mark.column + 1)
-                )
+                value = _Expansion(loader, source).value(node)
+                docs.append((value, mark.line + 1, mark.column + 1))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -140,6 +210,8 @@ def _from_yaml(text: str, source: str) -> list[tuple[Any, int, int]]:
 
 
 def _from_json(text: str, source: str) -> list[tuple[Any, int, int]]:
+    if json_too_deep(text):
+        raise DecodeError(too_deep_message(), source=source)
     decoder = json.JSONDecoder(parse_constant=_no_constant)
     docs: list[tuple[Any, int, int]] = []
     pos = 0
@@ -202,6 +274,29 @@ def decode_documents(text: str, *, source: str = "<input>") -> list[Obj]:
             )
         objects.extend(_flatten(doc, source))
     return objects
+
+
+def load_yaml(text: str, *, source: str = "<input>") -> Any:
+    """The value of a YAML text of at most one document (None when empty), bounded as
+    decode_documents is: depth, alias budget, JSON values only, no duplicate keys."""
+    if "\x00" in text:
+        line, column = _position_of(text, text.index("\x00"))
+        raise DecodeError("NUL character in input", source=source, line=line, column=column)
+    docs = _from_yaml(text, source)
+    if len(docs) > 1:
+        line, column = docs[1][1:]
+        raise DecodeError("expected a single document", source=source, line=line, column=column)
+    return docs[0][0] if docs else None
+
+
+def load_json(data: bytes | str, *, source: str = "<input>") -> Any:
+    """The value of JSON `data`, its depth checked on the text before it is decoded."""
+    if json_too_deep(data):
+        raise DecodeError(too_deep_message(), source=source)
+    try:
+        return jsontext.loads(data)
+    except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
+        raise DecodeError(str(exc), source=source) from exc
 
 
 def _flatten(doc: Obj, source: str) -> list[Obj]:

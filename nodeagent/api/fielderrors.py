@@ -114,7 +114,11 @@ class Errors:
         )
 
     def wrong_type(self, path: str, value: Any, want: type) -> None:
-        self.invalid(path, _shown(value), f"must be {_TYPE_NAMES.get(want, want.__name__)}")
+        self.wrong_type_named(path, value, _TYPE_NAMES.get(want, want.__name__))
+
+    def wrong_type_named(self, path: str, value: Any, want: str) -> None:
+        """`path: Invalid value: <value>: must be <want>` ("an object", "a string", ...)."""
+        self.invalid(path, _shown(value), f"must be {want}")
 
     def nonnegative(self, path: str, value: Any) -> None:
         if isinstance(value, int) and not isinstance(value, bool) and value < 0:

@@ -19,6 +19,8 @@ from typing import Any, TypeVar, cast
 
 import orjson
 
+from nodeagent.api.limits import json_too_deep
+
 
 def dumpb(obj: Any) -> bytes:
     """Compact JSON bytes of `obj`."""
@@ -74,3 +76,42 @@ def loads(data: str | bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
+
+
+class _Pairs(dict[str, Any]):
+    """A decoded object that remembers the keys its text wrote more than once."""
+
+    twice: list[str]
+
+
+def _pairs(items: list[tuple[str, Any]]) -> _Pairs:
+    out = _Pairs()
+    out.twice = []
+    for key, value in items:
+        if key in out:
+            out.twice.append(key)
+        out[key] = value
+    return out
+
+
+def duplicate_fields(data: str | bytes) -> list[str]:
+    """Paths (`metadata.name`, `spec.containers[0].image`) of the keys JSON `data` writes
+    twice in one object: orjson keeps the last silently, as Go does, and kube-apiserver's
+    strict decoding reports them. Nothing for text that is not JSON or nests too deep: the
+    decoder that reads the body says what is wrong with it."""
+    if json_too_deep(data):
+        return []
+    try:
+        root = json.loads(data, object_pairs_hook=_pairs)
+    except ValueError:  # json.JSONDecodeError, UnicodeDecodeError
+        return []
+    found: list[str] = []
+    pending: list[tuple[str, Any]] = [("", root)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, _Pairs):
+            found += [f"{path}.{k}" if path else k for k in value.twice]
+            pending += [(f"{path}.{k}" if path else k, v) for k, v in value.items()]
+        elif isinstance(value, list):
+            pending += [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    return sorted(found)

@@ -5,6 +5,10 @@ touches `original`. Strategic merge patch follows apimachinery's strategicpatch 
 merge keys come from the Go struct tags (a table below, rules as data), and the directives
 `$patch`, `$setElementOrder/`, `$retainKeys` and `$deleteFromPrimitiveList/` are honoured.
 Server-side apply is a strategic merge of the applied fields (no managedFields, no conflicts).
+
+Bounded as kube-apiserver bounds patches (nodeagent.api.limits): at most 10,000 JSON-patch
+operations (413), `copy` operations adding at most 3 MiB (422), a patched object no larger
+than a request body may be (413); bodies through the bounded loaders of nodeagent.api.decode.
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
-
-from nodeagent.api import jsontext
-from nodeagent.api.errors import BadRequest, Invalid, UnsupportedMediaType
+from nodeagent.api import jsontext, limits
+from nodeagent.api.decode import DecodeError, load_json, load_yaml
+from nodeagent.api.errors import (
+    BadRequest,
+    Invalid,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
+from nodeagent.api.typecheck import check_types
 
 Obj = dict[str, Any]
 
@@ -87,6 +96,13 @@ def apply_patch(original: Obj, body: bytes, content_type: str, *, kind: str) -> 
     result = apply(jsontext.clone(original), body, kind)
     if not isinstance(result, dict):
         raise BadRequest("the patch did not produce an object")
+    meta = original.get("metadata")
+    check_types(result, name=str(meta.get("name") or "") if isinstance(meta, dict) else "")
+    size = len(jsontext.dumpb(result))
+    if size > limits.MAX_BODY_BYTES:  # what a create or update could not have sent
+        raise RequestEntityTooLarge(
+            f"the patched object is {size} bytes: the limit is {limits.MAX_BODY_BYTES}"
+        )
     return result
 
 
@@ -95,8 +111,8 @@ def apply_patch(original: Obj, body: bytes, content_type: str, *, kind: str) -> 
 
 def _decode_json(body: bytes) -> Any:
     try:
-        return jsontext.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+        return load_json(body, source="patch")
+    except DecodeError as exc:
         raise BadRequest(f"error decoding patch: {exc}") from exc
 
 
@@ -150,8 +166,9 @@ def _merge_map(original: Obj, patch: Obj) -> Obj:
     if retain is not None:
         if not isinstance(retain, list):
             raise BadRequest(f"invalid patch: {RETAIN_KEYS} must be a list, got {retain!r}")
+        kept = {_hashable(k) for k in retain}
         for key in list(original):
-            if key not in retain:
+            if key not in kept:
                 del original[key]
 
     orders: dict[str, list[Any]] = {}
@@ -166,7 +183,8 @@ def _merge_map(original: Obj, patch: Obj) -> Obj:
                 raise BadRequest(f"invalid patch: {key} must be a list")
             current = original.get(field)
             if isinstance(current, list):
-                original[field] = [item for item in current if item not in value]
+                gone = {_hashable(v) for v in value}
+                original[field] = [item for item in current if _hashable(item) not in gone]
 
     for key, value in patch.items():
         if key.startswith("$"):
@@ -201,7 +219,8 @@ def _merge_list(field: str, original: list[Any], patch: list[Any], order: list[A
         values = [item for item in patch if not _is_directive_only(item)]
         if field not in MERGE_PRIMITIVE_LISTS or len(values) < len(patch):
             return _strip_directives(values)  # replaced whole (also on `$patch: replace`)
-        merged = list(original) + [item for item in values if item not in original]
+        have = {_hashable(item) for item in original}
+        merged = list(original) + [item for item in values if _hashable(item) not in have]
     if order is not None:
         merged = _reorder(field, merged, order, original)
     return merged
@@ -220,31 +239,40 @@ def _key_of(field: str, merge_key: str, item: Obj) -> Any:
     return item[merge_key]
 
 
+def _hashable(value: Any) -> Any:
+    """A dict key standing for `value` under ==: the scalar itself, else its JSON text. Lists
+    are matched through dicts of these, never by scanning (a patch of 100,000 list items
+    would otherwise cost 10^10 comparisons)."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return ("\x00json", jsontext.dumps(value))
+
+
+_GONE = object()
+
+
 def _merge_keyed_list(
     field: str, merge_key: str, original: list[Any], patch: list[Obj]
 ) -> list[Any]:
     if any(item.get(DIRECTIVE) == "replace" for item in patch):
         return [_strip_directives(item) for item in patch if DIRECTIVE not in item]
     result = list(original)
+    where: dict[Any, list[int]] = {}  # merge key -> positions in result, in order
+    for i, old in enumerate(result):
+        if isinstance(old, dict):
+            where.setdefault(_hashable(old.get(merge_key)), []).append(i)
     for item in patch:
-        key = _key_of(field, merge_key, item)
-        index = next(
-            (
-                i
-                for i, old in enumerate(result)
-                if isinstance(old, dict) and old.get(merge_key) == key
-            ),
-            None,
-        )
+        key = _hashable(_key_of(field, merge_key, item))
         if item.get(DIRECTIVE) == "delete":
-            result = [
-                old for old in result if not (isinstance(old, dict) and old.get(merge_key) == key)
-            ]
-        elif index is None:
-            result.append(_merge_map({}, item))
+            for i in where.pop(key, []):
+                result[i] = _GONE
+        elif key in where:
+            first = where[key][0]
+            result[first] = _merge_map(result[first], item)
         else:
-            result[index] = _merge_map(result[index], item)
-    return result
+            where[key] = [len(result)]
+            result.append(_merge_map({}, item))
+    return [item for item in result if item is not _GONE]
 
 
 def _reorder(field: str, merged: list[Any], order: list[Any], original: list[Any]) -> list[Any]:
@@ -253,26 +281,31 @@ def _reorder(field: str, merged: list[Any], order: list[Any], original: list[Any
     merge_key = MERGE_KEYS.get(field)
 
     def ident(item: Any) -> Any:
-        return item.get(merge_key) if merge_key and isinstance(item, dict) else item
+        return _hashable(item.get(merge_key) if merge_key and isinstance(item, dict) else item)
 
-    wanted = [ident(o) for o in order]
-    live = [ident(o) for o in original]
-    in_patch = [item for item in merged if ident(item) in wanted]
-    in_patch.sort(key=lambda item: wanted.index(ident(item)))
+    wanted: dict[Any, int] = {}
+    for i, o in enumerate(order):
+        wanted.setdefault(ident(o), i)
+    live: dict[Any, int] = {}
+    for i, o in enumerate(original):
+        live.setdefault(ident(o), i)
+    in_patch = sorted(
+        (item for item in merged if ident(item) in wanted), key=lambda item: wanted[ident(item)]
+    )
     server_only = [item for item in merged if ident(item) not in wanted]
 
     def live_index(item: Any) -> int:
-        key = ident(item)
-        return live.index(key) if key in live else -1
+        return live.get(ident(item), -1)
 
-    result = list(in_patch)
-    position = 0
+    result: list[Any] = []
+    taken = 0
     for item in server_only:
         mine = live_index(item)
-        while position < len(result) and live_index(result[position]) <= mine:
-            position += 1
-        result.insert(position, item)
-        position += 1
+        while taken < len(in_patch) and live_index(in_patch[taken]) <= mine:
+            result.append(in_patch[taken])
+            taken += 1
+        result.append(item)
+    result.extend(in_patch[taken:])
     return result
 
 
@@ -293,11 +326,16 @@ def _apply_strategic(original: Obj, body: bytes, kind: str) -> Obj:
 # ---------------------------------------------------------------- server-side apply
 
 
-def _apply_apply(original: Obj, body: bytes, kind: str) -> Obj:
+def decode_applied(body: bytes) -> Any:
+    """The applied configuration of an apply patch, through the bounded YAML loader."""
     try:
-        applied = yaml.safe_load(body.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        return load_yaml(body.decode("utf-8"), source="patch")
+    except (UnicodeDecodeError, DecodeError) as exc:
         raise BadRequest(f"error decoding YAML: {exc}") from exc
+
+
+def _apply_apply(original: Obj, body: bytes, kind: str) -> Obj:
+    applied = decode_applied(body)
     if not isinstance(applied, dict):
         raise BadRequest("the applied configuration must be an object")
     if applied.get("kind") != kind:
@@ -390,7 +428,24 @@ def _remove(doc: Any, path: str) -> Any:
     return doc
 
 
-def _operation(doc: Any, op: Obj) -> Any:
+class _CopyBudget:
+    """The bytes `copy` operations have added so far, against MAX_JSON_PATCH_COPY_BYTES
+    (json-patch's AccumulatedCopySizeLimit, which kube-apiserver sets to 3 MiB): each copy is
+    measured before it is made, so doubling a value 25 times stops at the limit."""
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    def take(self, value: Any) -> None:
+        self.used += len(jsontext.dumpb(value))
+        if self.used > limits.MAX_JSON_PATCH_COPY_BYTES:
+            raise Invalid(
+                "Unable to complete the copy, the accumulated size increase of copy is "
+                f"{self.used}, exceeding the limit {limits.MAX_JSON_PATCH_COPY_BYTES}"
+            )
+
+
+def _operation(doc: Any, op: Obj, budget: _CopyBudget) -> Any:
     kind = op.get("op")
     path = op.get("path")
     if not isinstance(path, str):
@@ -415,7 +470,9 @@ def _operation(doc: Any, op: Obj) -> Any:
         value = _get(doc, source)
         return _add(_remove(doc, source), path, value)
     if kind == "copy":
-        return _add(doc, path, jsontext.clone(_get(doc, need("from"))))
+        value = _get(doc, need("from"))
+        budget.take(value)
+        return _add(doc, path, jsontext.clone(value))
     if kind == "test":
         if _get(doc, path) != need("value"):
             raise Invalid(f"jsonpatch: test operation failed at {path!r}")
@@ -427,9 +484,15 @@ def _apply_json_patch(original: Obj, body: bytes, kind: str) -> Obj:
     ops = _decode_json(body)
     if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):
         raise BadRequest("a JSON patch must be a list of operation objects")
+    if len(ops) > limits.MAX_JSON_PATCH_OPERATIONS:
+        raise RequestEntityTooLarge(
+            "The allowed maximum operations in a JSON patch is "
+            f"{limits.MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}"
+        )
     doc: Any = original
+    budget = _CopyBudget()
     for op in ops:
-        doc = _operation(doc, op)
+        doc = _operation(doc, op, budget)
     if not isinstance(doc, dict):
         raise Invalid("jsonpatch: the result is not an object")
     return doc

@@ -58,8 +58,8 @@ KNOWN_TOKENS_MAX = 20_000
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Authenticator:
-    admin_token: str
-    join_secret: str
+    admin_token: str = field(repr=False)
+    join_secret: str = field(repr=False)
     # valid node tokens already verified -> their user (an HMAC per request is the cost this
     # saves; kube-apiserver caches token authentication too). Only valid tokens are kept.
     _known: dict[str, User] = field(default_factory=dict, compare=False, repr=False)

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import structlog
-import yaml
 
 from nodeagent.api import jsontext
 from nodeagent.api.errors import (
@@ -377,12 +376,7 @@ class StoreRegistry:
     async def _apply_create(
         self, r: Resource, ns: str, name: str, body: bytes, admit: Admit | None
     ) -> Obj:
-        try:
-            obj = yaml.safe_load(body.decode())
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"error decoding YAML: {exc}") from exc
-        if not isinstance(obj, dict):
-            raise BadRequest("the body of an apply patch must be an object")
+        obj = apply_patch({}, body, APPLY_PATCH, kind=r.kind)  # decoded, typed, bounded
         meta = meta_of(obj)
         if meta.get("name", name) != name:
             raise BadRequest("the name of the object does not match the name on the URL")

@@ -20,6 +20,7 @@ from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
 from nodeagent.api.decode import DecodeError, decode_documents
 from nodeagent.api.defaults import default_daemonset, default_pod
 from nodeagent.api.hashing import spec_hash, static_pod_uid
+from nodeagent.api.limits import MAX_MANIFEST_BYTES
 from nodeagent.api.naming import static_pod_name
 from nodeagent.api.scheduling import add_daemonset_tolerations, node_should_run
 from nodeagent.api.validation import validate_object, validate_pod
@@ -121,6 +122,15 @@ def parse_manifest(
     return Parsed(pods=tuple(pods), skipped=tuple(skipped))
 
 
+def _read_manifest(path: Path) -> str:
+    """The file's text; OSError past MAX_MANIFEST_BYTES (kubelet's maxConfigLength)."""
+    with path.open("rb") as f:
+        data = f.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise OSError(f"the file is larger than {MAX_MANIFEST_BYTES} bytes")
+    return data.decode("utf-8")
+
+
 @dataclass(slots=True, kw_only=True)
 class DirectorySource:
     """Reads the manifest directory; keeps each file's last good pods."""
@@ -152,7 +162,7 @@ class DirectorySource:
                 continue
             seen.add(origin)
             try:
-                text = path.read_text(encoding="utf-8")
+                text = _read_manifest(path)
             except (OSError, UnicodeDecodeError) as e:
                 rejected.append(self._reject(origin, (f"{origin}: cannot read: {e}",)))
                 continue

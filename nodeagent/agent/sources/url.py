@@ -15,10 +15,21 @@ import structlog
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.sources.file import parse_manifest
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
+from nodeagent.api.limits import MAX_MANIFEST_BYTES
 
 log = structlog.get_logger()
 Obj = dict[str, Any]
 LOUD_FAILURES = 3  # warnings before failures drop to debug (kubelet http.go failureLogs)
+
+
+async def _read_at_most(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or ClientPayloadError past `limit` bytes (kubelet's maxConfigLength)."""
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise aiohttp.ClientPayloadError(f"the manifest is larger than {limit} bytes")
+    return bytes(body)
 
 
 async def run_url_source(
@@ -45,7 +56,7 @@ async def run_url_source(
                         new_body = body
                     else:
                         resp.raise_for_status()
-                        new_body = await resp.read()
+                        new_body = await _read_at_most(resp, MAX_MANIFEST_BYTES)
                         etag = resp.headers.get("ETag")
                 failures = 0
                 if new_body != body and new_body is not None:

@@ -71,8 +71,14 @@ async def errors_middleware(
         err = MethodNotAllowed("the server does not allow this method on the requested resource")
     except web.HTTPException:
         raise
-    except Exception:
-        log.exception("request_failed", method=request.method, path=request.path)
+    except Exception as exc:  # a bug: one log line naming it (frames without locals), a 500
+        log.exception(
+            "request_failed",
+            method=request.method,
+            path=request.path,
+            error_type=type(exc).__name__,
+            error=str(exc)[:500],
+        )
         err = APIError("an error on the server has prevented the request from succeeding")
     return respond(err.status_body(), status=err.code)
 

@@ -13,10 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from nodeagent.api import jsontext, schema
+from nodeagent.api import jsontext, protobuf, schema
 from nodeagent.api.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
 from nodeagent.api.paging import page_request, take_page
 from nodeagent.api.patch import APPLY_PATCH
+from nodeagent.api.typecheck import check_types, type_errors
 from nodeagent.server import apicore
 from nodeagent.server.auth import Attributes, User, authorize
 from nodeagent.server.registry import StoreRegistry
@@ -25,6 +26,7 @@ from nodeagent.server.rest import keys
 from nodeagent.server.rest.admission import admission_for
 from nodeagent.server.rest.request import (
     PATCH_TYPES,
+    YAML_TYPES,
     Call,
     Target,
     decode_object,
@@ -32,6 +34,7 @@ from nodeagent.server.rest.request import (
     include_object,
     int_param,
     media_type,
+    resource_version,
     verb_of,
     wants_table,
 )
@@ -73,6 +76,8 @@ def handler_for(target: Target) -> Handler:
             name=request.match_info.get("name", ""),
         )
         request[keys.CALL] = call
+        if verb in ("get", "list", "watch"):
+            resource_version(request)  # a bad one is 400 before anything is read
         return await VERBS[verb](request, call)
 
     return handle
@@ -127,16 +132,27 @@ async def authorize_call(
         raise error
 
 
-def check_fields(request: web.Request, obj: Obj) -> list[str]:
-    """fieldValidation: Strict -> 400 on unknown fields, Warn (the default) -> warnings."""
+def check_fields(request: web.Request, obj: Obj | None, body: bytes = b"") -> list[str]:
+    """fieldValidation: Strict -> 400 on unknown or duplicate fields, Warn (the default) ->
+    warnings. `body` is the JSON text (if any) whose duplicate keys are looked for; YAML
+    refuses duplicate keys whatever the mode (as Kubernetes' YAML decoder does)."""
     mode = request.query.get("fieldValidation", "Warn")
     if mode == "Ignore":
         return []
-    unknown = schema.unknown_fields(obj)
-    messages = [f'unknown field "{f}"' for f in unknown]
-    if unknown and mode == "Strict":
+    messages = [f'unknown field "{f}"' for f in schema.unknown_fields(obj)] if obj else []
+    if body and media_type(request) not in (*YAML_TYPES, APPLY_PATCH, protobuf.MEDIA_TYPE):
+        messages += [f'duplicate field "{f}"' for f in jsontext.duplicate_fields(body)]
+    if messages and mode == "Strict":
         raise BadRequest("strict decoding error: " + ", ".join(messages))
     return messages
+
+
+def decode_body(request: web.Request, call: Call, body: bytes) -> tuple[Obj, list[str]]:
+    """A create or update body: decoded (bounded), every field of the right JSON type (422
+    naming each one), and the fieldValidation warnings."""
+    obj = decode_object(body, media_type(request))
+    check_types(obj, name=call.name)
+    return obj, check_fields(request, obj, body)
 
 
 def _now() -> float:
@@ -211,8 +227,7 @@ def _pinned_name(field_selector: str | None) -> str | None:
 
 async def create(request: web.Request, call: Call) -> web.StreamResponse:
     r = call.target.resource
-    obj = decode_object(await request.read(), media_type(request))
-    warnings = check_fields(request, obj)
+    obj, warnings = decode_body(request, call, await request.read())
     if r.namespaced:
         obj.setdefault("metadata", {}).setdefault("namespace", call.namespace)
     await authorize_call(request, call, obj=obj)
@@ -227,8 +242,7 @@ async def create(request: web.Request, call: Call) -> web.StreamResponse:
 
 async def update(request: web.Request, call: Call) -> web.StreamResponse:
     r = call.target.resource
-    obj = decode_object(await request.read(), media_type(request))
-    warnings = check_fields(request, obj)
+    obj, warnings = decode_body(request, call, await request.read())
     meta = obj.setdefault("metadata", {})
     if meta.get("name", call.name) != call.name:
         raise BadRequest(
@@ -262,10 +276,11 @@ async def patch(request: web.Request, call: Call) -> web.StreamResponse:
     body = await request.read()
     await authorize_call(request, call)
     registry = registry_of(request)
+    duplicates = check_fields(request, None, body)  # in the patch's own text
     warnings: list[str] = []
 
     def unknown_fields(patched: Obj) -> None:  # on the object the registry is about to write
-        warnings[:] = check_fields(request, patched)
+        warnings[:] = duplicates + check_fields(request, patched)
 
     wanted = request.query.get("fieldValidation", "Warn") != "Ignore"
     sub: Subresource = "status" if call.target.subresource == "status" else ""
@@ -289,6 +304,12 @@ def delete_options(request: web.Request, body: bytes) -> Obj:
     opts: Obj = {}
     if body.strip():
         opts = decode_object(body, media_type(request))
+        errors = type_errors(opts, "DeleteOptions")
+        if errors:
+            text = "; ".join(str(e) for e in errors)
+            raise BadRequest(
+                f"DeleteOptions is invalid: {text}", kind="DeleteOptions", causes=errors
+            )
     for name in ("propagationPolicy",):
         if name in request.query and name not in opts:
             opts[name] = request.query[name]

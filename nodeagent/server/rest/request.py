@@ -10,16 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from aiohttp import web
 
-from nodeagent.api import jsontext, protobuf
-from nodeagent.api.errors import BadRequest, UnsupportedMediaType
+from nodeagent.api import limits, protobuf
+from nodeagent.api.decode import DecodeError, load_json, load_yaml
+from nodeagent.api.errors import BadRequest, FieldError, UnsupportedMediaType
 from nodeagent.api.resources import Resource
 
 Obj = dict[str, Any]
 
-MAX_BODY_BYTES = 3 * 1024 * 1024
+MAX_BODY_BYTES = limits.MAX_BODY_BYTES
 
 PATCH_TYPES = (
     "application/merge-patch+json",
@@ -91,6 +91,21 @@ def int_param(request: web.Request, name: str) -> int | None:
         raise BadRequest(f"invalid value for {name}: {raw!r}: must be an integer") from None
 
 
+def resource_version(request: web.Request) -> str:
+    """The resourceVersion parameter of a read: "" or a version number (BadRequest otherwise;
+    kube-apiserver answers 500 there today, kubernetes/kubernetes#139485)."""
+    raw = request.query.get("resourceVersion", "")
+    if raw and not (raw.isascii() and raw.isdigit() and int(raw) < 2**63):
+        error = FieldError(
+            field="resourceVersion",
+            type="Invalid value",
+            value=raw,
+            detail="must be a non-negative integer",
+        )
+        raise BadRequest(str(error), causes=[error])
+    return raw
+
+
 def media_type(request: web.Request) -> str:
     return request.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
 
@@ -112,13 +127,13 @@ def decode_object(body: bytes, content_type: str) -> Obj:
             ) from exc
     elif content_type in YAML_TYPES:
         try:
-            value = yaml.safe_load(body.decode())
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            value = load_yaml(body.decode(), source="body")
+        except (DecodeError, UnicodeDecodeError) as exc:
             raise BadRequest(f"error decoding YAML: {exc}") from exc
     elif content_type in JSON_TYPES or content_type.endswith("+json"):
         try:
-            value = jsontext.loads(body or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
+            value = load_json(body or b"null", source="body")
+        except DecodeError as exc:
             raise BadRequest(f"error decoding JSON: {exc}") from exc
     else:
         raise UnsupportedMediaType(

@@ -21,7 +21,14 @@ from aiohttp import web
 from nodeagent.api import jsontext
 from nodeagent.api.errors import APIError
 from nodeagent.server.rest import keys
-from nodeagent.server.rest.request import Call, flag, include_object, int_param, wants_table
+from nodeagent.server.rest.request import (
+    Call,
+    flag,
+    include_object,
+    int_param,
+    resource_version,
+    wants_table,
+)
 from nodeagent.server.rest.tables import render_table
 from nodeagent.server.store.protocol import WatchEvent
 
@@ -129,17 +136,11 @@ async def serve_watch(request: web.Request, call: Call) -> web.StreamResponse:
     fields = request.query.get("fieldSelector")
     if call.name:  # a watch on one object (old-style /watch paths are not served)
         fields = f"metadata.name={call.name}" + (f",{fields}" if fields else "")
-    rv_param = request.query.get("resourceVersion", "")
+    rv_param = resource_version(request)
     send_initial = request.query.get("sendInitialEvents")
     timeout = int_param(request, "timeoutSeconds")
     initial = flag(request, "sendInitialEvents") or (rv_param in ("", "0") and send_initial is None)
-    if not initial and rv_param not in ("", "0"):
-        try:
-            since: int | None = int(rv_param)
-        except ValueError:
-            raise APIError(f"invalid resource version: {rv_param!r}") from None
-    else:
-        since = None
+    since = int(rv_param) if not initial and rv_param not in ("", "0") else None
     # Validate selectors (400) before the 200 goes out.
     items: list[Obj] = []
     if initial:
