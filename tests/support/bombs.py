@@ -45,16 +45,13 @@ def deep_yaml_block(depth: int = 10_000) -> bytes:
     return b"x:\n" + b"- " * depth + b"x\n"
 
 
-def copy_amplification(*, copies: int = 25, seed_bytes: int = 1024) -> bytes:
+def copy_amplification(
+    *, copies: int = 25, seed_bytes: int = 1024, at: str = "/metadata/annotations"
+) -> bytes:
     """A JSON patch of one add and `copies` copy operations, each copying everything added so
     far: the object doubles with every copy (25 copies of 1 KiB is 32 GiB)."""
-    ops: list[dict[str, object]] = [
-        {"op": "add", "path": "/metadata/annotations", "value": {"seed": "x" * seed_bytes}}
-    ]
-    ops += [
-        {"op": "copy", "from": "/metadata/annotations", "path": f"/metadata/annotations/c{i}"}
-        for i in range(copies)
-    ]
+    ops: list[dict[str, object]] = [{"op": "add", "path": at, "value": {"seed": "x" * seed_bytes}}]
+    ops += [{"op": "copy", "from": at, "path": f"{at}/c{i}"} for i in range(copies)]
     return json.dumps(ops).encode()
 
 

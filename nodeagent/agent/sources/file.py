@@ -23,6 +23,7 @@ from nodeagent.api.hashing import spec_hash, static_pod_uid
 from nodeagent.api.limits import MAX_MANIFEST_BYTES
 from nodeagent.api.naming import static_pod_name
 from nodeagent.api.scheduling import add_daemonset_tolerations, node_should_run
+from nodeagent.api.typecheck import type_errors
 from nodeagent.api.validation import validate_object, validate_pod
 
 log = structlog.get_logger()
@@ -96,6 +97,10 @@ def parse_manifest(
     skipped: list[str] = []
     for index, doc in enumerate(docs):
         kind = doc.get("kind")
+        wrong_types = type_errors(doc)  # before defaulting, which reads the fields it needs
+        if wrong_types and kind in ("Pod", "DaemonSet"):
+            errors += _errors(origin, wrong_types)
+            continue
         if kind == "DaemonSet":
             doc = default_daemonset(doc)
             ds_errors = validate_object(doc)
