@@ -147,6 +147,10 @@ async def _target(request: web.Request) -> tuple[str, str, str, str]:
     return agent_address(node), node_name, name, container
 
 
+class NotTheNode(ssl.SSLCertVerificationError):
+    """The agent's certificate is valid but not the pod's node's serving certificate."""
+
+
 def _node_bound(node_name: str) -> type[ssl.SSLObject]:
     """An SSLObject class whose handshake also fails unless the peer's (already verified)
     certificate is `node_name`'s serving certificate."""
@@ -161,8 +165,8 @@ def _node_bound(node_name: str) -> type[ssl.SSLObject]:
                 else serving_problem(der, node_name)
             )
             if problem:
-                error = ssl.SSLCertVerificationError(problem)
-                error.verify_message = problem  # what a chain failure's message is in, too
+                error = NotTheNode(problem)
+                error.verify_message = problem  # where a chain failure's reason is, too
                 raise error
 
     return NodeSSLObject
@@ -183,8 +187,13 @@ def _unreachable(node_name: str, address: str, exc: aiohttp.ClientError) -> Serv
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         why = exc.certificate_error
         reason = getattr(why, "verify_message", "") or str(why)
-        return ServiceUnavailable(
-            f"the agent at {address} is not node {node_name}'s: TLS verification failed: {reason}"
+        if isinstance(why, NotTheNode):
+            return ServiceUnavailable(
+                f"the agent at {address} is not node {node_name}'s: TLS verification failed: "
+                f"{reason}"
+            )
+        return ServiceUnavailable(  # another CA, expired, not for serving
+            f"the agent of node {node_name} at {address} failed TLS verification: {reason}"
         )
     if isinstance(exc, aiohttp.ClientSSLError):
         return ServiceUnavailable(

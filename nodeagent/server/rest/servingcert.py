@@ -63,9 +63,11 @@ def _invalid(detail: str, value: str = "") -> Invalid:
     field, _, why = detail.partition(": ")
     error = FieldError(field=field, type="Invalid value", value=value, detail=why or detail)
     return Invalid(
-        f'{REQUEST_KIND} is invalid: {error}', kind=REQUEST_KIND, group="nodeagent.io",
+        f"{REQUEST_KIND} is invalid: {error}",
+        kind=REQUEST_KIND,
+        group="nodeagent.io",
         causes=[error],
-    )  # fmt: skip
+    )
 
 
 def csr_pem_of(body: Obj) -> bytes:

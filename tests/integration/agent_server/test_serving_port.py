@@ -274,7 +274,8 @@ async def _pod_log(srv: ServerInfo, pod: str) -> tuple[int, Obj | str]:
 async def test_the_proxy_requires_the_pods_node_certificate(tmp_path: Path) -> None:
     """kubectl logs through the server reaches n1's agent; a node whose status names n1's
     agent's address gets a 503 saying the agent there is not its own (node-a cannot stand in
-    for node-b); a node whose agent has no serving port yet: a 503 naming the node."""
+    for node-b); an agent with a certificate of another fleet's CA: a 503 naming the TLS
+    failure; a node whose agent has no serving port yet: a 503 naming the node."""
     async with running_server(tmp_path / "data") as srv:
         one = await _fake_agent(srv, "n1", tmp_path / "a1")
         two = await _fake_agent(srv, "n2", tmp_path / "a2")
@@ -288,6 +289,16 @@ async def test_the_proxy_requires_the_pods_node_certificate(tmp_path: Path) -> N
             assert status["reason"] == "ServiceUnavailable"
             assert "is not node n2's: TLS verification failed" in status["message"]
             assert '"system:node:n1", not "system:node:n2"' in status["message"]
+        async with (
+            running_server(tmp_path / "other") as other,  # another fleet: another CA
+            serving_port(other, two.app_, node="n2", state_dir=tmp_path / "n2") as port,
+        ):
+            await _advertise(srv, "n2", port)
+            code, status = await _pod_log(srv, "web-n2")
+            assert code == 503
+            assert isinstance(status, dict)
+            assert "the agent of node n2 at 127.0.0.1:" in status["message"]
+            assert "failed TLS verification: " in status["message"]  # OpenSSL's reason follows
         await _advertise(srv, "n2", 0)
         code, status = await _pod_log(srv, "web-n2")
         assert code == 503
