@@ -37,6 +37,7 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
         {"agents": (50,), "per_process": 50, "seconds": 3.0},
     ),
     "pressure": ("bench.pressure_bench", {"runs": 5}, {"runs": 1}),
+    "audit": ("bench.audit_bench", {"batches": 50, "writes": 500}, {"batches": 2, "writes": 5}),
     "footprint": (
         "bench.footprint_bench",
         {"seconds": 60.0, "pods": 20},

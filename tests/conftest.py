@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: a private podman API service and a busybox image in it.
+"""Shared pytest fixtures: a private podman API service and a busybox image in it; and the
+guard that fails the session when a test server's token shows up in a log (support/leaks.py).
 
 Others add fixtures here; keep each one small and session-scoped where it is safe.
 """
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import leaks
 from tests.support.podman import PodmanService, busybox_image
 from tests.support.registry import LocalRegistry
 
@@ -54,3 +56,29 @@ def puller(
     if ids:
         service.podman("rm", "-f", "-t", "0", *ids, check=False)
     service.stop()
+
+
+_LEAKS: list[str] = []  # "where: what kinds of secret", gathered as tests end
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Each test's captured output (in-process servers and agents log there) holds no token."""
+    for section, text in report.sections:
+        if not section.endswith(report.when):  # a later phase's report repeats earlier sections
+            continue
+        kinds = leaks.leaks_in(text)
+        if kinds:
+            _LEAKS.append(f"{report.nodeid} ({section}): {', '.join(kinds)}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Nor does any log file a server or agent process wrote; a find fails the session."""
+    found = _LEAKS + [f"{p}: {', '.join(k)}" for p, k in leaks.leaks_in_files().items()]
+    if not found:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "tokens found in logs", red=True)
+        for line in found:
+            reporter.write_line(line)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

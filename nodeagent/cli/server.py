@@ -85,6 +85,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default 8760h, one year)",
     )
     parser.add_argument("--log-level", default="info", help="debug, info, warning or error")
+    _add_audit_arguments(parser)
+
+
+def _add_audit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--audit-log-path",
+        default=None,
+        help="the audit log of writes, one JSON line each (default DATA_DIR/audit.log; "
+        "'-' for standard output, '' for none)",
+    )
+    parser.add_argument(
+        "--audit-log-maxsize",
+        type=int,
+        default=100,
+        help="MiB at which the audit log is rotated (default 100; 0: never)",
+    )
+    parser.add_argument(
+        "--audit-log-maxbackup",
+        type=int,
+        default=10,
+        help="how many rotated audit logs to keep (default 10)",
+    )
+    parser.add_argument(
+        "--audit-log-maxage",
+        type=int,
+        default=0,
+        help="days after which a rotated audit log is removed (default 0: no age limit)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
             etcd_certfile=args.etcd_certfile,
             etcd_keyfile=args.etcd_keyfile,
             cluster_signing_duration=args.cluster_signing_duration,
+            audit_log_path=args.audit_log_path,
+            audit_log_maxsize=args.audit_log_maxsize,
+            audit_log_maxbackup=args.audit_log_maxbackup,
+            audit_log_maxage=args.audit_log_maxage,
         )
     except SettingsError as exc:
         print(f"nodeagent server: {exc}", file=sys.stderr)

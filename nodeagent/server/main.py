@@ -4,7 +4,8 @@
 kubeconfig) while the server runs inside the caller's event loop (all-in-one, tests);
 `run_server(settings)` runs it until SIGTERM/SIGINT or until a root task dies (exit 1).
 On every start DIR/admin.kubeconfig is (re)written; DIR/admin-token and DIR/node-token (the
-join secret) are made once, as are the fleet CA and the kubelet-client identity (tls.py).
+join secret) are made once, as are the fleet CA and the kubelet-client identity (tls.py); writes
+are recorded in the audit log (DIR/audit.log by default).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aiohttp import web
 
 from nodeagent.privatefiles import ensure_private_dir, tighten_file, write_private
 from nodeagent.sdnotify import Notifier, keep_watchdog
+from nodeagent.server.auditlog import MIB, AuditLog, open_audit_log
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.cascade import run_collector
 from nodeagent.server.controllers.leaderelection import Timings
@@ -36,6 +38,7 @@ from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.registry_protocol import Registry
 from nodeagent.server.rest import keys, proxy, servingcert
 from nodeagent.server.rest.app import make_app
+from nodeagent.server.rest.audit import AUDIT_LOG
 from nodeagent.server.settings import ServerSettings
 from nodeagent.server.storeopen import open_store, report_health
 from nodeagent.server.tls import (
@@ -168,6 +171,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
     runner: web.AppRunner | None = None
     tasks: list[asyncio.Task[None]] = []
     exits = contextlib.ExitStack()
+    audit_log: AuditLog | None = None
     try:
         registry = StoreRegistry(store)
         await registry.ensure_namespaces()
@@ -179,6 +183,14 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         )
         app[proxy.KUBELET_CLIENT] = kubelet_client
         exits.enter_context(app[keys.METRICS].timing_gc())  # GC pauses on /metrics
+        audit_log = open_audit_log(
+            settings.audit_log_target,
+            max_bytes=settings.audit_log_maxsize_mib * MIB,
+            backups=settings.audit_log_maxbackup,
+            max_age_days=settings.audit_log_maxage_days,
+        )
+        if audit_log is not None:
+            app[AUDIT_LOG] = audit_log
         exits.callback(gc.set_threshold, *gc.get_threshold())
         gc.set_threshold(*GC_THRESHOLDS)
         runner = web.AppRunner(
@@ -243,6 +255,8 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         store.end_watches()
         if runner is not None:
             await runner.cleanup()
+        if audit_log is not None:
+            audit_log.close()  # after the last request
         await store.close()
         log.info("server_stopped")
 

@@ -54,6 +54,18 @@ class ServerSettings:
     # lifetime of the agents' serving certificates (kube-controller-manager's
     # --cluster-signing-duration, default one year)
     cluster_signing_seconds: float = 365 * 86400.0
+    # the audit log (docs/security.md): None is DATA_DIR/audit.log, "-" standard output, "" none
+    audit_log_path: str | None = None
+    audit_log_maxsize_mib: int = 100  # rotate at this size; 0: never
+    audit_log_maxbackup: int = 10  # rotated files kept
+    audit_log_maxage_days: int = 0  # rotated files older than this are removed; 0: kept
+
+    @property
+    def audit_log_target(self) -> str:
+        """Where the audit log goes: a path, "-" (standard output) or "" (nowhere)."""
+        if self.audit_log_path is None:
+            return str(self.data_dir / "audit.log")
+        return self.audit_log_path
 
     @property
     def client_host(self) -> str:
@@ -135,6 +147,10 @@ def build_settings(
     etcd_certfile: str | None = None,
     etcd_keyfile: str | None = None,
     cluster_signing_duration: str = "8760h",
+    audit_log_path: str | None = None,
+    audit_log_maxsize: int = 100,
+    audit_log_maxbackup: int = 10,
+    audit_log_maxage: int = 0,
 ) -> ServerSettings:
     """Flags (as strings) -> ServerSettings; SettingsError names the first bad flag."""
     if not data_dir:
@@ -170,6 +186,9 @@ def build_settings(
         raise SettingsError("--etcd-certfile: --etcd-certfile and --etcd-keyfile go together")
     if any(path is not None for _flag, path in etcd_files):
         endpoints = tuple(e.replace("http://", "https://", 1) for e in endpoints)
+    _check_audit_log(
+        maxsize=audit_log_maxsize, maxbackup=audit_log_maxbackup, maxage=audit_log_maxage
+    )
     lease = parse_duration(leader_elect_lease_duration, flag="--leader-elect-lease-duration")
     renew = parse_duration(leader_elect_renew_deadline, flag="--leader-elect-renew-deadline")
     retry = parse_duration(leader_elect_retry_period, flag="--leader-elect-retry-period")
@@ -215,4 +234,18 @@ def build_settings(
         leader_elect_renew_deadline=renew,
         leader_elect_retry_period=retry,
         cluster_signing_seconds=signing,
+        audit_log_path=audit_log_path,
+        audit_log_maxsize_mib=audit_log_maxsize,
+        audit_log_maxbackup=audit_log_maxbackup,
+        audit_log_maxage_days=audit_log_maxage,
     )
+
+
+def _check_audit_log(*, maxsize: int, maxbackup: int, maxage: int) -> None:
+    if maxsize < 0:
+        raise SettingsError(f"--audit-log-maxsize: {maxsize} must be 0 (never rotate) or more")
+    # kube-apiserver's 0 keeps every rotated file; here the disk stays bounded
+    if maxbackup < 1:
+        raise SettingsError(f"--audit-log-maxbackup: {maxbackup} must be at least 1")
+    if maxage < 0:
+        raise SettingsError(f"--audit-log-maxage: {maxage} must be 0 (no age limit) or more")

@@ -35,6 +35,7 @@ from tests.e2e.cleanup import (
     unmount_under,
 )
 from tests.e2e.reading import Obj, wait_for
+from tests.support import leaks
 from tests.support.podman import PodmanService, busybox_image, clear_containers
 from tests.support.server import ServerProcess, free_port, start_server_process
 from tests.support.wait import wait_until
@@ -330,6 +331,7 @@ class Fleet:
         args += [f"--label={label}" for label in host.labels]
         args += [f"--taint={taint}" for taint in host.taints]
         host.agent_args = tuple(args)
+        leaks.remember_log(host.log_path)  # scanned for tokens when the session ends
         host.start_agent()
 
     # -- the run's own record, for teardown and for the next run after a crash ---------------

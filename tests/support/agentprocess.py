@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import leaks
 from tests.support.podman import PodmanService
 from tests.support.server import ServerInfo, free_port
 
@@ -42,8 +43,10 @@ def agent_process(
     root: Path,
     node: str,
     state_dir: Path | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[AgentProcess]:
-    """Run an agent for `node` against `server` until the context exits."""
+    """Run an agent for `node` against `server` until the context exits (`extra_args` are
+    more flags, e.g. ("--log-level", "debug"))."""
     root.mkdir(parents=True, exist_ok=True)
     secret = root / "join-secret"
     secret.write_text(server.join_secret)
@@ -61,8 +64,10 @@ def agent_process(
         "--listen", listen,
         "--manifest-dir", str(root / "manifests"),
         "--state-dir", str(state),
+        *extra_args,
     ]  # fmt: skip
     log_path = root / "agent.log"
+    leaks.remember_log(log_path)
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -12,7 +12,8 @@ As a subprocess (`python -m nodeagent server`; sync, so it also fits session fix
     ...  srv.kill() / srv.stop() / srv.restart()
 
 Both give the URL, the admin token, the CA file, DIR/admin.kubeconfig and the node join
-secret; `srv.node_token("n1")` is a node's bearer token.
+secret; `srv.node_token("n1")` is a node's bearer token. Both register their secrets and logs
+with tests/support/leaks.py, which fails the session if a token shows up in a log.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from nodeagent.api.tokens import node_bearer_token
 from nodeagent.server.main import serve
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.settings import ServerSettings
+from tests.support import leaks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,6 +98,8 @@ async def running_server(data_dir: Path, **overrides: Any) -> AsyncIterator[Serv
     settings = replace(settings, **overrides)
     async with serve(settings) as handle:
         assert handle.ca_file is not None
+        leaks.remember(admin_token=handle.admin_token, join_secret=handle.join_secret)
+        leaks.remember_log(settings.data_dir / "audit.log")
         yield ServerInfo(
             url=handle.url,
             admin_token=handle.admin_token,
@@ -135,6 +139,9 @@ class ServerProcess(ServerInfo):
         self._wait_ready()
         self.admin_token = (self.data_dir / "admin-token").read_text().strip()
         self.join_secret = (self.data_dir / "node-token").read_text().strip()
+        leaks.remember(admin_token=self.admin_token, join_secret=self.join_secret)
+        leaks.remember_log(self.log_path)
+        leaks.remember_log(self.data_dir / "audit.log")
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -24,7 +24,7 @@ from nodeagent.api.errors import (
 from nodeagent.api.resources import RESOURCES, Resource
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.registry import StoreRegistry
-from nodeagent.server.rest import keys, proxy, selfreview, servingcert
+from nodeagent.server.rest import audit, keys, proxy, selfreview, servingcert
 from nodeagent.server.rest.handlers import handler_for, respond
 from nodeagent.server.rest.metrics import Metrics
 from nodeagent.server.rest.request import MAX_BODY_BYTES, Target
@@ -142,6 +142,7 @@ def make_app(registry: StoreRegistry, authenticator: Authenticator) -> web.Appli
         middlewares=[metrics_middleware, errors_middleware, auth_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
+    audit.install(app)  # the outermost middleware: writes to the audit log (rest/audit.py)
     app[keys.REGISTRY] = registry
     app[keys.AUTHENTICATOR] = authenticator
     app[keys.METRICS] = Metrics()

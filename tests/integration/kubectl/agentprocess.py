@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.integration.kubectl.conftest import Cluster, wait_for
+from tests.support import leaks
 from tests.support.podman import PodmanService
 from tests.support.server import free_port
 
@@ -36,6 +37,7 @@ def agent_process(
         "--manifest-dir", str(root / "manifests"),
         "--state-dir", str(root / "state"),
     ]  # fmt: skip
+    leaks.remember_log(root / "agent.log")  # scanned for tokens when the session ends
     with (root / "agent.log").open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         try:

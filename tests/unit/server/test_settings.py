@@ -60,3 +60,28 @@ def test_cluster_signing_duration() -> None:
     assert build_settings(data_dir="/d", cluster_signing_duration="6s").cluster_signing_seconds == 6
     with pytest.raises(SettingsError, match=r"^--cluster-signing-duration: '2s' is shorter"):
         build_settings(data_dir="/d", cluster_signing_duration="2s")
+
+
+def test_audit_log_flags() -> None:
+    """The audit log is DATA_DIR/audit.log unless --audit-log-path says otherwise ('-' is
+    standard output, '' none); its size and backups are checked, naming the flag."""
+    assert build_settings(data_dir="/d").audit_log_target == "/d/audit.log"
+    assert build_settings(data_dir="/d", audit_log_path="-").audit_log_target == "-"
+    assert build_settings(data_dir="/d", audit_log_path="").audit_log_target == ""
+    s = build_settings(
+        data_dir="/d", audit_log_maxsize=5, audit_log_maxbackup=3, audit_log_maxage=7
+    )
+    assert (s.audit_log_maxsize_mib, s.audit_log_maxbackup, s.audit_log_maxage_days) == (5, 3, 7)
+
+
+@pytest.mark.parametrize(
+    ("changes", "flag"),
+    [
+        ({"audit_log_maxsize": -1}, "--audit-log-maxsize"),
+        ({"audit_log_maxbackup": 0}, "--audit-log-maxbackup"),
+        ({"audit_log_maxage": -2}, "--audit-log-maxage"),
+    ],
+)
+def test_bad_audit_log_flags_are_named(changes: dict[str, int], flag: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{flag}: "):
+        build_settings(data_dir="/d", **changes)  # type: ignore[arg-type]

@@ -1,0 +1,135 @@
+"""No token in any log: a real server and agent at debug level, driven through writes, exec and
+refused requests, leave the admin token, the join secret and the node's credentials out of
+their stderr and out of the audit log, which records those requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.agentprocess import agent_process
+from tests.support.podman import PodmanService
+from tests.support.server import ServerProcess, start_server_process
+from tests.support.wait import wait_until
+
+pytestmark = pytest.mark.podman
+KUBECTL = Path(sys.executable).parent / "kubectl"
+Obj = dict[str, Any]
+MIN_SECRET = 16  # shorter lines of a key file (none in PEM) could match by chance
+
+
+def _kubectl(
+    srv: ServerProcess, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(KUBECTL), "--kubeconfig", str(srv.kubeconfig), *args],
+        input=stdin, capture_output=True, text=True, timeout=60, env=srv.kubectl_env(), check=False,
+    )  # fmt: skip
+
+
+def _post(srv: ServerProcess, path: str, body: Obj, *, token: str) -> int:
+    request = urllib.request.Request(
+        srv.url + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    context = ssl.create_default_context(cafile=str(srv.ca_file))
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+
+
+def secrets_on_disk(*dirs: Path) -> set[str]:
+    """Every token and key line in the server's data dir and the agent's state dir: files whose
+    name ends in `token` or `key` (admin-token, node-token, ca.key, and the credentials an agent
+    keeps), so credentials added later are covered without changing this test."""
+    found = set()
+    for d in dirs:
+        for path in d.iterdir():
+            if path.is_file() and path.name.endswith(("token", "key")):
+                for line in path.read_text().splitlines():
+                    line = line.strip()
+                    if len(line) >= MIN_SECRET and not line.startswith("-----"):
+                        found.add(line)
+    return found
+
+
+def test_no_token_appears_in_any_log(
+    podman_service: PodmanService, busybox: str, tmp_path: Path
+) -> None:
+    """Create, label, exec, delete with kubectl; a wrong token and a node's forbidden create:
+    the server log, the agent log and the audit log hold none of the tokens, and the audit log
+    records the exec, the 401 and the 403."""
+    node = f"tokens-{os.getpid()}"
+    srv = start_server_process(tmp_path / "server", "--log-level", "debug")
+    try:
+        with agent_process(
+            srv, podman_service, root=tmp_path / "agent", node=node,
+            extra_args=("--log-level", "debug"),
+        ) as agent:  # fmt: skip
+            pod = {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "app", "namespace": "default"},
+                "spec": {
+                    "nodeName": node, "hostNetwork": True, "terminationGracePeriodSeconds": 1,
+                    "containers": [{
+                        "name": "c", "image": busybox, "imagePullPolicy": "Never",
+                        "command": ["/bin/sleep", "3600"],
+                        "env": [{"name": "DB_PASSWORD", "value": "hunter2"}],
+                    }],
+                },
+            }  # fmt: skip
+            assert _kubectl(srv, "apply", "-f", "-", stdin=json.dumps(pod)).returncode == 0
+            wait_until(
+                lambda: (
+                    _kubectl(srv, "get", "pod", "app", "-o", "jsonpath={.status.phase}").stdout
+                    == "Running"
+                ),
+                timeout=60,
+                message="the pod runs on the agent",
+            )
+            assert _kubectl(srv, "label", "pod", "app", "tier=db").returncode == 0
+            done = _kubectl(srv, "exec", "app", "--", "sh", "-c", "echo $DB_PASSWORD")
+            assert (done.returncode, done.stdout) == (0, "hunter2\n"), done.stderr
+            assert _kubectl(srv, "--token", "not-the-token", "get", "pods").returncode != 0
+            namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}
+            assert _post(srv, "/api/v1/namespaces", namespace, token="not-the-token") == 401
+            node_token = srv.node_token(node)
+            assert _post(srv, "/api/v1/namespaces", namespace, token=node_token) == 403
+            assert _kubectl(srv, "delete", "pod", "app", "--wait=false").returncode == 0
+            needles = {srv.admin_token, srv.join_secret, node_token}
+            needles |= secrets_on_disk(srv.data_dir, agent.state_dir)
+    finally:
+        srv.stop()
+
+    logs = {p: p.read_text(errors="replace") for p in tmp_path.rglob("*.log*") if p.is_file()}
+    assert {p.name for p in logs} >= {"server-server.log", "agent.log", "audit.log"}
+    leaks = [(p.name, n[:6] + "...") for p, text in logs.items() for n in needles if n in text]
+    assert leaks == []
+
+    records = [json.loads(line) for line in (srv.data_dir / "audit.log").read_text().splitlines()]
+    summary = {
+        (r["verb"], r.get("objectRef", {}).get("subresource", ""),
+         r.get("responseStatus", {}).get("code"),
+         r["user"].get("username"))
+        for r in records
+    }  # fmt: skip
+    assert {
+        ("get", "exec", 101, "admin"),  # a WebSocket exec is a GET, as in kube-apiserver
+        ("create", "", 401, None),
+        ("create", "", 403, f"system:node:{node}"),
+        ("patch", "", 200, "admin"),
+        ("delete", "", 200, "admin"),
+    } <= summary, summary
