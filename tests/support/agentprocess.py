@@ -4,16 +4,20 @@
         ...  agent.log_path, agent.state_dir, agent.listen
 
 Its files live under `root` (the join secret, manifests/, state/ unless `state_dir` is given) and
-its stdout+stderr go to root/agent.log. On exit it gets SIGTERM and the containers it left are
+its stdout+stderr go to root/agent.log. It is yielded once its Node advertises its serving port
+(logs and exec work from then on). On exit it gets SIGTERM and the containers it left are
 removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,7 @@ from pathlib import Path
 from tests.support import leaks
 from tests.support.podman import PodmanService
 from tests.support.server import ServerInfo, free_port
+from tests.support.wait import wait_until
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +67,7 @@ def agent_process(
         "--ca-file", str(server.ca_file),
         "--runtime-socket", podman.socket_path,
         "--listen", listen,
+        "--serving-listen", "127.0.0.1:0",  # any free port: the Node says which
         "--manifest-dir", str(root / "manifests"),
         "--state-dir", str(state),
         *extra_args,
@@ -71,6 +77,11 @@ def agent_process(
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
+        wait_until(
+            lambda: _serving_port(server, node),
+            timeout=60,
+            message=f"node {node} advertises its serving port (see {log_path})",
+        )
         yield AgentProcess(
             process=process, node=node, state_dir=state, log_path=log_path, listen=listen
         )
@@ -82,3 +93,19 @@ def agent_process(
             process.kill()
             process.wait(5)
         podman.remove_node_containers(node)
+
+
+def _serving_port(server: ServerInfo, node: str) -> int:
+    """The Node's kubeletEndpoint port: 0 until the agent has its serving certificate and its
+    TLS port is open (kubectl logs/exec before that are a 503)."""
+    request = urllib.request.Request(
+        f"{server.url}/api/v1/nodes/{node}",
+        headers={"Authorization": f"Bearer {server.admin_token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, context=server.ssl_context(), timeout=5) as r:
+            body = json.loads(r.read())
+    except urllib.error.HTTPError:
+        return 0  # 404 until the agent registers its Node
+    endpoints = (body.get("status") or {}).get("daemonEndpoints") or {}
+    return int((endpoints.get("kubeletEndpoint") or {}).get("Port") or 0)

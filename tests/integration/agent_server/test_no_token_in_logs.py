@@ -57,7 +57,7 @@ def secrets_on_disk(*dirs: Path) -> set[str]:
     keeps), so credentials added later are covered without changing this test."""
     found = set()
     for d in dirs:
-        for path in d.iterdir():
+        for path in d.rglob("*"):
             if path.is_file() and path.name.endswith(("token", "key")):
                 for line in path.read_text().splitlines():
                     line = line.strip()

@@ -117,6 +117,11 @@ async def test_secrets_and_state_are_private_and_volumes_still_work(
             assert _mode(scratch) == 0o777
             assert _mode(state) == 0o700
             assert _mode(checkpoint) == 0o600
+            for path in state.rglob("*"):  # credentials too, in whatever subdirectory
+                if path.relative_to(state).parts[0] == "pods":
+                    continue  # the pods' volumes: see above
+                want = 0o700 if path.is_dir() else 0o644 if path.suffix == ".crt" else 0o600
+                assert _mode(path) == want, path
             agent_log = agent.logs()
         files = {p.name: _mode(p) for p in data.iterdir() if p.is_file()}  # while it runs
         data_mode = _mode(data)
