@@ -92,6 +92,7 @@ def agent_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+        leaks.remember_secrets_under(state)  # its credentials: kept out of every log
         podman.remove_node_containers(node)
 
 

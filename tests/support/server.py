@@ -54,7 +54,9 @@ class ServerInfo:
     registry: StoreRegistry | None = None  # in-process only: the server's own registry
 
     def node_token(self, node_name: str) -> str:
-        return node_bearer_token(self.join_secret, node_name)
+        token = node_bearer_token(self.join_secret, node_name)
+        leaks.remember_secret(token, "a node token")
+        return token
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import leaks
 from tests.support.agentprocess import agent_process
 from tests.support.podman import PodmanService
 from tests.support.server import ServerProcess, start_server_process
@@ -24,7 +25,6 @@ from tests.support.wait import wait_until
 pytestmark = pytest.mark.podman
 KUBECTL = Path(sys.executable).parent / "kubectl"
 Obj = dict[str, Any]
-MIN_SECRET = 16  # shorter lines of a key file (none in PEM) could match by chance
 
 
 def _kubectl(
@@ -49,21 +49,6 @@ def _post(srv: ServerProcess, path: str, body: Obj, *, token: str) -> int:
             return int(r.status)
     except urllib.error.HTTPError as e:
         return int(e.code)
-
-
-def secrets_on_disk(*dirs: Path) -> set[str]:
-    """Every token and key line in the server's data dir and the agent's state dir: files whose
-    name ends in `token` or `key` (admin-token, node-token, ca.key, and the credentials an agent
-    keeps), so credentials added later are covered without changing this test."""
-    found = set()
-    for d in dirs:
-        for path in d.rglob("*"):
-            if path.is_file() and path.name.endswith(("token", "key")):
-                for line in path.read_text().splitlines():
-                    line = line.strip()
-                    if len(line) >= MIN_SECRET and not line.startswith("-----"):
-                        found.add(line)
-    return found
 
 
 def test_no_token_appears_in_any_log(
@@ -110,14 +95,14 @@ def test_no_token_appears_in_any_log(
             assert _post(srv, "/api/v1/namespaces", namespace, token=node_token) == 403
             assert _kubectl(srv, "delete", "pod", "app", "--wait=false").returncode == 0
             needles = {srv.admin_token, srv.join_secret, node_token}
-            needles |= secrets_on_disk(srv.data_dir, agent.state_dir)
+            needles |= leaks.secrets_under(srv.data_dir, agent.state_dir)
     finally:
         srv.stop()
 
     logs = {p: p.read_text(errors="replace") for p in tmp_path.rglob("*.log*") if p.is_file()}
     assert {p.name for p in logs} >= {"server-server.log", "agent.log", "audit.log"}
-    leaks = [(p.name, n[:6] + "...") for p, text in logs.items() for n in needles if n in text]
-    assert leaks == []
+    found = [(p.name, n[:6] + "...") for p, text in logs.items() for n in needles if n in text]
+    assert found == []
 
     records = [json.loads(line) for line in (srv.data_dir / "audit.log").read_text().splitlines()]
     summary = {

@@ -50,6 +50,7 @@ def agent_process(
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+            leaks.remember_secrets_under(root / "state")  # its credentials: out of every log
             podman_service.remove_node_containers(node)
 
 
