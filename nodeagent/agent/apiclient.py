@@ -1,8 +1,10 @@
 """A small async Kubernetes REST client on aiohttp: the agent's only way to talk to the server.
 
-Owns one ClientSession (bearer token, the server certificate checked against the CA file,
-timeouts), get/list/create/update/patch/delete, watch (newline-delimited JSON events; an ERROR
-event with 410 raises Gone), and the mapping of Status replies to nodeagent.api.errors classes.
+Owns one ClientSession (the server certificate checked against the CA file, timeouts) and sends
+each request with the current bearer token: a fixed one, or a TokenSource's (the agent's node
+credential, agent/credentials.py), which hears of a 401 and may renew before one retry.
+get/list/create/update/patch/delete, watch (newline-delimited JSON events; an ERROR event with
+410 raises Gone), and the mapping of Status replies to nodeagent.api.errors classes.
 A server that cannot be reached raises Unreachable.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -65,6 +67,18 @@ class Unreachable(ConnectionError):
     """The server did not answer (refused, reset, timed out, TLS failure)."""
 
 
+class TokenSource(Protocol):
+    """Where a client's bearer token comes from when it can change (rotation, re-enrolment)."""
+
+    async def token(self, client: ApiClient) -> str:
+        """The token to send now (obtained first if there is none yet)."""
+        ...
+
+    async def rejected(self, client: ApiClient, token: str) -> None:
+        """The server answered 401 to `token`: renew it (unless that happened already)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WatchEvent:
     type: str  # ADDED | MODIFIED | DELETED | BOOKMARK
@@ -113,13 +127,15 @@ class ApiClient:
         self,
         *,
         server_url: str,
-        token: str,
+        token: str | TokenSource,
         ca_file: str | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.timeout = timeout
-        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self._source = None if isinstance(token, str) else token
+        self._fixed = token if isinstance(token, str) else ""
+        self._headers = {"Accept": "application/json"}
         self._ssl: ssl.SSLContext | bool = True
         if self.server_url.startswith("https://"):
             self._ssl = ssl.create_default_context(cafile=ca_file)
@@ -138,6 +154,9 @@ class ApiClient:
         if self._session is not None:
             await self._session.close()
 
+    async def _token(self) -> str:
+        return self._fixed if self._source is None else await self._source.token(self)
+
     async def request(
         self,
         method: str,
@@ -146,9 +165,34 @@ class ApiClient:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        bearer: str | None = None,
+    ) -> Obj:
+        """One request; `bearer` sends that token instead of the client's own (enrolment),
+        and a 401 is then final. With a TokenSource, a 401 renews the token and retries once."""
+        if bearer is not None:
+            return await self._send(method, path, params, body, content_type, bearer)
+        token = await self._token()
+        try:
+            return await self._send(method, path, params, body, content_type, token)
+        except errors.Unauthorized:
+            if self._source is None:
+                raise
+            await self._source.rejected(self, token)
+        return await self._send(method, path, params, body, content_type, await self._token())
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        content_type: str,
+        token: str,
     ) -> Obj:
         data = None if body is None else jsontext.dumpb(body)
-        headers = {"Content-Type": content_type} if data is not None else {}
+        headers = {"Authorization": f"Bearer {token}"}
+        if data is not None:
+            headers["Content-Type"] = content_type
         try:
             async with self._client().request(
                 method,
@@ -167,8 +211,11 @@ class ApiClient:
 
     async def get_text(self, path: str) -> str:
         """GET a plain-text path (/metrics, /healthz): the body as text."""
+        headers = {"Authorization": f"Bearer {await self._token()}"}
         try:
-            async with self._client().get(self.server_url + path, ssl=self._ssl) as resp:
+            async with self._client().get(
+                self.server_url + path, ssl=self._ssl, headers=headers
+            ) as resp:
                 text = await resp.text()
                 if resp.status >= 400:
                     raise error_from_status(resp.status, _json_or_none(text))
@@ -209,10 +256,19 @@ class ApiClient:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.timeout, sock_read=read_timeout
         )
+        # The token is checked when the watch starts; a rotation later leaves it running.
+        token = await self._token()
+        headers = {"Authorization": f"Bearer {token}"}
         try:
             async with self._client().get(
-                self.server_url + path, params=query, ssl=self._ssl, timeout=timeout
+                self.server_url + path,
+                params=query,
+                ssl=self._ssl,
+                timeout=timeout,
+                headers=headers,
             ) as resp:
+                if resp.status == 401 and self._source is not None:
+                    await self._source.rejected(self, token)  # the caller's retry uses the new
                 if resp.status >= 400:
                     raise error_from_status(resp.status, _json_or_none(await resp.text()))
                 async for raw in resp.content:

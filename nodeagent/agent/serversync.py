@@ -23,6 +23,7 @@ import structlog
 from nodeagent.agent import checkpoint
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.conditions import parse_thresholds
+from nodeagent.agent.credentials import NodeCredential
 from nodeagent.agent.podevents import PodEvent, event_key, pod_event, pod_events
 from nodeagent.agent.reporter import NodeReporter, node_event, reporter_config
 from nodeagent.agent.settings import AgentSettings
@@ -37,7 +38,6 @@ from nodeagent.agent.state import AgentState, PodRecord
 from nodeagent.agent.statusmerge import merged_status, owned_status, pod_gates
 from nodeagent.api import errors
 from nodeagent.api.timefmt import format_time
-from nodeagent.api.tokens import node_bearer_token
 
 if TYPE_CHECKING:  # the serving port (and cryptography) loads only when the daemon runs it
     from nodeagent.agent.servingport import ServingPort
@@ -464,16 +464,17 @@ async def run_server_sync(
     tick: float = 1.0,
     serving: ServingPort | None = None,
 ) -> None:
-    """Run until cancelled: the API pod source, node registration, status, lease and pod sync,
-    and `serving` (the TLS port, whose certificate the server signs through this client)."""
+    """Run until cancelled: the API pod source, node registration, status, lease, pod sync,
+    the node credential's rotation (the first request enrols when there is none), and
+    `serving` (the TLS port, whose certificate the server signs through this client)."""
     if not settings.server_url:
         raise ValueError("run_server_sync needs settings.server_url")
-    join_secret = settings.join_secret() or ""
-    client = ApiClient(
-        server_url=settings.server_url,
-        token=node_bearer_token(join_secret, settings.node_name),
-        ca_file=settings.ca_file,
+    credential = NodeCredential(
+        node_name=settings.node_name,
+        state_dir=settings.state_dir,
+        join_secret=settings.join_secret,
     )
+    client = ApiClient(server_url=settings.server_url, token=credential, ca_file=settings.ca_file)
     thresholds = parse_thresholds(settings.eviction_hard)
     config = reporter_config(settings=settings, thresholds=thresholds, tick=tick)
     reporter = NodeReporter(client=client, config=config, state=state)
@@ -500,5 +501,6 @@ async def run_server_sync(
             tg.create_task(pods.run(), name="pod-sync")
             if serving is not None:
                 tg.create_task(serving.run(client), name="serving-port")
+            tg.create_task(credential.run_rotation(client), name="credential-rotation")
     finally:
         await client.close()

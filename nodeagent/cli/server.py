@@ -84,6 +84,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="lifetime of the agents' serving certificates; they renew at 70-90%% of it "
         "(default 8760h, one year)",
     )
+    parser.add_argument(
+        "--node-token-ttl",
+        default="720h",
+        help="how long a node's bearer token lives (Go duration); agents rotate it at 70-90%% "
+        "of that (default 720h: 30 days)",
+    )
     parser.add_argument("--log-level", default="info", help="debug, info, warning or error")
     _add_audit_arguments(parser)
 
@@ -141,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
             audit_log_maxsize=args.audit_log_maxsize,
             audit_log_maxbackup=args.audit_log_maxbackup,
             audit_log_maxage=args.audit_log_maxage,
+            node_token_ttl=args.node_token_ttl,
         )
     except SettingsError as exc:
         print(f"nodeagent server: {exc}", file=sys.stderr)

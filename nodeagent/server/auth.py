@@ -1,9 +1,9 @@
 """Who is calling (bearer tokens) and may they (the admin, and Kubernetes' node authorizer).
 
-The admin token may do everything. A node token (nodeagent.api.tokens) speaks for one node,
-`system:node:<name>`, limited as Kubernetes' Node authorizer limits kubelets (NODE_RULES):
-its own Node and Lease, pods bound to it (get; list/watch only with the fieldSelector
-spec.nodeName=<itself>; status updates), pod create and delete (NodeRestriction,
+The admin token may do everything. A node token (issued at enrolment, server/credentials.py)
+speaks for one node, `system:node:<name>`, limited as Kubernetes' Node authorizer limits
+kubelets (NODE_RULES): its own Node and Lease, pods bound to it (get; list/watch only with the
+fieldSelector spec.nodeName=<itself>; status updates), pod create and delete (NodeRestriction,
 noderestriction.py, then checks the objects), events, services. Decisions are pure:
 `authorize(user, attrs)` returns None or the Forbidden to raise.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from nodeagent.api.errors import Forbidden, Unauthorized
 from nodeagent.api.resources import BY_NAME
-from nodeagent.api.tokens import node_of_token
+from nodeagent.api.tokens import NODE_GROUPS, NODE_USER_PREFIX
 from nodeagent.server.noderestriction import LEASE_NAMESPACE
 
 Obj = dict[str, Any]
@@ -52,38 +52,43 @@ class Attributes:
     obj: Obj | None = None  # the stored object (or the posted one, for create)
 
 
-# node tokens remembered as verified at most (a fleet's worth; past it the memory starts over)
-KNOWN_TOKENS_MAX = 20_000
+class NodeTokenVerifier(Protocol):
+    """Who checks node credentials (server/credentials.py reads the store's records)."""
+
+    async def node_of(self, token: str) -> str | None: ...
+
+
+# The join secret authenticates as this user on the enrolment path only (kubelet's bootstrap
+# tokens are system:bootstrap:<id> in system:bootstrappers); anywhere else it is no credential.
+BOOTSTRAP = User(
+    name="system:bootstrap:join-secret", groups=("system:bootstrappers", "system:authenticated")
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Authenticator:
     admin_token: str = field(repr=False)
-    join_secret: str = field(repr=False)
-    # valid node tokens already verified -> their user (an HMAC per request is the cost this
-    # saves; kube-apiserver caches token authentication too). Only valid tokens are kept.
-    _known: dict[str, User] = field(default_factory=dict, compare=False, repr=False)
+    join_secret: str = field(repr=False)  # the server's DIR/node-token: it only enrols hosts
+    nodes: NodeTokenVerifier | None = field(default=None, repr=False)
 
-    def authenticate(self, authorization: str | None) -> User:
-        """The caller of an `Authorization` header value; Unauthorized when there is none."""
+    async def authenticate(self, authorization: str | None, *, enrolment: bool = False) -> User:
+        """The caller of an `Authorization` header value; Unauthorized when there is none.
+
+        Node tokens are checked against their record on every request (no cache of verified
+        tokens), so a revoked node's next request fails. `enrolment`: the request is an
+        enrolment, where the join secret is a credential (BOOTSTRAP).
+        """
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthorized("Unauthorized")
         token = authorization[len("Bearer ") :].strip()
-        known = self._known.get(token)
-        if known is not None:
-            return known
         if hmac.compare_digest(token.encode(), self.admin_token.encode()):
             return ADMIN
-        node = node_of_token(self.join_secret, token)
+        if enrolment and hmac.compare_digest(token.encode(), self.join_secret.encode()):
+            return BOOTSTRAP
+        node = await self.nodes.node_of(token) if self.nodes is not None else None
         if node is None:
             raise Unauthorized("Unauthorized")
-        user = User(
-            name=f"system:node:{node}", groups=("system:nodes", "system:authenticated"), node=node
-        )
-        if len(self._known) >= KNOWN_TOKENS_MAX:
-            self._known.clear()
-        self._known[token] = user
-        return user
+        return User(name=f"{NODE_USER_PREFIX}{node}", groups=NODE_GROUPS, node=node)
 
 
 def _bound_to(obj: Obj | None, node: str) -> bool:

@@ -33,6 +33,7 @@ from nodeagent.server.auditlog import MIB, AuditLog, open_audit_log
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.cascade import run_collector
 from nodeagent.server.controllers.leaderelection import Timings
+from nodeagent.server.credentials import NodeCredentials
 from nodeagent.server.leader import LeaderElector, identity
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.registry_protocol import Registry
@@ -79,6 +80,7 @@ class ServerHandle:
     kubeconfig: Path
     registry: StoreRegistry
     kubelet_client: KubeletClientFiles  # what the logs/exec proxy presents to agents
+    credentials: NodeCredentials  # node credential records: mint() for tests and benchmarks
     tasks: tuple[asyncio.Task[None], ...]  # root tasks; one ending means trouble
 
 
@@ -175,7 +177,11 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
     try:
         registry = StoreRegistry(store)
         await registry.ensure_namespaces()
-        app = make_app(registry, Authenticator(admin_token=admin_token, join_secret=join_secret))
+        credentials = NodeCredentials(store, ttl_seconds=settings.node_token_ttl_seconds)
+        authenticator = Authenticator(
+            admin_token=admin_token, join_secret=join_secret, nodes=credentials
+        )
+        app = make_app(registry, authenticator, credentials)
         app[servingcert.SIGNER] = servingcert.ServingSigner(
             ca_cert=fleet_ca.cert,
             ca_key=fleet_ca.key,
@@ -243,6 +249,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
             kubeconfig=kubeconfig,
             registry=registry,
             kubelet_client=kubelet_client,
+            credentials=credentials,
             tasks=tuple(tasks),
         )
     finally:

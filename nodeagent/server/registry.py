@@ -30,6 +30,7 @@ from nodeagent.api.errors import (
 from nodeagent.api.patch import APPLY_PATCH, apply_patch
 from nodeagent.api.resources import BY_NAME, Resource
 from nodeagent.server import apicore
+from nodeagent.server.credentials import revoke_node_credentials
 from nodeagent.server.objectrules import (
     CREATE_STATUS,
     DAEMONSET_STATUS_ZERO,
@@ -446,6 +447,11 @@ class StoreRegistry:
         new = jsontext.clone(current)
         meta = meta_of(new)
         now = self.clock()
+        if r.kind == "Node":
+            # deleting a Node revokes its credential at once (k3s deletes the node password
+            # with the node): before the Node goes, so no failure leaves a live credential
+            # behind a deleted Node; through self.store, so a dry run revokes nothing
+            await revoke_node_credentials(self.store, name_of(new))
         if r.kind == "Pod":
             grace = pod_grace(new, grace)
             if grace > 0:

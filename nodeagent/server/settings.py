@@ -66,6 +66,8 @@ class ServerSettings:
         if self.audit_log_path is None:
             return str(self.data_dir / "audit.log")
         return self.audit_log_path
+    # how long a node's bearer token lives; agents rotate at 70-90 % of it (docs/security.md)
+    node_token_ttl_seconds: float = 30 * 24 * 3600.0
 
     @property
     def client_host(self) -> str:
@@ -96,7 +98,7 @@ def parse_listen(value: str, *, flag: str = "--listen") -> tuple[str, int]:
 
 
 def parse_duration(value: str, *, flag: str) -> float:
-    """`40s`, `2m`, `1m30s`, `500ms` or plain seconds -> seconds (> 0)."""
+    """`40s`, `2m`, `1m30s`, `500ms`, `720h` or plain seconds -> seconds (> 0)."""
     text = value.strip()
     try:
         seconds = float(text)
@@ -151,6 +153,7 @@ def build_settings(
     audit_log_maxsize: int = 100,
     audit_log_maxbackup: int = 10,
     audit_log_maxage: int = 0,
+    node_token_ttl: str = "720h",
 ) -> ServerSettings:
     """Flags (as strings) -> ServerSettings; SettingsError names the first bad flag."""
     if not data_dir:
@@ -206,6 +209,9 @@ def build_settings(
             f"--cluster-signing-duration: {cluster_signing_duration!r} is shorter than "
             f"{MIN_SIGNING_SECONDS:.0f}s"
         )
+    node_token_ttl_seconds = parse_duration(node_token_ttl, flag="--node-token-ttl")
+    if node_token_ttl_seconds < 1:
+        raise SettingsError(f"--node-token-ttl: {node_token_ttl!r} must be at least 1s")
     return ServerSettings(
         data_dir=Path(data_dir),
         listen_host=host,
@@ -238,6 +244,7 @@ def build_settings(
         audit_log_maxsize_mib=audit_log_maxsize,
         audit_log_maxbackup=audit_log_maxbackup,
         audit_log_maxage_days=audit_log_maxage,
+        node_token_ttl_seconds=node_token_ttl_seconds,
     )
 
 

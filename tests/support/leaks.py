@@ -50,8 +50,11 @@ def remember(*, admin_token: str, join_secret: str) -> None:
 
 
 def remember_secret(value: str, kind: str) -> None:
-    if len(value) >= MIN_SECRET:
-        KNOWN.secrets[value] = kind
+    # The search looks at runs without dots: a node token (nodecred.<node>.<secret>) is found
+    # by its secret part.
+    for part in {value, value.rpartition(".")[2]}:
+        if len(part) >= MIN_SECRET:
+            KNOWN.secrets[part] = kind
 
 
 def remember_log(path: Path) -> None:

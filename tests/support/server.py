@@ -12,13 +12,17 @@ As a subprocess (`python -m nodeagent server`; sync, so it also fits session fix
     ...  srv.kill() / srv.stop() / srv.restart()
 
 Both give the URL, the admin token, the CA file, DIR/admin.kubeconfig and the node join
-secret; `srv.node_token("n1")` is a node's bearer token. Both register their secrets and logs
+secret; `srv.node_token("n1")` is a fresh bearer token for node n1, issued by the server (minted
+through the in-process handle, or asked of a process with the admin token: see
+server/credentials.py), revoked like any other when the node is deleted. `srv.enrol("n1",
+password)` enrols as an agent does, with the join secret. Both register their secrets and logs
 with tests/support/leaks.py, which fails the session if a token shows up in a log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -26,6 +30,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -34,7 +39,7 @@ from typing import Any
 
 import aiohttp
 
-from nodeagent.api.tokens import node_bearer_token
+from nodeagent.server.credentials import NodeCredentials
 from nodeagent.server.main import serve
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.settings import ServerSettings
@@ -52,11 +57,48 @@ class ServerInfo:
     join_secret: str
     data_dir: Path
     registry: StoreRegistry | None = None  # in-process only: the server's own registry
+    credentials: NodeCredentials | None = None  # in-process only: its node credentials
 
     def node_token(self, node_name: str) -> str:
-        token = node_bearer_token(self.join_secret, node_name)
+        """A live bearer token for `node_name` (a new one each call)."""
+        if self.credentials is not None:
+            token = self.credentials.mint(node_name)
+        else:
+            status, reply = self.post(f"/nodeagent.io/v1/nodes/{node_name}/token", token="admin")
+            assert status == 201, reply
+            token = str(reply["status"]["token"])
         leaks.remember_secret(token, "a node token")
         return token
+
+    def enrol(self, node_name: str, password: str) -> tuple[int, dict[str, Any]]:
+        """Enrol as an agent does (sync; a process server only); (HTTP status, reply)."""
+        leaks.remember_secret(password, "a node password")
+        body = {"nodeName": node_name, "nodePassword": password}
+        status, reply = self.post("/nodeagent.io/v1/enrol", body, token=self.join_secret)
+        if status == 201:
+            leaks.remember_secret(str(reply["status"]["token"]), "a node token")
+        return status, reply
+
+    def post(
+        self, path: str, body: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """A blocking POST (token "admin" for the admin's); (HTTP status, JSON reply).
+        Not for an in-process server: it would wait on its own event loop."""
+        assert self.credentials is None, "in-process server: use an aiohttp session"
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {self.admin_token if token == 'admin' else token}"
+        request = urllib.request.Request(
+            self.url + path,
+            method="POST",
+            data=json.dumps(body or {}).encode(),
+            headers=headers,
+        )
+        try:
+            with urllib.request.urlopen(request, context=self.ssl_context(), timeout=30) as r:
+                return int(r.status), json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), json.loads(exc.read() or b"{}")
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))
@@ -110,6 +152,7 @@ async def running_server(data_dir: Path, **overrides: Any) -> AsyncIterator[Serv
             join_secret=handle.join_secret,
             data_dir=handle.data_dir,
             registry=handle.registry,
+            credentials=handle.credentials,
         )
 
 

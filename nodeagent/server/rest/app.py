@@ -23,8 +23,9 @@ from nodeagent.api.errors import (
 )
 from nodeagent.api.resources import RESOURCES, Resource
 from nodeagent.server.auth import Authenticator
+from nodeagent.server.credentials import NodeCredentials
 from nodeagent.server.registry import StoreRegistry
-from nodeagent.server.rest import audit, keys, proxy, selfreview, servingcert
+from nodeagent.server.rest import audit, enrol, keys, proxy, selfreview, servingcert
 from nodeagent.server.rest.handlers import handler_for, respond
 from nodeagent.server.rest.metrics import Metrics
 from nodeagent.server.rest.request import MAX_BODY_BYTES, Target
@@ -90,7 +91,9 @@ async def auth_middleware(
     if request.path in PUBLIC_PATHS:
         return await handler(request)
     auth = request.app[keys.AUTHENTICATOR]
-    request[keys.USER] = auth.authenticate(request.headers.get("Authorization"))
+    request[keys.USER] = await auth.authenticate(
+        request.headers.get("Authorization"), enrolment=request.path == enrol.ENROL_PATH
+    )
     return await handler(request)
 
 
@@ -136,8 +139,13 @@ def _add_discovery(app: web.Application) -> None:
     discovery.add_routes(app)
 
 
-def make_app(registry: StoreRegistry, authenticator: Authenticator) -> web.Application:
-    """The whole REST surface over `registry`; errors are Statuses, tokens are required."""
+def make_app(
+    registry: StoreRegistry,
+    authenticator: Authenticator,
+    credentials: NodeCredentials | None = None,
+) -> web.Application:
+    """The whole REST surface over `registry`; errors are Statuses, tokens are required.
+    `credentials`: the node credential records (enrolment and rotation endpoints)."""
     app = web.Application(
         middlewares=[metrics_middleware, errors_middleware, auth_middleware],
         client_max_size=MAX_BODY_BYTES,
@@ -158,4 +166,5 @@ def make_app(registry: StoreRegistry, authenticator: Authenticator) -> web.Appli
     selfreview.add_routes(app)  # kubectl auth can-i / whoami
     servingcert.add_routes(app)  # agents' serving certificates (the signer is set by main)
     proxy.add_routes(app)  # kubectl logs / exec (idempotent: discovery may have added them)
+    enrol.add_routes(app, credentials or NodeCredentials(registry.store))
     return app

@@ -4,27 +4,54 @@ from __future__ import annotations
 
 import pytest
 
-from nodeagent.api import tokens
 from nodeagent.api.errors import Unauthorized
-from nodeagent.api.tokens import node_bearer_token
-from nodeagent.server import auth
-from nodeagent.server.auth import ADMIN, Attributes, Authenticator, authorize
+from nodeagent.api.tokens import make_node_token, node_bearer_token
+from nodeagent.server.auth import ADMIN, BOOTSTRAP, Attributes, Authenticator, User, authorize
 
-AUTH = Authenticator(admin_token="admin-secret", join_secret="join")
-N1 = AUTH.authenticate("Bearer " + node_bearer_token("join", "n1"))
+N1_TOKEN = make_node_token("n1", "s3cret")
+
+
+class Verifier:
+    """Node tokens as a dict (server/credentials.py reads the store); counts its calls."""
+
+    def __init__(self, live: dict[str, str]) -> None:
+        self.live = live
+        self.calls: list[str] = []
+
+    async def node_of(self, token: str) -> str | None:
+        self.calls.append(token)
+        return self.live.get(token)
+
+
+AUTH = Authenticator(
+    admin_token="admin-secret", join_secret="join", nodes=Verifier({N1_TOKEN: "n1"})
+)
+N1 = User(name="system:node:n1", groups=("system:nodes", "system:authenticated"), node="n1")
 
 
 def pod(node: str, **annotations: str) -> dict[str, object]:
     return {"metadata": {"annotations": annotations}, "spec": {"nodeName": node}}
 
 
-def test_tokens_identify_callers() -> None:
-    assert AUTH.authenticate("Bearer admin-secret") == ADMIN
-    assert N1.name == "system:node:n1"
-    assert N1.node == "n1"
-    for header in (None, "", "Basic x", "Bearer nope", "Bearer " + node_bearer_token("x", "n1")):
+async def test_tokens_identify_callers() -> None:
+    """The admin token is the admin, a live node token its node; nothing else passes."""
+    assert await AUTH.authenticate("Bearer admin-secret") == ADMIN
+    assert await AUTH.authenticate("Bearer " + N1_TOKEN) == N1
+    old_scheme = "Bearer " + node_bearer_token("join", "n1")
+    for header in (None, "", "Basic x", "Bearer nope", old_scheme, "Bearer join"):
         with pytest.raises(Unauthorized):
-            AUTH.authenticate(header)
+            await AUTH.authenticate(header)
+
+
+async def test_the_join_secret_is_a_credential_only_for_enrolment() -> None:
+    """On the enrolment path the join secret is the bootstrap user; other callers stay who
+    they are there (the endpoint refuses them itself)."""
+    assert await AUTH.authenticate("Bearer join", enrolment=True) == BOOTSTRAP
+    assert await AUTH.authenticate("Bearer admin-secret", enrolment=True) == ADMIN
+    assert await AUTH.authenticate("Bearer " + N1_TOKEN, enrolment=True) == N1
+    with pytest.raises(Unauthorized):
+        await AUTH.authenticate("Bearer joinx", enrolment=True)
+    assert authorize(BOOTSTRAP, Attributes(verb="get", resource="nodes", name="n1")) is not None
 
 
 @pytest.mark.parametrize(
@@ -122,36 +149,17 @@ def test_forbidden_message_is_kubernetes_wording() -> None:
     )
 
 
-def test_a_node_token_is_verified_once_and_a_forged_one_never_passes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The HMAC of a valid node token is computed on first use only; a token signed with
-    another secret stays Unauthorized however often it comes."""
-    calls: list[str] = []
-    verify = tokens.node_of_token
-
-    def counting(secret: str, token: str) -> str | None:
-        calls.append(token)
-        return verify(secret, token)
-
-    monkeypatch.setattr(auth, "node_of_token", counting)
-    fresh = Authenticator(admin_token="admin-secret", join_secret="join")
-    token = node_bearer_token("join", "n7")
-    users = [fresh.authenticate("Bearer " + token) for _ in range(5)]
+async def test_node_tokens_are_checked_on_every_request() -> None:
+    """No cache of verified tokens: a token the verifier stops knowing (revoked, expired)
+    fails on the next request, and the authenticator's repr shows no secret."""
+    token = make_node_token("n7", "x")
+    verifier = Verifier({token: "n7"})
+    fresh = Authenticator(admin_token="admin-secret", join_secret="join", nodes=verifier)
+    users = [await fresh.authenticate("Bearer " + token) for _ in range(3)]
     assert {u.name for u in users} == {"system:node:n7"}
-    assert calls == [token]
-    forged = node_bearer_token("other", "n7")
-    for _ in range(3):
-        with pytest.raises(Unauthorized):
-            fresh.authenticate("Bearer " + forged)
-    assert calls == [token, forged, forged, forged]
-
-
-def test_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past the bound the memory starts over, and every token still authenticates right."""
-    monkeypatch.setattr(auth, "KNOWN_TOKENS_MAX", 3)
-    fresh = Authenticator(admin_token="admin-secret", join_secret="join")
-    for i in range(10):
-        user = fresh.authenticate("Bearer " + node_bearer_token("join", f"n{i}"))
-        assert user.node == f"n{i}"
-        assert len(fresh._known) <= 3
+    assert verifier.calls == [token] * 3
+    verifier.live.clear()
+    with pytest.raises(Unauthorized):
+        await fresh.authenticate("Bearer " + token)
+    assert "admin-secret" not in repr(fresh)
+    assert "join" not in repr(fresh)

@@ -1,0 +1,106 @@
+"""PURE: a node's credential record and how enrolment, rotation and a minted token change it.
+
+One record per node name, kept in the store under the internal resource `nodecredentials`
+(never served over REST): the hash of the node password that enrolled the name first (k3s's
+node-password secret) and the hashes of the node's live bearer tokens with their expiry, newest
+first. Time is a parameter; hashes come in already made (nodeagent.api.tokens.secret_hash).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nodeagent.api.tokens import same_hash
+
+Obj = dict[str, Any]
+
+RESOURCE = "nodecredentials"  # the store's key; not in nodeagent.api.resources, so not served
+API_VERSION = "nodeagent.io/v1"
+KIND = "NodeCredential"
+# tokens one node may hold at once: enrolments and rotations add one each; expired ones go first
+MAX_TOKENS = 16
+# how long the token a rotation replaces stays valid (capped by its own expiry), so requests
+# already sent with it still pass
+ROTATION_OVERLAP_SECONDS = 60.0
+
+
+class PasswordRejected(Exception):
+    """The node name is enrolled with another node password."""
+
+
+def new_record(node_name: str) -> Obj:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": node_name},
+        "passwordHash": "",
+        "tokens": [],
+    }
+
+
+def _tokens(record: Obj) -> list[Obj]:
+    tokens = record.get("tokens")
+    return [t for t in tokens if isinstance(t, dict)] if isinstance(tokens, list) else []
+
+
+def _kept(tokens: list[Obj], now: float) -> list[Obj]:
+    """The unexpired tokens, newest first, at most MAX_TOKENS."""
+    return [t for t in tokens if float(t.get("expires") or 0) > now][:MAX_TOKENS]
+
+
+def token_valid(record: Obj, token_hash: str, now: float) -> bool:
+    """Whether a token with this hash is one of the record's, and not expired at `now`.
+
+    Every entry is compared in constant time, so the time taken says nothing about which
+    entry, if any, came close.
+    """
+    found = False
+    for entry in _tokens(record):
+        if same_hash(str(entry.get("hash") or ""), token_hash) and (
+            float(entry.get("expires") or 0) > now
+        ):
+            found = True
+    return found
+
+
+def enrolled(
+    record: Obj | None,
+    *,
+    node_name: str,
+    password_hash: str,
+    token_hash: str,
+    now: float,
+    ttl: float,
+) -> Obj:
+    """The record after an enrolment with this password; PasswordRejected when the name is
+    bound to another one. The first enrolment binds the name to the password."""
+    out = dict(record) if record is not None else new_record(node_name)
+    bound = str(out.get("passwordHash") or "")
+    if bound and not same_hash(bound, password_hash):
+        raise PasswordRejected(node_name)
+    out["passwordHash"] = password_hash
+    out["tokens"] = _kept([{"hash": token_hash, "expires": now + ttl}, *_tokens(out)], now)
+    return out
+
+
+def minted(record: Obj | None, *, node_name: str, token_hash: str, now: float, ttl: float) -> Obj:
+    """The record with one more token issued without enrolment (by the server's embedder);
+    the password binding is left as it is."""
+    out = dict(record) if record is not None else new_record(node_name)
+    out["tokens"] = _kept([{"hash": token_hash, "expires": now + ttl}, *_tokens(out)], now)
+    return out
+
+
+def rotated(record: Obj, *, used_hash: str, new_hash: str, now: float, ttl: float) -> Obj:
+    """The record after the holder of `used_hash` asked for a new token: the new one is added
+    and the used one lives ROTATION_OVERLAP_SECONDS more at most. Other tokens are left alone
+    (a reply lost on the way leaves the holder with the used one, which can rotate again)."""
+    out = dict(record)
+    tokens = []
+    for entry in _tokens(record):
+        if same_hash(str(entry.get("hash") or ""), used_hash):
+            expires = min(float(entry.get("expires") or 0), now + ROTATION_OVERLAP_SECONDS)
+            entry = {**entry, "expires": expires}
+        tokens.append(entry)
+    out["tokens"] = _kept([{"hash": new_hash, "expires": now + ttl}, *tokens], now)
+    return out
