@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 import psutil  # type: ignore[import-untyped]
 
-from bench.common import Usage, ms_since, sample_process
+from bench.common import Usage, enrol, ms_since, sample_process
 from bench.report import Figure
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.api import errors
@@ -312,22 +312,26 @@ def _run_one(agents: int, per_process: int, seconds: float) -> list[Figure]:
 
 async def _patch_many(srv: ServerProcess, nodes: int, writes: int) -> tuple[float, float]:
     """`writes` node status merge patches (a Ready heartbeat) spread over `nodes` nodes, 32 at
-    a time, each with its node's token; (server CPU seconds, wall seconds) they took."""
+    a time, each with its node's token (enrolled first, untimed); (server CPU seconds, wall
+    seconds) they took."""
     assert srv.process is not None
     proc = psutil.Process(srv.process.pid)
     ssl_ctx = srv.ssl_context()
     merge = {"Content-Type": "application/merge-patch+json"}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_ctx)) as http:
+        tokens: dict[str, str] = {}
         for i in range(nodes):
-            hdrs = {"Authorization": f"Bearer {srv.node_token(f'{PREFIX}-{i:05d}')}"}
-            body = {"metadata": {"name": f"{PREFIX}-{i:05d}"}}
+            name = f"{PREFIX}-{i:05d}"
+            tokens[name] = await enrol(http, server=srv.url, join_secret=srv.join_secret, node=name)
+            hdrs = {"Authorization": f"Bearer {tokens[name]}"}
+            body = {"metadata": {"name": name}}
             async with http.post(srv.url + "/api/v1/nodes", json=body, headers=hdrs) as r:
                 await r.read()
         gate = asyncio.Semaphore(32)
 
         async def one(k: int) -> None:
             node = f"{PREFIX}-{k % nodes:05d}"
-            hdrs = {"Authorization": f"Bearer {srv.node_token(node)}", **merge}
+            hdrs = {"Authorization": f"Bearer {tokens[node]}", **merge}
             cond = {"type": "Ready", "status": "True", "reason": "KubeletReady"}
             cond["lastHeartbeatTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             body = json.dumps({"status": {"conditions": [cond]}})

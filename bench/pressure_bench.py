@@ -93,6 +93,9 @@ async def _memory(admin: ApiClient, settings: AgentSettings, runs: int) -> list[
 
 
 async def _disk(admin: ApiClient, settings: AgentSettings, nodefs: Path, runs: int) -> list[float]:
+    # The same host with its state dir moved: its node password goes along, or the server
+    # would refuse the name to what looks like a second host (docs/security.md).
+    shutil.copy2(Path(settings.state_dir) / "node-password", nodefs / "node-password")
     settings = replace(settings, state_dir=str(nodefs))
     samples: list[float] = []
     is_ = partial(_condition_is, admin, "DiskPressure")

@@ -1,10 +1,11 @@
 """Many lightweight simulated agents in one process, on raw aiohttp, for the capacity figure.
 
-Each one registers its Node and Lease with its own node token, holds its pod watch
-(`fieldSelector=spec.nodeName=NAME`), and every `interval` s (first one at a random offset)
-patches its node status (Ready heartbeat) and renews its lease. Every failure is counted, never
-fatal. Run as `python -m bench.simwatchers --server URL --ca-file F --secret-file F --first I
---count N`; on SIGTERM it prints one JSON line of counts and exits.
+Each one enrols (join secret, its own node password) for its node token, registers its Node and
+Lease with it, holds its pod watch (`fieldSelector=spec.nodeName=NAME`), and every `interval` s
+(first one at a random offset) patches its node status (Ready heartbeat) and renews its lease.
+Every failure is counted, never fatal. Run as `python -m bench.simwatchers --server URL
+--ca-file F --secret-file F --first I --count N`; on SIGTERM it prints one JSON line of
+counts and exits.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from typing import Any
 
 import aiohttp
 
+from bench.common import enrol
 from nodeagent.api.timefmt import format_time
-from nodeagent.api.tokens import node_bearer_token
 
 Obj = dict[str, Any]
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -41,13 +42,20 @@ class Sim:
         self.counts: Counter[str] = Counter()
         self.ssl = ssl.create_default_context(cafile=args.ca_file)
         self.gate = asyncio.Semaphore(args.concurrency)
-        self.tokens: dict[str, str] = {}  # an HMAC per request cost the agents' share of CPU
+        self.tokens: dict[str, str] = {}  # node -> its bearer token, from enrolment
+
+    async def enrol(self, node: str) -> None:
+        async with self.gate:
+            self.tokens[node] = await enrol(
+                self.session,
+                server=self.args.server,
+                join_secret=self.secret,
+                node=node,
+                ssl=self.ssl,
+            )
 
     def token(self, node: str) -> str:
-        token = self.tokens.get(node)
-        if token is None:
-            token = self.tokens[node] = node_bearer_token(self.secret, node)
-        return token
+        return self.tokens.get(node, "")
 
     async def call(self, node: str, method: str, path: str, body: Obj, **headers: str) -> int:
         hdrs = {"Authorization": f"Bearer {self.token(node)}", **headers}
@@ -127,8 +135,9 @@ class Sim:
 
     async def agent(self, node: str) -> None:
         try:
+            await self.enrol(node)
             await self.register(node)
-        except (aiohttp.ClientError, OSError, TimeoutError):
+        except (aiohttp.ClientError, OSError, TimeoutError, RuntimeError):
             self.counts["register_failed"] += 1
         asyncio.create_task(self.watch(node))  # noqa: RUF006 (cancelled with the loop)
         await asyncio.sleep(random.uniform(0, self.args.interval))

@@ -4,6 +4,7 @@ other takes over when the leader is killed. Also: etcd unreachable at start, and
 
 from __future__ import annotations
 
+import secrets
 import select
 import shutil
 import subprocess
@@ -150,6 +151,28 @@ def test_kubectl_writes_through_one_server_and_watches_through_the_other(pair: P
     )
     assert daemon_pods(s2, config) == ["n1"]
     assert len(leader_of(s1, s2)) == 1
+
+
+def test_node_credentials_are_shared_and_revoked_on_every_server(pair: Pair) -> None:
+    """A node enrolled through server 1 is known to server 2, which refuses a second host for
+    its name; `kubectl delete node` through server 2 makes its token 401 on server 1 too."""
+    s1, s2 = pair.first, pair.second
+    password = secrets.token_urlsafe(32)
+    status, reply = s1.enrol("etcd-cred-node", password)
+    assert status == 201, reply
+    token = reply["status"]["token"]
+    whoami = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+    wait_until(
+        lambda: s2.post(whoami, token=token)[0] == 201, timeout=10, message="known to server 2"
+    )
+    assert s2.enrol("etcd-cred-node", secrets.token_urlsafe(32))[0] == 403
+    tainted = node("etcd-cred-node") + "spec: {taints: [{key: x, effect: NoSchedule}]}\n"
+    kubectl(s1, pair.kubeconfig, "apply", "-f", "-", stdin=tainted)  # no daemon pod for it
+    kubectl(s2, pair.kubeconfig, "delete", "node", "etcd-cred-node")
+    wait_until(
+        lambda: s1.post(whoami, token=token)[0] == 401, timeout=10, message="revoked on server 1"
+    )
+    assert s2.post(whoami, token=token)[0] == 401
 
 
 def test_the_other_server_takes_over_when_the_leader_is_killed(pair: Pair) -> None:
