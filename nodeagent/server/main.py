@@ -4,8 +4,10 @@
 kubeconfig) while the server runs inside the caller's event loop (all-in-one, tests);
 `run_server(settings)` runs it until SIGTERM/SIGINT or until a root task dies (exit 1).
 On every start DIR/admin.kubeconfig is (re)written; DIR/admin-token and DIR/node-token (the
-join secret) are made once, as are the fleet CA and the kubelet-client identity (tls.py); writes
-are recorded in the audit log (DIR/audit.log by default).
+join secret, which only enrols hosts: server/credentials.py) are made once, as are the fleet
+CA and the kubelet-client identity (tls.py); writes are recorded in the audit log
+(DIR/audit.log by default). The join secret is read at each start: replacing node-token and
+restarting changes it.
 """
 
 from __future__ import annotations
