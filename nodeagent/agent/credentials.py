@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
 import secrets
 import time
@@ -29,6 +28,7 @@ from nodeagent.agent.apiclient import ApiClient, Unreachable
 from nodeagent.api import errors
 from nodeagent.api.timefmt import parse_time
 from nodeagent.api.tokens import Lifetime, node_of_credential
+from nodeagent.privatefiles import ensure_private_dir, write_private
 
 log = structlog.get_logger()
 
@@ -47,17 +47,6 @@ class Held:
     lifetime: Lifetime
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, mode 0600 from the first byte."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def node_password(state_dir: str) -> str:
     """The host's node password, made on first use."""
     path = Path(state_dir) / PASSWORD_FILE
@@ -65,7 +54,7 @@ def node_password(state_dir: str) -> str:
         value = path.read_text(encoding="utf-8").strip()
         if value:
             return value
-    Path(state_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_dir(Path(state_dir))
     value = secrets.token_urlsafe(32)
     write_private(path, value + "\n")
     log.info("node_password_created", file=str(path))
@@ -96,7 +85,7 @@ def load_held(state_dir: str, node_name: str) -> Held | None:
 
 
 def save_held(state_dir: str, held: Held) -> None:
-    Path(state_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_dir(Path(state_dir))
     data = {
         "token": held.token,
         "receivedAt": held.lifetime.received_at,

@@ -6,11 +6,8 @@ the secret is 256 random bits. The node name in it only tells the server which r
 the server keeps sha256(token), never the token. The agent rotates its token at a jittered 70 to
 90 % of its lifetime, as kubelet rotates its client certificate.
 
-Pure: randomness and time are parameters.
-
-`node_bearer_token`/`node_of_token` are the old HMAC(join secret, node name) scheme. The server
-no longer accepts them as credentials; they remain only for the agent port's check of the
-server's proxy until that moves to mutual TLS.
+Pure: randomness and time are parameters. (The tokens before enrolment, HMAC(join secret, node
+name), are gone: the server refuses them, docs/security.md "Upgrading a fleet".)
 """
 
 from __future__ import annotations
@@ -25,8 +22,6 @@ NODE_GROUPS = ("system:nodes", "system:authenticated")
 # kubelet's certificate manager: rotate at a random point in [70 %, 90 %] of the lifetime
 ROTATE_AT_MIN = 0.7
 ROTATE_AT_MAX = 0.9
-
-NODE_TOKEN_PREFIX = "node."  # the old scheme (see the module docstring)
 
 
 def make_node_token(node_name: str, secret: str) -> str:
@@ -73,20 +68,3 @@ class Lifetime:
         """When to rotate; `jitter` in [0, 1) picks the point within 70 to 90 % of the life."""
         fraction = ROTATE_AT_MIN + (ROTATE_AT_MAX - ROTATE_AT_MIN) * jitter
         return self.received_at + fraction * self.lifetime_seconds
-
-
-def node_bearer_token(join_secret: str, node_name: str) -> str:
-    """The old scheme's token; see the module docstring."""
-    mac = hmac.new(join_secret.encode(), node_name.encode(), hashlib.sha256).hexdigest()
-    return f"{NODE_TOKEN_PREFIX}{node_name}.{mac}"
-
-
-def node_of_token(join_secret: str, token: str) -> str | None:
-    """The old scheme: the node a token speaks for, or None when it is not a valid one."""
-    if not token.startswith(NODE_TOKEN_PREFIX):
-        return None
-    node_name, _, _mac = token[len(NODE_TOKEN_PREFIX) :].rpartition(".")
-    if not node_name:
-        return None
-    expected = node_bearer_token(join_secret, node_name)
-    return node_name if hmac.compare_digest(expected, token) else None

@@ -66,6 +66,7 @@ class ServerSettings:
         if self.audit_log_path is None:
             return str(self.data_dir / "audit.log")
         return self.audit_log_path
+
     # how long a node's bearer token lives; agents rotate at 70-90 % of it (docs/security.md)
     node_token_ttl_seconds: float = 30 * 24 * 3600.0
 

@@ -22,6 +22,8 @@ with tests/support/leaks.py, which fails the session if a token shows up in a lo
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -46,6 +48,13 @@ from nodeagent.server.settings import ServerSettings
 from tests.support import leaks
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def hmac_node_token(join_secret: str, node_name: str) -> str:
+    """A node token of the scheme before enrolment, HMAC(join secret, node name), which the
+    server must refuse (tests of the upgrade)."""
+    mac = hmac.new(join_secret.encode(), node_name.encode(), hashlib.sha256).hexdigest()
+    return f"node.{node_name}.{mac}"
 
 
 @dataclass(kw_only=True)

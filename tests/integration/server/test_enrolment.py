@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from nodeagent.api.timefmt import parse_time
-from nodeagent.api.tokens import make_node_token, node_bearer_token
+from nodeagent.api.tokens import make_node_token
 from nodeagent.server import credentialrules
 from tests.integration.server.conftest import call
-from tests.support.server import ServerInfo, running_server
+from tests.support.server import ServerInfo, hmac_node_token, running_server
 from tests.support.wait import wait_for
 
 ENROL = "/nodeagent.io/v1/enrol"
@@ -84,7 +84,7 @@ async def test_another_host_cannot_take_or_forge_an_enrolled_node(server: Server
     assert reply["message"].startswith('node password rejected for node "node-b": ')
     assert "kubectl delete node node-b" in reply["message"]
     forged = make_node_token("node-b", secrets.token_urlsafe(32))
-    old_scheme = node_bearer_token(server.join_secret, "node-b")
+    old_scheme = hmac_node_token(server.join_secret, "node-b")
     for token in (forged, old_scheme, mine + "x", server.join_secret):
         status, reply = await whoami(server, token)
         assert (status, reply["reason"]) == (401, "Unauthorized"), token[:10]

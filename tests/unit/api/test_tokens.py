@@ -7,7 +7,6 @@ import pytest
 from nodeagent.api.tokens import (
     Lifetime,
     make_node_token,
-    node_bearer_token,
     node_of_credential,
     same_hash,
     secret_hash,
@@ -22,7 +21,7 @@ from nodeagent.api.tokens import (
         ("nodecred.n1.", None),
         ("nodecred..x", None),
         ("nodecred.x", None),
-        (node_bearer_token("join", "n1"), None),  # the old HMAC scheme is no node credential
+        ("node.n1." + "0" * 64, None),  # the old HMAC scheme is no node credential
         ("admin-token", None),
     ],
     ids=["plain", "dotted-name", "no-secret", "no-name", "no-dot", "old-scheme", "other"],

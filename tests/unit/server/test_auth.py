@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from nodeagent.api.errors import Unauthorized
-from nodeagent.api.tokens import make_node_token, node_bearer_token
+from nodeagent.api.tokens import make_node_token
 from nodeagent.server.auth import ADMIN, BOOTSTRAP, Attributes, Authenticator, User, authorize
+from tests.support.server import hmac_node_token
 
 N1_TOKEN = make_node_token("n1", "s3cret")
 
@@ -37,7 +38,7 @@ async def test_tokens_identify_callers() -> None:
     """The admin token is the admin, a live node token its node; nothing else passes."""
     assert await AUTH.authenticate("Bearer admin-secret") == ADMIN
     assert await AUTH.authenticate("Bearer " + N1_TOKEN) == N1
-    old_scheme = "Bearer " + node_bearer_token("join", "n1")
+    old_scheme = "Bearer " + hmac_node_token("join", "n1")
     for header in (None, "", "Basic x", "Bearer nope", old_scheme, "Bearer join"):
         with pytest.raises(Unauthorized):
             await AUTH.authenticate(header)
