@@ -118,3 +118,5 @@ def test_no_token_appears_in_any_log(
         ("patch", "", 200, "admin"),
         ("delete", "", 200, "admin"),
     } <= summary, summary
+    exec_records = [r for r in records if r.get("objectRef", {}).get("subresource") == "exec"]
+    assert [r["stage"] for r in exec_records] == ["ResponseStarted"]  # at the session's start
