@@ -56,7 +56,7 @@ def test_no_token_appears_in_any_log(
 ) -> None:
     """Create, label, exec, delete with kubectl; a wrong token and a node's forbidden create:
     the server log, the agent log and the audit log hold none of the tokens, and the audit log
-    records the exec, the 401 and the 403."""
+    records the exec, the 401, the 403 and the agent's enrolment."""
     node = f"tokens-{os.getpid()}"
     srv = start_server_process(tmp_path / "server", "--log-level", "debug")
     try:
@@ -118,5 +118,8 @@ def test_no_token_appears_in_any_log(
         ("patch", "", 200, "admin"),
         ("delete", "", 200, "admin"),
     } <= summary, summary
+    # the agent's enrolment and its serving certificate, nodeagent's own endpoints
+    uris = {r["requestURI"] for r in records}
+    assert {"/nodeagent.io/v1/enrol", "/nodeagent.io/v1/serving-certificate"} <= uris
     exec_records = [r for r in records if r.get("objectRef", {}).get("subresource") == "exec"]
     assert [r["stage"] for r in exec_records] == ["ResponseStarted"]  # at the session's start
