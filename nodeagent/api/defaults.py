@@ -218,10 +218,25 @@ def _default_meta_only(obj: Obj) -> Obj:
     return out
 
 
+def _default_required_struct(field: str, zero: Any) -> Callable[[Obj], Obj]:
+    """A field Go always writes (a struct or number without omitempty), so the published
+    schema marks it required: an object that lacks it gets Go's zero value."""
+
+    def default(obj: Obj) -> Obj:
+        out = _default_meta_only(obj)
+        if out.get(field) is None:
+            out[field] = jsontext.clone(zero)
+        return out
+
+    return default
+
+
 DEFAULTERS: dict[str, Callable[[Obj], Obj]] = {
     "Pod": default_pod,
     "DaemonSet": default_daemonset,
     "Node": default_node,
+    "Event": _default_required_struct("involvedObject", {}),
+    "ControllerRevision": _default_required_struct("revision", 0),
 }
 
 

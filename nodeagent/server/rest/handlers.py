@@ -54,9 +54,23 @@ def respond(obj: Obj, *, status: int = 200, warnings: list[str] | None = None) -
     response = web.Response(
         body=jsontext.dumpb(obj), status=status, content_type="application/json", charset="utf-8"
     )
-    for w in warnings or []:
-        response.headers.add("Warning", '299 - "' + w.replace('"', '\\"') + '"')
+    shown = warnings or []
+    if len(shown) > MAX_WARNINGS:
+        shown = [*shown[: MAX_WARNINGS - 1], f"and {len(shown) - MAX_WARNINGS + 1} more warnings"]
+    for w in shown:
+        response.headers.add("Warning", '299 - "' + _header_text(w).replace('"', '\\"') + '"')
     return response
+
+
+MAX_WARNINGS = 50  # Warning headers on one response (their text comes from the request)
+MAX_WARNING_CHARS = 512
+
+
+def _header_text(text: str) -> str:
+    """A warning's text fit for a header: field names come from the body, and a control
+    character in a header is refused by aiohttp (the connection closed, no answer)."""
+    safe = "".join(c if c.isprintable() else "?" for c in text)
+    return safe if len(safe) <= MAX_WARNING_CHARS else safe[: MAX_WARNING_CHARS - 3] + "..."
 
 
 def handler_for(target: Target) -> Handler:
@@ -147,6 +161,14 @@ def check_fields(request: web.Request, obj: Obj | None, body: bytes = b"") -> li
     return messages
 
 
+def _metadata(obj: Obj) -> Obj:
+    """obj's metadata, made a map when absent or null (the type gate let only those through)."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = obj["metadata"] = {}
+    return meta
+
+
 def decode_body(request: web.Request, call: Call, body: bytes) -> tuple[Obj, list[str]]:
     """A create or update body: decoded (bounded), every field of the right JSON type (422
     naming each one), and the fieldValidation warnings."""
@@ -229,7 +251,7 @@ async def create(request: web.Request, call: Call) -> web.StreamResponse:
     r = call.target.resource
     obj, warnings = decode_body(request, call, await request.read())
     if r.namespaced:
-        obj.setdefault("metadata", {}).setdefault("namespace", call.namespace)
+        _metadata(obj).setdefault("namespace", call.namespace)
     await authorize_call(request, call, obj=obj)
     created = await registry_of(request).create(
         r.name,
@@ -243,7 +265,7 @@ async def create(request: web.Request, call: Call) -> web.StreamResponse:
 async def update(request: web.Request, call: Call) -> web.StreamResponse:
     r = call.target.resource
     obj, warnings = decode_body(request, call, await request.read())
-    meta = obj.setdefault("metadata", {})
+    meta = _metadata(obj)
     if meta.get("name", call.name) != call.name:
         raise BadRequest(
             f"the name of the object ({meta.get('name')}) does not match the name on the URL "

@@ -115,20 +115,112 @@ def _component(type_name: str) -> Obj:
     return out
 
 
+# Query parameters as kube-apiserver documents them (their types are what the server parses).
+_QUERY: dict[str, Obj] = {
+    "dryRun": {"type": "string"},
+    "fieldManager": {"type": "string"},
+    "fieldValidation": {"type": "string"},
+    "force": {"type": "boolean"},
+    "labelSelector": {"type": "string"},
+    "fieldSelector": {"type": "string"},
+    "limit": {"type": "integer"},
+    "continue": {"type": "string"},
+    "resourceVersion": {"type": "string"},
+    "gracePeriodSeconds": {"type": "integer"},
+    "propagationPolicy": {"type": "string"},
+    "orphanDependents": {"type": "boolean"},
+}
+META = "io.k8s.apimachinery.pkg.apis.meta.v1"
+STATUS = f"{META}.Status"
+LIST_META = f"{META}.ListMeta"
+# Components every document carries: a list's metadata, and the Status of every error.
+_META_COMPONENTS: dict[str, Obj] = {
+    LIST_META: {
+        "description": "Metadata that synthetic resources (lists) have.",
+        "type": "object",
+        "properties": {
+            "resourceVersion": {"type": "string"},
+            "continue": {"type": "string"},
+            "remainingItemCount": {"type": "integer", "format": "int64"},
+        },
+    },
+    STATUS: {
+        "description": "The return value of calls that do not return other objects: errors.",
+        "type": "object",
+        "properties": {
+            "kind": {"type": "string"},
+            "apiVersion": {"type": "string"},
+            "metadata": {"allOf": [{"$ref": _ref(LIST_META)}]},
+            "status": {"type": "string"},
+            "message": {"type": "string"},
+            "reason": {"type": "string"},
+            "details": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "code": {"type": "integer", "format": "int32"},
+        },
+    },
+}
+_ERRORS: Obj = {
+    "default": {
+        "description": "An error, as a Status",
+        "content": {"application/json": {"schema": {"$ref": _ref(STATUS)}}},
+    }
+}
+
+
 def _params(*names: str) -> list[Obj]:
-    return [{"name": n, "in": "query", "schema": {"type": "string"}} for n in names]
+    return [{"name": n, "in": "query", "schema": _QUERY[n]} for n in names]
+
+
+def _path_params(*names: str) -> list[Obj]:
+    return [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
+    ]
+
+
+def _list_name(r: Resource) -> str:
+    return f"{schema_name(r.kind)}List"
+
+
+def _list_component(r: Resource) -> Obj:
+    return {
+        "description": f"A list of {r.kind} objects.",
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"allOf": [{"$ref": _ref(LIST_META)}]},
+            "items": {"type": "array", "items": {"$ref": _ref(schema_name(r.kind))}},
+        },
+        "required": ["items"],
+    }
+
+
+def _links(r: Resource, item_ops: dict[str, str]) -> Obj:
+    """OpenAPI links from a create to the operations on the created object (schemathesis's
+    stateful phase follows them; kubectl ignores them)."""
+    parameters = {"name": "$response.body#/metadata/name"}
+    if r.namespaced:
+        parameters["namespace"] = "$request.path.namespace"
+    return {
+        op_id[0].upper() + op_id[1:]: {"operationId": op_id, "parameters": parameters}
+        for op_id in item_ops.values()
+    }
 
 
 def _operation(r: Resource, action: str, op_id: str, body: tuple[str, ...] = ()) -> Obj:
-    ref = {"$ref": _ref(schema_name(r.kind))} if r.kind in schema.TYPES else {"type": "object"}
+    described = r.kind in schema.TYPES
+    ref = {"$ref": _ref(schema_name(r.kind))} if described else {"type": "object"}
+    if action == "list" and described:
+        ref = {"$ref": _ref(_list_name(r))}
+    ok = {"description": "OK", "content": {"application/json": {"schema": ref}}}
     op: Obj = {
         "operationId": op_id,
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
-        "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": ref}}}
-        },
+        "responses": {"200": ok, **_ERRORS},
     }
+    if action in ("post", "patch"):  # a server-side apply patch may create
+        op["responses"]["201"] = {**ok, "description": "Created"}
     if action in ("post", "put", "patch"):
         op["parameters"] = _params("dryRun", "fieldManager", "fieldValidation")
         if action == "patch":
@@ -140,9 +232,15 @@ def _operation(r: Resource, action: str, op_id: str, body: tuple[str, ...] = ())
             },
             "required": True,
         }
-    elif action in ("list", "watch"):
+    elif action == "list":
         op["parameters"] = _params(
-            "labelSelector", "fieldSelector", "limit", "resourceVersion", "watch"
+            "labelSelector", "fieldSelector", "limit", "continue", "resourceVersion"
+        )
+    elif action == "get":
+        op["parameters"] = _params("resourceVersion")
+    elif action == "delete":
+        op["parameters"] = _params(
+            "dryRun", "gracePeriodSeconds", "propagationPolicy", "orphanDependents"
         )
     return op
 
@@ -175,6 +273,22 @@ def _paths(r: Resource) -> dict[str, Obj]:
             "put": _operation(r, "put", f"replace{kind}Status", _JSON),
             "patch": _operation(r, "patch", f"patch{kind}Status", _PATCH_TYPES),
         }
+    namespace = ("namespace",) if r.namespaced else ()
+    for path, ops in paths.items():
+        names = (*namespace, "name") if path.startswith(item) else namespace
+        if names and path != f"{r.path_prefix}/{r.name}":
+            ops["parameters"] = _path_params(*names)
+    create = paths.get(collection, {}).get("post")
+    if create is not None:
+        item_ops = {
+            f"{m}{p[len(item) :]}": op["operationId"]
+            for p, ops in paths.items()
+            if p.startswith(item)
+            for m, op in ops.items()
+            if m != "parameters"
+        }
+        for code in ("200", "201"):
+            create["responses"][code]["links"] = _links(r, item_ops)
     return paths
 
 
@@ -186,6 +300,8 @@ def build_v3_document(group: str, version: str) -> Obj:
         paths.update(_paths(r))
     types = schema.referenced_types([r.kind for r in resources if r.kind in schema.TYPES])
     schemas = {schema_name(t): _component(t) for t in types}
+    schemas.update(_META_COMPONENTS)
+    schemas.update({_list_name(r): _list_component(r) for r in resources if r.kind in schema.TYPES})
     used = {schema.element_type(fl.type) for t in types for fl in schema.TYPES[t].fields.values()}
     for primitive, (name, body) in _NAMED_PRIMITIVES.items():
         if primitive in used:

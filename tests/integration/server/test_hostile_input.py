@@ -278,6 +278,22 @@ def test_duplicate_keys_in_a_patch_fail_strict(srv: ServerProcess) -> None:
     assert answer.message == 'strict decoding error: duplicate field "metadata.labels.a"'
 
 
+def test_null_metadata_is_absent_metadata(srv: ServerProcess) -> None:
+    """`"metadata": null` is no metadata (as Go decodes it): 422 for the missing name."""
+    answer = send(srv, "POST", "/api/v1/namespaces/default/events", {"metadata": None})
+    assert answer.code == 422
+    assert "metadata.name: Required value" in answer.message
+
+
+def test_warnings_from_field_names_are_safe_headers(srv: ServerProcess) -> None:
+    """An unknown field named with a newline is warned about with `?` in its place (a raw
+    control character in a header made the server drop the connection unanswered)."""
+    body = {"kind": "Namespace", "metadata": {"name": "warn-ctl"}, "bad\nfield": 1}
+    answer = send(srv, "POST", "/api/v1/namespaces", body)
+    assert answer.code == 201
+    assert answer.warnings == ['299 - "unknown field \\"bad?field\\""']
+
+
 def test_the_log_has_no_500_no_locals_and_no_token(srv: ServerProcess) -> None:
     """After every bomb above: no request failed as a server error, and the log carries no
     traceback locals and no secret."""
