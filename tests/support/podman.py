@@ -6,6 +6,7 @@ cgroupfs, 1024 open files), so several can run side by side, one per simulated h
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import http.client
 import os
@@ -220,15 +221,33 @@ def _unmount_under(*dirs: Path) -> None:
             subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
-def _busybox_tarball() -> Path:
-    """A rootfs tarball with busybox-static and a symlink per applet, cached across runs."""
+def default_cache() -> Path:
+    """Where the busybox tarball is kept between runs (shared by every test process)."""
+    return Path(tempfile.gettempdir()) / "nodeagent-test-cache"
+
+
+def busybox_tarball(cache: Path | None = None) -> Path:
+    """A rootfs tarball with busybox-static and a symlink per applet, cached across runs.
+
+    Hosts start in parallel (threads and processes) and `podman import` may open the path more
+    than once, so the tarball is made at most once, under a lock, and appears whole under its
+    name by an atomic rename: no import ever reads a half-written file or one replaced under it.
+    """
     busybox = Path(shutil.which("busybox") or "/bin/busybox")
     digest = hashlib.sha256(busybox.read_bytes() + PASSWD.encode()).hexdigest()[:16]
-    cache = Path(tempfile.gettempdir()) / "nodeagent-test-cache"
+    cache = cache or default_cache()
     cache.mkdir(exist_ok=True)
     tarball = cache / f"busybox-rootfs-{digest}.tar"
     if tarball.exists():
         return tarball
+    with (cache / f"busybox-rootfs-{digest}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not tarball.exists():  # another thread or process may have made it meanwhile
+            _write_busybox_tarball(busybox, cache, tarball)
+    return tarball
+
+
+def _write_busybox_tarball(busybox: Path, cache: Path, tarball: Path) -> None:
     applets = subprocess.run(
         [str(busybox), "--list"], capture_output=True, text=True, check=True
     ).stdout.split()
@@ -247,7 +266,6 @@ def _busybox_tarball() -> Path:
         with tarfile.open(partial, "w") as tar:
             tar.add(root, arcname=".")
         partial.rename(tarball)
-    return tarball
 
 
 def busybox_image(
@@ -255,16 +273,17 @@ def busybox_image(
     tag: str = "localhost/busybox:1",
     *,
     changes: tuple[str, ...] = (),
+    cache: Path | None = None,
 ) -> str:
     """Import busybox-static as `tag` (no PATH in its config) unless present; returns the tag.
 
     `changes` are Dockerfile instructions for `podman import --change`, e.g.
-    'ENTRYPOINT ["/bin/echo"]'.
+    'ENTRYPOINT ["/bin/echo"]'. `cache`: where the tarball is kept (default_cache()).
     """
     if service.podman("image", "exists", tag, check=False).returncode == 0:
         return tag
     flags = [arg for change in changes for arg in ("--change", change)]
-    service.podman("import", *flags, str(_busybox_tarball()), tag)
+    service.podman("import", *flags, str(busybox_tarball(cache)), tag)
     return tag
 
 
