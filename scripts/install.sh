@@ -61,7 +61,7 @@ fi
 systemd_running() { [ -d /run/systemd/system ]; }
 
 # 1. Debian packages.
-debs=(podman runc busybox-static python3-venv iproute2)
+debs=(podman runc busybox-static python3-venv ca-certificates iproute2)
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a fresh Debian 12 machine (as root) and runs it:
-# Debian packages (podman, runc, busybox-static, docker-registry, iproute2, etcd, vagrant),
-# a virtualenv in .venv with the package and its test and dev extras, then pytest.
+# Debian packages (podman, runc, busybox-static, docker-registry, iproute2, etcd, vagrant,
+# python3-venv, ca-certificates), a virtualenv in .venv with the package and its test and dev
+# extras, then pytest. Safe to run again; a .venv left half-made (no pip) is made anew.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/unit -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(podman runc busybox-static docker-registry iproute2 etcd-server systemd vagrant)
+debs=(podman runc busybox-static docker-registry iproute2 etcd-server systemd vagrant
+      python3-venv ca-certificates)
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
@@ -18,7 +20,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/python ]; then
+# `python3 -m venv` stopped half-way (no ensurepip, a full disk) leaves a .venv without pip:
+# make it again rather than fail on .venv/bin/pip.
+if [ ! -x .venv/bin/pip ]; then
+    rm -rf .venv
     python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test,dev]'

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Runs README.md's two commands as a new user would: in a fresh Debian 12 root (mmdebstrap) with
+# a clean clone of this repository's HEAD, nothing else. Inside (its own mount and PID
+# namespaces, pivot_root, /proc /sys /dev and the cgroups as podman needs them):
+#   1. command 1 in the background (install.sh, then all-in-one), README's kubectl lines exactly
+#      as printed once the banner is out, then waits for the node Ready and the example pod
+#      Running, then stops all-in-one (Ctrl-C) and checks it printed no warning;
+#   2. command 2 (`bash scripts/test.sh`), with ARGS for pytest when given.
+# Not part of the test suite (it takes a root of ~2 GB and the whole suite's time). Needs root.
+#
+#   bash scripts/fresh-root.sh                   # both commands; the root is removed at the end
+#   bash scripts/fresh-root.sh --no-tests        # command 1 and the kubectl lines only
+#   bash scripts/fresh-root.sh --keep [-- ARGS]  # keep the root (its path is printed); ARGS to pytest
+#
+# The root uses this machine's apt sources (NODEAGENT_FRESH_MIRROR overrides them), its
+# /etc/pip.conf, and the CA certificates in /usr/local/share/ca-certificates: where apt or PyPI
+# are reached through a mirror or a proxy, the root reaches them the same way.
+# Output: each step as it runs; the root's logs are in ROOT/root/*.log. docs/operations.md
+# ("A fresh machine") says more.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+keep=0 tests=1 test_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --keep) keep=1; shift ;;
+        --no-tests) tests=0; shift ;;
+        --) shift; test_args=("$@"); break ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "fresh-root.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+[ "$(id -u)" = 0 ] || { echo "fresh-root.sh: needs root (mmdebstrap, mounts)" >&2; exit 2; }
+
+say() { printf '\n==> %s [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
+
+if ! command -v mmdebstrap >/dev/null; then
+    say "installing mmdebstrap"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap \
+        >/dev/null
+fi
+
+# The apt sources this machine uses, so the root reaches the same mirror.
+sources=${NODEAGENT_FRESH_MIRROR:-}
+if [ -z "$sources" ]; then
+    if [ -s /etc/apt/sources.list.d/debian.sources ]; then
+        sources=/etc/apt/sources.list.d/debian.sources
+    elif grep -qs '^deb ' /etc/apt/sources.list; then
+        sources=/etc/apt/sources.list
+    else
+        sources=http://deb.debian.org/debian
+    fi
+fi
+
+root=$(mktemp -d /var/tmp/nodeagent-fresh-XXXXXX)
+cleanup() {
+    if [ "$keep" = 1 ]; then
+        echo "the root is kept: $root"
+    else
+        rm -rf --one-file-system "$root"
+    fi
+}
+trap cleanup EXIT
+
+say "mmdebstrap bookworm into $root (sources: $sources)"
+mmdebstrap --quiet --variant=debootstrap bookworm "$root" "$sources"
+
+say "git clone of $repo ($(git rev-parse --short HEAD)) into $root/root/nodeagent"
+git clone --quiet --no-local "$repo" "$root/root/nodeagent"
+git -C "$root/root/nodeagent" checkout --quiet --detach "$(git rev-parse HEAD)"
+
+# How this machine reaches the network: name resolution, pip's settings, extra CAs.
+cp /etc/resolv.conf /etc/hosts "$root/etc/"
+[ ! -f /etc/pip.conf ] || cp /etc/pip.conf "$root/etc/pip.conf"
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
+
+# What runs inside, as PID 1 of its own PID namespace: everything it started ends with it.
+cat >"$root/root/fresh-inner.sh" <<'INNER'
+#!/bin/bash
+set -euo pipefail
+umount -l /oldroot && rmdir /oldroot
+cd /root/nodeagent
+say() { printf '\n==> %s [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
+fail() { echo "FAILED: $*"; exit 1; }
+deadline() { end=$(( $(date +%s) + $1 )); }
+expired() { [ "$(date +%s)" -gt "$end" ]; }
+
+# README's command 1 and its kubectl lines, read from README.md itself.
+command1=$(grep -m1 '^bash scripts/install.sh && ' README.md)
+kubectl_lines=$(awk '/^Then, in another shell/ {f=1; next} f && /^```sh/ {b=1; next}
+                     b && /^```/ {exit} b {print}' README.md)
+[ -n "$command1" ] && [ -n "$kubectl_lines" ] || fail "README.md: command 1 or its kubectl lines not found"
+
+say "command 1 (in the background, output in /root/all-in-one.log): $command1"
+setsid bash -c "$command1" >/root/all-in-one.log 2>&1 &
+aio=$!
+deadline 900
+until grep -q '^nodeagent all-in-one is running' /root/all-in-one.log; do
+    kill -0 "$aio" 2>/dev/null || { cat /root/all-in-one.log; fail "command 1 ended"; }
+    expired && { tail -50 /root/all-in-one.log; fail "no banner after 900 s"; }
+    sleep 1
+done
+grep -v '^{' /root/all-in-one.log | grep -v '^[[:space:]]*$' || true
+
+say "README's kubectl lines, as printed"
+while IFS= read -r line; do
+    echo "+ $line"
+    eval "$line"
+done <<<"$kubectl_lines"
+
+say "waiting for the node Ready and the example pod Running"
+deadline 180
+until kubectl get nodes --no-headers | grep -q ' Ready '; do
+    expired && fail "the node is not Ready"; sleep 1
+done
+until kubectl get pods -l name=daemonset-example --no-headers | grep -q ' 1/1 *Running '; do
+    expired && { kubectl describe pods; fail "the example pod is not Running"; }; sleep 1
+done
+echo "+ kubectl get daemonset; kubectl get pods -o wide"
+kubectl get daemonset; kubectl get pods -o wide
+
+say "stopping all-in-one (SIGINT, as Ctrl-C)"
+before=$(wc -c </root/all-in-one.log)
+kill -INT -- "-$aio"
+set +e; wait "$aio"; rc=$?; set -e
+[ "$rc" = 0 ] || { tail -30 /root/all-in-one.log; fail "all-in-one exited $rc"; }
+stray=$(tail -c +"$((before + 1))" /root/all-in-one.log | grep -v '^{' || true)
+[ -z "$stray" ] || { echo "$stray"; fail "all-in-one printed more than log lines at stop"; }
+echo "all-in-one exited 0 and printed nothing but log lines at stop"
+
+if [ "${FRESH_TESTS:-1}" = 1 ]; then
+    say "command 2: bash scripts/test.sh $*"
+    bash scripts/test.sh "$@" 2>&1 | tee /root/test.log
+    say "command 2 ended"
+fi
+INNER
+chmod +x "$root/root/fresh-inner.sh"
+
+# A mount and PID namespace of their own; the root becomes / by pivot_root (runc's own
+# pivot_root refuses a chroot'ed caller), with the host's /proc /sys (cgroups) /dev beside it.
+say "entering the root"
+set +e
+FRESH_TESTS=$tests unshare --mount --pid --fork --kill-child --propagation private \
+    bash -euc '
+        root=$1; shift
+        mount --bind "$root" "$root"
+        mount -t proc proc "$root/proc"
+        mount --rbind /sys "$root/sys"
+        mount --rbind /dev "$root/dev"
+        mount -t tmpfs -o mode=755 tmpfs "$root/run"
+        cd "$root"
+        mkdir -p oldroot
+        pivot_root . oldroot
+        exec chroot . /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
+            PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+            FRESH_TESTS="$FRESH_TESTS" /root/fresh-inner.sh "$@"
+    ' fresh-root "$root" "${test_args[@]+"${test_args[@]}"}"
+code=$?
+set -e
+say "the fresh root's run exited $code"
+exit "$code"
