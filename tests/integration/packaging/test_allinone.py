@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from nodeagent.cli import allinone
 from nodeagent.cli.allinone import containers_conf
 from tests.support.podman import PodmanService, ping
 from tests.support.server import free_port
@@ -167,6 +168,30 @@ def test_all_in_one_starts_podman_when_no_engine_answers(tmp_path: Path) -> None
     assert code == 0
     assert aio.stray_lines() == []
     assert not ping(socket)
+
+
+def _readme_kubectl_lines() -> list[str]:
+    """README's commands after command 1, comments dropped."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("Then, in another shell", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_banner_prints_readmes_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The banner's "In another shell" lines are README's, with this run's kubeconfig (README
+    says the banner prints the same); only the example's path is where it is installed."""
+    monkeypatch.setattr("nodeagent.cli.allinone.shutil.which", lambda _: "/usr/local/bin/kubectl")
+    text = allinone.banner(
+        node="n1",
+        kubeconfig=Path("/var/lib/nodeagent/admin.kubeconfig"),
+        manifest_dir="/etc/nodeagent/manifests",
+        socket="/run/podman/podman.sock",
+        started=True,
+    )
+    lines = text.split("In another shell:\n", 1)[1].split("\nStop with", 1)[0].splitlines()
+    example = "manifests/daemonset-example.yaml"
+    shown = [line.strip().replace(allinone._examples_hint(), example) for line in lines]
+    assert shown == _readme_kubectl_lines()
 
 
 def test_containers_conf_suits_the_host() -> None:
