@@ -2,8 +2,9 @@
 
 One record per node name, kept in the store under the internal resource `nodecredentials`
 (never served over REST): the hash of the node password that enrolled the name first (k3s's
-node-password secret) and the hashes of the node's live bearer tokens with their expiry, newest
-first. Time is a parameter; hashes come in already made (nodeagent.api.tokens.secret_hash).
+node-password secret), the hashes of the node's live bearer tokens with their expiry, newest
+first, and when it last changed (records of names with no Node are swept after a while).
+Time is a parameter; hashes come in already made (nodeagent.api.tokens.secret_hash).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ MAX_TOKENS = 16
 # how long the token a rotation replaces stays valid (capped by its own expiry), so requests
 # already sent with it still pass
 ROTATION_OVERLAP_SECONDS = 60.0
+# a record whose Node does not exist and that has not changed for this long is removed (k3s's
+# MinOrphanSecretAge): a host enrolled but never registered must not hold its name for good
+ORPHAN_AGE_SECONDS = 600.0
 
 
 class PasswordRejected(Exception):
@@ -36,6 +40,21 @@ def new_record(node_name: str) -> Obj:
         "passwordHash": "",
         "tokens": [],
     }
+
+
+def orphans(
+    records: list[Obj], *, node_names: set[str], now: float, min_age: float = ORPHAN_AGE_SECONDS
+) -> list[tuple[str, str]]:
+    """(name, resourceVersion) of each record to remove: no Node of its name, and no change
+    (enrolment, rotation, issue) for `min_age` seconds."""
+    out = []
+    for record in records:
+        meta = record.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        changed = float(record.get("changedAt") or 0)
+        if name and name not in node_names and now - changed >= min_age:
+            out.append((name, str(meta.get("resourceVersion") or "")))
+    return out
 
 
 def _tokens(record: Obj) -> list[Obj]:
@@ -80,6 +99,7 @@ def enrolled(
         raise PasswordRejected(node_name)
     out["passwordHash"] = password_hash
     out["tokens"] = _kept([{"hash": token_hash, "expires": now + ttl}, *_tokens(out)], now)
+    out["changedAt"] = now
     return out
 
 
@@ -88,6 +108,7 @@ def minted(record: Obj | None, *, node_name: str, token_hash: str, now: float, t
     the password binding is left as it is."""
     out = dict(record) if record is not None else new_record(node_name)
     out["tokens"] = _kept([{"hash": token_hash, "expires": now + ttl}, *_tokens(out)], now)
+    out["changedAt"] = now
     return out
 
 
@@ -103,4 +124,5 @@ def rotated(record: Obj, *, used_hash: str, new_hash: str, now: float, ttl: floa
             entry = {**entry, "expires": expires}
         tokens.append(entry)
     out["tokens"] = _kept([{"hash": new_hash, "expires": now + ttl}, *tokens], now)
+    out["changedAt"] = now
     return out

@@ -52,6 +52,35 @@ async def revoke_node_credentials(store: Store, node_name: str) -> bool:
     return True
 
 
+async def sweep_orphans(store: Store, *, now: float) -> list[str]:
+    """Remove the records of names with no Node that have not changed for a while
+    (credentialrules.orphans); each delete is conditional on the version read, so a record an
+    enrolment just changed stays. The names removed."""
+    records, _ = await store.list(rules.RESOURCE)
+    nodes, _ = await store.list("nodes")
+    names = {str((n.get("metadata") or {}).get("name") or "") for n in nodes}
+    removed = []
+    for name, version in rules.orphans(records, node_names=names, now=now):
+        with contextlib.suppress(NotFound, Conflict):
+            await store.delete(rules.RESOURCE, "", name, resource_version=int(version or 0))
+            removed.append(name)
+            log.info("node_credentials_orphan_removed", node=name)
+    return removed
+
+
+async def run_orphan_sweep(
+    store: Store, *, interval: float = 60.0, clock: Callable[[], float] = time.time
+) -> None:
+    """sweep_orphans every `interval` seconds until cancelled (k3s's node-password controller
+    syncs every minute); a failed pass is logged and the next runs on time."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await sweep_orphans(store, now=clock())
+        except Exception as exc:  # a store hiccup must not end the server's root task
+            log.warning("node_credentials_sweep_failed", error=type(exc).__name__)
+
+
 class NodeCredentials:
     """The server's view of every node's credential record."""
 

@@ -35,7 +35,7 @@ from nodeagent.server.auditlog import MIB, AuditLog, open_audit_log
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.cascade import run_collector
 from nodeagent.server.controllers.leaderelection import Timings
-from nodeagent.server.credentials import NodeCredentials
+from nodeagent.server.credentials import NodeCredentials, run_orphan_sweep
 from nodeagent.server.leader import LeaderElector, identity
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.registry_protocol import Registry
@@ -148,6 +148,7 @@ async def _elected(registry: StoreRegistry, settings: ServerSettings) -> None:
     async def lead() -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(run_collector(registry, resync_seconds=settings.gc_resync_seconds))
+            tg.create_task(run_orphan_sweep(registry.store))
             if settings.run_controllers:
                 tg.create_task(_controllers(registry, settings))
 
@@ -233,7 +234,8 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
                 asyncio.create_task(
                     run_collector(registry, resync_seconds=settings.gc_resync_seconds),
                     name="garbage-collector",
-                )
+                ),
+                asyncio.create_task(run_orphan_sweep(store), name="credential-sweep"),
             ]
             if settings.run_controllers:
                 tasks.append(

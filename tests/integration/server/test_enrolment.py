@@ -13,6 +13,7 @@ import pytest
 from nodeagent.api.timefmt import parse_time
 from nodeagent.api.tokens import make_node_token
 from nodeagent.server import credentialrules
+from nodeagent.server.credentials import sweep_orphans
 from tests.integration.server.conftest import call
 from tests.support.server import ServerInfo, hmac_node_token, running_server
 from tests.support.wait import wait_for
@@ -227,3 +228,24 @@ async def test_enrolment_is_a_post(server: ServerInfo) -> None:
     async with server.session(server.join_secret) as session:
         status, reply = await call(session, server, "GET", ENROL)
     assert (status, reply["kind"]) == (405, "Status")
+
+
+async def test_a_name_enrolled_but_never_registered_is_freed_after_a_while(
+    server: ServerInfo,
+) -> None:
+    """A record whose Node never came is swept once it is ORPHAN_AGE_SECONDS old (k3s's orphan
+    node-password secrets): its token is 401 and another host may take the name. A record
+    with a Node stays."""
+    lonely = await enrolled_token(server, "lonely", password())
+    known = await enrolled_token(server, "known", password())
+    async with server.session(known) as session:
+        status, _ = await call(session, server, "POST", NODES, {"metadata": {"name": "known"}})
+        assert status == 201
+    assert server.registry is not None
+    store = server.registry.store
+    assert await sweep_orphans(store, now=time.time() + 10) == []
+    later = time.time() + credentialrules.ORPHAN_AGE_SECONDS + 1
+    assert await sweep_orphans(store, now=later) == ["lonely"]
+    assert (await whoami(server, lonely))[0] == 401
+    assert (await whoami(server, known))[0] == 201
+    assert (await enrol(server, "lonely", password()))[0] == 201

@@ -75,3 +75,15 @@ def test_a_record_keeps_a_bounded_number_of_live_tokens() -> None:
     assert token_valid(record, secret_hash(f"t{rules.MAX_TOKENS + 2}"), now=100)
     later = minted(record, node_name="n1", token_hash=T1, now=2000, ttl=1000)
     assert len(later["tokens"]) == 1
+
+
+def test_records_of_names_without_a_node_are_orphans_once_they_are_old() -> None:
+    """k3s's orphan rule: no Node of that name, and no change for ORPHAN_AGE_SECONDS."""
+    lonely = enrolled(None, node_name="lonely", password_hash=PW_A, token_hash=T1, now=0, ttl=1e6)
+    lonely["metadata"]["resourceVersion"] = "7"
+    known = enrolled(None, node_name="known", password_hash=PW_A, token_hash=T2, now=0, ttl=1e6)
+    age = rules.ORPHAN_AGE_SECONDS
+    assert rules.orphans([lonely, known], node_names={"known"}, now=age) == [("lonely", "7")]
+    assert rules.orphans([lonely, known], node_names={"known"}, now=age - 1) == []
+    rotated_later = rotated(lonely, used_hash=T1, new_hash=T3, now=age - 1, ttl=1e6)
+    assert rules.orphans([rotated_later], node_names=set(), now=age) == []
