@@ -155,10 +155,19 @@ class NodeCredential:
             await self._enrol(client)
 
     def _take(self, reply: dict[str, object], *, received_at: float) -> None:
-        held = held_from_reply(reply, received_at=received_at)
-        if node_of_credential(held.token) != self.node_name:
-            raise ValueError("status.token: the server issued a token for another node")
-        save_held(self.state_dir, held)
+        """Keep the credential in a reply; an APIError (which every caller retries) when the
+        reply is not one for this node."""
+        try:
+            held = held_from_reply(reply, received_at=received_at)
+            if node_of_credential(held.token) != self.node_name:
+                raise ValueError("status.token: the server issued a token for another node")
+        except ValueError as exc:
+            raise errors.APIError(f"the server's NodeCredential: {exc}") from None
+        try:
+            save_held(self.state_dir, held)
+        except OSError as exc:  # kept in memory: the next start enrols again
+            path = Path(self.state_dir) / CREDENTIAL_FILE
+            log.warning("node_credential_not_saved", file=str(path), error=exc.strerror)
         self._held = held
         self._changed.set()
 
@@ -167,7 +176,11 @@ class NodeCredential:
         secret = await asyncio.to_thread(self._join_secret)
         if not secret:
             raise errors.Unauthorized("no join secret (--token-file) to enrol with")
-        password = await asyncio.to_thread(node_password, self.state_dir)
+        try:
+            password = await asyncio.to_thread(node_password, self.state_dir)
+        except OSError as exc:  # an APIError: every caller retries those
+            path = Path(self.state_dir) / PASSWORD_FILE
+            raise errors.APIError(f"{path}: cannot read or make it: {exc.strerror}") from None
         received_at = self._clock()
         reply = await client.request(
             "POST",
@@ -215,7 +228,7 @@ class NodeCredential:
             try:
                 await self.rotate(client)
                 failures = 0
-            except (Unreachable, errors.APIError, ValueError) as exc:
+            except (Unreachable, errors.APIError) as exc:
                 failures += 1
                 wait = min(RETRY_SECONDS[1], RETRY_SECONDS[0] * 2 ** (failures - 1))
                 log.warning("node_token_rotation_failed", error=str(exc), retry_in=wait)
