@@ -50,9 +50,10 @@ def remember(*, admin_token: str, join_secret: str) -> None:
 
 
 def remember_secret(value: str, kind: str) -> None:
-    # The search looks at runs without dots: a node token (nodecred.<node>.<secret>) is found
-    # by its secret part.
-    for part in {value, value.rpartition(".")[2]}:
+    # The search looks at runs of token characters: a node token (nodecred.<node>.<secret>) is
+    # found by its secret part, a line of a PEM key (base64: + and / split it) by its runs.
+    last = value.rpartition(".")[2]
+    for part in {value, last, *_RUN.findall(last)}:
         if len(part) >= MIN_SECRET:
             KNOWN.secrets[part] = kind
 
