@@ -86,9 +86,12 @@ def int_param(request: web.Request, name: str) -> int | None:
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
+        value = None
+    if value is None or not -(2**63) <= value < 2**63:  # an int64, as kube-apiserver parses it
         raise BadRequest(f"invalid value for {name}: {raw!r}: must be an integer") from None
+    return value
 
 
 def resource_version(request: web.Request) -> str:

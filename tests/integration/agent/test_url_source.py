@@ -13,6 +13,7 @@ from aiohttp import web
 
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.sources.url import run_url_source
+from tests.support import bombs
 from tests.support.wait import wait_for
 
 NODE = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": {}}, "spec": {}}
@@ -78,6 +79,39 @@ async def test_url_source_polls_with_etag_and_keeps_last_good(served: tuple[Serv
         third = await asyncio.wait_for(queue.get(), 10)
         assert third.pods == second.pods
         assert [r.origin for r in third.rejected] == [url]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        pytest.param(bombs.yaml_alias_bomb("Pod", "laughs"), "excessive aliasing", id="aliases"),
+        pytest.param(bombs.deep_json_object(), "more than 100 levels", id="deep-json"),
+        pytest.param(bombs.deep_yaml_flow(), "more than 100 levels", id="deep-yaml"),
+        pytest.param(
+            b"kind: Pod\nmetadata: {name: x}\nspec: 5\n", "spec: Invalid value: 5", id="types"
+        ),
+    ],
+)
+async def test_a_hostile_body_is_the_urls_error(
+    served: tuple[Served, str], body: bytes, fragment: str
+) -> None:
+    """A bomb served at the URL is reported as the URL's error, found before it is expanded;
+    the pods the URL gave before are kept."""
+    state, url = served
+    queue: asyncio.Queue[SourceUpdate] = asyncio.Queue()
+    task = asyncio.create_task(run_url_source(url=url, node=NODE, queue=queue, interval=0.1))
+    try:
+        first = await asyncio.wait_for(queue.get(), 10)
+        state.body = body.decode()
+        second = await asyncio.wait_for(queue.get(), 10)
+        assert second.pods == first.pods
+        (rejected,) = second.rejected
+        assert rejected.origin == url
+        assert fragment in rejected.error
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
