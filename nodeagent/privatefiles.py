@@ -26,6 +26,13 @@ log = structlog.get_logger()
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 PUBLIC_FILE = 0o644  # certificates: anyone may read them (kubeadm's ca.crt is 0644 too)
+# Directories a mistaken --data-dir or --state-dir may name that must never become 0700: the
+# host would stop working for everyone but root. They are left as they are, with a warning.
+SYSTEM_DIRS = frozenset(
+    Path(p)
+    for p in ("/", "/etc", "/home", "/opt", "/root", "/run", "/srv", "/tmp", "/usr", "/var",
+              "/var/lib", "/var/log", "/var/run", "/var/tmp")
+)  # fmt: skip
 
 
 def write_private(path: Path, data: bytes | str, *, mode: int = PRIVATE_FILE) -> None:
@@ -56,9 +63,13 @@ def ensure_private_dir(path: Path) -> None:
     """`path` exists as a directory that only its owner may enter (0700, or stricter).
 
     Missing parents are created with the default mode (they are not ours to restrict: e.g.
-    /var/lib). An existing directory with group or other bits loses them, with a warning.
+    /var/lib). An existing directory with group or other bits loses them, with a warning; a
+    system directory (/, /var/lib...: a mistaken flag) is left as it is, with a warning.
     """
     path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if path.resolve() in SYSTEM_DIRS:
+        log.warning("permissions_left", path=str(path), reason="a system directory")
+        return
     _tighten(path, allowed=PRIVATE_DIR)
 
 

@@ -119,3 +119,15 @@ def test_tighten_file_takes_group_and_other_bits(tmp_path: Path) -> None:
         tighten_file(tmp_path / "store.db-wal")
     assert _mode(path) == 0o600
     assert [(e["path"], e["mode_before"], e["mode"]) for e in logs] == [(str(path), "0644", "0600")]
+
+
+def test_a_system_directory_is_never_tightened() -> None:
+    """--state-dir / (a mistake) leaves / as it is, with a warning naming it."""
+    before = stat.S_IMODE(Path("/").stat().st_mode)
+    with capture_logs() as logs:
+        ensure_private_dir(Path("/"))
+    assert stat.S_IMODE(Path("/").stat().st_mode) == before
+    assert logs == [
+        {"event": "permissions_left", "log_level": "warning", "path": "/",
+         "reason": "a system directory"}
+    ]  # fmt: skip
