@@ -251,6 +251,21 @@ def test_bad_resource_versions_are_400(srv: ServerProcess, query: str, version: 
     assert answer.message.startswith("resourceVersion: Invalid value: ")
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "watch=true&timeoutSeconds=99999999999999999999999999",
+        "watch=true&timeoutSeconds=1e400",
+        "watch=true&timeoutSeconds=abc",
+    ],
+)
+def test_integer_parameters_are_int64(srv: ServerProcess, query: str) -> None:
+    """An integer query parameter past int64 is 400 (a watch would otherwise never end)."""
+    answer = send(srv, "GET", f"/api/v1/pods?{query}")
+    assert answer.code == 400
+    assert "must be an integer" in answer.message
+
+
 DUPLICATED = b'{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"dup-a","name":"dup-b"}}'
 
 
