@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from nodeagent.privatefiles import ensure_private_dir, write_private
+from nodeagent.privatefiles import ensure_private_dir, tighten_file, write_private
 
 log = structlog.get_logger()
 Obj = dict[str, Any]
@@ -42,6 +42,7 @@ def load_checkpoint(state_dir: str | Path) -> list[Obj] | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    tighten_file(path)  # one an older version wrote 0644
     try:
         body = json.loads(raw)
         if not isinstance(body, dict) or body.get("kind") != _KIND:
