@@ -137,15 +137,23 @@ class NodeCredential:
     def held(self) -> Held | None:
         return self._held
 
-    async def token(self, client: ApiClient) -> str:
+    def _live(self) -> Held | None:
+        """The held credential unless it expired (on this host's clock) while the agent was
+        off: sending it would only earn a 401."""
         held = self._held
+        return held if held is not None and held.lifetime.expires_at > self._clock() else None
+
+    async def token(self, client: ApiClient) -> str:
+        held = self._live()
         if held is not None:
             return held.token
         async with self._lock:
-            if self._held is None:
+            held = self._live()
+            if held is None:
                 await self._enrol(client)
-            assert self._held is not None
-            return self._held.token
+                held = self._held
+            assert held is not None
+            return held.token
 
     async def rejected(self, client: ApiClient, token: str) -> None:
         async with self._lock:

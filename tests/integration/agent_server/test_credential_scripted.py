@@ -13,9 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from nodeagent.agent.apiclient import ApiClient
-from nodeagent.agent.credentials import NodeCredential
+from nodeagent.agent.credentials import Held, NodeCredential, save_held
 from nodeagent.api import errors
-from nodeagent.api.tokens import make_node_token
+from nodeagent.api.tokens import Lifetime, make_node_token
 
 Obj = dict[str, Any]
 
@@ -102,3 +102,25 @@ async def test_no_join_secret_is_unauthorized(tmp_path: Path) -> None:
             await client.get("/ok")
     finally:
         await client.close()
+
+
+async def test_a_token_that_expired_while_the_agent_was_off_is_not_sent(
+    scripted: tuple[Script, ApiClient, NodeCredential], tmp_path: Path
+) -> None:
+    """A stored token past its lifetime (on this host's clock) is replaced by an enrolment
+    before the first request; one still live is used as it is."""
+    script, client, _ = scripted
+    stale = make_node_token("n1", "old")
+    save_held(
+        str(tmp_path), Held(token=stale, lifetime=Lifetime(received_at=0, lifetime_seconds=10))
+    )
+    now = [100.0]
+    credential = NodeCredential(
+        node_name="n1", state_dir=str(tmp_path), join_secret=lambda: "join", clock=lambda: now[0]
+    )
+    assert credential.held is not None
+    assert credential.held.token == stale
+    assert await credential.token(client) == script.live
+    assert script.calls == ["POST /nodeagent.io/v1/enrol Bearer join"]
+    assert await credential.token(client) == script.live  # live now: no second enrolment
+    assert script.issued == 1
