@@ -201,7 +201,6 @@ async def test_rotation_gives_a_new_token_and_the_old_one_overlaps(tmp_path: Pat
             return (await whoami(srv, old))[0] == 401
 
         await wait_for(old_refused, timeout=10, interval=0.2, message="old token expired")
-        assert (await whoami(srv, new))[0] in (201, 401)  # itself expires 3 s after issue
 
 
 async def test_credentials_survive_a_restart(tmp_path: Path) -> None:
