@@ -84,14 +84,14 @@ class _Pairs(dict[str, Any]):
     twice: list[str]
 
 
-def _pairs(items: list[tuple[str, Any]]) -> _Pairs:
-    out = _Pairs()
-    out.twice = []
-    for key, value in items:
-        if key in out:
-            out.twice.append(key)
-        out[key] = value
-    return out
+def _twice(items: list[tuple[str, Any]]) -> list[str]:
+    seen: set[str] = set()
+    twice: list[str] = []
+    for key, _ in items:
+        if key in seen:
+            twice.append(key)
+        seen.add(key)
+    return twice
 
 
 def duplicate_fields(data: str | bytes) -> list[str]:
@@ -101,16 +101,32 @@ def duplicate_fields(data: str | bytes) -> list[str]:
     decoder that reads the body says what is wrong with it."""
     if json_too_deep(data):
         return []
+    repeated = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        """A plain dict, built in C, unless a key repeats (rare): then one that says which."""
+        nonlocal repeated
+        out = dict(items)
+        if len(out) == len(items):
+            return out
+        repeated = True
+        marked = _Pairs(out)
+        marked.twice = _twice(items)
+        return marked
+
     try:
-        root = json.loads(data, object_pairs_hook=_pairs)
+        root = json.loads(data, object_pairs_hook=pairs)
     except ValueError:  # json.JSONDecodeError, UnicodeDecodeError
+        return []
+    if not repeated:
         return []
     found: list[str] = []
     pending: list[tuple[str, Any]] = [("", root)]
     while pending:
         path, value = pending.pop()
-        if isinstance(value, _Pairs):
-            found += [f"{path}.{k}" if path else k for k in value.twice]
+        if isinstance(value, dict):
+            if isinstance(value, _Pairs):
+                found += [f"{path}.{k}" if path else k for k in value.twice]
             pending += [(f"{path}.{k}" if path else k, v) for k, v in value.items()]
         elif isinstance(value, list):
             pending += [(f"{path}[{i}]", v) for i, v in enumerate(value)]

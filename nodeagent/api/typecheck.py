@@ -11,7 +11,8 @@ to `fieldValidation`; a free-form `object` field need only be an object.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nodeagent.api.errors import FieldError, Invalid
@@ -64,6 +65,9 @@ def _fields(type_name: str) -> Mapping[str, Field] | None:
     return OPTION_TYPES.get(type_name)
 
 
+_META_ONLY = "<meta only>"  # the checker of a kind the schema does not describe
+
+
 def type_errors(obj: Any, type_name: str | None = None) -> list[FieldError]:
     """Every field of `obj` whose JSON type is not the one its schema says, ordered by path.
     `type_name` defaults to the type of obj's kind; a kind the schema does not describe has
@@ -74,60 +78,93 @@ def type_errors(obj: Any, type_name: str | None = None) -> list[FieldError]:
         return errs.items
     if type_name is None:
         kind = obj.get("kind")
-        type_name = next((n for (_, _, k), n in KIND_TYPES.items() if k == kind), None)
-    if type_name is None:
-        _struct(
-            {"apiVersion": F("string"), "kind": F("string"), "metadata": F("ObjectMeta")},
-            obj,
-            "",
-            errs,
-        )
-    else:
-        _walk(type_name, obj, "", errs)
+        type_name = next((n for (_, _, k), n in KIND_TYPES.items() if k == kind), _META_ONLY)
+    _checker(type_name)(obj, "", errs)
     return sorted_errors(errs.items)
 
 
-def _walk(type_name: str, value: Any, path: str, errs: Errors) -> None:
+# A checker looks at one value at one path. The schema is compiled into checkers once (every
+# write goes through them): paths are only built on the way into objects and lists, and
+# primitive fields are checked in their struct's loop, with a path only for an error.
+Checker = Callable[[Any, str, Errors], None]
+
+
+@functools.cache
+def _checker(type_name: str) -> Checker:
     if type_name.startswith("[]"):
-        if not isinstance(value, list):
-            errs.wrong_type_named(path, value, "a list")
-            return
-        item_type = type_name[2:]
-        for i, item in enumerate(value):
-            if item is None:  # Go would decode it as an empty value; no code here expects it
-                errs.wrong_type_named(f"{path}[{i}]", item, _words(item_type))
-            else:
-                _walk(item_type, item, f"{path}[{i}]", errs)
-        return
+        return _list_checker(type_name[2:])
     if type_name.startswith("map[string]"):
-        if not isinstance(value, dict):
-            errs.wrong_type_named(path, value, "an object")
-            return
-        item_type = type_name[len("map[string]") :]
-        for key, item in value.items():
-            if item is not None:
-                _walk(item_type, item, f"{path}[{key}]", errs)
-        return
-    primitive = _PRIMITIVES.get(type_name)
-    if primitive is not None:
-        accepts, words = primitive
-        if not accepts(value):
-            errs.wrong_type_named(path, value, words)
-        return
+        return _map_checker(type_name[len("map[string]") :])
+    if type_name in _PRIMITIVES:
+        accepts, words = _PRIMITIVES[type_name]
+
+        def check_primitive(value: Any, path: str, errs: Errors) -> None:
+            if not accepts(value):
+                errs.wrong_type_named(path, value, words)
+
+        return check_primitive
+    if type_name == _META_ONLY:
+        return _struct_checker(
+            {"apiVersion": F("string"), "kind": F("string"), "metadata": F("ObjectMeta")}
+        )
     fields = _fields(type_name)
     if fields is None:
-        return  # a type only named, never described: anything goes
-    if not isinstance(value, dict):
-        errs.wrong_type_named(path, value, "an object")
-        return
-    _struct(fields, value, path, errs)
+        return lambda value, path, errs: None  # a type only named, never described
+    return _struct_checker(fields)
 
 
-def _struct(fields: Mapping[str, Field], value: Obj, path: str, errs: Errors) -> None:
-    for key, item in value.items():
-        known = fields.get(key)
-        if known is not None and item is not None:
-            _walk(known.type, item, f"{path}.{key}" if path else key, errs)
+def _list_checker(item_type: str) -> Checker:
+    words = _words(item_type)
+
+    def check_list(value: Any, path: str, errs: Errors) -> None:
+        if type(value) is not list:
+            errs.wrong_type_named(path, value, "a list")
+            return
+        check_item = _checker(item_type)
+        for i, item in enumerate(value):
+            if item is None:  # Go would decode it as an empty value; no code here expects it
+                errs.wrong_type_named(f"{path}[{i}]", item, words)
+            else:
+                check_item(item, f"{path}[{i}]", errs)
+
+    return check_list
+
+
+def _map_checker(item_type: str) -> Checker:
+    def check_map(value: Any, path: str, errs: Errors) -> None:
+        if type(value) is not dict:
+            errs.wrong_type_named(path, value, "an object")
+            return
+        check_item = _checker(item_type)
+        for key, item in value.items():
+            if item is not None:
+                check_item(item, f"{path}[{key}]", errs)
+
+    return check_map
+
+
+def _struct_checker(fields: Mapping[str, Field]) -> Checker:
+    primitives = {n: _PRIMITIVES[f.type] for n, f in fields.items() if f.type in _PRIMITIVES}
+    nested = {n: f.type for n, f in fields.items() if f.type not in _PRIMITIVES}
+
+    def check_struct(value: Any, path: str, errs: Errors) -> None:
+        if type(value) is not dict:
+            errs.wrong_type_named(path, value, "an object")
+            return
+        prefix = f"{path}." if path else ""
+        for key, item in value.items():
+            if item is None:
+                continue
+            primitive = primitives.get(key)
+            if primitive is not None:
+                if not primitive[0](item):
+                    errs.wrong_type_named(prefix + key, item, primitive[1])
+                continue
+            inner = nested.get(key)
+            if inner is not None:
+                _checker(inner)(item, prefix + key, errs)
+
+    return check_struct
 
 
 def _words(type_name: str) -> str:
