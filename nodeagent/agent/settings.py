@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-import yaml
-
+from nodeagent.api.decode import DecodeError, load_yaml
 from nodeagent.api.nodelabels import (
     KUBELET_LABEL_NAMESPACES,
     KUBELET_LABELS,
@@ -253,13 +252,12 @@ def _coerce_taint(item: Any) -> Obj:
 def _read_file(path: str) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = load_yaml(f.read(), source=path)  # the bounded loader manifests use
     except OSError as e:
         raise SettingsError([f"{path}: cannot read: {e.strerror}"]) from e
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        raise SettingsError([f"{where}: not valid YAML: {getattr(e, 'problem', e)}"]) from e
+    except DecodeError as e:
+        where = f"{path}:{e.line}:{e.column}" if e.line else path
+        raise SettingsError([f"{where}: not valid YAML: {e.message}"]) from e
     if data is None:
         return {}
     if not isinstance(data, dict):
