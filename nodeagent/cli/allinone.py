@@ -239,7 +239,13 @@ async def _started(agent: asyncio.Task[None], state: AgentState, timeout: float)
     first pass made), or it ended, or `timeout`: the banner then comes after the start-up log
     lines instead of among them."""
     deadline = time.monotonic() + timeout
-    while not (state.sources_synced or agent.done() or time.monotonic() > deadline):
+    # sources_expected is empty until the agent task has started (and then says which it waits
+    # for): an empty set would count as synced at once.
+    while not (
+        (state.sources_expected and state.sources_synced)
+        or agent.done()
+        or time.monotonic() > deadline
+    ):
         await asyncio.sleep(0.1)
 
 

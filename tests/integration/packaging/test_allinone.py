@@ -78,16 +78,18 @@ class AllInOne:
         return self.process.wait(10)
 
 
-def start_all_in_one(data_dir: Path, *flags: str) -> AllInOne:
+def start_all_in_one(data_dir: Path, *flags: str, merged: bool = False) -> AllInOne:
+    """`merged`: stdout and stderr into one file, in the order written, as on a terminal."""
     data_dir.mkdir(parents=True, exist_ok=True)
     out = data_dir.parent / f"{data_dir.name}.out"
-    err = data_dir.parent / "aio.log"
+    err = out if merged else data_dir.parent / "aio.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "nodeagent", "all-in-one", "--data-dir", str(data_dir),
          "--listen", f"127.0.0.1:{free_port()}", "--agent-listen", f"127.0.0.1:{free_port()}",
          "--agent-serving-listen", "127.0.0.1:0",
          "--node-name", "aio", *flags],
-        cwd=ROOT, stdout=out.open("w"), stderr=err.open("w"), text=True,
+        cwd=ROOT, stdout=out.open("w"), stderr=subprocess.STDOUT if merged else err.open("w"),
+        text=True,
     )  # fmt: skip
     aio = AllInOne(data_dir=data_dir, process=process, out=out, err=err)
     try:
@@ -140,6 +142,31 @@ def test_all_in_one_runs_a_daemonset_and_stops_cleanly(
         ids = podman_service.podman(
             "ps", "-aq", "--filter", "label=io.nodeagent.node=aio"
         ).stdout.split()
+
+
+@needs_podman
+def test_banner_comes_after_the_start_up_log_lines(
+    tmp_path: Path, podman_service: PodmanService
+) -> None:
+    """On one terminal (stdout and stderr together) the banner follows the agent's start-up log
+    lines (engine connected, pods listed from the server), instead of being lost among them."""
+    aio = start_all_in_one(
+        tmp_path / "data", "--runtime-socket", podman_service.socket_path, merged=True
+    )
+    try:
+        wait_until(
+            lambda: "nodeagent all-in-one is running" in aio.out.read_text(),
+            timeout=30,
+            message="the banner",
+        )
+        lines = aio.out.read_text().splitlines()
+    finally:
+        assert aio.stop() == 0
+    at = next(i for i, line in enumerate(lines) if line.startswith("nodeagent all-in-one is"))
+    before = [json.loads(line)["event"] for line in lines[:at] if line.startswith("{")]
+    assert "runtime_connected" in before
+    assert "api_pods_listed" in before
+    assert lines[at - 1] == lines[at + 10] == "-" * 78  # a block between two rules
 
 
 @needs_podman
