@@ -32,7 +32,7 @@ def _is_number(value: Any) -> bool:
 
 
 # primitive -> (accepts, the words after "must be")
-_PRIMITIVES: Mapping[str, tuple[Any, str]] = {
+_PRIMITIVES: Mapping[str, tuple[Callable[[Any], bool], str]] = {
     "string": (lambda v: isinstance(v, str), "a string"),
     "time": (lambda v: isinstance(v, str), "a string"),
     "integer": (_is_int, "an integer"),

@@ -14,7 +14,14 @@ from typing import Any
 from aiohttp import web
 
 from nodeagent.api import jsontext, protobuf, schema
-from nodeagent.api.errors import BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType
+from nodeagent.api.errors import (
+    BadRequest,
+    FieldError,
+    Invalid,
+    MethodNotAllowed,
+    NotFound,
+    UnsupportedMediaType,
+)
 from nodeagent.api.paging import page_request, take_page
 from nodeagent.api.patch import APPLY_PATCH
 from nodeagent.api.typecheck import check_types, type_errors
@@ -146,11 +153,30 @@ async def authorize_call(
         raise error
 
 
+FIELD_VALIDATION = ("Ignore", "Strict", "Warn")
+OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
+
+
 def check_fields(request: web.Request, obj: Obj | None, body: bytes = b"") -> list[str]:
     """fieldValidation: Strict -> 400 on unknown or duplicate fields, Warn (the default) ->
     warnings. `body` is the JSON text (if any) whose duplicate keys are looked for; YAML
     refuses duplicate keys whatever the mode (as Kubernetes' YAML decoder does)."""
-    mode = request.query.get("fieldValidation", "Warn")
+    mode = request.query.get("fieldValidation") or "Warn"
+    if mode not in FIELD_VALIDATION:
+        error = FieldError(
+            field="fieldValidation",
+            type="Unsupported value",
+            value=mode,
+            detail='supported values: "Ignore", "Strict", "Warn"',
+            reason="FieldValueNotSupported",
+        )
+        options = OPTIONS_KIND.get(request.method, "CreateOptions")
+        raise Invalid(
+            f'{options}.meta.k8s.io "" is invalid: {error}',
+            kind=options,
+            group="meta.k8s.io",
+            causes=[error],
+        )
     if mode == "Ignore":
         return []
     messages = [f'unknown field "{f}"' for f in schema.unknown_fields(obj)] if obj else []
@@ -299,6 +325,7 @@ async def patch(request: web.Request, call: Call) -> web.StreamResponse:
     await authorize_call(request, call)
     registry = registry_of(request)
     duplicates = check_fields(request, None, body)  # in the patch's own text
+    flag(request, "force")  # checked (400 if not a boolean); apply has no conflicts to force
     warnings: list[str] = []
 
     def unknown_fields(patched: Obj) -> None:  # on the object the registry is about to write

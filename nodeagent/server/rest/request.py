@@ -77,8 +77,19 @@ def verb_of(request: web.Request, target: Target) -> str | None:
     return verb
 
 
+_TRUE = frozenset({"1", "t", "T", "true", "True", "TRUE"})  # Go's strconv.ParseBool
+_FALSE = frozenset({"", "0", "f", "F", "false", "False", "FALSE"})
+
+
 def flag(request: web.Request, name: str) -> bool:
-    return request.query.get(name, "").lower() in ("true", "1")
+    """A boolean query parameter; BadRequest for a value that is not one (as kube-apiserver's
+    parameter decoding answers)."""
+    raw = request.query.get(name, "")
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise BadRequest(f"invalid value for {name}: {raw!r}: must be a boolean")
 
 
 def int_param(request: web.Request, name: str) -> int | None:

@@ -157,6 +157,7 @@ async def serve_watch(request: web.Request, call: Call) -> web.StreamResponse:
         field_selector=fields,
     )
     wanted_object = include_object(request)  # a bad value is 400 before the stream starts
+    bookmarks = flag(request, "allowWatchBookmarks")  # so is a bad boolean
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
     await response.prepare(request)
@@ -168,7 +169,7 @@ async def serve_watch(request: web.Request, call: Call) -> web.StreamResponse:
                 await stream.send("ADDED", obj)
             if flag(request, "sendInitialEvents"):
                 await stream.bookmark(since, initial_end=True)
-            every = BOOKMARK_SECONDS if flag(request, "allowWatchBookmarks") else None
+            every = BOOKMARK_SECONDS if bookmarks else None
             try:
                 await _follow(events, stream, bookmark_every=every, last_rv=since)
             except APIError as exc:  # Gone, mostly: the client relists

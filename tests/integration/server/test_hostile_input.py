@@ -266,6 +266,36 @@ def test_integer_parameters_are_int64(srv: ServerProcess, query: str) -> None:
     assert "must be an integer" in answer.message
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "name"),
+    [
+        ("GET", "/api/v1/pods?watch=yes", "watch"),
+        ("GET", "/api/v1/pods?watch=1&allowWatchBookmarks=x", "allowWatchBookmarks"),
+        ("GET", "/api/v1/pods?watch=1&sendInitialEvents=2", "sendInitialEvents"),
+        ("DELETE", "/api/v1/nodes/n1?orphanDependents=maybe", "orphanDependents"),
+        ("PATCH", "/api/v1/nodes/n1?force=-125", "force"),
+    ],
+)
+def test_boolean_parameters_are_booleans(
+    srv: ServerProcess, method: str, path: str, name: str
+) -> None:
+    """A boolean query parameter that is not one of Go's ParseBool words: 400, nothing done."""
+    body = {} if method == "PATCH" else None
+    answer = send(srv, method, path, body, content_type="application/merge-patch+json")
+    assert answer.code == 400
+    assert answer.message.startswith(f"invalid value for {name}: ")
+    assert send(srv, "GET", "/api/v1/nodes/n1").code == 200
+
+
+def test_an_unknown_field_validation_is_422(srv: ServerProcess) -> None:
+    answer = send(srv, "POST", "/api/v1/namespaces?fieldValidation=Loose", {"metadata": {}})
+    assert answer.code == 422
+    assert answer.message == (
+        'CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Loose": '
+        'supported values: "Ignore", "Strict", "Warn"'
+    )
+
+
 DUPLICATED = b'{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"dup-a","name":"dup-b"}}'
 
 
