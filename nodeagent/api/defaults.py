@@ -6,6 +6,7 @@ Fields of the wrong type are left alone for validation to report.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -92,6 +93,23 @@ def _default_container(container: Obj) -> None:
         )
         if isinstance(field_ref, dict):
             _fill(field_ref, {"apiVersion": "v1"})
+        resource_ref = (
+            env.get("valueFrom", {}).get("resourceFieldRef")
+            if isinstance(env.get("valueFrom"), dict)
+            else None
+        )
+        if isinstance(resource_ref, dict):
+            _fill(resource_ref, {"divisor": "0"})  # Go writes a zero Quantity as "0"
+
+
+def _default_downward_items(source: Any) -> None:
+    """A downwardAPI item's fieldRef.apiVersion defaults to v1, its resourceFieldRef's
+    divisor is written "0" (SetDefaults_ObjectFieldSelector, a zero Quantity)."""
+    for item in _dicts(source.get("items") if isinstance(source, dict) else None):
+        if isinstance(item.get("fieldRef"), dict):
+            _fill(item["fieldRef"], {"apiVersion": "v1"})
+        if isinstance(item.get("resourceFieldRef"), dict):
+            _fill(item["resourceFieldRef"], {"divisor": "0"})
 
 
 def _default_volume(volume: Obj) -> None:
@@ -103,6 +121,12 @@ def _default_volume(volume: Obj) -> None:
     for source in DEFAULT_MODE_SOURCES:
         if isinstance(volume.get(source), dict):
             _fill(volume[source], {"defaultMode": 420})
+    _default_downward_items(volume.get("downwardAPI"))
+    projected = volume.get("projected")
+    for projection in _dicts(projected.get("sources") if isinstance(projected, dict) else None):
+        _default_downward_items(projection.get("downwardAPI"))
+        if isinstance(projection.get("serviceAccountToken"), dict):
+            _fill(projection["serviceAccountToken"], {"expirationSeconds": 3600})
 
 
 def default_pod_spec(spec: Obj) -> Obj:
@@ -212,6 +236,27 @@ def default_node(obj: Obj) -> Obj:
     return out
 
 
+def default_secret(obj: Obj) -> Obj:
+    """A defaulted copy of a Secret: type Opaque, and stringData merged into data (its keys
+    win) and dropped, as the v1 -> internal conversion does: stringData is write-only and is
+    never stored nor returned. A wrongly typed stringData is left for validation."""
+    out = _default_meta_only(obj)
+    if not out.get("type"):
+        out["type"] = "Opaque"
+    plain = out.get("stringData")
+    if isinstance(plain, dict) and all(isinstance(v, str) for v in plain.values()):
+        data = out.get("data")
+        if data is None:
+            data = out["data"] = {}
+        if isinstance(data, dict):
+            for key, value in plain.items():
+                data[key] = base64.b64encode(value.encode()).decode()
+            del out["stringData"]
+    elif plain is None:
+        out.pop("stringData", None)
+    return out
+
+
 def _default_meta_only(obj: Obj) -> Obj:
     out = jsontext.clone(obj)
     _metadata(out)
@@ -235,6 +280,7 @@ DEFAULTERS: dict[str, Callable[[Obj], Obj]] = {
     "Pod": default_pod,
     "DaemonSet": default_daemonset,
     "Node": default_node,
+    "Secret": default_secret,
     "Event": _default_required_struct("involvedObject", {}),
     "ControllerRevision": _default_required_struct("revision", 0),
 }

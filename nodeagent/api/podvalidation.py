@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from nodeagent.api import names
+from nodeagent.api.envvalidation import env_from, env_name_problems, value_from
 from nodeagent.api.fielderrors import Errors, Obj
 from nodeagent.api.placementvalidation import validate_node_selector, validate_tolerations
 from nodeagent.api.quantity import parse_quantity
+from nodeagent.api.volumevalidation import local_descending_path, validate_volume_source
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
@@ -54,6 +56,7 @@ VOLUME_SOURCES = (  # in validateVolumeSource's order: the second one found is r
     "cephfs",
     "downwardAPI",
     "fc",
+    "configMap",
     "azureFile",
     "vsphereVolume",
     "photonPersistentDisk",
@@ -164,6 +167,8 @@ def _volumes(spec: Obj, path: str, errs: Errors) -> set[str]:
         empty_dir = errs.get_map(volume, "emptyDir", f"{vpath}.emptyDir")
         if empty_dir.get("sizeLimit") is not None:
             _quantity(errs, empty_dir["sizeLimit"], f"{vpath}.emptyDir.sizeLimit")
+        if sources:
+            validate_volume_source({sources[0]: volume[sources[0]]}, vpath, errs)
     return seen
 
 
@@ -283,16 +288,11 @@ def _env(container: Obj, path: str, errs: Errors) -> None:
         name = errs.get_str(env, "name", f"{epath}.name")
         if not name:
             errs.required(f"{epath}.name")
-        elif "=" in name or not name.isprintable() or not name.isascii():
-            errs.invalid(
-                f"{epath}.name",
-                name,
-                "a valid environment variable name must consist only of printable ASCII "
-                "characters other than '='",
-            )
+        for msg in env_name_problems(name) if name else []:
+            errs.invalid(f"{epath}.name", name, msg)
         errs.get_str(env, "value", f"{epath}.value")
-        if env.get("value") and env.get("valueFrom") is not None:
-            errs.invalid(f"{epath}.valueFrom", "", "may not be specified when `value` is not empty")
+        value_from(env, epath, errs)
+    env_from(container, path, errs)
 
 
 def _resources(container: Obj, path: str, errs: Errors) -> None:
@@ -331,6 +331,15 @@ def _volume_mounts(container: Obj, path: str, errs: Errors, volumes: set[str]) -
         elif mount_path in mount_paths:
             errs.invalid(f"{mpath}.mountPath", mount_path, "must be unique")
         mount_paths.add(mount_path)
+        sub_path = errs.get_str(mount, "subPath", f"{mpath}.subPath")
+        if sub_path:
+            local_descending_path(sub_path, f"{mpath}.subPath", errs)
+        if sub_path and mount.get("subPathExpr"):
+            errs.invalid(
+                f"{mpath}.subPathExpr",
+                mount.get("subPathExpr"),
+                "subPathExpr and subPath are mutually exclusive",
+            )
         errs.get_bool(mount, "readOnly", f"{mpath}.readOnly")
 
 

@@ -10,6 +10,7 @@ answers are JSON.
 
 from __future__ import annotations
 
+import base64
 import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ class Field:
 
     name: str
     decode: Decoder
-    shape: str = "one"  # "one", "list" (repeated) or "map" (map<string,string>)
+    shape: str = "one"  # "one", "list" (repeated), "map" (map<string,string>), "bytesmap"
     pointer: bool = False  # a Go pointer: sent only when set, so its zero value is kept
 
 
@@ -145,6 +146,10 @@ def decode_message(data: bytes, schema: Schema) -> Obj:
         if f.shape == "map":
             key, item = _string_map_entry(value)
             out.setdefault(f.name, {})[key] = item
+        elif f.shape == "bytesmap":  # map<string,bytes>: JSON has the bytes in base64
+            entry = decode_message(value if isinstance(value, bytes) else b"", BYTES_ENTRY)
+            raw = entry.get("value", b"")
+            out.setdefault(f.name, {})[str(entry.get("key", ""))] = base64.b64encode(raw).decode()
         elif f.shape == "list":
             out.setdefault(f.name, []).append(f.decode(value))
         else:
@@ -159,6 +164,10 @@ def decode_message(data: bytes, schema: Schema) -> Obj:
 # ---- the schemas (k8s.io/apimachinery and k8s.io/api generated.proto field numbers) ----
 
 MAP_ENTRY: Schema = {1: Field(name="key", decode=_text), 2: Field(name="value", decode=_text)}
+BYTES_ENTRY: Schema = {
+    1: Field(name="key", decode=_text),
+    2: Field(name="value", decode=lambda v: v if isinstance(v, bytes) else b""),
+}
 TIME: Schema = {1: Field(name="seconds", decode=_int), 2: Field(name="nanos", decode=_int)}
 TYPE_META: Schema = {1: Field(name="apiVersion", decode=_text), 2: Field(name="kind", decode=_text)}
 UNKNOWN: Schema = {
@@ -367,6 +376,19 @@ POD_SPEC: Schema = {
     24: Field(name="priorityClassName", decode=_text),
     27: Field(name="shareProcessNamespace", decode=_bool),
 }
+CONFIG_MAP: Schema = {
+    1: Field(name="metadata", decode=_message(OBJECT_META)),
+    2: Field(name="data", decode=_text, shape="map"),
+    3: Field(name="binaryData", decode=_text, shape="bytesmap"),
+    4: Field(name="immutable", decode=_bool, pointer=True),
+}
+SECRET: Schema = {
+    1: Field(name="metadata", decode=_message(OBJECT_META)),
+    2: Field(name="data", decode=_text, shape="bytesmap"),
+    3: Field(name="type", decode=_text),
+    4: Field(name="stringData", decode=_text, shape="map"),
+    5: Field(name="immutable", decode=_bool, pointer=True),
+}
 POD: Schema = {
     1: Field(name="metadata", decode=_message(OBJECT_META)),
     2: Field(name="spec", decode=_message(POD_SPEC)),
@@ -376,6 +398,8 @@ POD: Schema = {
 KINDS: dict[tuple[str, str], Schema] = {
     ("v1", "Namespace"): NAMESPACE,
     ("v1", "Pod"): POD,
+    ("v1", "ConfigMap"): CONFIG_MAP,
+    ("v1", "Secret"): SECRET,
     ("v1", "DeleteOptions"): DELETE_OPTIONS,
     ("meta.k8s.io/v1", "DeleteOptions"): DELETE_OPTIONS,
     ("policy/v1", "Eviction"): EVICTION,

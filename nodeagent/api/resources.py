@@ -92,6 +92,23 @@ RESOURCES: tuple[Resource, ...] = (
         verbs=("get", "list", "watch"),
     ),
     Resource(
+        name="configmaps",
+        singular="configmap",
+        kind="ConfigMap",
+        group="",
+        version="v1",
+        namespaced=True,
+        short_names=("cm",),
+    ),
+    Resource(
+        name="secrets",
+        singular="secret",
+        kind="Secret",
+        group="",
+        version="v1",
+        namespaced=True,
+    ),
+    Resource(
         name="events",
         singular="event",
         kind="Event",

@@ -2,56 +2,27 @@
 Kubernetes API reference), for strict field validation and for the OpenAPI documents.
 
 Pure. A type is a name in TYPES, `[]T` (list), `map[string]T` (map with free keys), or a
-primitive: string, integer, number, boolean, time, quantity, int-or-string, object (anything).
+primitive: string, integer, number, boolean, time, quantity, int-or-string, bytes (base64),
+object (anything). ConfigMap, Secret and the pod fields that reference them: schemaconfig.py.
 Rarely written sub-structures are `object` (free-form) so that valid manifests are never
 refused: strict validation here catches typos in the fields users write, not every depth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-PRIMITIVES = frozenset(
-    {"string", "integer", "number", "boolean", "time", "quantity", "int-or-string", "object"}
+from nodeagent.api.schemabase import (
+    APPS,
+    COORD,
+    CORE,
+    META,
+    STR_MAP,
+    F,
+    Type,
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Field:
-    type: str
-    description: str = ""
-    required: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Type:
-    package: str  # the OpenAPI schema prefix: io.k8s.api.core.v1
-    description: str
-    fields: Mapping[str, Field] = field(default_factory=dict)
-    gvk: tuple[str, str, str] | None = None  # (group, version, kind) for top-level kinds
-
-    @property
-    def required(self) -> list[str]:
-        return [name for name, f in self.fields.items() if f.required]
-
-
-def F(type_: str, description: str = "", *, required: bool = False) -> Field:
-    return Field(type=type_, description=description, required=required)
-
-
-CORE = "io.k8s.api.core.v1"
-APPS = "io.k8s.api.apps.v1"
-COORD = "io.k8s.api.coordination.v1"
-META = "io.k8s.apimachinery.pkg.apis.meta.v1"
-STR_MAP = "map[string]string"
-
-_TYPE_META = {
-    "apiVersion": F("string", "APIVersion defines the versioned schema of this representation."),
-    "kind": F("string", "Kind is a string value representing the REST resource."),
-    "metadata": F("ObjectMeta", "Standard object's metadata."),
-}
+from nodeagent.api.schemabase import TYPE_META as _TYPE_META
+from nodeagent.api.schemaconfig import CONFIG_TYPES
 
 TYPES: dict[str, Type] = {
     # ------------------------------------------------------------ meta
@@ -278,7 +249,7 @@ TYPES: dict[str, Type] = {
             "args": F("[]string", "Arguments to the entrypoint."),
             "workingDir": F("string", "Container's working directory."),
             "ports": F("[]ContainerPort", "Ports to expose from the container."),
-            "envFrom": F("[]object", "Sources to populate environment variables."),
+            "envFrom": F("[]EnvFromSource", "Sources to populate environment variables."),
             "env": F("[]EnvVar", "Environment variables to set in the container."),
             "resources": F("ResourceRequirements", "Compute resources required by the container."),
             "resizePolicy": F("[]object", "Resize policy for the container."),
@@ -315,7 +286,7 @@ TYPES: dict[str, Type] = {
         fields={
             "name": F("string", "Name of the environment variable.", required=True),
             "value": F("string", "The value, with $(VAR_NAME) references expanded."),
-            "valueFrom": F("object", "Source for the variable's value."),
+            "valueFrom": F("EnvVarSource", "Source for the variable's value."),
         },
     ),
     "ResourceRequirements": Type(
@@ -347,13 +318,13 @@ TYPES: dict[str, Type] = {
             "name": F("string", "Name of the volume, a DNS_LABEL.", required=True),
             "hostPath": F("HostPathVolumeSource", "A pre-existing file or directory on the host."),
             "emptyDir": F("EmptyDirVolumeSource", "A temporary directory sharing the pod's life."),
+            "configMap": F("ConfigMapVolumeSource", "A ConfigMap's keys as files."),
+            "secret": F("SecretVolumeSource", "A Secret's keys as files."),
+            "projected": F("ProjectedVolumeSource", "Several sources in one directory."),
+            "downwardAPI": F("DownwardAPIVolumeSource", "Pod fields as files."),
             **{
                 source: F("object", f"A {source} volume source.")
                 for source in [
-                    "configMap",
-                    "secret",
-                    "projected",
-                    "downwardAPI",
                     "persistentVolumeClaim",
                     "nfs",
                     "iscsi",
@@ -567,6 +538,8 @@ TYPES: dict[str, Type] = {
         },
     ),
 }
+
+TYPES.update(CONFIG_TYPES)
 
 KIND_TYPES: dict[tuple[str, str, str], str] = {t.gvk: n for n, t in TYPES.items() if t.gvk}
 

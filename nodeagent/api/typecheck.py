@@ -11,14 +11,17 @@ to `fieldValidation`; a free-form `object` field need only be an object.
 
 from __future__ import annotations
 
+import binascii
 import functools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nodeagent.api.errors import FieldError, Invalid
+from nodeagent.api.errors import FieldError, GoValue, Invalid
 from nodeagent.api.fielderrors import Errors, sorted_errors
 from nodeagent.api.resources import BY_KIND
-from nodeagent.api.schema import KIND_TYPES, TYPES, F, Field
+from nodeagent.api.schema import KIND_TYPES, TYPES
+from nodeagent.api.schemabase import F, Field
 
 Obj = dict[str, Any]
 
@@ -29,6 +32,27 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_BASE64_CHARS = re.compile(r"[^A-Za-z0-9+/=]")
+# a bytes field's value may be a secret: never echoed in an error
+REDACTED = GoValue('"<secret contents redacted>"')
+
+
+def base64_problem(value: Any) -> str | None:
+    """Why `value` is not Go's []byte in JSON (standard base64 with padding; Go's decoder
+    skips CR and LF), or None when it is."""
+    if not isinstance(value, str):
+        return "must be a base64-encoded string"
+    text = value.replace("\r", "").replace("\n", "")
+    bad = _BASE64_CHARS.search(text)
+    if bad is not None:
+        return f"illegal base64 data at input byte {bad.start()}"
+    try:
+        binascii.a2b_base64(text, strict_mode=True)
+    except binascii.Error:
+        return f"illegal base64 data at input byte {len(text) - len(text) % 4}"
+    return None
 
 
 # primitive -> (accepts, the words after "must be")
@@ -95,6 +119,8 @@ def _checker(type_name: str) -> Checker:
         return _list_checker(type_name[2:])
     if type_name.startswith("map[string]"):
         return _map_checker(type_name[len("map[string]") :])
+    if type_name == "bytes":
+        return _check_bytes
     if type_name in _PRIMITIVES:
         accepts, words = _PRIMITIVES[type_name]
 
@@ -111,6 +137,12 @@ def _checker(type_name: str) -> Checker:
     if fields is None:
         return lambda value, path, errs: None  # a type only named, never described
     return _struct_checker(fields)
+
+
+def _check_bytes(value: Any, path: str, errs: Errors) -> None:
+    problem = base64_problem(value)
+    if problem is not None:
+        errs.invalid(path, REDACTED, problem)
 
 
 def _list_checker(item_type: str) -> Checker:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from nodeagent.api.configvalidation import validate_configmap_update, validate_secret_update
 from nodeagent.api.errors import FieldError
 from nodeagent.api.fielderrors import Obj, shown_label_selector, sorted_errors
 
@@ -136,6 +137,8 @@ UPDATE_VALIDATORS: dict[str, Callable[[Obj, Obj], list[FieldError]]] = {
     "DaemonSet": validate_daemonset_update,
     "Pod": validate_pod_update,
     "Node": validate_node_update,
+    "ConfigMap": validate_configmap_update,
+    "Secret": validate_secret_update,
 }
 
 

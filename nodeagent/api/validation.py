@@ -1,5 +1,6 @@
 """Validation of whole objects as the API server does it: metadata, Pod, DaemonSet (and its
-update), Node, ControllerRevision, Lease, Event, Namespace. Pure.
+update), Node, ControllerRevision, Lease, Event, Namespace; ConfigMap and Secret are
+configvalidation.py's. Pure.
 
 Every function returns all errors at once, ordered by field path, and never raises: a field
 of the wrong type is itself reported (where Kubernetes would fail to decode the body).
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nodeagent.api import names
+from nodeagent.api.configvalidation import validate_configmap, validate_secret
 from nodeagent.api.errors import FieldError
 from nodeagent.api.fielderrors import (
     Errors,
@@ -258,6 +260,8 @@ VALIDATORS: dict[str, Callable[[Obj], list[FieldError]]] = {
     "ControllerRevision": validate_controller_revision,
     "Lease": validate_lease,
     "Event": validate_event,
+    "ConfigMap": validate_configmap,
+    "Secret": validate_secret,
 }
 
 

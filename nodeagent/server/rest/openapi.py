@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from nodeagent.api import schema
+from nodeagent.api import schema, schemabase
 from nodeagent.api.patch import patch_strategy
 from nodeagent.api.resources import RESOURCES, Resource
 
@@ -24,6 +24,7 @@ _PRIMITIVES: dict[str, Obj] = {
     "integer": {"type": "integer", "format": "int64"},
     "number": {"type": "number", "format": "double"},
     "boolean": {"type": "boolean"},
+    "bytes": {"type": "string", "format": "byte"},
     "object": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
 }
 _NAMED_PRIMITIVES: dict[str, tuple[str, Obj]] = {
@@ -84,7 +85,7 @@ def _field_schema(type_name: str, description: str = "") -> Obj:
     return out
 
 
-def _property(name: str, fl: schema.Field) -> Obj:
+def _property(name: str, fl: schemabase.Field) -> Obj:
     out = _field_schema(fl.type, fl.description)
     strategy = patch_strategy(name) if fl.type.startswith("[]") else None
     if strategy is not None:

@@ -20,6 +20,7 @@ from nodeagent.server.rest.printing import (
     age,
     as_int,
     as_list,
+    as_map,
     format_label_selector,
     format_labels,
     get,
@@ -252,6 +253,20 @@ def _namespace_cells(ns: Obj, now: float) -> Cells:
     return [name_of(ns), get(ns, "status", "phase") or "", age(ns, now)]
 
 
+def _configmap_cells(cm: Obj, now: float) -> Cells:
+    data = len(as_map(cm.get("data"))) + len(as_map(cm.get("binaryData")))
+    return [name_of(cm), data, age(cm, now)]
+
+
+def _secret_cells(secret: Obj, now: float) -> Cells:
+    return [
+        name_of(secret),
+        str(secret.get("type") or ""),
+        len(as_map(secret.get("data"))),
+        age(secret, now),
+    ]
+
+
 def _default_cells(obj: Obj, now: float) -> Cells:
     return [name_of(obj), age(obj, now)]
 
@@ -337,6 +352,19 @@ PRINTERS: Mapping[str, Printer] = {
     "leases": Printer(
         columns=(NAME, _c("Holder", "The holder of the lease."), AGE),
         cells=_lease_cells,
+    ),
+    "configmaps": Printer(
+        columns=(NAME, _c("Data", "Number of data keys in the config map.", type=NUMBER), AGE),
+        cells=_configmap_cells,
+    ),
+    "secrets": Printer(
+        columns=(
+            NAME,
+            _c("Type", "The type of the secret."),
+            _c("Data", "Number of data keys in the secret.", type=NUMBER),
+            AGE,
+        ),
+        cells=_secret_cells,
     ),
     "namespaces": Printer(
         columns=(NAME, _c("Status", "The status of the namespace."), AGE),

@@ -58,7 +58,12 @@ class Cluster:
         return ["--kubeconfig", str(self.server.kubeconfig), "--cache-dir", str(self.cache_dir)]
 
     def kubectl(
-        self, *args: str, stdin: str | None = None, timeout: float = 60.0, check: bool = False
+        self,
+        *args: str,
+        stdin: str | None = None,
+        timeout: float = 60.0,
+        check: bool = False,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl against the server; stdout, stderr and the exit status."""
         result = subprocess.run(
@@ -67,7 +72,7 @@ class Cluster:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=self.server.kubectl_env(),
+            env=env or self.server.kubectl_env(),
             check=False,
         )
         if check:

@@ -81,7 +81,7 @@ def test_creation_timestamp_is_rfc3339() -> None:
     ("body", "message"),
     [
         pytest.param(b'{"kind":"Namespace"}', "magic", id="json-not-protobuf"),
-        pytest.param(_envelope("v1", "ConfigMap", b""), "v1/ConfigMap", id="unknown-kind"),
+        pytest.param(_envelope("v1", "Service", b""), "v1/Service", id="unknown-kind"),
         pytest.param(CREATE_NAMESPACE_FOO[:30], "truncated", id="truncated"),
         pytest.param(protobuf.MAGIC + bytes([0x0B]), "wire type", id="group-wire-type"),
     ],
@@ -99,4 +99,33 @@ def test_self_subject_access_review() -> None:
     body = _envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview", _len(2, spec))
     assert protobuf.decode_object(body)["spec"] == {
         "resourceAttributes": {"namespace": "x", "verb": "list", "resource": "pods"}
+    }
+
+
+def test_secret_and_configmap_bodies() -> None:
+    """`kubectl create secret|configmap` send protobuf: a Secret's data (map<string,bytes>)
+    reads as base64, its type and immutable (a pointer: false is kept) as set; a ConfigMap's
+    data as text and binaryData as base64."""
+    meta = _len(1, _len(1, b"s"))
+    secret = (
+        meta
+        + _len(2, _len(1, b"password") + _len(2, b"\x00\xffpw"))
+        + _len(3, b"Opaque")
+        + bytes([5 << 3, 0])
+    )
+    assert protobuf.decode_object(_envelope("v1", "Secret", secret)) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"password": "AP9wdw=="},
+        "type": "Opaque",
+        "immutable": False,
+    }
+    cm = meta + _len(2, _len(1, b"k") + _len(2, b"v")) + _len(3, _len(1, b"b") + _len(2, b"\x01"))
+    assert protobuf.decode_object(_envelope("v1", "ConfigMap", cm)) == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "s"},
+        "data": {"k": "v"},
+        "binaryData": {"b": "AQ=="},
     }

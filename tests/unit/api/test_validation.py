@@ -416,7 +416,7 @@ PORT_RANGE = "must be between 1 and 65535, inclusive"
             {"kind": "Deployment"},
             [
                 'kind: Unsupported value: "Deployment": supported values: "Pod", "DaemonSet", "Node",'
-                ' "Namespace", "ControllerRevision", "Lease", "Event"'
+                ' "Namespace", "ControllerRevision", "Lease", "Event", "ConfigMap", "Secret"'
             ],
             id="unknown-kind",
         ),

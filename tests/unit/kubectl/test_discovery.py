@@ -45,7 +45,15 @@ class TestAggregatedDiscovery:
         (item,) = doc["items"]
         assert item["metadata"] == {}
         resources = _resources(doc)
-        assert set(resources) == {"pods", "nodes", "events", "namespaces", "services"}
+        assert set(resources) == {
+            "pods",
+            "nodes",
+            "events",
+            "namespaces",
+            "services",
+            "configmaps",
+            "secrets",
+        }
         assert resources["services"]["verbs"] == ["get", "list", "watch"]
         assert resources["nodes"]["scope"] == "Cluster"
         assert resources["pods"]["shortNames"] == ["po"]
