@@ -37,6 +37,11 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
         {"agents": (50,), "per_process": 50, "seconds": 3.0},
     ),
     "pressure": ("bench.pressure_bench", {"runs": 5}, {"runs": 1}),
+    "nodegraph": (
+        "bench.nodegraph_bench",
+        {"pods": 2000, "per_node": (10, 100), "repeats": 200},
+        {"pods": 20, "per_node": (10,), "repeats": 2},
+    ),
     "audit": ("bench.audit_bench", {"batches": 50, "writes": 500}, {"batches": 2, "writes": 5}),
     "footprint": (
         "bench.footprint_bench",

@@ -4,7 +4,8 @@ The admin token may do everything. A node token (issued at enrolment, server/cre
 speaks for one node, `system:node:<name>`, limited as Kubernetes' Node authorizer limits
 kubelets (NODE_RULES): its own Node and Lease, pods bound to it (get; list/watch only with the
 fieldSelector spec.nodeName=<itself>; status updates), pod create and delete (NodeRestriction,
-noderestriction.py, then checks the objects), events, services. Decisions are pure:
+noderestriction.py, then checks the objects), events, services, and the ConfigMaps and
+Secrets its pods reference (get, or list/watch by metadata.name: nodegraph.py). Decisions are pure:
 `authorize(user, attrs)` returns None or the Forbidden to raise.
 """
 
@@ -50,6 +51,9 @@ class Attributes:
     name: str = ""
     node_selector: str | None = None  # the spec.nodeName a list/watch's fieldSelector pins
     obj: Obj | None = None  # the stored object (or the posted one, for create)
+    # a ConfigMap or Secret read by a node: a pod bound to that node references the object
+    # (nodegraph.related, which the REST shell asks before authorizing)
+    referenced: bool = False
 
 
 class NodeTokenVerifier(Protocol):
@@ -157,6 +161,24 @@ def _leases(node: str, a: Attributes) -> Reason:
     return None
 
 
+def _referenced_object(node: str, a: Attributes) -> Reason:
+    """authorizeReadNamespacedObject: get, list and watch of one named object in a
+    namespace, and only when the graph relates it to the node (a pod bound to the node
+    references it). A list or watch names its object by fieldSelector metadata.name, as
+    kubelet's reflector per object does; a list of all of them names none."""
+    if a.verb not in ("get", "list", "watch"):
+        return "can only read resources of this type"
+    if a.subresource:
+        return "cannot read subresource"
+    if not a.namespace:
+        return "can only read namespaced object of this type"
+    if not a.name:
+        return "No Object name found"
+    if a.referenced:
+        return None
+    return f"no relationship found between node '{node}' and this object"
+
+
 def _verbs(*verbs: str) -> Callable[[str, Attributes], Reason]:
     """A static rule (bootstrappolicy.NodeRules): these verbs on the resource itself."""
     return lambda _node, a: None if a.verb in verbs and not a.subresource else ""
@@ -168,6 +190,8 @@ NODE_RULES: Mapping[str, Callable[[str, Attributes], Reason]] = {
     "pods": _pods,
     "nodes": _nodes,
     "leases": _leases,
+    "configmaps": _referenced_object,
+    "secrets": _referenced_object,
     "events": _verbs("create", "update", "patch"),
     "services": _verbs("get", "list", "watch"),
 }

@@ -208,7 +208,9 @@ SECRET_VOLUME_REFS: Mapping[str, Callable[[Obj], str]] = {
 }
 
 
-def _secrets(spec: Obj) -> Iterator[str]:
+def secret_names(spec: Obj) -> Iterator[str]:
+    """The Secrets a pod spec names (podutil.VisitPodSecretNames): imagePullSecrets, env,
+    envFrom, projected sources and volume sources."""
     names = [str(_map(ref).get("name") or "") for ref in _list(spec.get("imagePullSecrets"))]
     names += _env_refs(spec, "secretRef", "secretKeyRef")
     names += [str(s.get("name") or "") for s in _projected(spec, "secret")]
@@ -219,7 +221,8 @@ def _secrets(spec: Obj) -> Iterator[str]:
     return (n for n in names if n)
 
 
-def _configmaps(spec: Obj) -> Iterator[str]:
+def configmap_names(spec: Obj) -> Iterator[str]:
+    """The ConfigMaps a pod spec names: env, envFrom, projected sources, configMap volumes."""
     names = list(_env_refs(spec, "configMapRef", "configMapKeyRef"))
     names += [str(s.get("name") or "") for s in _projected(spec, "configMap")]
     names += [
@@ -242,8 +245,8 @@ def _claims(spec: Obj) -> Iterator[Obj]:
 
 # what a mirror pod may not reference, in the order NodeRestriction checks (rules as data)
 REFERENCES: tuple[tuple[str, Callable[[Obj], Iterator[Any]]], ...] = (
-    ("secrets", _secrets),
-    ("configmaps", _configmaps),
+    ("secrets", secret_names),
+    ("configmaps", configmap_names),
     ("clustertrustbundles", _trust_bundles),
     ("persistentvolumeclaims", _claims),
 )

@@ -25,7 +25,7 @@ from nodeagent.api.errors import (
 from nodeagent.api.paging import page_request, take_page
 from nodeagent.api.patch import APPLY_PATCH
 from nodeagent.api.typecheck import check_types, type_errors
-from nodeagent.server import apicore
+from nodeagent.server import apicore, nodegraph
 from nodeagent.server.auth import Attributes, User, authorize
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.registry_protocol import Subresource
@@ -126,7 +126,8 @@ async def authorize_call(
     name: str | None = None,
 ) -> None:
     """Forbidden unless the caller may do this; a node's read of one pod is checked against
-    the pod (the node authorizer's graph). `name`: a list/watch's metadata.name selector."""
+    the pod, of a ConfigMap or Secret against the node's pods (the node authorizer's
+    graph). `name`: a list/watch's metadata.name selector."""
     user: User = request[keys.USER]
     if user.is_admin:
         return
@@ -137,6 +138,16 @@ async def authorize_call(
             obj = await registry_of(request).get(r.name, call.namespace, name)
         except NotFound:
             obj = None  # related to no node: 403, as for another node's pod
+    referenced = False
+    if user.node is not None and name and r.name in nodegraph.REFERENCED:
+        # the graph, read per request: this node's pods come from the store's nodeName
+        # index, so the cost is the pods bound to the node (docs/security.md, "Secrets")
+        pods, _ = await registry_of(request).list(
+            "pods", namespace=call.namespace, field_selector=f"spec.nodeName={user.node}"
+        )
+        referenced = nodegraph.related(
+            pods, node=user.node, resource=r.name, namespace=call.namespace, name=name
+        )
     error = authorize(
         user,
         Attributes(
@@ -147,6 +158,7 @@ async def authorize_call(
             name=name,
             node_selector=node_selector,
             obj=obj,
+            referenced=referenced,
         ),
     )
     if error is not None:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.integration.kubectl.conftest import Cluster, table
+from tests.support import leaks
 
 
 def test_configmap_create_get_describe(cluster: Cluster, ns: str) -> None:
@@ -210,3 +211,30 @@ def test_edit_configmap(cluster: Cluster, ns: str) -> None:
     assert result.stdout.strip() == "configmap/conf edited"
     data = cluster.get(f"/api/v1/namespaces/{ns}/configmaps/conf")["data"]
     assert data == {"level": "warn"}
+
+
+def test_secret_values_never_in_server_logs(cluster: Cluster, ns: str) -> None:
+    """A secret's value, plain or base64, is in no server log nor the audit log, after a
+    create, a refused create, a get and a describe (and the session's leak guard knows it)."""
+    value = "sekrit-" + base64.b32encode(os.urandom(15)).decode().lower()
+    encoded = base64.b64encode(value.encode()).decode()
+    leaks.remember_secret(value, "a Secret's value")
+    leaks.remember_secret(encoded.rstrip("="), "a Secret's value in base64")
+    cluster.kubectl(
+        "create", "secret", "generic", "quiet", "-n", ns, f"--from-literal=v={value}", check=True
+    )
+    refused = secret_manifest("loud", ns, type="kubernetes.io/tls", data={"tls.crt": encoded})
+    assert cluster.kubectl("create", "-f", "-", stdin=json.dumps(refused)).returncode == 1
+    cluster.kubectl("get", "secret", "quiet", "-n", ns, "-o", "yaml", check=True)
+    cluster.kubectl("describe", "secret", "quiet", "-n", ns, check=True)
+    logs = [cluster.server.log_path, cluster.server.data_dir / "audit.log"]
+    for path in logs:
+        assert path is not None
+        text = path.read_text(errors="replace")
+        assert value not in text, path
+        assert encoded not in text, path
+
+
+def secret_manifest(name: str, ns: str, **fields: object) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
+            **fields}  # fmt: skip

@@ -1,0 +1,41 @@
+"""PURE: the node authorizer's graph for the objects pods reference (Kubernetes'
+plugin/pkg/auth/authorizer/node graph, for ConfigMaps and Secrets): an object is related to
+a node when a pod bound to that node names it, in a volume, env, envFrom, a projected
+source or (Secrets) imagePullSecrets.
+
+No I/O: the REST shell reads the asking node's pods (the store's spec.nodeName index) and
+asks `related(pods, ...)`; auth.py decides with the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from nodeagent.server.noderestriction import configmap_names, secret_names
+
+Obj = dict[str, Any]
+
+# resource -> the names of that resource a pod spec references (rules as data)
+REFERENCED: Mapping[str, Callable[[Obj], Iterator[str]]] = {
+    "configmaps": configmap_names,
+    "secrets": secret_names,
+}
+
+
+def _map(value: Any) -> Obj:
+    return value if isinstance(value, dict) else {}
+
+
+def related(pods: Iterable[Obj], *, node: str, resource: str, namespace: str, name: str) -> bool:
+    """Whether a pod bound to `node` in `namespace` references `resource` `name`."""
+    names_of = REFERENCED.get(resource)
+    if names_of is None or not name:
+        return False
+    for pod in pods:
+        meta, spec = _map(pod.get("metadata")), _map(pod.get("spec"))
+        if meta.get("namespace") != namespace or spec.get("nodeName") != node:
+            continue
+        if name in names_of(spec):
+            return True
+    return False
