@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs README.md's two commands as a new user would: in a fresh Debian 12 root (mmdebstrap) with
-# a clean clone of this repository's HEAD, nothing else. Inside (its own mount and PID
+# a clean clone of this repository's HEAD, nothing else. Inside (its own mount, PID and network
 # namespaces, pivot_root, /proc /sys /dev and the cgroups as podman needs them):
 #   1. command 1 in the background (install.sh, then all-in-one), README's kubectl lines exactly
 #      as printed once the banner is out, then waits for the node Ready and the example pod
@@ -12,9 +12,11 @@
 #   bash scripts/fresh-root.sh --no-tests        # command 1 and the kubectl lines only
 #   bash scripts/fresh-root.sh --keep [-- ARGS]  # keep the root (its path is printed); ARGS to pytest
 #
-# The root uses this machine's apt sources (NODEAGENT_FRESH_MIRROR overrides them), its
-# /etc/pip.conf, and the CA certificates in /usr/local/share/ca-certificates: where apt or PyPI
-# are reached through a mirror or a proxy, the root reaches them the same way.
+# The root has a network of its own (slirp4netns: user-mode NAT, nothing on the host changes),
+# so its test hosts' links and netns never meet this machine's. It uses this machine's apt
+# sources (NODEAGENT_FRESH_MIRROR overrides them), /etc/pip.conf and the CA certificates in
+# /usr/local/share/ca-certificates: where apt or PyPI are reached through a mirror or a proxy,
+# the root reaches them the same way.
 # Output: each step as it runs; the root's logs are in ROOT/root/*.log. docs/operations.md
 # ("A fresh machine") says more.
 set -euo pipefail
@@ -35,9 +37,12 @@ done
 
 say() { printf '\n==> %s [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
 
-if ! command -v mmdebstrap >/dev/null; then
-    say "installing mmdebstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap \
+need=()
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v slirp4netns >/dev/null || need+=(slirp4netns)
+if [ "${#need[@]}" -gt 0 ]; then
+    say "installing ${need[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" \
         >/dev/null
 fi
 
@@ -54,7 +59,11 @@ if [ -z "$sources" ]; then
 fi
 
 root=$(mktemp -d /var/tmp/nodeagent-fresh-XXXXXX)
+netns=$(basename "$root")
+slirp=""
 cleanup() {
+    [ -z "$slirp" ] || { kill "$slirp" 2>/dev/null; wait "$slirp" 2>/dev/null || true; }
+    ip netns del "$netns" 2>/dev/null || true
     if [ "$keep" = 1 ]; then
         echo "the root is kept: $root"
     else
@@ -70,8 +79,14 @@ say "git clone of $repo ($(git rev-parse --short HEAD)) into $root/root/nodeagen
 git clone --quiet --no-local "$repo" "$root/root/nodeagent"
 git -C "$root/root/nodeagent" checkout --quiet --detach "$(git rev-parse HEAD)"
 
-# How this machine reaches the network: name resolution, pip's settings, extra CAs.
-cp /etc/resolv.conf /etc/hosts "$root/etc/"
+# How this machine reaches the network: name resolution, pip's settings, extra CAs. A
+# nameserver on this machine's loopback is out of the root's reach: slirp4netns's own then.
+cp /etc/hosts "$root/etc/hosts"
+if grep -qE '^nameserver[[:space:]]+(127\.|::1)' /etc/resolv.conf; then
+    echo "nameserver 10.0.2.3" >"$root/etc/resolv.conf"
+else
+    cp /etc/resolv.conf "$root/etc/resolv.conf"
+fi
 [ ! -f /etc/pip.conf ] || cp /etc/pip.conf "$root/etc/pip.conf"
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
     mkdir -p "$root/usr/local/share/ca-certificates"
@@ -140,16 +155,34 @@ fi
 INNER
 chmod +x "$root/root/fresh-inner.sh"
 
-# A mount and PID namespace of their own; the root becomes / by pivot_root (runc's own
-# pivot_root refuses a chroot'ed caller), with the host's /proc /sys (cgroups) /dev beside it.
+# A network namespace of its own, reaching out through slirp4netns (user-mode NAT: no route,
+# link or firewall rule of this machine changes): the suite's e2e hosts make links and netns
+# that its clean-up of earlier runs would otherwise take for this machine's, and the reverse.
+say "a network of its own (netns $netns, slirp4netns)"
+ip netns add "$netns"
+slirp4netns --configure --mtu=65520 --disable-host-loopback --netns-type=path \
+    "/run/netns/$netns" tap0 >"$root/root/slirp4netns.log" 2>&1 &
+slirp=$!
+for _ in $(seq 100); do
+    ip netns exec "$netns" ip -o addr show tap0 2>/dev/null | grep -q 'inet ' && break
+    sleep 0.1
+done
+ip netns exec "$netns" ip -o addr show tap0 | grep -q 'inet ' ||
+    { cat "$root/root/slirp4netns.log"; echo "fresh-root.sh: slirp4netns did not come up" >&2; exit 1; }
+ip netns exec "$netns" ip link set lo up
+
+# Mount and PID namespaces of their own too; the root becomes / by pivot_root (runc's own
+# pivot_root refuses a chroot'ed caller), with /proc, /sys (the cgroups) and /dev beside it.
 say "entering the root"
 set +e
-FRESH_TESTS=$tests unshare --mount --pid --fork --kill-child --propagation private \
+FRESH_TESTS=$tests nsenter --net="/run/netns/$netns" \
+    unshare --mount --pid --fork --kill-child --propagation private \
     bash -euc '
         root=$1; shift
         mount --bind "$root" "$root"
         mount -t proc proc "$root/proc"
-        mount --rbind /sys "$root/sys"
+        mount -t sysfs sysfs "$root/sys"  # the devices of this network namespace
+        mount --rbind /sys/fs/cgroup "$root/sys/fs/cgroup"
         mount --rbind /dev "$root/dev"
         mount -t tmpfs -o mode=755 tmpfs "$root/run"
         cd "$root"
