@@ -25,7 +25,7 @@ from nodeagent.api.errors import (
 from nodeagent.api.paging import page_request, take_page
 from nodeagent.api.patch import APPLY_PATCH
 from nodeagent.api.typecheck import check_types, type_errors
-from nodeagent.server import apicore, nodegraph
+from nodeagent.server import apicore, nodegraph, podsupport
 from nodeagent.server.auth import Attributes, User, authorize
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.registry_protocol import Subresource
@@ -276,6 +276,12 @@ async def list_(request: web.Request, call: Call) -> web.StreamResponse:
     )
 
 
+def _agent_warnings(call: Call, obj: Obj) -> list[str]:
+    """What the agent will not honour in a written Pod or DaemonSet (podsupport.py), as
+    Warning headers; none for a status write."""
+    return [] if call.target.subresource else podsupport.warnings_for(obj)
+
+
 def _pinned_node(field_selector: str | None) -> str | None:
     return apicore.field_selector(field_selector).value_for("spec.nodeName")
 
@@ -297,7 +303,7 @@ async def create(request: web.Request, call: Call) -> web.StreamResponse:
         namespace=call.namespace or None,
         admit=await admission_for(request, call),
     )
-    return respond(created, status=201, warnings=warnings)
+    return respond(created, status=201, warnings=warnings + _agent_warnings(call, created))
 
 
 async def update(request: web.Request, call: Call) -> web.StreamResponse:
@@ -322,7 +328,7 @@ async def update(request: web.Request, call: Call) -> web.StreamResponse:
     updated = await registry_of(request).update(
         r.name, obj, subresource=sub, admit=await admission_for(request, call)
     )
-    return respond(updated, warnings=warnings)
+    return respond(updated, warnings=warnings + _agent_warnings(call, updated))
 
 
 async def patch(request: web.Request, call: Call) -> web.StreamResponse:
@@ -357,7 +363,9 @@ async def patch(request: web.Request, call: Call) -> web.StreamResponse:
         inspect=unknown_fields if wanted else None,
         admit=await admission_for(request, call),
     )
-    return respond(obj, status=201 if created else 200, warnings=warnings)
+    return respond(
+        obj, status=201 if created else 200, warnings=warnings + _agent_warnings(call, obj)
+    )
 
 
 def delete_options(request: web.Request, body: bytes) -> Obj:

@@ -1,0 +1,123 @@
+"""The DaemonSet manifests operators already have apply unchanged with the real kubectl:
+seed 002's kube-proxy with its ConfigMap, and the upstream fluent-bit, filebeat and
+node-problem-detector manifests (their Namespace, ConfigMap and DaemonSet documents, images
+swapped for the local busybox). What the agent cannot honour is printed as kubectl's
+`Warning:` lines; nothing is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.kubectl.conftest import Cluster, wait_for
+
+UPSTREAM = Path(__file__).parents[2] / "data" / "upstream"
+NO_TOKEN = "no service account token is mounted: this server has no ServiceAccounts yet"
+
+# seed 002's `kubectl describe daemonset kube-proxy -n kube-system`, its Volumes block
+SEED_VOLUMES = """\
+  Volumes:
+   kube-proxy:
+    Type:      ConfigMap (a volume populated by a ConfigMap)
+    Name:      kube-proxy
+    Optional:  false
+   xtables-lock:
+    Type:          HostPath (bare host directory volume)
+    Path:          /run/xtables.lock
+    HostPathType:  FileOrCreate
+   lib-modules:
+    Type:          HostPath (bare host directory volume)
+    Path:          /lib/modules
+    HostPathType:  \n"""
+
+
+def documents(name: str) -> list[dict[str, object]]:
+    return [d for d in yaml.safe_load_all((UPSTREAM / name).read_text()) if d]
+
+
+@pytest.fixture
+def applied(cluster: Cluster) -> Iterator[list[str]]:
+    """The files a test applied, deleted afterwards (they live in shared namespaces)."""
+    files: list[str] = []
+    yield files
+    for path in files:
+        cluster.kubectl("delete", "-f", path, "--wait=false")
+
+
+def test_seed_002_kube_proxy(cluster: Cluster, applied: list[str]) -> None:
+    """kube-proxy's ConfigMap and DaemonSet apply; kubectl warns that its service account
+    gets no token; `kubectl describe ds` shows the seed's Volumes block; its pods carry the
+    ConfigMap volume."""
+    path = str(UPSTREAM / "kube-proxy-seed002.yaml")
+    applied.append(path)
+    result = cluster.kubectl("apply", "-f", path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "configmap/kube-proxy created",
+        "daemonset.apps/kube-proxy created",
+    ]
+    assert result.stderr.strip() == f"Warning: spec.template.spec.serviceAccountName: {NO_TOKEN}"
+    described = cluster.kubectl("describe", "ds", "kube-proxy", "-n", "kube-system", check=True)
+    assert SEED_VOLUMES in described.stdout
+    assert "Selector:       k8s-app=kube-proxy\n" in described.stdout
+    assert "Node-Selector:  beta.kubernetes.io/arch=amd64\n" in described.stdout
+    cm = cluster.get("/api/v1/namespaces/kube-system/configmaps/kube-proxy")
+    assert cm["data"] == documents("kube-proxy-seed002.yaml")[0]["data"]
+
+
+@pytest.mark.parametrize(
+    ("name", "namespace", "daemonset", "configmap"),
+    [
+        ("fluent-bit.yaml", "logging", "fluent-bit", "fluent-bit-config"),
+        ("filebeat.yaml", "kube-system", "filebeat", "filebeat-config"),
+        (
+            "node-problem-detector.yaml",
+            "kube-system",
+            "node-problem-detector",
+            "node-problem-detector-config",
+        ),
+    ],
+)
+def test_upstream_log_shippers_and_monitors(
+    cluster: Cluster,
+    applied: list[str],
+    name: str,
+    namespace: str,
+    daemonset: str,
+    configmap: str,
+) -> None:
+    """The manifest applies unchanged, warned only about its service account; the ConfigMap
+    holds the file's data byte for byte; the DaemonSet's pods reach a node with
+    their configMap volume as written (on a node labelled as kubelet labels it:
+    node-problem-detector requires kubernetes.io/os=linux)."""
+    node = cluster.add_node(f"up-{daemonset}", {"kubernetes.io/os": "linux"})["metadata"]["name"]
+    path = str(UPSTREAM / name)
+    applied.append(path)
+    result = cluster.kubectl("apply", "-f", path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == f"Warning: spec.template.spec.serviceAccountName: {NO_TOKEN}"
+    assert f"daemonset.apps/{daemonset} created" in result.stdout
+    written = next(d for d in documents(name) if d["kind"] == "ConfigMap")
+    stored = cluster.get(f"/api/v1/namespaces/{namespace}/configmaps/{configmap}")
+    assert stored["data"] == written["data"]
+    template = next(d for d in documents(name) if d["kind"] == "DaemonSet")
+    wanted_volumes = template["spec"]["template"]["spec"]["volumes"]  # type: ignore[index]
+
+    def pod_on_node() -> dict[str, object] | None:
+        pods = cluster.pods(namespace, selector=_selector(template))
+        return next((p for p in pods if p["spec"].get("nodeName") == node), None)
+
+    pod = wait_for(pod_on_node, what=f"a {daemonset} pod on {node}")
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}  # type: ignore[index]
+    for volume in wanted_volumes:
+        source = next(k for k in volume if k != "name")
+        for key, value in volume[source].items():
+            assert volumes[volume["name"]][source][key] == value, (volume["name"], key)
+
+
+def _selector(ds: dict[str, object]) -> str:
+    labels = ds["spec"]["selector"]["matchLabels"]  # type: ignore[index]
+    return ",".join(f"{k}={v}" for k, v in labels.items())
