@@ -1,8 +1,9 @@
 """Wiring only: the agent's named root tasks in one TaskGroup; a stop leaves the pods running.
 
-Tasks: http, file-source, url-source, merge, runtime (connect, then reconcile and events),
-server-sync (when a server is configured; it runs the TLS serving port too, which needs the
-server to sign its certificate), sd-notify, heap-trim, stop. Any task that dies stops them all.
+Tasks: http, file-source, url-source, merge, runtime (connect, then reconcile, events and
+volume-sync: ConfigMap/Secret/downward API volume files written again on a change), server-sync
+(when a server is configured; it runs the TLS serving port and the object watches too),
+sd-notify, heap-trim, stop. Any task that dies stops them all.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from nodeagent.agent.hostaddr import internal_ip
 from nodeagent.agent.http import AgentMetrics, make_app, make_serving_app
 from nodeagent.agent.memory import run_heap_trim
 from nodeagent.agent.nodestatus import NodeFacts, build_node
+from nodeagent.agent.objectcache import ObjectCache
+from nodeagent.agent.podvolumes import PodVolumes
 from nodeagent.agent.probers import Prober
 from nodeagent.agent.reconciler import Reconciler, follow_runtime_events, merge_updates
 from nodeagent.agent.settings import AgentSettings
@@ -121,6 +124,10 @@ async def run_agent(
     # the checkpoint and credentials live here; containers reach their volumes by bind mount
     await asyncio.to_thread(ensure_private_dir, Path(settings.state_dir))
 
+    volumes_changed = asyncio.Event()  # wakes the volume sync (an object changed)
+    objects = ObjectCache(state_dir=settings.state_dir)
+    await asyncio.to_thread(objects.load_saved)
+
     def runtime_of() -> Runtime | None:
         return runtime_box[0] if runtime_box else None
 
@@ -157,6 +164,36 @@ async def run_agent(
             on_change=status_changed.set,
         )
         reconciler.executor.on_done = reconciler.wake.set
+        reconciler.executor.objects = objects
+        volumes = PodVolumes(volume_dir=reconciler.executor.volume_dir)
+        reconciler.executor.volumes = volumes
+
+        def objects_changed() -> None:
+            reconciler.executor.retry_waiting_on_objects()
+            reconciler.wake.set()
+            volumes_changed.set()
+
+        def source_update(update: SourceUpdate) -> None:
+            if update.source is SourceName.FILE:
+                objects.set_file_objects(dict(update.objects))
+            elif update.source is SourceName.API:
+                objects.want_for_pods(update.pods)
+
+        objects.on_change = objects_changed
+        reconciler.on_update = source_update
+
+        async def sync_volumes() -> None:
+            """An object's change reaches the mounted files at once; a pod's labels and
+            annotations (downward API) at the next resync."""
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(settings.sync_interval):
+                        await volumes_changed.wait()
+                volumes_changed.clear()
+                live = [d.pod for d in reconciler.known.values() if not d.terminating]
+                await volumes.resync((p, objects.objects_for(p)) for p in live)
+
+        tg.create_task(sync_volumes(), name="volume-sync")
         reconciler.prober.on_change = reconciler.wake.set
         reconciler.prober.on_failure = metrics.probe_failures.inc
         tg.create_task(merge_updates(queue, reconciler), name="merge")
@@ -231,7 +268,13 @@ async def run_agent(
                     names=[host_ip, settings.node_name, socket.gethostname().lower()],
                 )
                 tg.create_task(
-                    run_server_sync(settings=settings, state=state, queue=queue, serving=serving),
+                    run_server_sync(
+                        settings=settings,
+                        state=state,
+                        queue=queue,
+                        serving=serving,
+                        objects=objects,
+                    ),
                     name="server-sync",
                 )
             else:

@@ -29,9 +29,12 @@ from nodeagent.agent.actions import (
     Waiting,
 )
 from nodeagent.agent.aio import raise_if_cancelling
-from nodeagent.agent.plan import START_KEY_PREFIX, DesiredPod
-from nodeagent.agent.podevents import PodEvent, pulled_event, pulling_event
+from nodeagent.agent.objectcache import ObjectCache
+from nodeagent.agent.plan import RETRY_REASONS, START_KEY_PREFIX, DesiredPod
+from nodeagent.agent.podevents import PodEvent, pulled_event, pulling_event, warning_event
 from nodeagent.agent.podstatus import WaitingReason
+from nodeagent.agent.podvolumes import PodVolumes, VolumeFailure
+from nodeagent.runtime.convert import CONFIG_ERROR
 from nodeagent.runtime.protocol import (
     ContainerInfo,
     ContainerState,
@@ -42,6 +45,8 @@ from nodeagent.runtime.protocol import (
 
 log = structlog.get_logger()
 Obj = dict[str, Any]
+# a start waiting on a ConfigMap or Secret is tried again every 10 s, never backed off further
+RETRY_POLICY = backoff.BackoffPolicy(initial=10.0, cap=10.0)
 
 
 def _find_container(pod: Obj, name: str, *, is_init: bool) -> Obj:
@@ -68,6 +73,8 @@ class Executor:
     on_done: Callable[[], None] = lambda: None  # wakes the reconcile loop after a pod's run
     on_event: Callable[[str, PodEvent], None] = lambda _uid, _event: None  # (pod uid, event)
     clock: Callable[[], float] = time.time
+    objects: ObjectCache | None = None  # the ConfigMaps/Secrets pods read (None: none at all)
+    volumes: PodVolumes | None = None  # configMap/secret/downwardAPI/projected volume files
     restarts: dict[backoff.BackoffKey, backoff.BackoffEntry] = field(default_factory=dict)
     waiting: dict[str, dict[str, WaitingReason]] = field(default_factory=dict)  # uid -> name ->
     _busy: dict[str, asyncio.Task[None]] = field(default_factory=dict)
@@ -77,6 +84,11 @@ class Executor:
 
     def volume_dir(self, uid: str) -> str:
         return str(Path(self.state_dir) / "pods" / uid / "volumes")
+
+    def retry_waiting_on_objects(self) -> None:
+        """A ConfigMap or Secret changed: starts that failed for want of one go at the next
+        pass instead of after their 10 s."""
+        self.restarts = {k: e for k, e in self.restarts.items() if e.reason not in RETRY_REASONS}
 
     def submit(
         self,
@@ -164,9 +176,11 @@ class Executor:
             return True
         return await self._start(uid, run, action)
 
-    def _ctx(self, run: _PodRun) -> PodContext:
+    def _ctx(self, run: _PodRun, objects: Any = None) -> PodContext:
         assert run.desired is not None
         return PodContext(
+            objects=objects or {},
+            allocatable=self.volumes.allocatable if self.volumes else {},
             node_name=self.node_name,
             host_ip=self.host_ip,
             source=run.desired.source,
@@ -182,6 +196,15 @@ class Executor:
         spec_c = _find_container(pod, name, is_init=action.is_init)
         start_key = (uid, START_KEY_PREFIX + name)
         image = str(spec_c["image"])
+        objects: Any = {}
+        try:
+            if self.objects is not None:
+                objects = await self.objects.ready_for(pod)
+            if self.volumes is not None:
+                await self.volumes.setup(pod, objects)
+        except VolumeFailure as e:
+            self.on_event(uid, ("Warning", "FailedMount", str(e)))
+            return self._failed(uid, run, name, start_key, "ContainerCreating", str(e), action)
         try:
             outcome = await self.runtime.ensure_image(
                 image,
@@ -195,26 +218,18 @@ class Executor:
                 ),
             )
             cid, warnings = await self.runtime.create_container(
-                pod, spec_c, self._ctx(run), attempt=action.attempt, is_init=action.is_init
+                pod, spec_c, self._ctx(run, objects), attempt=action.attempt, is_init=action.is_init
             )
             for w in warnings:
                 log.warning("container_field_not_honoured", pod=pod["metadata"]["name"], warning=w)
+                self.on_event(uid, warning_event(w))
             await self.runtime.start_container(cid)
         except RuntimeError_ as e:
             raise_if_cancelling()
             reason = e.reason if e.reason.startswith("Err") else "CreateContainerError"
-            self.restarts = backoff.record_restart(
-                self.restarts, start_key, now=self.clock(), reason=reason, message=str(e)
-            )
-            run.waiting[name] = WaitingReason(reason=reason, message=str(e))
-            log.warning(
-                "container_start_failed",
-                pod=pod["metadata"]["name"],
-                container=name,
-                reason=reason,
-                error=str(e),
-            )
-            return not action.is_init
+            if e.reason == CONFIG_ERROR:
+                reason = CONFIG_ERROR
+            return self._failed(uid, run, name, start_key, reason, str(e), action)
         self.restarts = backoff.forget(self.restarts, start_key)
         if action.restart:
             self.restarts = backoff.record_restart(self.restarts, (uid, name), now=self.clock())
@@ -226,6 +241,38 @@ class Executor:
             container_id=cid[:12],
         )
         return True
+
+    def _failed(
+        self,
+        uid: str,
+        run: _PodRun,
+        name: str,
+        start_key: backoff.BackoffKey,
+        reason: str,
+        message: str,
+        action: StartContainer,
+    ) -> bool:
+        """Record a failed start (its back-off, its waiting reason); False stops an init
+        container's pod from going on."""
+        assert run.desired is not None
+        policy = RETRY_POLICY if reason in RETRY_REASONS else backoff.DEFAULT_POLICY
+        self.restarts = backoff.record_restart(
+            self.restarts,
+            start_key,
+            now=self.clock(),
+            reason=reason,
+            message=message,
+            policy=policy,
+        )
+        run.waiting[name] = WaitingReason(reason=reason, message=message)
+        log.warning(
+            "container_start_failed",
+            pod=run.desired.pod["metadata"]["name"],
+            container=name,
+            reason=reason,
+            error=message,
+        )
+        return not action.is_init
 
     async def _stop(self, action: StopContainers) -> None:
         async def stop(cid: str) -> None:

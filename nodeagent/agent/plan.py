@@ -36,6 +36,9 @@ RESTART_RULES: Mapping[str, Any] = {
 }
 # why a start failed -> the reason shown while its backoff runs
 BACKOFF_REASON: Mapping[str, str] = {"ErrImagePull": "ImagePullBackOff"}
+# failures retried every 10 s (kubelet's pod worker requeue) with the error as the message:
+# a missing ConfigMap/Secret (env or volume), which the object's arrival also retries at once
+RETRY_REASONS = frozenset({"CreateContainerConfigError", "ContainerCreating"})
 # kubelet shows the failure itself (ErrImagePull) until its pod worker's next sync, about 10 s
 # later, and the backoff word (ImagePullBackOff) after: here the first half of each wait, <= 10 s.
 FAILURE_SHOWN_SECONDS = 10.0
@@ -162,6 +165,8 @@ def _start(ctx: _Ctx, name: str, *, attempt: int, is_init: bool, restart: bool) 
             fresh = ctx.now - entry.last_update < shown
             reason = failed if fresh else BACKOFF_REASON.get(failed, failed)
             msg = f"Back-off {entry.delay:.0f}s starting container={name}: {entry.message}"
+            if failed in RETRY_REASONS:
+                msg = entry.message
             flip = entry.last_update + shown if fresh else ctx.now + wait
             return Waiting(
                 pod_uid=uid,

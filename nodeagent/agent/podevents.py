@@ -1,7 +1,8 @@
 """PURE pod events as kubelet records them, from two successive statuses of one pod.
 
 `pod_events(pod, old, new)` -> [(type, reason, message)]: Created and Started for a new
-container, Failed for a failed pull, BackOff for ImagePullBackOff and CrashLoopBackOff.
+container, Failed for a failed pull, a CreateContainerConfigError or CreateContainerError,
+BackOff for ImagePullBackOff and CrashLoopBackOff; `warning_event` for a field not honoured.
 `pulling_event` / `pulled_event` are the image manager's (the executor records them, since only
 it knows whether a pull happened; `go_duration` writes a duration as Go's Duration.String).
 `pod_event(...)` builds the Event object, named `POD.<hex unix nanoseconds>` as client-go names
@@ -17,6 +18,7 @@ from typing import Any
 from nodeagent.api.timefmt import format_time
 
 Obj = dict[str, Any]
+INVALID_ENV_PREFIX = "Keys ["  # as runtime/convert.py writes kubelet's message
 PodEvent = tuple[str, str, str]  # type, reason, message
 COMPONENT = "nodeagent"
 
@@ -49,12 +51,27 @@ WAITING_EVENTS: dict[str, Callable[[str, str, str, str], PodEvent]] = {
         "BackOff",
         f'Back-off pulling image "{image}"',
     ),
+    # kubelet's startContainer: FailedToCreateContainer, "Error: %v"
+    "CreateContainerConfigError": lambda _i, _n, _p, msg: (
+        "Warning",
+        "Failed",
+        f"Error: {_cause(msg)}",
+    ),
+    "CreateContainerError": lambda _i, _n, _p, msg: ("Warning", "Failed", f"Error: {_cause(msg)}"),
     "CrashLoopBackOff": lambda _i, name, ref, _m: (
         "Warning",
         "BackOff",
         f"Back-off restarting failed container {name} in pod {ref}",
     ),
 }
+
+
+def warning_event(warning: str) -> PodEvent:
+    """A field or volume the agent cannot honour, as a Warning event (`kubectl describe pod`
+    shows it); envFrom keys skipped carry kubelet's own reason."""
+    if warning.startswith(INVALID_ENV_PREFIX):
+        return ("Warning", "InvalidEnvironmentVariableNames", warning)
+    return ("Warning", "NotSupported", warning)
 
 
 def go_duration(seconds: float) -> str:

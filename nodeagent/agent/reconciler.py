@@ -51,6 +51,7 @@ class Reconciler:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     recheck_at: float | None = None  # the last plan's earliest timer (clock time)
     on_change: Callable[[], None] = lambda: None  # a pod status or the runtime error changed
+    on_update: Callable[[SourceUpdate], None] = lambda _update: None  # each source's set
     _wanted: dict[str, DesiredPod] = field(default_factory=dict)  # by uid, for the same pod dict
 
     def _changed(self) -> None:
@@ -60,6 +61,7 @@ class Reconciler:
     def apply(self, update: SourceUpdate) -> None:
         """Take one source's complete set (from the merge task)."""
         self.podconfig.apply(update)
+        self.on_update(update)
         self.state.sources_seen.add(update.source)
         self.state.rejected = {r.origin: r for r in self.podconfig.rejected()}
         self.on_change()  # the rejected manifests are part of the summary

@@ -24,6 +24,7 @@ from nodeagent.agent import checkpoint
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.conditions import parse_thresholds
 from nodeagent.agent.credentials import NodeCredential
+from nodeagent.agent.objectcache import ObjectCache
 from nodeagent.agent.podevents import PodEvent, event_key, pod_event, pod_events
 from nodeagent.agent.reporter import NodeReporter, node_event, reporter_config
 from nodeagent.agent.settings import AgentSettings
@@ -463,6 +464,7 @@ async def run_server_sync(
     watch_timeout: int = 300,
     tick: float = 1.0,
     serving: ServingPort | None = None,
+    objects: ObjectCache | None = None,
 ) -> None:
     """Run until cancelled: the API pod source, node registration, status, lease, pod sync,
     the node credential's rotation (the first request enrols when there is none), and
@@ -502,5 +504,7 @@ async def run_server_sync(
             if serving is not None:
                 tg.create_task(serving.run(client), name="serving-port")
             tg.create_task(credential.run_rotation(client), name="credential-rotation")
+            if objects is not None:  # the ConfigMaps and Secrets this node's pods reference
+                tg.create_task(objects.run_api(client), name="object-watch")
     finally:
         await client.close()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nodeagent.api import projection as P
 from nodeagent.api.quantity import parse_quantity
 from nodeagent.runtime import labels as L
 from nodeagent.runtime.protocol import PodContext, RuntimeError_
@@ -26,11 +27,12 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SANDBOX_IMAGE = "localhost/nodeagent-pause:1"
 SANDBOX_COMMAND = ("/bin/sleep", "2147483647")
 CONFIG_ERROR = "CreateContainerConfigError"
+INVALID_ENV_PREFIX = "Keys ["  # kubelet's InvalidEnvironmentVariableNames message starts so
 
 # Container fields honoured here, or by the agent (probes, lifecycle, pull policy...).
 CONTAINER_FIELDS = frozenset(
     {
-        "name", "image", "command", "args", "workingDir", "ports", "env", "resources",
+        "name", "image", "command", "args", "workingDir", "ports", "env", "envFrom", "resources",
         "volumeMounts", "securityContext", "stdin", "stdinOnce", "tty", "imagePullPolicy",
         "livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "restartPolicy",
         "terminationMessagePath", "terminationMessagePolicy", "resizePolicy",
@@ -150,27 +152,96 @@ FIELD_REFS: dict[str, FieldGetter] = {
 }
 
 
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")  # kubelet's IsEnvVarName
+
+
+def _key_ref(pod: Obj, ctx: PodContext, ref: Obj, kind: str) -> str | None:
+    """A configMapKeyRef or secretKeyRef's value; None when optional and absent."""
+    name, key = str(ref.get("name", "")), str(ref.get("key", ""))
+    namespace = P.namespace_of(pod)
+    optional = bool(ref.get("optional"))
+    data = P.lookup(ctx.objects, kind=kind, namespace=namespace, name=name, optional=optional)
+    if data is None:
+        return None
+    if key not in data:
+        if optional:
+            return None
+        raise P.ReferenceFailure(f"couldn't find key {key} in {kind} {namespace}/{name}")
+    return data[key].decode("utf-8", "replace")
+
+
+def _env_from(pod: Obj, container: Obj, ctx: PodContext, warnings: list[str]) -> dict[str, str]:
+    """envFrom, in order (a later source overrides an earlier one); invalid names are skipped
+    with kubelet's InvalidEnvironmentVariableNames message."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        prefix = str(source.get("prefix") or "")
+        for field_name, kind in (("configMapRef", P.CONFIG_MAP), ("secretRef", P.SECRET)):
+            ref = source.get(field_name)
+            if not isinstance(ref, dict):
+                continue
+            name = str(ref.get("name", ""))
+            data = P.lookup(
+                ctx.objects,
+                kind=kind,
+                namespace=P.namespace_of(pod),
+                name=name,
+                optional=bool(ref.get("optional")),
+            )
+            invalid = []
+            for key, value in (data or {}).items():
+                if not _ENV_NAME.match(prefix + key):
+                    invalid.append(prefix + key)
+                    continue
+                env[prefix + key] = value.decode("utf-8", "replace")
+            if invalid:
+                warnings.append(
+                    f"{INVALID_ENV_PREFIX}{', '.join(sorted(invalid))}] from the EnvFrom "
+                    f"{kind.lower()} {P.namespace_of(pod)}/{name} were skipped since they are "
+                    "considered invalid environment variable names."
+                )
+    return env
+
+
+def _value_from(pod: Obj, container: Obj, ctx: PodContext, value_from: Obj) -> str | None:
+    """One env valueFrom; None: leave the variable unset (an optional reference)."""
+    if value_from.get("configMapKeyRef") is not None:
+        return _key_ref(pod, ctx, value_from["configMapKeyRef"] or {}, P.CONFIG_MAP)
+    if value_from.get("secretKeyRef") is not None:
+        return _key_ref(pod, ctx, value_from["secretKeyRef"] or {}, P.SECRET)
+    if value_from.get("resourceFieldRef") is not None:
+        return P.resource_value(
+            pod,
+            value_from["resourceFieldRef"] or {},
+            container_name=str(container.get("name", "")),
+            allocatable=ctx.allocatable,
+        )
+    path = str((value_from.get("fieldRef") or {}).get("fieldPath", ""))
+    if path in FIELD_REFS:
+        return FIELD_REFS[path](pod, ctx)
+    value = _label_ref(pod, path)
+    if value is None:
+        raise P.ReferenceFailure(f"unsupported fieldPath: {path or value_from}")
+    return value
+
+
 def _env(
     pod: Obj, container: Obj, ctx: PodContext, image_env: list[str], warnings: list[str]
 ) -> dict[str, str]:
-    where = f"container {container.get('name')}"
-    if container.get("envFrom"):
-        warnings.append(f"{where}: envFrom is not supported (no ConfigMaps or Secrets on a node)")
-    env: dict[str, str] = {}
-    for item in container.get("env") or []:
-        name = str(item.get("name", ""))
-        if "valueFrom" not in item:
-            env[name] = expand(str(item.get("value", "")), env)
-            continue
-        ref = (item.get("valueFrom") or {}).get("fieldRef")
-        path = str((ref or {}).get("fieldPath", ""))
-        if path in FIELD_REFS:
-            env[name] = FIELD_REFS[path](pod, ctx)
-        elif (value := _label_ref(pod, path)) is not None:
-            env[name] = value
-        else:
-            source = path or next(iter(item["valueFrom"] or {"?": 0}))
-            warnings.append(f"{where}: env {name}: valueFrom {source} is not supported")
+    """kubelet's makeEnvironmentVariables: envFrom first, then env (which may refer to earlier
+    names with $(VAR)). A reference that cannot be met raises CreateContainerConfigError."""
+    try:
+        env = _env_from(pod, container, ctx, warnings)
+        for item in container.get("env") or []:
+            name = str(item.get("name", ""))
+            if "valueFrom" not in item:
+                env[name] = expand(str(item.get("value", "")), env)
+                continue
+            value = _value_from(pod, container, ctx, item.get("valueFrom") or {})
+            if value is not None:
+                env[name] = value
+    except P.ReferenceFailure as e:
+        raise RuntimeError_(str(e), reason=CONFIG_ERROR) from e
     if "PATH" not in env and not any(e.startswith("PATH=") for e in image_env):
         env = {"PATH": DEFAULT_PATH, **env}
     return env
@@ -266,7 +337,10 @@ def _security(pod: Obj, container: Obj, image: Obj, warnings: list[str]) -> tupl
 def _volumes(
     pod: Obj, container: Obj, ctx: PodContext, warnings: list[str]
 ) -> tuple[list[str], list[HostPathPrep], list[str]]:
-    """(Binds, host paths to prepare, emptyDir dirs to create) for this container's mounts."""
+    """(Binds, host paths to prepare, emptyDir dirs to create) for this container's mounts.
+
+    configMap, secret, downwardAPI and projected volumes are directories under ctx.volume_dir
+    that the agent has filled (agent/podvolumes.py)."""
     where = f"container {container.get('name')}"
     volumes = {str(v.get("name")): v for v in _spec(pod).get("volumes") or []}
     binds: list[str] = []
@@ -295,6 +369,10 @@ def _volumes(
                 warnings.append(f"volume {name}: emptyDir medium {medium} is backed by disk")
             if (volume["emptyDir"] or {}).get("sizeLimit"):
                 warnings.append(f"volume {name}: emptyDir sizeLimit is not enforced")
+        elif P.is_projected_volume(volume):
+            # written by the agent before the container is created (agent/podvolumes.py); a
+            # subPath binds the file as it is then, and does not follow updates (as kubelet)
+            source = posixpath.join(ctx.volume_dir, name)
         else:
             kind = next((k for k in volume if k != "name"), "?")
             warnings.append(f"{where}: volume {name} of type {kind} is not supported; not mounted")

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from nodeagent.api.projection import Objects
+
 Obj = dict[str, Any]
 
 
@@ -73,6 +75,9 @@ class PodContext:
     volume_dir: str  # where emptyDir volumes of this pod live (under the agent's state dir)
     sandbox_id: str | None = None  # the pod's network-holding container; None with hostNetwork
     pod_ip: str = ""
+    # the ConfigMaps and Secrets this pod may read (env valueFrom, envFrom), by (kind, ns, name)
+    objects: Objects = field(default_factory=dict)
+    allocatable: Mapping[str, str] = field(default_factory=dict)  # the node's cpu, memory
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

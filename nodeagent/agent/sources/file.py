@@ -1,5 +1,9 @@
 """The manifest directory source: static pods from files, watched by inotify plus a full rescan.
 
+A file may carry ConfigMaps and Secrets beside its Pod or DaemonSet; they are sent with the set
+(`SourceUpdate.objects`, by file) and serve that file's pods only. A file with a Secret is read
+only if its mode is 0600 (or tighter): otherwise it is that file's error.
+
 Pure parts (which names are read, file text -> pods or errors) are free functions; the
 DirectorySource class holds the last good pods per file and does the I/O. A file that stops
 parsing keeps the pods it gave before and is reported; a removed file takes its pods with it.
@@ -17,6 +21,11 @@ import structlog
 
 from nodeagent.agent.sources.inotify import DirectoryWatch
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
+from nodeagent.api.configobjects import (
+    CONFIG_KINDS,
+    config_object_errors,
+    with_default_namespace,
+)
 from nodeagent.api.decode import DecodeError, decode_documents
 from nodeagent.api.defaults import default_daemonset, default_pod
 from nodeagent.api.hashing import spec_hash, static_pod_uid
@@ -43,6 +52,11 @@ class Parsed:
     pods: tuple[Obj, ...] = ()
     errors: tuple[str, ...] = ()  # "ORIGIN:LINE:COL: message" or "ORIGIN: field.path: message"
     skipped: tuple[str, ...] = ()  # DaemonSets that do not run on this node (not errors)
+    objects: tuple[Obj, ...] = ()  # the file's ConfigMaps and Secrets (for its pods only)
+
+    @property
+    def has_secret(self) -> bool:
+        return any(o.get("kind") == "Secret" for o in self.objects)
 
 
 def _static_pod(pod: Obj, *, origin: str, source: SourceName, node_name: str, index: int) -> Obj:
@@ -95,11 +109,20 @@ def parse_manifest(
     pods: list[Obj] = []
     errors: list[str] = []
     skipped: list[str] = []
+    objects: list[Obj] = []
     for index, doc in enumerate(docs):
         kind = doc.get("kind")
         wrong_types = type_errors(doc)  # before defaulting, which reads the fields it needs
         if wrong_types and kind in ("Pod", "DaemonSet"):
             errors += _errors(origin, wrong_types)
+            continue
+        if kind in CONFIG_KINDS:
+            doc = with_default_namespace(doc)
+            object_errors = config_object_errors(doc)
+            if object_errors:
+                errors += _errors(origin, object_errors)
+            else:
+                objects.append(doc)
             continue
         if kind == "DaemonSet":
             doc = default_daemonset(doc)
@@ -112,7 +135,10 @@ def parse_manifest(
                 continue
             doc = _pod_of_daemonset(doc)
         elif kind != "Pod":
-            errors.append(f"{origin}: kind: Unsupported value: {kind!r}: supported: Pod, DaemonSet")
+            errors.append(
+                f"{origin}: kind: Unsupported value: {kind!r}: "
+                "supported: Pod, DaemonSet, ConfigMap, Secret"
+            )
             continue
         pod = default_pod(doc)
         pod_errors = validate_pod(pod)
@@ -124,7 +150,17 @@ def parse_manifest(
         )
     if errors:
         return Parsed(errors=tuple(errors))  # the file is all or nothing
-    return Parsed(pods=tuple(pods), skipped=tuple(skipped))
+    return Parsed(pods=tuple(pods), skipped=tuple(skipped), objects=tuple(objects))
+
+
+def secret_mode_error(origin: str, mode: int) -> str | None:
+    """A file holding a Secret must be readable by its owner only (0600, or tighter)."""
+    if mode & 0o077:
+        return (
+            f"{origin}: holds a Secret, so its mode must be 0600, not {mode & 0o777:04o} "
+            f"(chmod 600 {origin})"
+        )
+    return None
 
 
 def _read_manifest(path: Path) -> str:
@@ -143,6 +179,7 @@ class DirectorySource:
     directory: Path
     node: Obj
     last_good: dict[str, tuple[Obj, ...]] = field(default_factory=dict)
+    last_objects: dict[str, tuple[Obj, ...]] = field(default_factory=dict)  # ConfigMaps, Secrets
     _reported: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # origin -> (the text last read, what it parsed to): an unchanged file is not parsed again
     _parsed: dict[str, tuple[str, Parsed]] = field(default_factory=dict)
@@ -177,20 +214,29 @@ class DirectorySource:
             else:
                 parsed = parse_manifest(text, origin=origin, node=self.node)
                 self._parsed[origin] = (text, parsed)
-            if parsed.errors:
-                rejected.append(self._reject(origin, parsed.errors))
+            errors = parsed.errors
+            if not errors and parsed.has_secret:
+                mode_error = secret_mode_error(origin, path.stat().st_mode)
+                errors = (mode_error,) if mode_error else ()
+            if errors:
+                rejected.append(self._reject(origin, errors))
             else:
                 if self._reported.pop(origin, None) is not None:
                     log.info("manifest_accepted", file=origin)
                 self.last_good[origin] = parsed.pods
+                self.last_objects[origin] = parsed.objects
         for origin in set(self.last_good) - seen:
             del self.last_good[origin]
+            self.last_objects.pop(origin, None)
         for origin in set(self._reported) - seen:
             del self._reported[origin]
         for origin in set(self._parsed) - seen:
             del self._parsed[origin]
         pods = tuple(p for origin in sorted(self.last_good) for p in self.last_good[origin])
-        return SourceUpdate(source=SourceName.FILE, pods=pods, rejected=tuple(rejected))
+        objects = tuple((o, self.last_objects[o]) for o in sorted(self.last_objects))
+        return SourceUpdate(
+            source=SourceName.FILE, pods=pods, rejected=tuple(rejected), objects=objects
+        )
 
     def _reject(self, origin: str, errors: tuple[str, ...]) -> Rejected:
         if self._reported.get(origin) != errors:
@@ -213,7 +259,7 @@ async def run_file_source(
     source = DirectorySource(directory=Path(directory), node=node)
     wake = asyncio.Event()
     watch: DirectoryWatch | None = None
-    last: tuple[tuple[Obj, ...], tuple[Rejected, ...]] | None = None
+    last: tuple[object, ...] | None = None
     try:
         while True:
             if watch is not None and watch.gone:  # the directory went: watch it when it is back
@@ -224,8 +270,8 @@ async def run_file_source(
                 except OSError as e:
                     log.warning("manifest_watch_failed", path=directory, error=str(e))
             update = await asyncio.to_thread(source.scan)
-            if (update.pods, update.rejected) != last:
-                last = (update.pods, update.rejected)
+            if (update.pods, update.rejected, update.objects) != last:
+                last = (update.pods, update.rejected, update.objects)
                 await queue.put(update)
             try:
                 await asyncio.wait_for(wake.wait(), timeout=rescan_interval)

@@ -32,3 +32,5 @@ class SourceUpdate:
     source: SourceName
     pods: tuple[Obj, ...]  # defaulted and validated Pods, named and uid'd as they will run
     rejected: tuple[Rejected, ...] = field(default=())
+    # the ConfigMaps and Secrets manifest files carry, by file (origin): each serves its file's pods
+    objects: tuple[tuple[str, tuple[Obj, ...]], ...] = field(default=())

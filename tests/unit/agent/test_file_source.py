@@ -190,3 +190,58 @@ def test_rescan_parses_only_the_files_that_changed(
     assert parsed[2:] == [str(tmp_path / "b.yaml")]
     assert second.pods[0] is first.pods[0]
     assert second.pods[1]["metadata"]["name"] == "cache-node-a"
+
+
+CONFIG = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config}
+data: {app.conf: "port=80"}
+---
+"""
+SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata: {name: web-secret}
+stringData: {password: hunter2}
+---
+"""
+
+
+def test_config_maps_and_secrets_travel_with_their_file(tmp_path: Path) -> None:
+    """A file's ConfigMaps and Secrets are sent by file, beside its pods."""
+    path = tmp_path / "web.yaml"
+    path.write_text(CONFIG + SECRET + POD)
+    path.chmod(0o600)
+    update = DirectorySource(directory=tmp_path, node=NODE).scan()
+    assert [p["metadata"]["name"] for p in update.pods] == ["web-node-a"]
+    [(origin, objects)] = update.objects
+    assert origin == str(path)
+    assert [o["metadata"]["name"] for o in objects] == ["web-config", "web-secret"]
+
+
+def test_a_secret_in_a_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    """Secrets are read only from 0600 files; the error names the mode and the fix."""
+    path = tmp_path / "web.yaml"
+    path.write_text(SECRET + POD)
+    path.chmod(0o644)
+    update = DirectorySource(directory=tmp_path, node=NODE).scan()
+    assert update.pods == ()
+    [rejected] = update.rejected
+    assert rejected.error == (
+        f"{path}: holds a Secret, so its mode must be 0600, not 0644 (chmod 600 {path})"
+    )
+    assert "hunter2" not in rejected.error
+    path.chmod(0o600)
+    assert len(DirectorySource(directory=tmp_path, node=NODE).scan().pods) == 1
+
+
+def test_a_config_map_with_a_bad_key_names_the_field() -> None:
+    """A ConfigMap key must be a config key; the file is refused as a whole."""
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {'a/b': x}\n---\n" + POD
+    parsed = parse_manifest(text, origin="f.yaml", node=NODE)
+    assert parsed.pods == ()
+    assert parsed.errors == (
+        'f.yaml: data[a/b]: Invalid value: "a/b": a valid config key must consist of '
+        "alphanumeric characters, '-', '_' or '.'",
+    )

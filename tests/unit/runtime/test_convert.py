@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from nodeagent.api.projection import Objects
 from nodeagent.runtime import labels as L
 from nodeagent.runtime.convert import (
     DEFAULT_PATH,
@@ -115,16 +117,122 @@ def test_default_path_only_when_the_image_has_none() -> None:
     assert env_of(own)["PATH"] == "/mine"
 
 
-def test_unsupported_env_sources_are_warnings() -> None:
-    """secretKeyRef and envFrom cannot be honoured on a node: they are reported, not dropped."""
+OBJECTS: Objects = {
+    ("ConfigMap", "prod", "c"): {"A": b"from-cm", "B": b"b", "bad-key": b"x", "1X": b"y"},
+    ("Secret", "prod", "s"): {"k": b"s3cret", "A": b"from-secret"},
+}
+WITH_OBJECTS = replace(CTX, objects=OBJECTS, allocatable={"cpu": "4", "memory": "8Gi"})
+
+
+def test_env_from_config_maps_and_secrets() -> None:
+    """envFrom in order, then env over it; keys that are no env names are skipped with
+    kubelet's InvalidEnvironmentVariableNames message; a prefix applies to each key."""
     container = {
-        "env": [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
-        "envFrom": [{"configMapRef": {"name": "c"}}],
+        "envFrom": [{"configMapRef": {"name": "c"}}, {"secretRef": {"name": "s"}, "prefix": "S_"}],
+        "env": [
+            {"name": "K", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+            {"name": "B", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "A"}}},
+            {"name": "E", "value": "$(B)-x"},
+        ],
     }
-    config = convert(pod(container))
-    assert "S" not in env_of(config)
-    assert any("secretKeyRef" in w for w in config.warnings)
-    assert any("envFrom" in w for w in config.warnings)
+    config = convert(pod(container), ctx=WITH_OBJECTS)
+    env = env_of(config)
+    assert (env["A"], env["S_k"], env["S_A"], env["K"], env["B"], env["E"]) == (
+        "from-cm", "s3cret", "from-secret", "s3cret", "from-cm", "from-cm-x"
+    )  # fmt: skip
+    assert "bad-key" in env  # '-' is allowed in env names (IsEnvVarName)
+    assert "1X" not in env  # a name may not start with a digit
+    assert config.warnings == (
+        "Keys [1X] from the EnvFrom configmap prod/c were skipped since they are considered "
+        "invalid environment variable names.",
+    )
+
+
+def test_env_from_invalid_names_are_a_warning() -> None:
+    """A key that cannot be an environment variable name is skipped and named."""
+    objects: Objects = {("ConfigMap", "prod", "c"): {"a b": b"1", "ok": b"2"}}
+    config = convert(pod({"envFrom": [{"configMapRef": {"name": "c"}}]}),
+                     ctx=replace(CTX, objects=objects))  # fmt: skip
+    assert env_of(config)["ok"] == "2"
+    assert config.warnings == (
+        "Keys [a b] from the EnvFrom configmap prod/c were skipped since they are considered "
+        "invalid environment variable names.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value_from", "message"),
+    [
+        ({"configMapKeyRef": {"name": "nope", "key": "A"}}, 'configmap "nope" not found'),
+        ({"secretKeyRef": {"name": "nope", "key": "k"}}, 'secret "nope" not found'),
+        ({"configMapKeyRef": {"name": "c", "key": "Z"}}, "couldn't find key Z in ConfigMap prod/c"),
+        ({"secretKeyRef": {"name": "s", "key": "Z"}}, "couldn't find key Z in Secret prod/s"),
+        ({"fieldRef": {"fieldPath": "spec.unknown"}}, "unsupported fieldPath: spec.unknown"),
+    ],
+    ids=["configmap", "secret", "configmap-key", "secret-key", "field-path"],
+)  # fmt: skip
+def test_missing_references_are_config_errors(value_from: Obj, message: str) -> None:
+    """A missing object or key keeps the container from being created, with kubelet's words."""
+    container = {"env": [{"name": "V", "valueFrom": value_from}]}
+    with pytest.raises(RuntimeError_) as info:
+        convert(pod(container), ctx=WITH_OBJECTS)
+    assert info.value.reason == "CreateContainerConfigError"
+    assert str(info.value) == message
+
+
+def test_optional_references_leave_the_variable_unset() -> None:
+    """optional: true on a missing object or key: no variable, no error."""
+    container = {
+        "env": [
+            {
+                "name": "V",
+                "valueFrom": {"configMapKeyRef": {"name": "x", "key": "A", "optional": True}},
+            },
+            {
+                "name": "W",
+                "valueFrom": {"secretKeyRef": {"name": "s", "key": "Z", "optional": True}},
+            },
+        ],
+        "envFrom": [{"secretRef": {"name": "gone", "optional": True}}],
+    }
+    env = env_of(convert(pod(container), ctx=WITH_OBJECTS))
+    assert "V" not in env
+    assert "W" not in env
+
+
+@pytest.mark.parametrize(
+    ("resources", "ref", "value"),
+    [
+        ({"limits": {"cpu": "500m"}}, {"resource": "limits.cpu"}, "1"),
+        ({"limits": {"cpu": "500m"}}, {"resource": "limits.cpu", "divisor": "1m"}, "500"),
+        ({}, {"resource": "limits.cpu"}, "4"),
+        ({"requests": {"memory": "64Mi"}}, {"resource": "requests.memory", "divisor": "1Mi"}, "64"),
+        ({}, {"resource": "limits.memory", "divisor": "1Gi"}, "8"),
+        ({"limits": {"memory": "1Gi"}}, {"resource": "requests.memory"}, str(2**30)),
+        ({}, {"resource": "requests.cpu"}, "0"),
+    ],
+    ids=["cpu-rounded-up", "cpu-millis", "cpu-allocatable", "memory-request", "memory-allocatable",
+         "request-from-limit", "no-request"],
+)  # fmt: skip
+def test_resource_field_refs(resources: Obj, ref: Obj, value: str) -> None:
+    """resourceFieldRef: divided by the divisor, rounded up; an unset limit is the node's."""
+    container = {"resources": resources,
+                 "env": [{"name": "V", "valueFrom": {"resourceFieldRef": ref}}]}  # fmt: skip
+    assert env_of(convert(pod(container), ctx=WITH_OBJECTS))["V"] == value
+
+
+def test_projected_volumes_bind_their_directory() -> None:
+    """configMap/secret/downwardAPI/projected volumes bind the directory the agent filled; a
+    subPath binds one file of it."""
+    volumes = [{"name": "cfg", "configMap": {"name": "c"}}, {"name": "info", "downwardAPI": {}}]
+    mounts = [{"name": "cfg", "mountPath": "/etc/cfg", "readOnly": True},
+              {"name": "info", "mountPath": "/etc/name", "subPath": "name"}]  # fmt: skip
+    config = convert(pod({"volumeMounts": mounts}, volumes=volumes), ctx=WITH_OBJECTS)
+    assert config.body["HostConfig"]["Binds"] == [
+        f"{CTX.volume_dir}/cfg:/etc/cfg:ro",
+        f"{CTX.volume_dir}/info/name:/etc/name",
+    ]
+    assert config.warnings == ()
 
 
 @pytest.mark.parametrize(
@@ -212,14 +320,14 @@ def test_volumes_host_path_empty_dir_read_only_and_unsupported() -> None:
                 {"name": "logs", "mountPath": "/var/log/host", "readOnly": True},
                 {"name": "scratch", "mountPath": "/scratch"},
                 {"name": "conf", "mountPath": "/etc/app", "subPath": "sub/dir"},
-                {"name": "secret", "mountPath": "/secret"},
+                {"name": "disk", "mountPath": "/disk"},
             ]
         },
         volumes=[
             {"name": "logs", "hostPath": {"path": "/var/log", "type": "Directory"}},
             {"name": "scratch", "emptyDir": {}},
             {"name": "conf", "hostPath": {"path": "/etc/app", "type": "DirectoryOrCreate"}},
-            {"name": "secret", "secret": {"secretName": "s"}},
+            {"name": "disk", "persistentVolumeClaim": {"claimName": "d"}},
         ],
     )
     config = convert(p)
@@ -233,7 +341,7 @@ def test_volumes_host_path_empty_dir_read_only_and_unsupported() -> None:
         HostPathPrep(volume="conf", path="/etc/app", type="DirectoryOrCreate"),
     )
     assert config.empty_dirs == (f"{CTX.volume_dir}/scratch",)
-    assert any("secret" in w and "not supported" in w for w in config.warnings)
+    assert any("persistentVolumeClaim" in w and "not supported" in w for w in config.warnings)
 
 
 @pytest.mark.parametrize("sub_path", ["../etc", "/abs", "a/../../b"])
