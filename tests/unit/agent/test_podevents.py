@@ -11,6 +11,7 @@ from nodeagent.agent.podevents import (
     pod_events,
     pulled_event,
     pulling_event,
+    warning_event,
 )
 
 POD: dict[str, Any] = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"}}
@@ -121,3 +122,29 @@ def test_image_events_say_what_the_pull_did() -> None:
         "Pulled",
         'Container image "busybox:1.36" already present on machine',
     )
+
+
+def test_create_failures_are_failed_events() -> None:
+    """CreateContainerConfigError and CreateContainerError: Warning Failed "Error: ..." as
+    kubelet's startContainer records them, once per episode."""
+    missing = _status(waiting="CreateContainerConfigError", message='configmap "x" not found')
+    assert pod_events(POD, _status(waiting="ContainerCreating"), missing) == [
+        ("Warning", "Failed", 'Error: configmap "x" not found')
+    ]
+    assert pod_events(POD, missing, missing) == []
+    refused = _status(
+        waiting="CreateContainerError", message="Back-off 10s starting container=c: no such image"
+    )
+    assert pod_events(POD, None, refused) == [("Warning", "Failed", "Error: no such image")]
+
+
+def test_fields_not_honoured_are_warning_events() -> None:
+    """A warning from the conversion is a Warning event; skipped envFrom keys keep kubelet's
+    own reason."""
+    assert warning_event("spec.runtimeClassName is not supported") == (
+        "Warning",
+        "NotSupported",
+        "spec.runtimeClassName is not supported",
+    )
+    skipped = "Keys [a b] from the EnvFrom configmap ns/c were skipped since ..."
+    assert warning_event(skipped) == ("Warning", "InvalidEnvironmentVariableNames", skipped)
