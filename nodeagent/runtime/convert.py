@@ -384,7 +384,9 @@ def _volumes(
                     f"volumeMount {name}: invalid subPath {sub_path!r}", reason=CONFIG_ERROR
                 )
             source = posixpath.join(source, sub_path)
-        options = ["ro"] if mount.get("readOnly") else []
+        # kubelet mounts configMap, secret, downwardAPI and projected volumes read-only always
+        read_only = mount.get("readOnly") or P.is_projected_volume(volume)
+        options = ["ro"] if read_only else []
         propagation = PROPAGATION.get(str(mount.get("mountPropagation") or "None"), "")
         if propagation:
             options.append(propagation)

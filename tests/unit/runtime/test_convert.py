@@ -222,15 +222,15 @@ def test_resource_field_refs(resources: Obj, ref: Obj, value: str) -> None:
 
 
 def test_projected_volumes_bind_their_directory() -> None:
-    """configMap/secret/downwardAPI/projected volumes bind the directory the agent filled; a
-    subPath binds one file of it."""
+    """configMap/secret/downwardAPI/projected volumes bind the directory the agent filled, always
+    read-only (as kubelet mounts them); a subPath binds one file of it."""
     volumes = [{"name": "cfg", "configMap": {"name": "c"}}, {"name": "info", "downwardAPI": {}}]
     mounts = [{"name": "cfg", "mountPath": "/etc/cfg", "readOnly": True},
               {"name": "info", "mountPath": "/etc/name", "subPath": "name"}]  # fmt: skip
     config = convert(pod({"volumeMounts": mounts}, volumes=volumes), ctx=WITH_OBJECTS)
     assert config.body["HostConfig"]["Binds"] == [
         f"{CTX.volume_dir}/cfg:/etc/cfg:ro",
-        f"{CTX.volume_dir}/info/name:/etc/name",
+        f"{CTX.volume_dir}/info/name:/etc/name:ro",
     ]
     assert config.warnings == ()
 
