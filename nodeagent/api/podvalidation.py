@@ -58,7 +58,6 @@ VOLUME_SOURCES = (  # in validateVolumeSource's order: the second one found is r
     "fc",
     "configMap",
     "azureFile",
-    "configMap",
     "vsphereVolume",
     "photonPersistentDisk",
     "portworxVolume",

@@ -21,13 +21,8 @@ import structlog
 
 from nodeagent.agent.sources.inotify import DirectoryWatch
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
-from nodeagent.api.configobjects import (
-    CONFIG_KINDS,
-    config_object_errors,
-    with_default_namespace,
-)
 from nodeagent.api.decode import DecodeError, decode_documents
-from nodeagent.api.defaults import default_daemonset, default_pod
+from nodeagent.api.defaults import default_daemonset, default_object, default_pod
 from nodeagent.api.hashing import spec_hash, static_pod_uid
 from nodeagent.api.limits import MAX_MANIFEST_BYTES
 from nodeagent.api.naming import static_pod_name
@@ -39,6 +34,7 @@ log = structlog.get_logger()
 Obj = dict[str, Any]
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 ORIGIN_ANNOTATION = "nodeagent.io/manifest"  # where a static pod came from (file path or URL)
+CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})  # carried beside the pods, for them only
 
 
 def is_manifest_name(name: str) -> bool:
@@ -82,6 +78,14 @@ def _static_pod(pod: Obj, *, origin: str, source: SourceName, node_name: str, in
     }
 
 
+def _with_namespace(obj: Obj) -> Obj:
+    """metadata.namespace "default" when the document names none (as a pod's)."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or meta.get("namespace"):
+        return obj
+    return {**obj, "metadata": {**meta, "namespace": "default"}}
+
+
 def _pod_of_daemonset(ds: Obj) -> Obj:
     template = ds.get("spec", {}).get("template") or {}
     tmeta = template.get("metadata") or {}
@@ -117,8 +121,11 @@ def parse_manifest(
             errors += _errors(origin, wrong_types)
             continue
         if kind in CONFIG_KINDS:
-            doc = with_default_namespace(doc)
-            object_errors = config_object_errors(doc)
+            if wrong_types:
+                errors += _errors(origin, wrong_types)
+                continue
+            doc = default_object(_with_namespace(doc))  # a Secret's stringData into data
+            object_errors = validate_object(doc)
             if object_errors:
                 errors += _errors(origin, object_errors)
             else:

@@ -138,8 +138,9 @@ def test_string_data_is_merged_and_dropped() -> None:
 @pytest.mark.parametrize("kind", ["ConfigMap", "Secret"])
 def test_immutable(kind: str) -> None:
     """Once immutable, data may not change and immutable may not be unset; labels may."""
-    old = default_object({**(cm() if kind == "ConfigMap" else secret()), "immutable": True,
-                          "data": {"k": b64("v")}})
+    old = default_object(
+        {**(cm() if kind == "ConfigMap" else secret()), "immutable": True, "data": {"k": b64("v")}}
+    )
     relabelled = copy.deepcopy(old)
     relabelled["metadata"]["labels"] = {"a": "b"}
     assert validate_update(relabelled, old) == []
