@@ -238,3 +238,18 @@ def test_secret_values_never_in_server_logs(cluster: Cluster, ns: str) -> None:
 def secret_manifest(name: str, ns: str, **fields: object) -> dict[str, object]:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
             **fields}  # fmt: skip
+
+
+def test_explain_and_namespace_deletion(cluster: Cluster) -> None:
+    """kubectl explain knows the new kinds' fields; deleting a namespace deletes its
+    ConfigMaps and Secrets."""
+    explained = cluster.kubectl("explain", "secret.stringData", check=True).stdout
+    assert "KIND:       Secret" in explained
+    assert "merged into data on write" in explained
+    ns = cluster.namespace("cm-doomed")
+    cluster.kubectl("create", "cm", "c", "-n", ns, "--from-literal=a=b", check=True)
+    cluster.kubectl("create", "secret", "generic", "s", "-n", ns, "--from-literal=a=b", check=True)
+    cluster.kubectl("delete", "namespace", ns, check=True)
+    for kind in ("configmaps", "secrets"):
+        status, _ = cluster.api("GET", f"/api/v1/namespaces/{ns}/{kind}/{kind[0]}")
+        assert status == 404, kind
