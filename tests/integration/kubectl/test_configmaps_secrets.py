@@ -253,3 +253,15 @@ def test_explain_and_namespace_deletion(cluster: Cluster) -> None:
     for kind in ("configmaps", "secrets"):
         status, _ = cluster.api("GET", f"/api/v1/namespaces/{ns}/{kind}/{kind[0]}")
         assert status == 404, kind
+
+
+def test_server_side_apply_keeps_no_copy(cluster: Cluster, ns: str) -> None:
+    """`kubectl apply --server-side` of a Secret with stringData stores it in data and keeps
+    no last-applied copy of the values (docs/security.md, "Secrets")."""
+    manifest = secret_manifest("ssa", ns, stringData={"token": "plain-value-1"})
+    path = cluster.write(f"{ns}/ssa.yaml", yaml.safe_dump(manifest))
+    cluster.kubectl("apply", "--server-side", "-f", str(path), check=True)
+    stored = cluster.get(f"/api/v1/namespaces/{ns}/secrets/ssa")
+    assert base64.b64decode(stored["data"]["token"]) == b"plain-value-1"
+    assert "stringData" not in stored
+    assert "plain-value-1" not in json.dumps(stored["metadata"])
