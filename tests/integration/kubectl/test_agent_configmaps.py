@@ -98,8 +98,8 @@ def host(
 
 def test_volume_env_and_downward_api_then_an_edit(host: Host) -> None:
     """A ConfigMap volume, a Secret in env and the downward API reach the container; editing
-    the ConfigMap changes the mounted file within 10 s; the Secret's value is in neither the
-    agent's log, nor its state files outside the pod's volumes (the checkpoint keeps the
+    the ConfigMap changes the mounted file within 10 s; the Secret's value is neither in the
+    agent's log nor in its state files outside the pod's volumes (the checkpoint keeps the
     reference)."""
     leaks.remember_secret(SECRET_VALUE, "a Secret's value")  # every log is scanned at the end
     created = host.kubectl("create", "configmap", "web-config", "--from-literal=app.conf=port=80")
@@ -174,3 +174,23 @@ def test_missing_config_map_waits_with_an_event_then_runs(host: Host) -> None:
     )
     printed = host.kubectl("exec", "late", "--", "/bin/sh", "-c", 'printf %s "$MODE"')
     assert printed.stdout == "fast"
+
+
+def test_a_volume_kind_the_agent_cannot_mount_shows_in_describe(host: Host) -> None:
+    """A persistentVolumeClaim volume: the pod runs without it, and `kubectl describe pod`
+    says why (a Warning NotSupported event from the agent), not only the agent's log."""
+    volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    mounts = [{"name": "data", "mountPath": "/data"}]
+    host.apply(pod(host, "claim", env=[], volumes=volumes, mounts=mounts))
+    try:
+        wait_for(lambda: host.running("claim"), timeout=60, what="claim Running")
+        expected = "volume data of type persistentVolumeClaim is not supported; not mounted"
+
+        def described() -> str | None:
+            out = host.kubectl("describe", "pod", "claim").stdout
+            return out if expected in out else None
+
+        out = wait_for(described, timeout=30, what="the NotSupported event in describe")
+        assert "NotSupported" in out
+    finally:
+        host.cluster.api("DELETE", f"/api/v1/namespaces/{NAMESPACE}/pods/claim", {})
