@@ -110,7 +110,8 @@ class ObjectCache:
             self.wanted = keys
             self._wanted_changed.set()
 
-    def _set(self, key: ObjectKey, obj: Obj | None) -> None:
+    def set_object(self, key: ObjectKey, obj: Obj | None) -> None:
+        """The server's object `key` as a list or watch event has it (None: there is none)."""
         data = None if obj is None else object_data(obj)
         changed = self.api.get(key) != data
         if data is None:
@@ -188,7 +189,7 @@ class ObjectCache:
                 if not version:
                     listed = await client.list(path, params=selector)
                     items = listed.get("items") or []
-                    self._set(key, {**items[0], "kind": kind} if items else None)
+                    self.set_object(key, {**items[0], "kind": kind} if items else None)
                     version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
                 params = {
                     **selector,
@@ -201,9 +202,9 @@ class ObjectCache:
                     meta = event.object.get("metadata") or {}
                     version = str(meta.get("resourceVersion") or version)
                     if event.type in ("ADDED", "MODIFIED"):
-                        self._set(key, {**event.object, "kind": kind})
+                        self.set_object(key, {**event.object, "kind": kind})
                     elif event.type == "DELETED":
-                        self._set(key, None)
+                        self.set_object(key, None)
             except errors.Gone:
                 version = ""
             except (Unreachable, errors.APIError) as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from nodeagent.agent.checkpoint import save_checkpoint
+from nodeagent.agent.objectcache import ObjectCache
 from nodeagent.api.defaults import default_pod
+from tests.support.podman import PodmanService
 from tests.support.wait import wait_for
 
 from .conftest import Agent, free_port, pod_yaml
@@ -80,3 +83,39 @@ async def test_engine_down_at_boot_is_reported_not_fatal(
     assert (await agent.get("/healthz"))[0] == 200
     assert agent.task is not None
     assert not agent.task.done()
+
+
+async def test_checkpointed_pod_with_a_secret_runs_without_the_server(
+    make_agent: Callable[..., Agent], busybox: str, podman_service: PodmanService, tmp_path: Path
+) -> None:
+    """The checkpoint names the Secret; its value, kept 0600 in objects.json when it was
+    fetched, lets the pod start while the server is away."""
+    token = tmp_path / "join-secret"
+    token.write_text("s3cret\n")
+    agent = make_agent(server_url=f"https://127.0.0.1:{free_port()}", token_file=str(token))
+    env = [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]
+    pod = default_pod(json.loads(pod_yaml("with-secret", busybox, env=env)))
+    pod["metadata"].update(namespace="default", uid="5f0c1d2e-0000-4000-8000-000000000002")
+    pod["spec"]["nodeName"] = agent.settings.node_name
+    save_checkpoint(agent.settings.state_dir, [pod])
+    kept = ObjectCache(state_dir=agent.settings.state_dir)
+    kept.want_for_pods([pod])
+    secret = {"kind": "Secret", "metadata": {"name": "db", "namespace": "default"},
+              "data": {"password": base64.b64encode(b"hunter2-offline").decode()}}  # fmt: skip
+    kept.set_object(("Secret", "default", "db"), secret)
+    assert (
+        b"hunter2-offline"
+        not in Path(agent.settings.state_dir, "api-pods.checkpoint.json").read_bytes()
+    )
+    await agent.start()
+
+    async def container_id() -> str | None:
+        view = await agent.pods_view()
+        found = next((p for p in view["pods"] if p["name"] == "with-secret"), None)
+        if found and found["phase"] == "Running":
+            return str(found["containers"][0]["id"]).removeprefix("docker://")
+        return None
+
+    cid = await wait_for(container_id, timeout=30, message="the pod runs from the checkpoint")
+    printed = podman_service.podman("exec", cid, "/bin/sh", "-c", 'printf %s "$PASSWORD"')
+    assert printed.stdout == "hunter2-offline"

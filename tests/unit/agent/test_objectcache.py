@@ -70,7 +70,7 @@ def test_fetched_values_are_kept_0600_and_read_back(tmp_path: Path) -> None:
     cache.want_for_pods([api_pod("s")])
     secret = {"kind": "Secret", "metadata": {"name": "s", "namespace": "ns"},
               "data": {"k": base64.b64encode(b"v4lue").decode()}}  # fmt: skip
-    cache._set(("Secret", "ns", "s"), secret)
+    cache.set_object(("Secret", "ns", "s"), secret)
     path = tmp_path / SAVED_NAME
     assert path.stat().st_mode & 0o777 == 0o600
     assert b"v4lue" not in path.read_bytes()  # base64, as the API has it (not encryption)
