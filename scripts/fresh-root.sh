@@ -129,10 +129,10 @@ done <<<"$kubectl_lines"
 
 say "waiting for the node Ready and the example pod Running"
 deadline 180
-until kubectl get nodes --no-headers | grep -q ' Ready '; do
+until [[ "$(kubectl get nodes --no-headers)" == *" Ready "* ]]; do
     expired && fail "the node is not Ready"; sleep 1
 done
-until kubectl get pods -l name=daemonset-example --no-headers | grep -q ' 1/1 *Running '; do
+until [[ "$(kubectl get pods -l name=daemonset-example --no-headers)" =~ \ 1/1\ +Running\  ]]; do
     expired && { kubectl describe pods; fail "the example pod is not Running"; }; sleep 1
 done
 echo "+ kubectl get daemonset; kubectl get pods -o wide"
@@ -163,11 +163,14 @@ ip netns add "$netns"
 slirp4netns --configure --mtu=65520 --disable-host-loopback --netns-type=path \
     "/run/netns/$netns" tap0 >"$root/root/slirp4netns.log" 2>&1 &
 slirp=$!
-for _ in $(seq 100); do
-    ip netns exec "$netns" ip -o addr show tap0 2>/dev/null | grep -q 'inet ' && break
+# (no `| grep -q` under pipefail: grep leaving early fails the pipeline by SIGPIPE)
+tap_up() { [[ "$(ip netns exec "$netns" ip -o -4 addr show tap0 2>/dev/null)" == *inet* ]]; }
+for _ in $(seq 300); do
+    tap_up && break
+    kill -0 "$slirp" 2>/dev/null || break
     sleep 0.1
 done
-ip netns exec "$netns" ip -o addr show tap0 | grep -q 'inet ' ||
+tap_up ||
     { cat "$root/root/slirp4netns.log"; echo "fresh-root.sh: slirp4netns did not come up" >&2; exit 1; }
 ip netns exec "$netns" ip link set lo up
 
