@@ -24,6 +24,7 @@ from nodeagent.api.errors import (
 )
 from nodeagent.api.paging import page_request, take_page
 from nodeagent.api.patch import APPLY_PATCH
+from nodeagent.api.resources import Resource
 from nodeagent.api.typecheck import check_types, type_errors
 from nodeagent.server import apicore, nodegraph, podsupport
 from nodeagent.server.auth import Attributes, User, authorize
@@ -58,9 +59,9 @@ def dumps(obj: Any) -> str:
 
 
 def respond(obj: Obj, *, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    response = web.Response(
-        body=jsontext.dumpb(obj), status=status, content_type="application/json", charset="utf-8"
-    )
+    # "application/json" exactly, as kube-apiserver writes it: JSON is UTF-8 by definition
+    # (RFC 8259), and clients compare the whole header (lightkube raises ApiError only then)
+    response = web.Response(body=jsontext.dumpb(obj), status=status, content_type=JSON)
     shown = warnings or []
     if len(shown) > MAX_WARNINGS:
         shown = [*shown[: MAX_WARNINGS - 1], f"and {len(shown) - MAX_WARNINGS + 1} more warnings"]
@@ -69,6 +70,7 @@ def respond(obj: Obj, *, status: int = 200, warnings: list[str] | None = None) -
     return response
 
 
+JSON = "application/json"
 MAX_WARNINGS = 50  # Warning headers on one response (their text comes from the request)
 MAX_WARNING_CHARS = 512
 
@@ -410,7 +412,42 @@ async def delete(request: web.Request, call: Call) -> web.StreamResponse:
         uid=pre.get("uid"),
         admit=await admission_for(request, call),
     )
-    return respond(deleted)
+    answer, status = deletion_answer(r, deleted, opts)
+    return respond(answer, status=status)
+
+
+# Kinds whose DELETE answers with the object even once it is gone (kube-apiserver's stores
+# with ReturnDeletedObject: pods, services).
+RETURNS_DELETED_OBJECT = frozenset({"pods", "services"})
+
+
+def deletion_answer(r: Resource, obj: Obj, opts: Obj) -> tuple[Obj, int]:
+    """kube-apiserver's answer to a DELETE (generic registry Store.Delete, finalizeDelete, and
+    handlers/delete.go): the object while it still exists, with a deletionTimestamp
+    (finalizers to run, a pod's grace period); once gone a Status naming it (details.kind is
+    the resource, as kube-apiserver sets it), except for the kinds in RETURNS_DELETED_OBJECT.
+    A dry run answers as the real delete would. 202 only when the object is not gone and the
+    caller asked `orphanDependents: false` (kube-apiserver keeps 200 otherwise, for old
+    clients). `obj` is what the registry returned: the object as stored (pending) or as it
+    was when removed; only a pending one carries a deletionTimestamp (an object whose
+    finalizers are all gone is removed at once). One departure: a pod force-deleted while
+    terminating still has it, so it is answered 202 rather than 200 if orphanDependents:
+    false was asked (with the object, as always for pods)."""
+    meta = obj.get("metadata") or {}
+    pending = bool(meta.get("deletionTimestamp"))
+    status = 202 if pending and opts.get("orphanDependents") is False else 200
+    if pending or r.name in RETURNS_DELETED_OBJECT:
+        return obj, status
+    details: Obj = {"name": meta.get("name", ""), "kind": r.name, "uid": meta.get("uid", "")}
+    if r.group:
+        details = {"name": details["name"], "group": r.group, **details}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }, status
 
 
 async def delete_collection(request: web.Request, call: Call) -> web.StreamResponse:

@@ -210,9 +210,11 @@ def _links(r: Resource, item_ops: dict[str, str]) -> Obj:
 
 def _operation(r: Resource, action: str, op_id: str, body: tuple[str, ...] = ()) -> Obj:
     described = r.kind in schema.TYPES
-    ref = {"$ref": _ref(schema_name(r.kind))} if described else {"type": "object"}
+    ref: Obj = {"$ref": _ref(schema_name(r.kind))} if described else {"type": "object"}
     if action == "list" and described:
         ref = {"$ref": _ref(_list_name(r))}
+    if action == "delete":  # a Status once gone, the object while finalizers or a grace run
+        ref = {"anyOf": [{"$ref": _ref(STATUS)}, ref]}
     ok = {"description": "OK", "content": {"application/json": {"schema": ref}}}
     op: Obj = {
         "operationId": op_id,
@@ -220,6 +222,8 @@ def _operation(r: Resource, action: str, op_id: str, body: tuple[str, ...] = ())
         "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
         "responses": {"200": ok, **_ERRORS},
     }
+    if action == "delete":
+        op["responses"]["202"] = {**ok, "description": "Accepted"}
     if action in ("post", "patch"):  # a server-side apply patch may create
         op["responses"]["201"] = {**ok, "description": "Created"}
     if action in ("post", "put", "patch"):
