@@ -68,7 +68,7 @@ async def _writes_answered(admin: ApiClient) -> float:
     total = 0.0
     for line in text.splitlines():
         if line.startswith("apiserver_request_total{") and (
-            'verb="patch"' in line or 'verb="update"' in line
+            'verb="PATCH"' in line or 'verb="PUT"' in line
         ):
             total += float(line.split()[-1])
     return total

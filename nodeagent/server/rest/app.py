@@ -3,7 +3,7 @@
 `make_app(registry, authenticator)` returns an aiohttp app serving the Kubernetes paths of
 every resource in nodeagent.api.resources, discovery and OpenAPI (discovery.py), /healthz,
 /livez, /readyz and /metrics. Middlewares turn every error into a Kubernetes Status,
-authenticate bearer tokens, and count requests.
+authenticate bearer tokens, and count, time and log each request.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from nodeagent.api.resources import RESOURCES, Resource
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.credentials import NodeCredentials
 from nodeagent.server.registry import StoreRegistry
+from nodeagent.server.requestlabels import request_labels
 from nodeagent.server.rest import audit, enrol, keys, proxy, selfreview, servingcert
 from nodeagent.server.rest.handlers import handler_for, respond
 from nodeagent.server.rest.metrics import Metrics
-from nodeagent.server.rest.request import MAX_BODY_BYTES, Target
+from nodeagent.server.rest.request import MAX_BODY_BYTES, Target, media_type
 
 log = structlog.get_logger()
 
@@ -101,16 +102,39 @@ async def auth_middleware(
 async def metrics_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    """Counts and times every request with kube-apiserver's labels, and logs it as
+    kube-apiserver's httplog does: verb, path (never the query: it may carry a token-like
+    value), user, code, latency, user agent; at debug, a 5xx at info."""
     started = time.monotonic()
-    response = await handler(request)
-    call = request.get(keys.CALL)
-    verb = call.verb if call is not None else request.method.lower()
-    resource = call.target.resource.name if call is not None else ""
-    metrics = request.app[keys.METRICS]
-    metrics.observe(
-        verb=verb, resource=resource, code=response.status, seconds=time.monotonic() - started
-    )
-    return response
+    code = 500  # errors_middleware answers anything unforeseen with a 500 Status
+    try:
+        response = await handler(request)
+        code = response.status
+        return response
+    except web.HTTPException as exc:
+        code = exc.status
+        raise
+    finally:
+        seconds = time.monotonic() - started
+        labels = request_labels(
+            method=request.method,
+            path=request.path,
+            watch=request.query.get("watch", "").lower() not in ("", "0", "false"),
+            dry_run=request.query.getall("dryRun", []),
+            content_type=media_type(request),
+        )
+        request.app[keys.METRICS].observe(labels, code=code, seconds=seconds)
+        user = request.get(keys.USER)
+        (log.info if code >= 500 else log.debug)(
+            "http_request",
+            verb=labels.verb,
+            path=request.path,
+            user=user.name if user is not None else "",
+            code=code,
+            latency_ms=round(seconds * 1000, 3),
+            user_agent=request.headers.get("User-Agent", "")[:256],
+            src_ip=request.remote,
+        )
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:

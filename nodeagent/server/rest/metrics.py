@@ -1,8 +1,12 @@
-"""The server's Prometheus metrics: requests by verb, resource and code, latencies, watches,
-and the pauses of Python's cyclic garbage collector (each one holds every request).
+"""The server's Prometheus metrics: requests and their latencies with kube-apiserver's names
+and labels, open watches, and the pauses of Python's cyclic garbage collector (each one holds
+every request).
 
 Each app gets its own CollectorRegistry, so several servers can live in one process (tests,
-all-in-one with an agent). Names follow kube-apiserver's apiserver_request_* family.
+all-in-one with an agent). apiserver_request_total has kube-apiserver's labels verb, dry_run,
+group, version, resource, subresource, scope, component and code;
+apiserver_request_duration_seconds the same without code (as kube-apiserver's); what each
+label holds is nodeagent.server.requestlabels'.
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from nodeagent.server.requestlabels import RequestLabels
+
+LABELS = ("verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component")
 
 
 def _registry() -> CollectorRegistry:
@@ -29,20 +37,22 @@ class Metrics:
     watches: Gauge = field(init=False)
     gc_pauses: Histogram = field(init=False)
     # the labelled children already made: labels() costs a lock and a tuple build per call
-    _counters: dict[tuple[str, str, str], Any] = field(default_factory=dict)
-    _latencies: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _counters: dict[tuple[RequestLabels, int], Any] = field(default_factory=dict)
+    _latencies: dict[RequestLabels, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.requests = Counter(
             "apiserver_request_total",
-            "Requests by verb, resource and HTTP code.",
-            ("verb", "resource", "code"),
+            "Requests by verb, dry run, group, version, resource, subresource, scope, component "
+            "and HTTP code.",
+            (*LABELS, "code"),
             registry=self.registry,
         )
         self.latency = Histogram(
             "apiserver_request_duration_seconds",
-            "Request latency by verb and resource (watches: until the stream ends).",
-            ("verb", "resource"),
+            "Request latency by verb, dry run, group, version, resource, subresource, scope and "
+            "component (watches and exec sessions: until they end).",
+            LABELS,
             registry=self.registry,
         )
         self.watches = Gauge(
@@ -78,17 +88,30 @@ class Metrics:
         finally:
             gc.callbacks.remove(callback)
 
-    def observe(self, *, verb: str, resource: str, code: int, seconds: float) -> None:
+    def observe(self, labels: RequestLabels, *, code: int, seconds: float) -> None:
         """Count one answered request and its latency."""
-        key = (verb, resource, str(code))
-        counter = self._counters.get(key)
+        counter = self._counters.get((labels, code))
         if counter is None:
-            counter = self._counters[key] = self.requests.labels(*key)
+            values = _values(labels)
+            counter = self._counters[labels, code] = self.requests.labels(*values, str(code))
         counter.inc()
-        histogram = self._latencies.get(key[:2])
+        histogram = self._latencies.get(labels)
         if histogram is None:
-            histogram = self._latencies[key[:2]] = self.latency.labels(verb, resource)
+            histogram = self._latencies[labels] = self.latency.labels(*_values(labels))
         histogram.observe(seconds)
 
     def exposition(self) -> bytes:
         return bytes(generate_latest(self.registry))
+
+
+def _values(labels: RequestLabels) -> tuple[str, ...]:
+    return (
+        labels.verb,
+        labels.dry_run,
+        labels.group,
+        labels.version,
+        labels.resource,
+        labels.subresource,
+        labels.scope,
+        labels.component,
+    )

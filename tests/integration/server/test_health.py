@@ -25,12 +25,15 @@ async def test_health_endpoints_need_no_token(server: ServerInfo) -> None:
 
 
 async def test_metrics_count_requests(server: ServerInfo, admin: aiohttp.ClientSession) -> None:
-    """/metrics (with a token) counts requests by verb, resource and code."""
+    """/metrics (with a token) counts requests with kube-apiserver's labels."""
     await call(admin, server, "GET", "/api/v1/namespaces/default/pods/nosuch")
     async with admin.get(server.url + "/metrics") as r:
         assert r.status == 200
         text = await r.text()
-    assert 'apiserver_request_total{code="404",resource="pods",verb="get"} 1.0' in text
+    assert (
+        'apiserver_request_total{code="404",component="apiserver",dry_run="",group="",'
+        'resource="pods",scope="resource",subresource="",verb="GET",version="v1"} 1.0'
+    ) in text
     async with server.session(token=None) as anonymous, anonymous.get(server.url + "/metrics") as r:
         assert r.status == 401
 

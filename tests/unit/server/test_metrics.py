@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 
+from nodeagent.server.requestlabels import request_labels
 from nodeagent.server.rest.metrics import Metrics
 
 
@@ -13,18 +14,28 @@ def _value(text: str, prefix: str) -> float:
     return float(lines[0].split()[-1])
 
 
-def test_requests_are_counted_by_verb_resource_and_code() -> None:
-    """Repeated requests add up under their own labels; the latency histogram counts each."""
+def test_requests_are_counted_by_kube_apiservers_labels() -> None:
+    """Repeated requests add up under their own labels; the latency histogram counts each,
+    with the same labels but the code (as kube-apiserver's)."""
     m = Metrics()
+    patch = request_labels(
+        method="PATCH",
+        path="/api/v1/nodes/n1",
+        watch=False,
+        dry_run=[],
+        content_type="application/merge-patch+json",
+    )
     for _ in range(3):
-        m.observe(verb="patch", resource="nodes", code=200, seconds=0.002)
-    m.observe(verb="patch", resource="nodes", code=409, seconds=0.001)
+        m.observe(patch, code=200, seconds=0.002)
+    m.observe(patch, code=409, seconds=0.001)
     text = m.exposition().decode()
-    total = "apiserver_request_total{"
-    assert _value(text, total + 'code="200",resource="nodes",verb="patch"}') == 3
-    assert _value(text, total + 'code="409",resource="nodes",verb="patch"}') == 1
-    count = 'apiserver_request_duration_seconds_count{resource="nodes",verb="patch"}'
-    assert _value(text, count) == 4
+    labels = (
+        'component="apiserver",dry_run="",group="",resource="nodes",scope="resource",'
+        'subresource="",verb="PATCH",version="v1"'
+    )
+    assert _value(text, f'apiserver_request_total{{code="200",{labels}}}') == 3
+    assert _value(text, f'apiserver_request_total{{code="409",{labels}}}') == 1
+    assert _value(text, f"apiserver_request_duration_seconds_count{{{labels}}}") == 4
 
 
 def test_garbage_collector_pauses_are_observed_while_timed() -> None:
