@@ -161,8 +161,11 @@ def _volumes(spec: Obj, path: str, errs: Errors) -> set[str]:
             errs.forbidden(f"{vpath}.{extra}", "may not specify more than 1 volume type")
         host_path = errs.get_map(volume, "hostPath", f"{vpath}.hostPath")
         if "hostPath" in volume:
-            if not errs.get_str(host_path, "path", f"{vpath}.hostPath.path"):
+            host_dir = errs.get_str(host_path, "path", f"{vpath}.hostPath.path")
+            if not host_dir:
                 errs.required(f"{vpath}.hostPath.path")
+            elif ".." in host_dir.split("/"):  # kube-apiserver's validatePathNoBacksteps
+                errs.invalid(f"{vpath}.hostPath.path", host_dir, "must not contain '..'")
             _enum(errs, host_path, "type", f"{vpath}.hostPath.type", HOST_PATH_TYPES)
         empty_dir = errs.get_map(volume, "emptyDir", f"{vpath}.emptyDir")
         if empty_dir.get("sizeLimit") is not None:

@@ -149,7 +149,9 @@ def _daemonset_spec(ds: Obj, errs: Errors) -> None:
         return
     raw_selector = spec.get("selector")
     selector = errs.get_map(spec, "selector", "spec.selector")
-    if raw_selector is not None:  # a missing one matches nothing: reported as a mismatch
+    if raw_selector is None:  # apps/v1 has no default; it also matches nothing (below)
+        errs.required("spec.selector")
+    else:
         validate_label_selector(selector, "spec.selector", errs)
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             errs.invalid(

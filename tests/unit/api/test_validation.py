@@ -94,8 +94,9 @@ MISMATCH = (
         ),
         pytest.param(
             _no_selector,
-            # a nil selector selects nothing, so Kubernetes reports only the mismatch
-            [MISMATCH],
+            # apps/v1 requires it (no default from the template's labels since 1.8), and a
+            # nil selector selects nothing, so the mismatch is reported too
+            ["spec.selector: Required value", MISMATCH],
             id="no-selector",
         ),
         pytest.param(
@@ -278,6 +279,18 @@ PORT_RANGE = "must be between 1 and 65535, inclusive"
                 ' "FileOrCreate", "Socket"'
             ],
             id="host-path-type",
+        ),
+        pytest.param(
+            pod(volumes=[{"name": "v", "hostPath": {"path": "/var/log/../../etc"}}]),
+            [
+                "spec.volumes[0].hostPath.path: Invalid value: \"/var/log/../../etc\": must not contain '..'"
+            ],
+            id="host-path-backsteps",
+        ),
+        pytest.param(
+            pod(volumes=[{"name": "v", "hostPath": {"path": "/var/lib/..data/x.."}}]),
+            [],  # only a whole ".." component is a backstep (validatePathNoBacksteps)
+            id="host-path-dots-in-names",
         ),
         pytest.param(
             pod(containers=[container(livenessProbe={})]),
