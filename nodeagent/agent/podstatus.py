@@ -175,6 +175,21 @@ def _condition(previous: Obj | None, ctype: str, ok: bool, now: float, reason: s
     return cond
 
 
+def _start_time(
+    pod: Obj, containers: Sequence[ContainerInfo], previous: Obj | None, now: float
+) -> str:
+    """When this node first took the pod on (kubelet's startTime), kept across restarts of
+    the agent: the status this process computed, else the server's copy (kubelet's status
+    manager keeps the API pod's startTime), else, for a pod no server holds (a static pod),
+    the earliest start of its sandbox or containers, and only for a pod never started
+    before: now."""
+    kept = (previous or {}).get("startTime") or (pod.get("status") or {}).get("startTime")
+    if kept:
+        return str(kept)
+    started = [c.started_at for c in containers if c.started_at]
+    return format_time(min(started) if started else now)
+
+
 def pod_status(
     *,
     pod: Obj,
@@ -241,7 +256,7 @@ def pod_status(
         "conditions": conditions,
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}] if host_ip else [],
-        "startTime": (previous or {}).get("startTime") or format_time(now),
+        "startTime": _start_time(pod, containers, previous, now),
         "qosClass": qos_class(spec),
         "containerStatuses": statuses,
     }

@@ -6,6 +6,7 @@ for a flag. Keys in the file are camelCase (as kubelet's config file); CONFIG_KE
 
 from __future__ import annotations
 
+import os.path
 import re
 import socket
 from collections.abc import Mapping
@@ -140,6 +141,11 @@ _NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _PERCENT = re.compile(r"^[0-9]+(\.[0-9]+)?%$")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+# Paths made absolute at load: a relative one would follow the process's working directory
+# (a container's bind mount needs an absolute source: emptyDir under a relative --state-dir
+# failed). As kubelet's config file, relative paths in the file are relative to the file's
+# directory; on the command line, to the working directory.
+PATH_FIELDS = ("manifest_dir", "state_dir", "token_file", "ca_file", "imagefs_path")
 
 
 def parse_label(text: str) -> tuple[str, str]:
@@ -240,6 +246,13 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+def _absolute(name: str, value: Any, base: str) -> Any:
+    """A path field's value made absolute against `base` (then the working directory)."""
+    if name not in PATH_FIELDS or not isinstance(value, str):
+        return value
+    return os.path.abspath(os.path.join(base, value))
+
+
 def _coerce_taint(item: Any) -> Obj:
     if isinstance(item, str):
         return parse_taint(item)
@@ -281,14 +294,14 @@ def load_settings(
                 errors.append(f"{config_file}: {key}: unknown setting")
                 continue
             try:
-                values[name] = _coerce(name, raw)
+                values[name] = _absolute(name, _coerce(name, raw), os.path.dirname(config_file))
             except ValueError as e:
                 errors.append(f"{config_file}: {key}: {e}")
     for name, raw in (overrides or {}).items():
         if raw is None:
             continue
         try:
-            values[name] = _coerce(name, raw)
+            values[name] = _absolute(name, _coerce(name, raw), "")
         except ValueError as e:
             errors.append(f"{FLAG_OF_FIELD.get(name, name)}: {e}")
     if errors:

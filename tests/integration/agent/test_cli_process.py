@@ -87,3 +87,40 @@ def test_process_notifies_and_leaves_pods_on_sigterm(
             proc.wait()
         sock.close()
         podman_service.remove_node_containers(node)
+
+
+def test_relative_state_dir_serves_empty_dir_volumes(
+    podman_service: PodmanService, busybox: str, tmp_path: Path
+) -> None:
+    """Started with a relative --state-dir and --manifest-dir, the agent runs a pod whose
+    emptyDir volume works: the paths were made absolute at load (the engine needs an absolute
+    bind source), and the volume lives under the state dir."""
+    (tmp_path / "manifests").mkdir()
+    script = "echo written > /cache/file; trap 'exit 0' TERM; while true; do sleep 0.2; done"
+    pod = json.loads(pod_yaml("ed", busybox, script=script))
+    pod["spec"]["volumes"] = [{"name": "cache", "emptyDir": {}}]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "cache", "mountPath": "/cache"}]
+    (tmp_path / "manifests" / "ed.yaml").write_text(json.dumps(pod))
+    node = f"it-rel-{os.getpid()}"
+    listen = f"127.0.0.1:{free_port()}"
+    cmd = [sys.executable, "-m", "nodeagent", "agent", "--node-name", node,
+           "--manifest-dir", "manifests", "--state-dir", "state",
+           "--runtime-socket", podman_service.socket_path, "--listen", listen]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+
+        def running() -> bool:
+            with urllib.request.urlopen(f"http://{listen}/pods", timeout=2) as resp:
+                pods = json.loads(resp.read())["pods"]
+            return any(p["phase"] == "Running" for p in pods)
+
+        wait_until(running, timeout=30, message="the emptyDir pod runs")
+
+        def written() -> list[str]:
+            return [p.read_text() for p in (tmp_path / "state").glob("**/cache/file")]
+
+        assert wait_until(written, timeout=10, message="the file in the emptyDir") == ["written\n"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        podman_service.remove_node_containers(node)

@@ -138,3 +138,18 @@ def test_sd_notify_abstract_socket_and_unset() -> None:
     assert not off.enabled
     assert not off.ready()
     assert off.watchdog_interval is None
+
+
+def test_relative_paths_are_made_absolute_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative --state-dir or --manifest-dir is taken from the working directory, a relative
+    path in the config file from the file's directory (as kubelet's config file)."""
+    monkeypatch.chdir(tmp_path)
+    conf = tmp_path / "etc" / "agent.yaml"
+    conf.parent.mkdir()
+    conf.write_text("manifestDir: manifests\ncaFile: ../ca.crt\n")
+    s = load_settings(config_file=str(conf), overrides={"state_dir": "state"})
+    assert s.state_dir == str(tmp_path / "state")
+    assert s.manifest_dir == str(tmp_path / "etc" / "manifests")
+    assert s.ca_file == str(tmp_path / "ca.crt")

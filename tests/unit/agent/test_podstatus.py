@@ -6,6 +6,7 @@ from typing import Any
 
 from nodeagent.agent.podstatus import WaitingReason, pod_status, qos_class
 from nodeagent.agent.probes import ProbeKind, ProbeState
+from nodeagent.api.timefmt import format_time
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 
 from .helpers import container, exited, pod, sandbox
@@ -122,3 +123,14 @@ def test_qos_class() -> None:
     assert qos_class(g) == "Guaranteed"
     assert qos_class(b) == "Burstable"
     assert ContainerState.RUNNING.value == "running"
+
+
+def test_start_time_survives_an_agent_restart() -> None:
+    """A restarted agent (no status of its own yet) keeps the server's startTime; a pod no
+    server holds takes its earliest container start; only a pod never started takes now."""
+    served = {**pod(), "status": {"startTime": "2027-01-01T00:00:00Z"}}
+    assert status(served, [sandbox(), container("app")])["startTime"] == "2027-01-01T00:00:00Z"
+    box = container("", is_sandbox=True, started_at=NOW - 3600)
+    static = status(pod(), [box, container("app", started_at=NOW - 60)])
+    assert static["startTime"] == format_time(NOW - 3600)
+    assert status(pod(), [])["startTime"] == format_time(NOW)
