@@ -25,7 +25,12 @@ Obj = dict[str, Any]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SANDBOX_IMAGE = "localhost/nodeagent-pause:1"
-SANDBOX_COMMAND = ("/bin/sleep", "2147483647")
+# The sandbox's PID 1, from the busybox applets the pause image has (sh, sleep): as
+# Kubernetes' pause, it exits (0) on SIGTERM or SIGINT, so `podman stop` and systemd's stop of
+# its scope return at once, and it reaps the orphans reparented to it (ash's `wait` collects
+# any child). A process with no handler ignores the signal as a namespace's PID 1: `sleep`
+# alone made every host shutdown wait out systemd's 90 s stop timeout.
+SANDBOX_COMMAND = ("/bin/sh", "-c", "trap 'exit 0' TERM INT; sleep 2147483647 & wait")
 CONFIG_ERROR = "CreateContainerConfigError"
 INVALID_ENV_PREFIX = "Keys ["  # kubelet's InvalidEnvironmentVariableNames message starts so
 
