@@ -284,7 +284,10 @@ async def run_server(settings: ServerSettings) -> int:
         loop.add_signal_handler(sig, stop.set)
     notifier = Notifier.from_env()
     async with serve(settings) as handle:
-        notifier.ready(status=f"serving {handle.url}")
+        host = settings.listen_host or "0.0.0.0"  # what "" binds: every address
+        bound = f"[{host}]:{handle.port}" if ":" in host else f"{host}:{handle.port}"
+        # the address as bound (0.0.0.0:6443), not the clients' URL (https://127.0.0.1:6443)
+        notifier.ready(status=f"serving on {bound}")
         watchdog = asyncio.create_task(keep_watchdog(notifier), name="sd-watchdog")
         stopper = asyncio.create_task(stop.wait(), name="signals")
         done, _ = await asyncio.wait([stopper, *handle.tasks], return_when=asyncio.FIRST_COMPLETED)

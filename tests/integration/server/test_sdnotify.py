@@ -29,13 +29,14 @@ def test_server_notifies_ready_watchdog_and_stopping(tmp_path: Path) -> None:
         env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}
         env.pop("WATCHDOG_PID", None)
         data_dir = tmp_path / "data"
+        port = free_port()  # on every address: the status names what is bound, 0.0.0.0:PORT
         argv = [sys.executable, "-m", "nodeagent", "server", "--data-dir", str(data_dir),
-                "--listen", f"127.0.0.1:{free_port()}"]  # fmt: skip
+                "--listen", f"0.0.0.0:{port}"]  # fmt: skip
         with (tmp_path / "server.log").open("wb") as log:
             proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             ready = _messages(sock, b"READY=1")[-1]
-            assert b"STATUS=serving https://127.0.0.1:" in ready
+            assert f"STATUS=serving on 0.0.0.0:{port}".encode() in ready
             assert (data_dir / "admin.kubeconfig").exists()  # READY=1 only once it serves
             _messages(sock, b"WATCHDOG=1")
             _messages(sock, b"WATCHDOG=1")
