@@ -29,6 +29,7 @@ from tests.integration.server.test_delete import (
     test_orphan_delete_keeps_pods,
     test_unbound_pod_goes_at_once,
 )
+from tests.integration.server.test_node_graph import test_relation_follows_the_pods
 from tests.integration.server.test_semantics import (
     test_generation_bumps_on_spec_changes_only,
     test_invalid_update_changes_nothing,
@@ -68,6 +69,7 @@ __all__ = [
     "test_node_watch_sees_only_its_pods",
     "test_not_found_and_already_exists_messages",
     "test_orphan_delete_keeps_pods",
+    "test_relation_follows_the_pods",
     "test_server_side_apply_creates_then_merges",
     "test_stale_resource_version_is_a_conflict",
     "test_status_subresource_isolation",

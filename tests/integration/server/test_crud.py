@@ -23,6 +23,14 @@ KINDS = [
         objects.event("e1", {"kind": "Pod", "metadata": {"name": "p1", "namespace": "default"}}),
     ),
     ("/api/v1/namespaces", {"metadata": {"name": "team-a"}}),
+    (
+        "/api/v1/namespaces/default/configmaps",
+        {"kind": "ConfigMap", "metadata": {"name": "cm1"}, "data": {"a.conf": "x"}},
+    ),
+    (
+        "/api/v1/namespaces/default/secrets",
+        {"kind": "Secret", "metadata": {"name": "s1"}, "stringData": {"password": "pw"}},
+    ),
 ]
 
 
