@@ -97,7 +97,8 @@ def apply_patch(original: Obj, body: bytes, content_type: str, *, kind: str) -> 
     if not isinstance(result, dict):
         raise BadRequest("the patch did not produce an object")
     meta = original.get("metadata")
-    check_types(result, name=str(meta.get("name") or "") if isinstance(meta, dict) else "")
+    name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
+    check_types(result, kind=kind, name=name)
     size = len(jsontext.dumpb(result))
     if size > limits.MAX_BODY_BYTES:  # what a create or update could not have sent
         raise RequestEntityTooLarge(

@@ -92,18 +92,21 @@ def _fields(type_name: str) -> Mapping[str, Field] | None:
 _META_ONLY = "<meta only>"  # the checker of a kind the schema does not describe
 
 
+def type_of_kind(kind: Any) -> str:
+    """The schema type of a kind (`Pod` -> `Pod`); a kind the schema does not describe gets
+    a checker of apiVersion, kind and metadata only."""
+    return next((n for (_, _, k), n in KIND_TYPES.items() if k == kind), _META_ONLY)
+
+
 def type_errors(obj: Any, type_name: str | None = None) -> list[FieldError]:
     """Every field of `obj` whose JSON type is not the one its schema says, ordered by path.
-    `type_name` defaults to the type of obj's kind; a kind the schema does not describe has
-    only its apiVersion, kind and metadata checked."""
+    `type_name` defaults to the type of obj's own kind (a manifest's kind says what it is; a
+    request is checked as the resource its URL names: check_types)."""
     errs = Errors()
     if not isinstance(obj, dict):
         errs.wrong_type_named("<root>", obj, "an object")
         return errs.items
-    if type_name is None:
-        kind = obj.get("kind")
-        type_name = next((n for (_, _, k), n in KIND_TYPES.items() if k == kind), _META_ONLY)
-    _checker(type_name)(obj, "", errs)
+    _checker(type_name or type_of_kind(obj.get("kind")))(obj, "", errs)
     return sorted_errors(errs.items)
 
 
@@ -207,13 +210,13 @@ def _words(type_name: str) -> str:
     return "an object"
 
 
-def check_types(obj: Any, *, name: str = "") -> None:
-    """Raise Invalid (422) naming every wrongly typed field of `obj`, a served kind's object,
-    as `Pod "p" is invalid: [spec: Invalid value: "x": must be an object, ...]`."""
-    errors = type_errors(obj)
+def check_types(obj: Any, *, kind: str, name: str = "") -> None:
+    """Raise Invalid (422) naming every wrongly typed field of `obj`, a body for the served
+    `kind` (whatever kind the body itself claims), as
+    `Pod "p" is invalid: [spec: Invalid value: "x": must be an object, ...]`."""
+    errors = type_errors(obj, type_of_kind(kind))
     if not errors:
         return
-    kind = str(obj.get("kind") or "") if isinstance(obj, dict) else ""
     resource = BY_KIND.get(kind)
     group = resource.group if resource is not None else ""
     if not name and isinstance(obj, dict) and isinstance(obj.get("metadata"), dict):

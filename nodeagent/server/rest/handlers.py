@@ -213,7 +213,7 @@ def decode_body(request: web.Request, call: Call, body: bytes) -> tuple[Obj, lis
     """A create or update body: decoded (bounded), every field of the right JSON type (422
     naming each one), and the fieldValidation warnings."""
     obj = decode_object(body, media_type(request))
-    check_types(obj, name=call.name)
+    check_types(obj, kind=call.target.resource.kind, name=call.name)
     return obj, check_fields(request, obj, body)
 
 

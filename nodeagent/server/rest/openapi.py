@@ -116,9 +116,11 @@ def _component(type_name: str) -> Obj:
     return out
 
 
-# Query parameters as kube-apiserver documents them (their types are what the server parses).
+# Query parameters as kube-apiserver documents them, with the types the server parses, and the
+# values it accepts where Kubernetes documents a free string (dryRun, propagationPolicy).
+# fieldValidation stays a plain string: kubectl looks for exactly that entry.
 _QUERY: dict[str, Obj] = {
-    "dryRun": {"type": "string"},
+    "dryRun": {"type": "string", "enum": ["All"]},
     "fieldManager": {"type": "string"},
     "fieldValidation": {"type": "string"},
     "force": {"type": "boolean"},
@@ -128,7 +130,7 @@ _QUERY: dict[str, Obj] = {
     "continue": {"type": "string"},
     "resourceVersion": {"type": "string"},
     "gracePeriodSeconds": {"type": "integer"},
-    "propagationPolicy": {"type": "string"},
+    "propagationPolicy": {"type": "string", "enum": ["Foreground", "Background", "Orphan"]},
     "orphanDependents": {"type": "boolean"},
 }
 META = "io.k8s.apimachinery.pkg.apis.meta.v1"

@@ -219,6 +219,15 @@ def test_patches_that_produce_wrong_types_are_422(
     assert message in answer.message
 
 
+def test_a_body_claiming_another_kind_is_checked_as_the_resource(srv: ServerProcess) -> None:
+    """The URL says what a body is: a Namespace status sent with `"kind": "Other"` is still a
+    Namespace status."""
+    body = {"kind": "Other", "metadata": {"name": "default"}, "status": 3.7e16}
+    answer = send(srv, "PUT", "/api/v1/namespaces/default/status?dryRun=All", body)
+    assert answer.code == 422
+    assert "status: Invalid value: 3.7e+16: must be an object" in answer.message
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

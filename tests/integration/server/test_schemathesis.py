@@ -3,14 +3,20 @@ operation of every served group-version, its coverage, fuzzing and stateful phas
 linked to the reads, updates, patches and deletes of what they created), and no response may
 be a 5xx or differ from the document's schema (docs/security.md, "Bounded input").
 
-Bounded and repeatable: 5 examples per operation, schemathesis's deterministic generation,
-one worker, no example database; about 2.5 minutes on two cores for the three documents.
+The document is the server's own, with one narrowing (fieldValidation's three values, see
+narrowed_document). Bounded and repeatable: 5 examples per operation, schemathesis's
+deterministic generation, one worker (schemathesis's workers parse lambdas in threads, which
+Python 3.11's ast module does not survive: "AST constructor recursion depth mismatch"), no
+example database; about 2.5 minutes on two cores for the three documents.
 """
 
 from __future__ import annotations
 
+import json
+import ssl
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,12 +36,31 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         server.stop()
 
 
+def narrowed_document(srv: ServerProcess, document: str, directory: Path) -> Path:
+    """The server's document with fieldValidation narrowed to its three values (the server
+    publishes it as a plain string, the entry kubectl looks for): random strings there are
+    all 422, and the writes would never reach the handlers behind that check."""
+    request = urllib.request.Request(f"{srv.url}/openapi/v3/{document}")
+    request.add_header("Authorization", f"Bearer {srv.admin_token}")
+    context = ssl.create_default_context(cafile=str(srv.ca_file))
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
+        body = json.loads(response.read())
+    for item in body["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter["name"] == "fieldValidation":
+                    parameter["schema"] = {"type": "string", "enum": ["Ignore", "Strict", "Warn"]}
+    path = directory / "openapi.json"
+    path.write_text(json.dumps(body))
+    return path
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("document", DOCUMENTS)
 def test_no_5xx_and_responses_conform(srv: ServerProcess, document: str, tmp_path: Path) -> None:
     """Schemathesis finds no server error and no response that violates the schema."""
     command = [sys.executable, "-m", "schemathesis.cli", "run"]
-    command += [f"{srv.url}/openapi/v3/{document}", "--url", srv.url]
+    command += [str(narrowed_document(srv, document, tmp_path)), "--url", srv.url]
     command += ["-H", f"Authorization: Bearer {srv.admin_token}", "--tls-verify", str(srv.ca_file)]
     command += ["--checks", "not_a_server_error,response_schema_conformance"]
     command += ["--phases", "coverage,fuzzing,stateful", "--max-examples", "5"]
