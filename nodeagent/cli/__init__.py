@@ -22,7 +22,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("agent", "agent", "run the node agent (a small kubelet) on this host"),
     ("server", "server", "run the control plane (Kubernetes API for nodes, pods, DaemonSets)"),
     ("all-in-one", "allinone", "run the server and an agent in one process on this host"),
-    ("validate", "validate", "check Pod and DaemonSet manifests as the server would"),
+    ("validate", "validate", "check manifests as the server would"),
     ("version", "version", "print the version"),
 )
 

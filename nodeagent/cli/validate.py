@@ -1,5 +1,5 @@
-"""`nodeagent validate FILE...`: decode, default and validate Pod and DaemonSet manifests as
-the server would, one line per object or error.
+"""`nodeagent validate FILE...`: decode, default and validate Pod, DaemonSet, ConfigMap, Secret
+and Namespace manifests as the server would, one line per object or error.
 
 Valid objects print `FILE: ok (Kind namespace/name)` on stdout; every problem prints on
 stderr as `FILE: field.path: message` (decode errors `FILE:LINE:COL: message`). Exit 0 when
@@ -16,9 +16,11 @@ from nodeagent.api.decode import DecodeError, decode_documents
 from nodeagent.api.defaults import default_object
 from nodeagent.api.meta import name_of, namespace_of
 from nodeagent.api.schema import unknown_fields
+from nodeagent.api.typecheck import type_errors
 from nodeagent.api.validation import validate_object
 
-SUPPORTED_KINDS = ("Pod", "DaemonSet")
+# the kinds a manifest of a DaemonSet brings along (its Namespace, ConfigMaps and Secrets)
+SUPPORTED_KINDS = ("Pod", "DaemonSet", "ConfigMap", "Secret", "Namespace")
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
 
@@ -56,7 +58,8 @@ def check_text(text: str, source: str) -> tuple[list[str], list[str]]:
             problems.append(f"{source}: kind {kind} is not supported here")
             continue
         defaulted = default_object(obj)
-        errors = validate_object(defaulted)
+        # as the server: a wrongly typed field (a Secret value that is not base64) first
+        errors = type_errors(obj) or validate_object(defaulted)
         problems.extend(f"{source}: {error}" for error in errors)
         # kubectl sends fieldValidation=Strict: a misspelt field fails `kubectl apply` too.
         unknown = [f"{source}: {path}: unknown field" for path in unknown_fields(obj)]

@@ -120,3 +120,23 @@ def test_file_without_objects_is_reported(tmp_path: Path) -> None:
     result = validate(str(empty))
     assert result.returncode == 1
     assert result.stderr == f"{empty}: no objects found\n"
+
+
+def test_a_daemonset_with_its_namespace_configmap_and_secret(tmp_path: Path) -> None:
+    """The upstream manifests (Namespace, ConfigMap, DaemonSet in one file) validate; a Secret
+    whose value is not base64 is named, without its value."""
+    upstream = Path(__file__).parents[2] / "data" / "upstream"
+    result = validate(*(str(p) for p in sorted(upstream.glob("*.yaml"))))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert f"{upstream / 'fluent-bit.yaml'}: ok (Namespace logging)" in result.stdout
+    assert f"{upstream / 'fluent-bit.yaml'}: ok (ConfigMap logging/fluent-bit-config)" in (
+        result.stdout
+    )
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: hunter2!}\n")
+    result = validate(str(secret))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f'{secret}: data[k]: Invalid value: "<secret contents redacted>": illegal base64 data '
+        "at input byte 7\n"
+    )
