@@ -6,15 +6,20 @@ swapped for the local busybox). What the agent cannot honour is printed as kubec
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from tests.integration.kubectl.agentprocess import agent_process
 from tests.integration.kubectl.conftest import Cluster, wait_for
+from tests.support.podman import PodmanService
 
 UPSTREAM = Path(__file__).parents[2] / "data" / "upstream"
+SLEEP = ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
 NO_TOKEN = "no service account token is mounted: this server has no ServiceAccounts yet"
 
 # seed 002's `kubectl describe daemonset kube-proxy -n kube-system`, its Volumes block
@@ -34,7 +39,7 @@ SEED_VOLUMES = """\
     HostPathType:  \n"""
 
 
-def documents(name: str) -> list[dict[str, object]]:
+def documents(name: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all((UPSTREAM / name).read_text()) if d]
 
 
@@ -104,7 +109,7 @@ def test_upstream_log_shippers_and_monitors(
     stored = cluster.get(f"/api/v1/namespaces/{namespace}/configmaps/{configmap}")
     assert stored["data"] == written["data"]
     template = next(d for d in documents(name) if d["kind"] == "DaemonSet")
-    wanted_volumes = template["spec"]["template"]["spec"]["volumes"]  # type: ignore[index]
+    wanted_volumes = template["spec"]["template"]["spec"]["volumes"]
 
     def pod_on_node() -> dict[str, object] | None:
         pods = cluster.pods(namespace, selector=_selector(template))
@@ -121,3 +126,53 @@ def test_upstream_log_shippers_and_monitors(
 def _selector(ds: dict[str, object]) -> str:
     labels = ds["spec"]["selector"]["matchLabels"]  # type: ignore[index]
     return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+@pytest.mark.podman
+def test_seed_002_kube_proxy_runs_on_a_real_agent(
+    cluster: Cluster,
+    podman_service: PodmanService,
+    busybox: str,
+    tmp_path: Path,
+) -> None:
+    """Seed 002's kube-proxy applied with kubectl runs on a real agent's node (which carries
+    the beta.kubernetes.io/arch label its nodeSelector wants): the pod is Running and the
+    ConfigMap's files are readable in the container where the manifest mounts them. The
+    command is swapped for a sleep (busybox has no kube-proxy) and the hostPaths moved under
+    the test's directory; nothing else changes."""
+    config, daemonset = documents("kube-proxy-seed002.yaml")
+    spec = daemonset["spec"]["template"]["spec"]
+    spec["containers"][0]["image"] = busybox
+    spec["containers"][0]["command"] = SLEEP
+    (tmp_path / "host").mkdir()  # the hostPaths' parent, as /run and /lib are on a host
+    for volume in spec["volumes"]:
+        if "hostPath" in volume:
+            volume["hostPath"]["path"] = str(tmp_path / "host" / volume["name"])
+    node = f"proxy-host-{os.getpid()}"
+    with agent_process(cluster, podman_service, root=tmp_path, node=node):
+        try:
+            text = yaml.safe_dump_all([config, daemonset])
+            result = cluster.kubectl("apply", "-f", "-", stdin=text)
+            assert result.returncode == 0, result.stderr
+
+            def running() -> dict[str, Any] | None:
+                pods = cluster.pods("kube-system", selector="k8s-app=kube-proxy")
+                return next(
+                    (
+                        p
+                        for p in pods
+                        if p["spec"].get("nodeName") == node
+                        and (p.get("status") or {}).get("phase") == "Running"
+                    ),
+                    None,
+                )
+
+            pod = wait_for(running, timeout=90, what=f"kube-proxy Running: {tmp_path}/agent.log")
+            name = pod["metadata"]["name"]
+            for key, text in config["data"].items():
+                shown = cluster.kubectl(
+                    "exec", "-n", "kube-system", name, "--", "cat", f"/var/lib/kube-proxy/{key}"
+                )
+                assert (shown.returncode, shown.stdout) == (0, text), shown.stderr
+        finally:
+            cluster.kubectl("delete", "-n", "kube-system", "ds,cm", "kube-proxy", "--wait=false")
