@@ -34,6 +34,7 @@ from nodeagent.agent.plan import RETRY_REASONS, START_KEY_PREFIX, DesiredPod
 from nodeagent.agent.podevents import PodEvent, pulled_event, pulling_event, warning_event
 from nodeagent.agent.podstatus import WaitingReason
 from nodeagent.agent.podvolumes import PodVolumes, VolumeFailure
+from nodeagent.api.projection import Objects
 from nodeagent.runtime.convert import CONFIG_ERROR
 from nodeagent.runtime.protocol import (
     ContainerInfo,
@@ -176,7 +177,7 @@ class Executor:
             return True
         return await self._start(uid, run, action)
 
-    def _ctx(self, run: _PodRun, objects: Any = None) -> PodContext:
+    def _ctx(self, run: _PodRun, objects: Objects | None = None) -> PodContext:
         assert run.desired is not None
         return PodContext(
             objects=objects or {},
@@ -196,7 +197,7 @@ class Executor:
         spec_c = _find_container(pod, name, is_init=action.is_init)
         start_key = (uid, START_KEY_PREFIX + name)
         image = str(spec_c["image"])
-        objects: Any = {}
+        objects: Objects = {}
         try:
             if self.objects is not None:
                 objects = await self.objects.ready_for(pod)

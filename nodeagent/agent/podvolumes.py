@@ -61,7 +61,10 @@ class PodVolumes:
             except ReferenceFailure as e:
                 raise VolumeFailure(name, str(e)) from e
             target = Path(self.volume_dir(uid)) / name
-            await asyncio.to_thread(write_atomically, target, files)
+            try:
+                await asyncio.to_thread(write_atomically, target, files)
+            except OSError as e:  # a full disk, a state dir gone: the pod waits, retried
+                raise VolumeFailure(name, f"{type(e).__name__}: {e.strerror or e}") from e
         self._set_up.add(uid)
 
     async def resync(self, pods: Iterable[tuple[Obj, Objects]]) -> None:
