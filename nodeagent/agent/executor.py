@@ -34,6 +34,7 @@ from nodeagent.agent.plan import RETRY_REASONS, START_KEY_PREFIX, DesiredPod
 from nodeagent.agent.podevents import PodEvent, pulled_event, pulling_event, warning_event
 from nodeagent.agent.podstatus import WaitingReason
 from nodeagent.agent.podvolumes import PodVolumes, VolumeFailure
+from nodeagent.agent.tmpfs import unmount_under
 from nodeagent.api.projection import Objects
 from nodeagent.runtime.convert import CONFIG_ERROR
 from nodeagent.runtime.protocol import (
@@ -301,6 +302,7 @@ class Executor:
                 log.warning("container_remove_failed", container_id=cid[:12], error=str(e))
         if action.pod_gone:
             pod_dir = Path(self.state_dir) / "pods" / action.pod_uid
+            await asyncio.to_thread(unmount_under, pod_dir)  # secret volumes' tmpfs first
             await asyncio.to_thread(shutil.rmtree, pod_dir, True)
             self.restarts = backoff.forget_pods(
                 self.restarts, {k[0] for k in self.restarts} - {action.pod_uid}

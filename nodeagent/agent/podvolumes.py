@@ -6,7 +6,9 @@ missing non-optional object raises `VolumeFailure` naming the volume, as kubelet
 again for pods already set up, after an object or the pod's labels changed: an unchanged volume
 is not touched, a changed one is swapped atomically (atomicwriter). A failure during a resync
 keeps the files as they were (kubelet does the same) and is logged without the data.
-Directories: STATE/pods/UID/volumes/NAME, beside the pod's emptyDirs.
+Directories: STATE/pods/UID/volumes/NAME, beside the pod's emptyDirs; a volume holding a Secret
+is a tmpfs mounted there (agent/tmpfs.py), unless mounting is refused (then on the disk, said
+once in the log).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import structlog
 
 from nodeagent.agent.atomicwriter import write_atomically
+from nodeagent.agent.tmpfs import mount_tmpfs
 from nodeagent.api.projection import Objects, ReferenceFailure, is_projected_volume, volume_files
 
 log = structlog.get_logger()
@@ -41,6 +44,12 @@ def node_allocatable() -> dict[str, str]:
     return {"cpu": str(os.cpu_count() or 1), "memory": str(memory)}
 
 
+def holds_secrets(volume: Obj) -> bool:
+    """A secret volume, or a projected one with a secret source: it goes on a tmpfs."""
+    sources = (volume.get("projected") or {}).get("sources") or []
+    return "secret" in volume or any("secret" in s for s in sources)
+
+
 def _projected(pod: Obj) -> list[Obj]:
     return [v for v in (pod.get("spec") or {}).get("volumes") or [] if is_projected_volume(v)]
 
@@ -50,6 +59,7 @@ class PodVolumes:
     volume_dir: Callable[[str], str]  # pod uid -> the directory of its volumes
     allocatable: Mapping[str, str] = field(default_factory=node_allocatable)
     _set_up: set[str] = field(default_factory=set)  # uids whose volumes were written once
+    tmpfs: bool = True  # secret volumes on a tmpfs; False after a refusal (said once)
 
     async def setup(self, pod: Obj, objects: Objects) -> None:
         """Write every projected volume of `pod` now; VolumeFailure for the first that fails."""
@@ -62,6 +72,11 @@ class PodVolumes:
                 raise VolumeFailure(name, str(e)) from e
             target = Path(self.volume_dir(uid)) / name
             try:
+                if holds_secrets(volume) and self.tmpfs:
+                    refused = await asyncio.to_thread(mount_tmpfs, target)
+                    if refused is not None:
+                        self.tmpfs = False
+                        log.warning("secret_volumes_on_disk", reason=str(refused))
                 await asyncio.to_thread(write_atomically, target, files)
             except OSError as e:  # a full disk, a state dir gone: the pod waits, retried
                 raise VolumeFailure(name, f"{type(e).__name__}: {e.strerror or e}") from e

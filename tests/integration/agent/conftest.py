@@ -18,6 +18,7 @@ import pytest
 from nodeagent.agent.daemon import run_agent
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.state import AgentState
+from nodeagent.agent.tmpfs import unmount_under
 from tests.support.podman import PodmanService
 from tests.support.server import ServerInfo
 from tests.support.wait import wait_for
@@ -148,3 +149,4 @@ async def make_agent(
             await agent.stop()
     for agent in agents:  # the agent leaves containers running on stop: clean them up
         podman_service.remove_node_containers(agent.settings.node_name)
+        unmount_under(Path(agent.settings.state_dir))  # and its pods' secret volumes' tmpfs

@@ -58,6 +58,7 @@ def web_pod(image: str, *, env: list[Obj] | None = None) -> Obj:
             {"name": "config", "mountPath": "/etc/web", "readOnly": True},
             {"name": "info", "mountPath": "/etc/podinfo"},
             {"name": "config", "mountPath": "/etc/pinned.conf", "subPath": "app.conf"},
+            {"name": "creds", "mountPath": "/etc/creds"},
         ],
     }
     return {
@@ -70,6 +71,7 @@ def web_pod(image: str, *, env: list[Obj] | None = None) -> Obj:
             "containers": [container],
             "volumes": [
                 {"name": "config", "configMap": {"name": "web-config"}},
+                {"name": "creds", "secret": {"secretName": "web-secret", "defaultMode": 0o400}},
                 {
                     "name": "info",
                     "downwardAPI": {
@@ -124,6 +126,11 @@ async def test_config_map_secret_and_downward_api_from_a_manifest_file(
         )
         assert run_in(podman_service, cid, "cat /etc/podinfo/labels") == 'app="web"'
         assert run_in(podman_service, cid, "readlink /etc/web/app.conf") == "..data/app.conf\n"
+        assert run_in(podman_service, cid, "cat /etc/creds/password") == SECRET_VALUE
+        assert run_in(podman_service, cid, "stat -L -c %a /etc/creds/password") == "400\n"
+        [uid_dir] = (Path(agent.settings.state_dir) / "pods").iterdir()
+        assert os.path.ismount(uid_dir / "volumes" / "creds")  # a tmpfs: never on the disk
+        assert not os.path.ismount(uid_dir / "volumes" / "config")
 
         write_manifest(path, config_map({"app.conf": "port=8080"}), SECRET, web_pod(busybox))
         await wait_for(
@@ -134,6 +141,10 @@ async def test_config_map_secret_and_downward_api_from_a_manifest_file(
         assert await running_id(agent) == cid  # the container was not replaced
         assert run_in(podman_service, cid, "cat /etc/pinned.conf") == "port=80"  # subPath: kept
         view_text = (await agent.get("/pods"))[1]
+        path.unlink()  # the pod goes: its secret volume's tmpfs is unmounted with its dir
+        await wait_for(lambda: not uid_dir.exists() or None, timeout=30, message="pod dir gone")
+        assert not [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
+                    if str(uid_dir) in line]  # fmt: skip
     assert SECRET_VALUE not in view_text
     assert not [e for e in logs if SECRET_VALUE in repr(e)]
     for root, _dirs, names in os.walk(agent.settings.state_dir):
@@ -152,7 +163,7 @@ async def test_missing_reference_waits_then_starts(
     path = agent.manifests / "web.yaml"
     env = [{"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "late", "key": "mode"}}}]
     pod = web_pod(busybox, env=env)
-    write_manifest(path, config_map({"app.conf": "x"}), pod)
+    write_manifest(path, config_map({"app.conf": "x"}), SECRET, pod)
     await agent.start()
 
     async def waiting() -> Obj | None:
@@ -164,6 +175,7 @@ async def test_missing_reference_waits_then_starts(
     assert container["message"] == 'configmap "late" not found'
     assert container["state"] == "waiting"
 
-    write_manifest(path, config_map({"app.conf": "x"}), config_map({"mode": "fast"}, "late"), pod)
+    late = config_map({"mode": "fast"}, "late")
+    write_manifest(path, config_map({"app.conf": "x"}), SECRET, late, pod)
     cid = await wait_for(lambda: running_id(agent), timeout=30, message="web runs once late exists")
     assert run_in(podman_service, cid, 'printf %s "$MODE"') == "fast"

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from nodeagent.agent.tmpfs import unmount_under
 from tests.integration.kubectl.conftest import Cluster, wait_for
 from tests.support import leaks
 from tests.support.podman import PodmanService
@@ -52,6 +53,7 @@ def agent_process(
             process.wait(timeout=30)
             leaks.remember_secrets_under(root / "state")  # its credentials: out of every log
             podman_service.remove_node_containers(node)
+            unmount_under(root / "state")  # its pods' secret volumes' tmpfs
 
 
 def _serving_port(cluster: Cluster, node: str) -> int:

@@ -39,7 +39,7 @@ async def test_missing_secret_volume_waits_then_starts(tmp_path: Path) -> None:
     r = make(fake, str(tmp_path))
     cache = ObjectCache(state_dir=str(tmp_path))
     r.executor.objects = cache
-    r.executor.volumes = PodVolumes(volume_dir=r.executor.volume_dir, allocatable={})
+    r.executor.volumes = PodVolumes(volume_dir=r.executor.volume_dir, allocatable={}, tmpfs=False)
     cache.on_change = r.executor.retry_waiting_on_objects
     r.apply(SourceUpdate(source=SourceName.FILE, pods=(static_pod(),)))
     await r.reconcile_once()
