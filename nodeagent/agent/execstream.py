@@ -19,6 +19,13 @@ from nodeagent.runtime.protocol import ExecSession, RuntimeError_
 
 log = structlog.get_logger()
 
+# A terminal's latest size is applied once more this long after it arrived. kubectl sends two
+# resizes at once when a session starts (the size plus one row and column, then the size), and
+# under load podman has been seen to leave the terminal at the first, so the program kept the
+# wrong size for the whole session. Applying the same size again changes nothing for the
+# program: the kernel signals SIGWINCH only when the size differs.
+RESIZE_REASSERT_SECONDS = 1.0
+
 
 async def send_status(ws: web.WebSocketResponse, status: rc.Obj) -> None:
     """The final message: a Status on the error channel, then the close."""
@@ -74,22 +81,39 @@ async def _pump_input(
     """Stdin, its close and resizes from the client, until the client closes the socket.
     A stdin the engine no longer takes is dropped: the output and the exit status still come."""
     stdin_open = options.stdin
-    async for message in ws:
-        if message.type is not aiohttp.WSMsgType.BINARY:
-            continue
-        decoded = rc.decode_client_message(message.data, ws.ws_protocol or "")
-        try:
-            match decoded:
-                case rc.StdinData(data=data) if stdin_open and data:
-                    await session.write(data)
-                case rc.StdinClosed() if stdin_open:
+    reassert: asyncio.Task[None] | None = None
+    try:
+        async for message in ws:
+            if message.type is not aiohttp.WSMsgType.BINARY:
+                continue
+            decoded = rc.decode_client_message(message.data, ws.ws_protocol or "")
+            try:
+                match decoded:
+                    case rc.StdinData(data=data) if stdin_open and data:
+                        await session.write(data)
+                    case rc.StdinClosed() if stdin_open:
+                        stdin_open = False
+                        await session.close_stdin()
+                    case rc.Resize(width=width, height=height) if options.tty:
+                        if reassert is not None:
+                            reassert.cancel()
+                        reassert = asyncio.create_task(
+                            _resize_again(session, width, height), name="exec-resize-again"
+                        )
+                        await session.resize(width=width, height=height)
+                    case _:
+                        pass
+            except (RuntimeError_, ConnectionError, RuntimeError) as exc:
+                log.debug("exec_input_dropped", kind=type(decoded).__name__, error=str(exc))
+                if not isinstance(decoded, rc.Resize):
                     stdin_open = False
-                    await session.close_stdin()
-                case rc.Resize(width=width, height=height) if options.tty:
-                    await session.resize(width=width, height=height)
-                case _:
-                    pass
-        except (RuntimeError_, ConnectionError, RuntimeError) as exc:
-            log.debug("exec_input_dropped", kind=type(decoded).__name__, error=str(exc))
-            if not isinstance(decoded, rc.Resize):
-                stdin_open = False
+    finally:
+        if reassert is not None:
+            reassert.cancel()
+
+
+async def _resize_again(session: ExecSession, width: int, height: int) -> None:
+    """The latest size once more, unless a newer resize cancels this first."""
+    await asyncio.sleep(RESIZE_REASSERT_SECONDS)
+    with contextlib.suppress(RuntimeError_, ConnectionError, RuntimeError):
+        await session.resize(width=width, height=height)
