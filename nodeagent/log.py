@@ -46,6 +46,34 @@ def exceptions_without_locals() -> Any:
     return structlog.processors.ExceptionRenderer(transformer)
 
 
+class _AiohttpRecords(logging.Handler):
+    """aiohttp's own log records (a request it could not parse, an unhandled error) as one
+    structlog line each: the record's message and the exception's type, never the exception's
+    text or traceback. aiohttp puts the offending bytes in a parse error's text, so a
+    malformed header line, an `Authorization` header among them, would reach the log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        import structlog
+
+        fields: dict[str, Any] = {"logger": record.name, "message": record.getMessage()}
+        if record.exc_info and record.exc_info[0] is not None:
+            fields["error_type"] = record.exc_info[0].__name__
+        logger = structlog.get_logger()
+        event = "aiohttp_" + record.levelname.lower()
+        if record.levelno >= logging.ERROR:
+            logger.error(event, **fields)
+        elif record.levelno >= logging.WARNING:
+            logger.warning(event, **fields)
+        else:
+            logger.debug(event, **fields)
+
+
+def _route_aiohttp_records() -> None:
+    aiohttp_log = logging.getLogger("aiohttp")
+    aiohttp_log.handlers = [_AiohttpRecords()]
+    aiohttp_log.propagate = False
+
+
 def configure(*, level: str = "info", json: bool | None = None) -> None:
     """Configure structlog once per process; `json=None` picks JSON unless stderr is a tty."""
     import_structlog()
@@ -71,3 +99,4 @@ def configure(*, level: str = "info", json: bool | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    _route_aiohttp_records()
