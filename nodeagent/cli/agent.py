@@ -9,6 +9,7 @@ import sys
 
 from nodeagent import log as logsetup
 from nodeagent.agent.settings import SettingsError, load_settings
+from nodeagent.cli.nodeflags import add_node_flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,20 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default 0.0.0.0:10250; port 0: any free one)",
     )
     a("--manifest-url", help="a URL polled for a manifest, like kubelet --manifest-url")
-    a(
-        "--label",
-        dest="labels",
-        action="append",
-        metavar="K=V",
-        help="node label (repeatable; kubelet's set only in kubernetes.io)",
-    )
-    a(
-        "--taint",
-        dest="taints",
-        action="append",
-        metavar="K=V:EFFECT",
-        help="node taint set at registration (repeatable)",
-    )
+    add_node_flags(parser)
     a("--log-level", choices=("debug", "info", "warning", "error"))
 
 

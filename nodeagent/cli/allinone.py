@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from nodeagent import log as logsetup
+from nodeagent.cli.nodeflags import add_node_flags
 
 if TYPE_CHECKING:
     from nodeagent.agent.state import AgentState
@@ -62,20 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--runtime-socket", help="the engine's socket; when none answers, podman is started on it")
     a("--podman-root", help="storage root of a podman started here (default: podman's own)")
     a("--podman-runroot", help="run root of a podman started here (default: podman's own)")
-    a(
-        "--label",
-        dest="labels",
-        action="append",
-        metavar="K=V",
-        help="node label (repeatable; kubelet's set only in kubernetes.io)",
-    )
-    a(
-        "--taint",
-        dest="taints",
-        action="append",
-        metavar="K=V:EFFECT",
-        help="node taint set at registration",
-    )
+    add_node_flags(parser)
     a("--node-monitor-grace-period", default="40s", help="heartbeat grace before Unknown")
     a("--log-level", default="info", choices=("debug", "info", "warning", "error"))
 
