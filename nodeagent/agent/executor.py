@@ -3,12 +3,15 @@
 A pod whose previous actions are still running (a stop waiting out its grace period) is skipped
 until they finish. Outcomes are kept for the status: waiting reasons per container (ErrImagePull,
 CrashLoopBackOff, ...) and the backoff state (restarts and failed starts). Image events (Pulling,
-Pulled) go to `on_event`, as kubelet's image manager records them.
+Pulled) go to `on_event`, as kubelet's image manager records them. A pod whose run fails as a
+whole (its sandbox, an error no action handles) is recorded in `failures` (syncretry.py) with a
+Warning event, and the plan leaves it until its retry time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import time
 from collections import defaultdict
@@ -19,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from nodeagent.agent import backoff
+from nodeagent.agent import backoff, syncretry
 from nodeagent.agent.actions import (
     Action,
     CreateSandbox,
@@ -79,6 +82,8 @@ class Executor:
     volumes: PodVolumes | None = None  # configMap/secret/downwardAPI/projected volume files
     restarts: dict[backoff.BackoffKey, backoff.BackoffEntry] = field(default_factory=dict)
     waiting: dict[str, dict[str, WaitingReason]] = field(default_factory=dict)  # uid -> name ->
+    failures: dict[str, syncretry.SyncFailure] = field(default_factory=dict)  # failed syncs, by uid
+    jitter: Callable[[], float] = random.random  # the draw spreading failed pods' retries
     _busy: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     def busy(self, uid: str) -> bool:
@@ -89,8 +94,10 @@ class Executor:
 
     def retry_waiting_on_objects(self) -> None:
         """A ConfigMap or Secret changed: starts that failed for want of one go at the next
-        pass instead of after their 10 s."""
+        pass instead of after their 10 s; so do pods whose sync failed (the object may be what
+        they lacked)."""
         self.restarts = {k: e for k, e in self.restarts.items() if e.reason not in RETRY_REASONS}
+        self.failures = {}
 
     def submit(
         self,
@@ -105,6 +112,7 @@ class Executor:
             by_pod[a.pod_uid].append(a)
         for uid in [u for u in self.waiting if u not in by_pod and u not in self._busy]:
             del self.waiting[uid]  # nothing left to wait for: the reasons are stale
+        self.failures = syncretry.forget_gone(self.failures, set(desired))
         for uid, pod_actions in by_pod.items():
             if uid in self._busy:
                 continue
@@ -135,14 +143,22 @@ class Executor:
         self.waiting[uid] = run.waiting
 
     async def _run_pod(self, uid: str, run: _PodRun, actions: Sequence[Action]) -> None:
+        self.failures = syncretry.forget(self.failures, uid)  # planned again: a new try
+        action: Action | None = None
         try:
             for action in actions:
                 if not await self._perform(uid, run, action):
                     break
             self._record_waiting(uid, run, [a for a in actions if isinstance(a, Waiting)])
-        except Exception:
+        except Exception as e:
             raise_if_cancelling()
-            log.exception("pod_actions_failed", pod_uid=uid)
+            if isinstance(e, RuntimeError_ | OSError):  # the engine or the host said no
+                log.warning("pod_sync_failed", pod_uid=uid, error=str(e))
+            else:  # a bug: keep its traceback
+                log.exception("pod_sync_failed", pod_uid=uid)
+            names = (action.container_name,) if isinstance(action, StartContainer) else ()
+            event = ("Warning", "FailedSync", f"error syncing pod: {e}")
+            self._sync_failed(uid, run, reason="", message=str(e), names=names, event=event)
         finally:
             del self._busy[uid]
             self.on_done()
@@ -172,11 +188,43 @@ class Executor:
             except RuntimeError_ as e:
                 raise_if_cancelling()
                 log.warning("sandbox_failed", pod=pod["metadata"]["name"], error=str(e))
-                for c in pod["spec"].get("containers") or []:
-                    run.waiting[c["name"]] = WaitingReason(reason=e.reason, message=str(e))
+                event = ("Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}")
+                self._sync_failed(uid, run, reason=e.reason, message=str(e), names=(), event=event)
                 return False
             return True
         return await self._start(uid, run, action)
+
+    def _sync_failed(
+        self,
+        uid: str,
+        run: _PodRun,
+        *,
+        reason: str,
+        message: str,
+        names: tuple[str, ...],
+        event: PodEvent,
+    ) -> None:
+        """The pod's run failed as a whole: its Warning event, the waiting reason of `names`
+        (all its app containers when empty) and its retry time."""
+        self.on_event(uid, event)
+        if run.desired is None:
+            return
+        pod = run.desired.pod
+        names = names or tuple(c["name"] for c in pod["spec"].get("containers") or [])
+        self.failures = syncretry.record_failure(
+            self.failures,
+            uid,
+            spec_hash=run.desired.spec_hash,
+            now=self.clock(),
+            jitter=self.jitter(),
+            reason=reason,
+            message=message,
+            containers=names,
+        )
+        shown = self.failures[uid]
+        for name in names:
+            run.waiting[name] = WaitingReason(reason=shown.reason, message=message)
+        self.waiting[uid] = run.waiting
 
     def _ctx(self, run: _PodRun, objects: Objects | None = None) -> PodContext:
         assert run.desired is not None

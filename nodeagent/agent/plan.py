@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nodeagent.agent import backoff, probes
+from nodeagent.agent import backoff, probes, syncretry
 from nodeagent.agent.actions import (
     Action,
     CreateSandbox,
@@ -324,6 +324,20 @@ def _plan_pod(ctx: _Ctx, containers: Sequence[ContainerInfo]) -> list[Action]:
     return actions
 
 
+def _held(uid: str, failure: syncretry.SyncFailure) -> list[Action]:
+    """A failed pod waiting for its retry: why, on the containers the failure stopped."""
+    return [
+        Waiting(
+            pod_uid=uid,
+            container_name=name,
+            reason=failure.reason,
+            message=failure.message,
+            recheck_at=failure.retry_at,
+        )
+        for name in failure.containers or ("",)
+    ]
+
+
 def plan(
     *,
     desired: Mapping[str, DesiredPod],
@@ -331,6 +345,7 @@ def plan(
     restarts: backoff.BackoffState,
     probes: ProbeResults,
     now: float,
+    failures: syncretry.SyncFailures | None = None,
 ) -> list[Action]:
     """Every action needed to bring the observed containers to the desired pods.
 
@@ -345,6 +360,8 @@ def plan(
     * Init containers run one at a time in order, each to success, before any app container.
     * A dead container restarts per restartPolicy, immediately the first time, then after its
       CrashLoopBackOff delay; restart counts come from the attempt label, so they survive us.
+    * A pod whose last sync failed (`failures`) is left alone until its retry time, unless its
+      spec hash changed or it is deleting: only Waiting actions, due at the retry time.
     """
     by_pod: dict[str, list[ContainerInfo]] = defaultdict(list)
     for c in observed:
@@ -369,6 +386,10 @@ def plan(
                 continue
         mine: Sequence[ContainerInfo] = by_pod.get(uid) or ()
         if mine and _untouched(d, mine, probes):
+            continue
+        held = syncretry.holding(failures or {}, uid, spec_hash=d.spec_hash, now=now)
+        if held is not None:
+            actions += _held(uid, held)
             continue
         ctx = _Ctx(desired=d, restarts=restarts, results=probes, now=now)
         actions += _plan_pod(ctx, mine)

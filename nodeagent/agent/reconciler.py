@@ -110,6 +110,7 @@ class Reconciler:
             restarts=self.executor.restarts,
             probes=self.prober.results,
             now=now,
+            failures=self.executor.failures,
         )
         self.recheck_at = next_recheck(actions)
         self.executor.submit(actions, desired=desired, observed=observed)
