@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # the serving port (and cryptography) loads only when the dae
 Obj = dict[str, Any]
 CONFIG_HASH = "kubernetes.io/config.hash"
 MANIFEST_EVENT_REASON = "FailedToLoadManifest"
+MIRROR_REFUSED_REASON = "FailedToCreateMirrorPod"
 STATIC_SOURCES = (SourceName.FILE, SourceName.HTTP)
 EVENTS_REMEMBERED = 4096  # kinds of pod events whose count is kept (client-go's correlator cache)
 
@@ -102,6 +103,10 @@ class Reported:
     rejections: dict[str, str] = field(default_factory=dict)  # origin -> error posted
     deleting: set[str] = field(default_factory=set)  # uids whose delete was sent
     killing: set[str] = field(default_factory=set)  # uids whose Killing events were posted
+    # static pod uid -> config hash of a mirror pod the server refused (403): not asked again
+    # until the pod's spec (its hash) changes; NodeRestriction refuses e.g. a mirror pod that
+    # references a ConfigMap or Secret, and would refuse it on every sync
+    mirror_refused: dict[str, str] = field(default_factory=dict)
 
 
 def _meta(pod: Obj) -> Obj:
@@ -191,7 +196,8 @@ def plan_pod_sync(
         mirrors_wanted.add(key)
         existing = by_name.get(key)
         if existing is None:
-            actions.append(CreateMirror(uid=uid))
+            if reported.mirror_refused.get(uid) != config_hash(record.pod):
+                actions.append(CreateMirror(uid=uid))
             continue
         ex_uid = str(_meta(existing).get("uid", ""))
         stale = (
@@ -269,6 +275,8 @@ class PodSync:
         self.reported.killing &= set(self.view.pods)
         for uid in set(self.reported.statuses) - set(self.view.pods):
             del self.reported.statuses[uid]
+        for uid in set(self.reported.mirror_refused) - set(self.state.pods):
+            del self.reported.mirror_refused[uid]
         await self._post_queued_events()
         actions = plan_pod_sync(
             records=dict(self.state.pods),
@@ -333,7 +341,8 @@ class PodSync:
             pod = self._event_pod(uid)
             if pod is None:
                 record = self.state.pods.get(uid)
-                if record is not None and record.source != SourceName.API:
+                refused = uid in self.reported.mirror_refused  # no mirror pod will come
+                if record is not None and record.source != SourceName.API and not refused:
                     kept.append((uid, found))
             elif not await self._post_pod_events(pod, [found]):
                 log.debug("pod_events_dropped", count=len(queued), why="server unreachable")
@@ -417,6 +426,19 @@ class PodSync:
             created = await self.client.create(resource_path("pods", namespace=namespace), body)
         except errors.AlreadyExists:
             return  # the watch will show it; the next sync compares its hash
+        except errors.Forbidden as e:  # asking again gets the same answer: say so once
+            self.reported.mirror_refused[action.uid] = config_hash(record.pod)
+            name = _meta(body)["name"]
+            log.warning("mirror_pod_refused", pod=name, namespace=namespace, error=str(e))
+            event = node_event(
+                node_name=self.state.node_name,
+                reason=MIRROR_REFUSED_REASON,
+                message=f"static pod {namespace}/{name} runs without a mirror pod: {e}",
+                kind="Warning",
+                now=time.time(),
+            )
+            await self.client.create(resource_path("events", namespace="default"), event)
+            return
         self.view.pods[str(_meta(created).get("uid"))] = created
         log.info("mirror_pod_created", pod=_meta(body)["name"], namespace=namespace)
 

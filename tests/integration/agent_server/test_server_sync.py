@@ -383,6 +383,56 @@ async def test_static_pod_is_mirrored_and_recreated(
         await wait_for(removed, timeout=15, message="mirror pod removed with its static pod")
 
 
+def static_record(name: str, uid: str, **spec: Any) -> PodRecord:
+    pod = api_pod(f"{name}-{NODE}")
+    pod["metadata"]["uid"] = uid
+    pod["metadata"]["annotations"] = {"kubernetes.io/config.hash": uid}
+    pod["spec"].update(spec)
+    return PodRecord(pod=pod, source=SourceName.FILE, status={"phase": "Running"})
+
+
+async def test_refused_mirror_pod_is_asked_for_once_per_spec(
+    server: ServerInfo, admin: ApiClient, tmp_path: Path
+) -> None:
+    """A static pod referencing a ConfigMap: NodeRestriction refuses its mirror pod (the node
+    graph would let the node read the ConfigMap through it); the agent says so once (a log line
+    and a Warning event on the Node) and does not ask again until the pod's spec changes."""
+    volume = {"name": "conf", "configMap": {"name": "app-conf"}}
+    async with running_sync(agent_settings(server, tmp_path)) as agent:
+        agent.state.sources_expected = {SourceName.FILE}
+        agent.state.sources_seen = {SourceName.FILE}
+        with structlog.testing.capture_logs() as logs:
+            agent.state.pods["cm-uid-1"] = static_record("cm", "cm-uid-1", volumes=[volume])
+            agent.state.changed.set()
+
+            async def refusals() -> list[Obj]:
+                listed = await admin.list(resource_path("events", namespace="default"))
+                return [i for i in listed["items"] if i["reason"] == "FailedToCreateMirrorPod"]
+
+            (event,) = await wait_for(refusals, timeout=15, message="the refusal is an event")
+            assert event["type"] == "Warning"
+            assert event["involvedObject"]["kind"] == "Node"
+            assert "can not create pods that reference configmaps" in event["message"]
+
+            # later passes (one of them mirrors another static pod) do not ask again
+            agent.state.pods["plain-uid-1"] = static_record("plain", "plain-uid-1")
+            agent.state.changed.set()
+            plain = resource_path("pods", namespace="default", name=f"plain-{NODE}")
+            await wait_for(lambda: admin.get(plain), timeout=15, message="plain is mirrored")
+            refused = [e for e in logs if e["event"] == "mirror_pod_refused"]
+            assert len(refused) == 1
+            assert not [e for e in logs if e["event"] == "pod_sync_failed"]
+            assert len(await refusals()) == 1
+
+            # a new spec (without the reference) is asked for, and mirrored
+            del agent.state.pods["cm-uid-1"]
+            agent.state.pods["cm-uid-2"] = static_record("cm", "cm-uid-2")
+            agent.state.changed.set()
+            path = resource_path("pods", namespace="default", name=f"cm-{NODE}")
+            mirror = await wait_for(lambda: admin.get(path), timeout=15, message="cm mirrored")
+        assert mirror["metadata"]["annotations"]["kubernetes.io/config.mirror"] == "cm-uid-2"
+
+
 async def test_manifest_rejection_becomes_a_warning_event(
     server: ServerInfo, admin: ApiClient, tmp_path: Path
 ) -> None:

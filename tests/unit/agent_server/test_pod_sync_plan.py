@@ -125,6 +125,14 @@ def test_static_pod_gets_a_mirror_then_its_status() -> None:
     ]
 
 
+def test_refused_mirror_is_not_asked_for_again_until_the_spec_changes() -> None:
+    """A mirror pod the server refused (403) is not created again for the same config hash;
+    a static pod of another hash is."""
+    reported = Reported(mirror_refused={"s1": "s1"})
+    assert plan({"s1": static("web-n1", "s1")}, {}, reported) == []
+    assert plan({"s2": static("web-n1", "s2")}, {}, reported) == [CreateMirror(uid="s2")]
+
+
 def test_mirror_pod_status_changed_on_the_server_is_sent_again() -> None:
     """A mirror pod the server shows NotReady gets the static pod's status again."""
     rec = PodRecord(
