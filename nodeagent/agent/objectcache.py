@@ -164,10 +164,13 @@ class ObjectCache:
         try:
             while True:
                 self._wanted_changed.clear()
-                for key in set(tasks) - self.wanted:
+                dropped = set(tasks) - self.wanted
+                for key in dropped:
                     tasks.pop(key).cancel()
                     self.synced.discard(key)
                     self.api.pop(key, None)
+                if dropped:
+                    self._save()  # no pod needs those values any more: off the disk too
                 for key in self.wanted - set(tasks):
                     tasks[key] = asyncio.create_task(
                         self._follow(client, key), name=f"watch-{key[0]}-{key[1]}-{key[2]}"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from nodeagent.agent.apiclient import ApiClient, Unreachable
 from nodeagent.agent.objectcache import SAVED_NAME, ObjectCache
+from tests.support.wait import wait_for
 
 Obj = dict[str, Any]
 
@@ -86,3 +90,33 @@ def test_a_damaged_saved_file_is_no_values(tmp_path: Path) -> None:
     cache = ObjectCache(state_dir=str(tmp_path))
     cache.load_saved()
     assert cache.api == {}
+
+
+class _AwayClient:
+    """An API client whose server is away: every list fails as unreachable."""
+
+    async def list(self, path: str, *, params: Any = None) -> Obj:
+        raise Unreachable(f"list {path}: connection refused")
+
+
+async def test_values_no_pod_needs_leave_the_disk(tmp_path: Path) -> None:
+    """When the last pod naming a Secret goes, its value leaves objects.json too; meanwhile a
+    watch that cannot reach the server counts as listed (a start does not hang on it)."""
+    cache = ObjectCache(state_dir=str(tmp_path))
+    task = asyncio.create_task(cache.run_api(cast("ApiClient", _AwayClient())))
+    cache.want_for_pods([api_pod("s")])
+    await wait_for(lambda: ("Secret", "ns", "s") in cache.synced, timeout=5, message="listed")
+    secret = {"kind": "Secret", "metadata": {"name": "s", "namespace": "ns"},
+              "data": {"k": base64.b64encode(b"v4lue").decode()}}  # fmt: skip
+    cache.set_object(("Secret", "ns", "s"), secret)
+    assert json.loads((tmp_path / SAVED_NAME).read_bytes())["objects"]
+    cache.want_for_pods([])
+
+    def saved() -> list[Obj]:
+        objects: list[Obj] = json.loads((tmp_path / SAVED_NAME).read_bytes())["objects"]
+        return objects
+
+    await wait_for(lambda: saved() == [] or None, timeout=5, message="the value is dropped")
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
