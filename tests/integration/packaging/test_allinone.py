@@ -46,6 +46,13 @@ class AllInOne:
         )  # fmt: skip
 
     def banner(self) -> str:
+        """stdout once the banner is on it: all-in-one prints it after the agent's sources
+        synced, which may come after the node is Ready (at most allinone.BANNER_WAIT later)."""
+        wait_until(
+            lambda: "export KUBECONFIG=" in self.out.read_text(),
+            timeout=allinone.BANNER_WAIT + 15,
+            message="the all-in-one banner on stdout",
+        )
         return self.out.read_text()
 
     def stray_lines(self) -> list[str]:
