@@ -21,6 +21,8 @@
 # ("A fresh machine") says more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/debian-root.sh
+. scripts/lib/debian-root.sh
 repo=$(pwd)
 
 keep=0 tests=1 test_args=()
@@ -47,16 +49,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 # The apt sources this machine uses, so the root reaches the same mirror.
-sources=${NODEAGENT_FRESH_MIRROR:-}
-if [ -z "$sources" ]; then
-    if [ -s /etc/apt/sources.list.d/debian.sources ]; then
-        sources=/etc/apt/sources.list.d/debian.sources
-    elif grep -qs '^deb ' /etc/apt/sources.list; then
-        sources=/etc/apt/sources.list
-    else
-        sources=http://deb.debian.org/debian
-    fi
-fi
+sources=$(host_apt_sources)
 
 root=$(mktemp -d /var/tmp/nodeagent-fresh-XXXXXX)
 netns=$(basename "$root")
@@ -76,8 +69,7 @@ say "mmdebstrap bookworm into $root (sources: $sources)"
 mmdebstrap --quiet --variant=debootstrap bookworm "$root" "$sources"
 
 say "git clone of $repo ($(git rev-parse --short HEAD)) into $root/root/nodeagent"
-git clone --quiet --no-local "$repo" "$root/root/nodeagent"
-git -C "$root/root/nodeagent" checkout --quiet --detach "$(git rev-parse HEAD)"
+clone_head_into "$root" "$repo"
 
 # How this machine reaches the network: name resolution, pip's settings, extra CAs. A
 # nameserver on this machine's loopback is out of the root's reach: slirp4netns's own then.
@@ -87,11 +79,7 @@ if grep -qE '^nameserver[[:space:]]+(127\.|::1)' /etc/resolv.conf; then
 else
     cp /etc/resolv.conf "$root/etc/resolv.conf"
 fi
-[ ! -f /etc/pip.conf ] || cp /etc/pip.conf "$root/etc/pip.conf"
-if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
-    mkdir -p "$root/usr/local/share/ca-certificates"
-    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-fi
+copy_pip_settings "$root"
 
 # What runs inside, as PID 1 of its own PID namespace: everything it started ends with it.
 cat >"$root/root/fresh-inner.sh" <<'INNER'

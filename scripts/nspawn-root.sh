@@ -27,6 +27,8 @@
 # systemd") says more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/debian-root.sh
+. scripts/lib/debian-root.sh
 repo=$(pwd)
 
 keep=0 reuse=""
@@ -59,16 +61,7 @@ if [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ]; then
         "will start inside but no container will (read-only cgroup v1 controllers)" >&2
 fi
 
-sources=${NODEAGENT_FRESH_MIRROR:-}
-if [ -z "$sources" ]; then
-    if [ -s /etc/apt/sources.list.d/debian.sources ]; then
-        sources=/etc/apt/sources.list.d/debian.sources
-    elif grep -qs '^deb ' /etc/apt/sources.list; then
-        sources=/etc/apt/sources.list
-    else
-        sources=http://deb.debian.org/debian
-    fi
-fi
+sources=$(host_apt_sources)
 
 if [ -n "$reuse" ]; then
     root=$(cd "$reuse" && pwd)
@@ -96,17 +89,12 @@ rm -rf "$root/root/nodeagent" "$root/root/lifecycle.log" "$root/root/lifecycle.r
     "$root/root/poweroff-requested"
 
 say "git clone of $repo ($(git rev-parse --short HEAD)) into $root/root/nodeagent"
-git clone --quiet --no-local "$repo" "$root/root/nodeagent"
-git -C "$root/root/nodeagent" checkout --quiet --detach "$(git rev-parse HEAD)"
+clone_head_into "$root" "$repo"
 
 # How this machine reaches the network: name resolution, pip's settings, extra CAs.
 cp /etc/hosts "$root/etc/"
 rm -f "$root/etc/resolv.conf" && cp /etc/resolv.conf "$root/etc/resolv.conf"
-[ ! -f /etc/pip.conf ] || cp /etc/pip.conf "$root/etc/pip.conf"
-if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
-    mkdir -p "$root/usr/local/share/ca-certificates"
-    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-fi
+copy_pip_settings "$root"
 echo nodeagent-nspawn >"$root/etc/hostname"
 
 # The lifecycle runs as a oneshot unit of the booted root, after multi-user.target's basics.
