@@ -35,7 +35,6 @@ from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.api import errors
 from tests.support.server import ServerProcess, start_server_process
 
-Obj = dict[str, Any]
 PREFIX = "cap"
 PROBE_NODE = f"{PREFIX}-00000"
 

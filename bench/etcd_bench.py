@@ -17,9 +17,10 @@ from pathlib import Path
 
 from bench.report import Figure
 from bench.store_bench import status_write_rates
+from nodeagent.api.bodies import Obj
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.store.etcd import EtcdStore
-from nodeagent.server.store.protocol import Obj, Store
+from nodeagent.server.store.protocol import Store
 from nodeagent.server.store.sqlite import SqliteStore
 from tests.support.etcd import EtcdProcess
 

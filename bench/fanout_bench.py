@@ -29,9 +29,9 @@ from bench.common import ms_since, poll
 from bench.report import Figure
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.api import errors
+from nodeagent.api.bodies import Obj
 from tests.support.server import ServerProcess, start_server_process
 
-Obj = dict[str, Any]
 DS_NAME = "fan"
 NAMESPACE = "default"
 

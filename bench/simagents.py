@@ -24,9 +24,8 @@ from nodeagent.agent.serversync import run_server_sync
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState, PodRecord
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
-
-Obj = dict[str, Any]
 
 
 class Stamps:

@@ -19,14 +19,13 @@ import signal
 import ssl
 import time
 from collections import Counter
-from typing import Any
 
 import aiohttp
 
 from bench.common import enrol
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 
-Obj = dict[str, Any]
 MERGE = {"Content-Type": "application/merge-patch+json"}
 
 

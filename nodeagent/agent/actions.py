@@ -7,9 +7,8 @@ different pods' actions in parallel.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-Obj = dict[str, Any]
+from nodeagent.api.bodies import Obj
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

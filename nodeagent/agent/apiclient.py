@@ -19,9 +19,8 @@ from urllib.parse import quote
 import aiohttp
 
 from nodeagent.api import errors, jsontext
+from nodeagent.api.bodies import Obj
 from nodeagent.api.resources import BY_NAME
-
-Obj = dict[str, Any]
 
 # Status reason -> error class; the HTTP code decides when the reason is unknown.
 ERROR_BY_REASON: Mapping[str, type[errors.APIError]] = {

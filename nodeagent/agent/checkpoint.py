@@ -11,14 +11,13 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import structlog
 
+from nodeagent.api.bodies import Obj
 from nodeagent.privatefiles import ensure_private_dir, tighten_file, write_private
 
 log = structlog.get_logger()
-Obj = dict[str, Any]
 CHECKPOINT_NAME = "api-pods.checkpoint.json"
 _KIND = "NodeagentPodCheckpoint"
 

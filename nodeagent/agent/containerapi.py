@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
 
 from nodeagent.agent.httpkeys import RUNTIME_OF, STATE
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import parse_time
 from nodeagent.runtime.protocol import ExecSession, Runtime, RuntimeError_
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-Obj = dict[str, Any]
 EXEC_MAX_MESSAGE = 1 << 20  # kubectl sends stdin in 32 KiB messages
 EXEC_HEARTBEAT = 30.0  # pings to the server: a lost server ends the exec relay (and detaches)
 

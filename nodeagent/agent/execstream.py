@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from nodeagent.api import remotecommand as rc
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime.protocol import ExecSession, RuntimeError_
 
 log = structlog.get_logger()
@@ -27,7 +28,7 @@ log = structlog.get_logger()
 RESIZE_REASSERT_SECONDS = 1.0
 
 
-async def send_status(ws: web.WebSocketResponse, status: rc.Obj) -> None:
+async def send_status(ws: web.WebSocketResponse, status: Obj) -> None:
     """The final message: a Status on the error channel, then the close."""
     with contextlib.suppress(ConnectionError, RuntimeError):
         await ws.send_bytes(rc.frame(rc.ERROR, json.dumps(status).encode()))

@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 
@@ -38,6 +37,7 @@ from nodeagent.agent.podevents import PodEvent, pulled_event, pulling_event, war
 from nodeagent.agent.podstatus import WaitingReason
 from nodeagent.agent.podvolumes import PodVolumes, VolumeFailure
 from nodeagent.agent.tmpfs import unmount_under
+from nodeagent.api.bodies import Obj
 from nodeagent.api.projection import Objects
 from nodeagent.runtime.convert import CONFIG_ERROR
 from nodeagent.runtime.protocol import (
@@ -49,7 +49,6 @@ from nodeagent.runtime.protocol import (
 )
 
 log = structlog.get_logger()
-Obj = dict[str, Any]
 # a start waiting on a ConfigMap or Secret is tried again every 10 s, never backed off further
 RETRY_POLICY = backoff.BackoffPolicy(initial=10.0, cap=10.0)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import prometheus_client
 import structlog
@@ -24,11 +23,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from nodeagent.agent.containerapi import attach_stream, container_logs, exec_stream
 from nodeagent.agent.httpkeys import RUNTIME_OF, STATE, RuntimeOf
 from nodeagent.agent.state import AgentState
+from nodeagent.api.bodies import Obj
 from nodeagent.api.certs import kubelet_client_problem
 
 log = structlog.get_logger()
 
-Obj = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOCAL_PATHS = frozenset({"/pods", "/metrics"})  # on the plain port: this host's callers only
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")

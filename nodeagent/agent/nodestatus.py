@@ -10,14 +10,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 
 if TYPE_CHECKING:  # conditions (and fractions) load with the server reporter, not before
     from nodeagent.agent.conditions import ConditionValue
-
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,7 +19,6 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import structlog
@@ -28,11 +27,11 @@ from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.apiclient import ApiClient, Unreachable
 from nodeagent.agent.sources.file import ORIGIN_ANNOTATION
 from nodeagent.api import errors
+from nodeagent.api.bodies import Obj
 from nodeagent.api.projection import ObjectKey, Objects, object_data, pod_references
 from nodeagent.privatefiles import write_private
 
 log = structlog.get_logger()
-Obj = dict[str, Any]
 SAVED_NAME = "objects.json"
 _SAVED_KIND = "NodeagentObjectCache"
 RESOURCE = {"ConfigMap": "configmaps", "Secret": "secrets"}

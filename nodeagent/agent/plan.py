@@ -21,10 +21,10 @@ from nodeagent.agent.actions import (
     Waiting,
 )
 from nodeagent.agent.probes import ProbeResults
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime.labels import grace_period
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 
-Obj = dict[str, Any]
 START_KEY_PREFIX = "start:"  # backoff key of failed pulls/creates: (uid, "start:" + name)
 DEFAULT_GRACE = 30
 

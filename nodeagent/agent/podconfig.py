@@ -7,11 +7,10 @@ by two sources goes to the one that claimed it first; the other's pod is rejecte
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
+from nodeagent.api.bodies import Obj
 
-Obj = dict[str, Any]
 PodKey = tuple[str, str]  # (namespace, name)
 
 

@@ -13,11 +13,10 @@ Event, whose `count` the agent bumps as client-go's aggregation does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 
-Obj = dict[str, Any]
 INVALID_ENV_PREFIX = "Keys ["  # as runtime/convert.py writes kubelet's message
 PodEvent = tuple[str, str, str]  # type, reason, message
 COMPONENT = "nodeagent"

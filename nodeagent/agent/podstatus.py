@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from nodeagent.agent import probes
 from nodeagent.agent.plan import latest_attempts
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 
-Obj = dict[str, Any]
 CONTAINER_ID_PREFIX = "docker://"  # what kubectl shows; the engine speaks the Docker API
 CONDITION_TYPES = (
     "PodReadyToStartContainers",

@@ -18,16 +18,15 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 
 from nodeagent.agent.atomicwriter import write_atomically
 from nodeagent.agent.tmpfs import mount_tmpfs
+from nodeagent.api.bodies import Obj
 from nodeagent.api.projection import Objects, ReferenceFailure, is_projected_volume, volume_files
 
 log = structlog.get_logger()
-Obj = dict[str, Any]
 
 
 class VolumeFailure(Exception):

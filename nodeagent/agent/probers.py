@@ -19,10 +19,10 @@ from nodeagent.agent import probes
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.plan import DesiredPod
 from nodeagent.agent.probes import ProbeKey, ProbeKind, ProbeSpec, ProbeState
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState, Runtime, RuntimeError_
 
 log = structlog.get_logger()
-Obj = dict[str, Any]
 
 
 def _port(value: Any, container: Obj) -> int:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
-Obj = dict[str, Any]
+from nodeagent.api.bodies import Obj
 
 
 class ProbeKind(enum.StrEnum):

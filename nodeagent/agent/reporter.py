@@ -23,9 +23,9 @@ from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.state import AgentState
 from nodeagent.api import errors
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 
-Obj = dict[str, Any]
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION_SECONDS = 40
 

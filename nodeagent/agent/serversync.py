@@ -16,7 +16,7 @@ import copy
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -38,12 +38,12 @@ from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState, PodRecord
 from nodeagent.agent.statusmerge import merged_status, owned_status, pod_gates
 from nodeagent.api import errors
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 
 if TYPE_CHECKING:  # the serving port (and cryptography) loads only when the daemon runs it
     from nodeagent.agent.servingport import ServingPort
 
-Obj = dict[str, Any]
 CONFIG_HASH = "kubernetes.io/config.hash"
 MANIFEST_EVENT_REASON = "FailedToLoadManifest"
 MIRROR_REFUSED_REASON = "FailedToCreateMirrorPod"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.decode import DecodeError, load_yaml
 from nodeagent.api.nodelabels import (
     KUBELET_LABEL_NAMESPACES,
@@ -20,8 +21,6 @@ from nodeagent.api.nodelabels import (
     is_kubelet_label,
     is_kubernetes_label,
 )
-
-Obj = dict[str, Any]
 
 DEFAULT_EVICTION_HARD: Mapping[str, str] = {
     "memory.available": "100Mi",

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
 from nodeagent.agent.podevents import PodEvent
 from nodeagent.agent.sources.update import Rejected, SourceName
+from nodeagent.api.bodies import Obj
 
-Obj = dict[str, Any]
 POD_EVENTS_QUEUED = 1024  # events waiting for the pod sync; older ones are dropped
 log = structlog.get_logger()
 

@@ -4,12 +4,11 @@ mergePodStatus (conditions others added are kept) and its readiness gates on `Re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from nodeagent.agent.podstatus import CONDITION_TYPES
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 
-Obj = dict[str, Any]
 GATES_NOT_READY = "ReadinessGatesNotReady"  # kubelet's status.ReadinessGatesNotReady
 OWNED_TYPES = frozenset(CONDITION_TYPES)  # kubelet's PodConditionByKubelet
 

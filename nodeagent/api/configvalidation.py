@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from nodeagent.api import names
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import FieldError, GoValue
-from nodeagent.api.fielderrors import Errors, Obj, sorted_errors
+from nodeagent.api.fielderrors import Errors, sorted_errors
 from nodeagent.api.metavalidation import object_meta_into
 
 MAX_SECRET_SIZE = 1024 * 1024  # core.MaxSecretSize: ConfigMaps share it

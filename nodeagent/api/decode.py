@@ -19,9 +19,8 @@ from typing import Any
 import yaml
 
 from nodeagent.api import jsontext
+from nodeagent.api.bodies import Obj
 from nodeagent.api.limits import MAX_DEPTH, excessive_aliasing, json_too_deep, too_deep_message
-
-Obj = dict[str, Any]
 
 
 class DecodeError(ValueError):

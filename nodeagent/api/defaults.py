@@ -11,9 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from nodeagent.api import jsontext
+from nodeagent.api.bodies import Obj
 from nodeagent.api.resources import BY_KIND
-
-Obj = dict[str, Any]
 
 POD_SPEC_DEFAULTS: dict[str, Any] = {
     "restartPolicy": "Always",

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from nodeagent.api import names
-from nodeagent.api.fielderrors import Errors, Obj
+from nodeagent.api.bodies import Obj
+from nodeagent.api.fielderrors import Errors
 from nodeagent.api.quantity import parse_quantity
 
 # podshelper.ConvertDownwardAPIFieldLabel: the field labels v1 knows at all

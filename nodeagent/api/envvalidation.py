@@ -5,9 +5,10 @@
 from __future__ import annotations
 
 from nodeagent.api import names
+from nodeagent.api.bodies import Obj
 from nodeagent.api.configvalidation import config_key
 from nodeagent.api.downwardvalidation import ENV_FIELD_PATHS, field_ref, resource_field_ref
-from nodeagent.api.fielderrors import Errors, Obj
+from nodeagent.api.fielderrors import Errors
 
 ENV_NAME_MSG = (
     "a valid environment variable name must consist only of printable ASCII characters "

@@ -9,9 +9,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import FieldError, GoValue
-
-Obj = dict[str, Any]
 
 # Python type -> the word used when a field holds the wrong JSON type.
 _TYPE_NAMES: dict[type, str] = {

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import parse_time
-
-Obj = dict[str, Any]
 
 
 def _map(value: Any) -> Obj:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from nodeagent.api import names
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import FieldError
-from nodeagent.api.fielderrors import Errors, Obj, sorted_errors
+from nodeagent.api.fielderrors import Errors, sorted_errors
 
 NameCheck = Callable[[str], list[str]]
 ANNOTATIONS_MAX_BYTES = 256 * 1024

@@ -19,11 +19,10 @@ import binascii
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import BadRequest
 
-Obj = dict[str, Any]
 TOKEN_VERSION = "meta.k8s.io/v1"
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from nodeagent.api import jsontext, limits
+from nodeagent.api.bodies import Obj
 from nodeagent.api.decode import DecodeError, load_json, load_yaml
 from nodeagent.api.errors import (
     BadRequest,
@@ -26,8 +27,6 @@ from nodeagent.api.errors import (
     UnsupportedMediaType,
 )
 from nodeagent.api.typecheck import check_types
-
-Obj = dict[str, Any]
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"

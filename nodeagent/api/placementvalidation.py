@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from nodeagent.api import names
-from nodeagent.api.fielderrors import Errors, Obj, shown_struct
+from nodeagent.api.bodies import Obj
+from nodeagent.api.fielderrors import Errors, shown_struct
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 TOLERATION_OPERATORS = ("Equal", "Exists")

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from nodeagent.api import names
+from nodeagent.api.bodies import Obj
 from nodeagent.api.envvalidation import env_from, env_name_problems, value_from
-from nodeagent.api.fielderrors import Errors, Obj
+from nodeagent.api.fielderrors import Errors
 from nodeagent.api.placementvalidation import validate_node_selector, validate_tolerations
 from nodeagent.api.quantity import parse_quantity
 from nodeagent.api.volumevalidation import local_descending_path, validate_volume_source

@@ -17,11 +17,10 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.quantity import parse_quantity
 
-Obj = dict[str, Any]
 ObjectKey = tuple[str, str, str]  # (kind "ConfigMap" | "Secret", namespace, name)
 Objects = Mapping[ObjectKey, Mapping[str, bytes]]  # the data of the objects a pod may read
 CONFIG_MAP = "ConfigMap"

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Obj = dict[str, Any]
+from nodeagent.api.bodies import Obj
 
 # The subprotocols served, preferred first; v5 adds the close message (stdin EOF).
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")

@@ -10,9 +10,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.meta import labels_of, name_of
-
-Obj = dict[str, Any]
 
 NO_SCHEDULE = "NoSchedule"
 PREFER_NO_SCHEDULE = "PreferNoSchedule"

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodeagent.api import names
-
-Obj = dict[str, Any]
+from nodeagent.api.bodies import Obj
 
 # The string operators and how each matches (rules as data).
 SET_OPS = frozenset({"in", "notin"})

@@ -23,8 +23,6 @@ from nodeagent.api.resources import BY_KIND
 from nodeagent.api.schema import KIND_TYPES, TYPES
 from nodeagent.api.schemabase import F, Field
 
-Obj = dict[str, Any]
-
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)

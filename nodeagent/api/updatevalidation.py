@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.configvalidation import validate_configmap_update, validate_secret_update
 from nodeagent.api.errors import FieldError
-from nodeagent.api.fielderrors import Obj, shown_label_selector, sorted_errors
+from nodeagent.api.fielderrors import shown_label_selector, sorted_errors
 
 
 def _as_map(value: Any) -> Obj:

@@ -12,15 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from nodeagent.api import names
+from nodeagent.api.bodies import Obj
 from nodeagent.api.configvalidation import validate_configmap, validate_secret
 from nodeagent.api.errors import FieldError
-from nodeagent.api.fielderrors import (
-    Errors,
-    Obj,
-    shown_label_selector,
-    shown_string_map,
-    sorted_errors,
-)
+from nodeagent.api.fielderrors import Errors, shown_label_selector, shown_string_map, sorted_errors
 from nodeagent.api.metavalidation import (
     object_meta_into,
     validate_annotations,

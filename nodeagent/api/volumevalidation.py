@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.downwardvalidation import VOLUME_FIELD_PATHS, field_ref, resource_field_ref
-from nodeagent.api.fielderrors import Errors, Obj
+from nodeagent.api.fielderrors import Errors
 
 FILE_MODE_MSG = "must be a number between 0 and 0777 (octal), both inclusive"
 MIN_TOKEN_SECONDS = 10 * 60

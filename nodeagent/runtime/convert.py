@@ -11,17 +11,16 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nodeagent.api import projection as P
+from nodeagent.api.bodies import Obj
 from nodeagent.api.quantity import parse_quantity
 from nodeagent.runtime import labels as L
 from nodeagent.runtime.protocol import PodContext, RuntimeError_
 
 if TYPE_CHECKING:
     from fractions import Fraction
-
-Obj = dict[str, Any]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SANDBOX_IMAGE = "localhost/nodeagent-pause:1"

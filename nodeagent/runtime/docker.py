@@ -26,6 +26,7 @@ import structlog
 from aiodocker.stream import Stream
 from yarl import URL
 
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime import labels as L
 from nodeagent.runtime.convert import (
     CONFIG_ERROR,
@@ -50,7 +51,6 @@ from nodeagent.runtime.sessions import DockerAttach, DockerExec
 from nodeagent.runtime.sessions import engine_errors as _engine_errors
 from nodeagent.runtime.wire import StreamDemux, demux, parse_time, state_of
 
-Obj = dict[str, Any]
 log = structlog.get_logger()
 
 DEFAULT_SOCKETS = ("/run/podman/podman.sock", "/var/run/docker.sock")

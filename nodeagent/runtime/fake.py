@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 from nodeagent.runtime import labels as L
 from nodeagent.runtime.protocol import (
@@ -26,7 +27,6 @@ from nodeagent.runtime.protocol import (
     RuntimeError_,
 )
 
-Obj = dict[str, Any]
 ExecHandler = Callable[[str, Sequence[str]], ExecResult]
 FAKE_IMAGE_SIZE = 1_234_567  # bytes, what every image the fake pulls weighs
 

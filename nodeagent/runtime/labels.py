@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState, PodContext
-
-Obj = dict[str, Any]
 
 PREFIX = "io.nodeagent."
 NAMESPACE = PREFIX + "pod.namespace"

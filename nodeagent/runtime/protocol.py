@@ -10,11 +10,10 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.projection import Objects
-
-Obj = dict[str, Any]
 
 
 class ContainerState(enum.StrEnum):

@@ -9,12 +9,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from nodeagent.api import defaults, naming, selectors, timefmt, validation
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import BadRequest, FieldError
-
-Obj = dict[str, Any]
 
 
 def default_object(obj: Obj) -> Obj:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import functools
 import time  # its calendar functions only: the caller reads the clock
 from dataclasses import dataclass
-from typing import Any
 
-Obj = dict[str, Any]
+from nodeagent.api.bodies import Obj
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 STREAM_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})

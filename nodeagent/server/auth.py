@@ -14,14 +14,13 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import Forbidden, Unauthorized
 from nodeagent.api.resources import BY_NAME
 from nodeagent.api.tokens import NODE_GROUPS, NODE_USER_PREFIX
 from nodeagent.server.noderestriction import LEASE_NAMESPACE
-
-Obj = dict[str, Any]
 
 ADMIN_USER = "admin"
 

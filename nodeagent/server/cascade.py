@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError, NotFound
 from nodeagent.api.resources import RESOURCES
 from nodeagent.server.events import expired
@@ -32,7 +33,6 @@ from nodeagent.server.registry import StoreRegistry
 
 log = structlog.get_logger()
 
-Obj = dict[str, Any]
 Key = tuple[str, str, str]  # resource, namespace, name
 
 # Each pass reads every object, so signals arriving together are served by one pass.

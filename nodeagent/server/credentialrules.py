@@ -9,11 +9,8 @@ Time is a parameter; hashes come in already made (nodeagent.api.tokens.secret_ha
 
 from __future__ import annotations
 
-from typing import Any
-
+from nodeagent.api.bodies import Obj
 from nodeagent.api.tokens import same_hash
-
-Obj = dict[str, Any]
 
 RESOURCE = "nodecredentials"  # the store's key; not in nodeagent.api.resources, so not served
 API_VERSION = "nodeagent.io/v1"

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import structlog
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import AlreadyExists, Conflict, NotFound
 from nodeagent.api.tokens import make_node_token, node_of_credential, secret_hash
 from nodeagent.server import credentialrules as rules
-from nodeagent.server.store.protocol import Obj, Store
+from nodeagent.server.store.protocol import Store
 
 log = structlog.get_logger()
 

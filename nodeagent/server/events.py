@@ -13,17 +13,15 @@ prunes them, as kube-apiserver's --event-ttl does).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
 from nodeagent.api import timefmt
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import AlreadyExists, APIError, Conflict, NotFound
 from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
-
-Obj = dict[str, Any]
 
 EVENT_TTL_SECONDS = 3600.0
 REMEMBERED_EVENTS = 4096  # client-go's correlator cache size

@@ -20,12 +20,12 @@ from typing import Any
 
 import structlog
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import AlreadyExists, APIError, Conflict, NotFound
 from nodeagent.server.controllers.leaderelection import (
     JITTER,
     LEASE_NAME,
     LEASE_NAMESPACE,
-    Obj,
     Observed,
     Timings,
     claimed,

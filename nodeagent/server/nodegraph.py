@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.server.noderestriction import configmap_names, secret_names
-
-Obj = dict[str, Any]
 
 # resource -> the names of that resource a pod spec references (rules as data)
 REFERENCED: Mapping[str, Callable[[Obj], Iterator[str]]] = {

@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError, Forbidden, NotFound
 from nodeagent.api.nodelabels import forbidden_node_labels, modified_labels
 from nodeagent.api.resources import BY_NAME
 
-Obj = dict[str, Any]
 Operation = Literal["CREATE", "UPDATE", "DELETE"]
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"

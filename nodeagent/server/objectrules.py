@@ -5,12 +5,10 @@ grace periods, finalizer names, and the wording of Invalid errors. No I/O, no cl
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import FieldError, Invalid, NotFound
 from nodeagent.api.resources import BY_NAME, Resource
-
-Obj = dict[str, Any]
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
@@ -99,10 +97,6 @@ def _without_version(obj: Obj) -> Obj:
     meta = obj.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
     return {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
-
-
-def name_of(obj: Obj) -> str:
-    return str(meta_of(obj).get("name") or "")
 
 
 def owner_uids(obj: Obj) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime.convert import (
     CONTAINER_FIELDS,
     CONTAINER_SECURITY_FIELDS,
@@ -20,8 +21,6 @@ from nodeagent.runtime.convert import (
     POD_SECURITY_FIELDS,
     RESOURCE_NAMES,
 )
-
-Obj = dict[str, Any]
 
 # volume kinds whose contents the agent provides (hostPath and emptyDir by the runtime; the
 # four projected kinds written by the agent before a container starts)

@@ -14,11 +14,11 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import structlog
 
 from nodeagent.api import jsontext
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import (
     AlreadyExists,
     BadRequest,
@@ -27,6 +27,7 @@ from nodeagent.api.errors import (
     Forbidden,
     NotFound,
 )
+from nodeagent.api.meta import name_of
 from nodeagent.api.patch import APPLY_PATCH, apply_patch
 from nodeagent.api.resources import BY_NAME, Resource
 from nodeagent.server import apicore
@@ -44,7 +45,6 @@ from nodeagent.server.objectrules import (
     finished,
     invalid,
     meta_of,
-    name_of,
     owner_uids,
     pod_grace,
     resource_of,
@@ -56,8 +56,6 @@ from nodeagent.server.store.protocol import Store, WatchEvent
 from nodeagent.server.store.sqlite import conflict, not_found
 
 log = structlog.get_logger()
-
-Obj = dict[str, Any]
 
 
 class _KeyLocks:

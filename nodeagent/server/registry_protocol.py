@@ -10,11 +10,11 @@ merge, apply). Controllers write through it exactly as kubectl does through REST
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
+from nodeagent.api.bodies import Obj
 from nodeagent.server.store.protocol import WatchEvent
 
-Obj = dict[str, Any]
 Subresource = Literal["", "status"]
 # Admission of one write (kube-apiserver's admission chain; REST passes NodeRestriction's):
 # called with (stored object or None, object to write or None) once both are known, before

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from nodeagent.api.bodies import Obj
 from tests.e2e.cleanup import (
     NETNS_PREFIX,
     STATE_DIR,
@@ -34,7 +35,7 @@ from tests.e2e.cleanup import (
     sh,
     unmount_under,
 )
-from tests.e2e.reading import Obj, wait_for
+from tests.e2e.reading import wait_for
 from tests.support import leaks
 from tests.support.podman import PodmanService, busybox_image, clear_containers
 from tests.support.server import ServerProcess, free_port, start_server_process

@@ -8,10 +8,10 @@ from typing import Any
 
 import yaml
 
+from nodeagent.api.bodies import Obj
 from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-Obj = dict[str, Any]
 
 
 def manifest(name: str, *, image: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from tests.e2e.harness import Fleet
-from tests.e2e.reading import Obj, example_daemonset, pod_ready, wait_for
+from tests.e2e.reading import example_daemonset, pod_ready, wait_for
 
 pytestmark = pytest.mark.e2e
 UNREACHABLE = "node.kubernetes.io/unreachable"

@@ -38,3 +38,17 @@ def test_cli_help_lists_every_command() -> None:
     assert result.returncode == 0
     for name in ("agent", "server", "all-in-one", "validate", "version"):
         assert name in result.stdout
+
+
+def test_one_definition_of_obj_and_name_of() -> None:
+    """`Obj` is declared once (api/bodies.py) and `name_of` once (api/meta.py): every other
+    module imports them, so a reader meets one type and one accessor, not a local copy each."""
+    declared: list[str] = []
+    for path in sorted((ROOT / "nodeagent").rglob("*.py")) + sorted((ROOT / "tests").rglob("*.py")):
+        text = path.read_text()
+        relative = str(path.relative_to(ROOT))
+        if "\nObj = " in text and relative != "nodeagent/api/bodies.py":
+            declared.append(f"{relative}: Obj")
+        if "\ndef name_of(" in text and relative != "nodeagent/api/meta.py":
+            declared.append(f"{relative}: name_of")
+    assert declared == []

@@ -13,15 +13,14 @@ import asyncio
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.api import errors
+from nodeagent.api.bodies import Obj
 
-Obj = dict[str, Any]
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 log = structlog.get_logger()

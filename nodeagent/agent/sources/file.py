@@ -21,6 +21,7 @@ import structlog
 
 from nodeagent.agent.sources.inotify import DirectoryWatch
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
+from nodeagent.api.bodies import Obj
 from nodeagent.api.decode import DecodeError, decode_documents
 from nodeagent.api.defaults import default_daemonset, default_object, default_pod
 from nodeagent.api.hashing import spec_hash, static_pod_uid
@@ -31,7 +32,6 @@ from nodeagent.api.typecheck import type_errors
 from nodeagent.api.validation import validate_object, validate_pod
 
 log = structlog.get_logger()
-Obj = dict[str, Any]
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 ORIGIN_ANNOTATION = "nodeagent.io/manifest"  # where a static pod came from (file path or URL)
 CONFIG_KINDS = frozenset({"ConfigMap", "Secret"})  # carried beside the pods, for them only

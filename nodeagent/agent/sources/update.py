@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
 
-Obj = dict[str, Any]
+from nodeagent.api.bodies import Obj
 
 
 class SourceName(enum.StrEnum):

@@ -7,7 +7,6 @@ the pods it gave before; fetch failures are warned about three times, then logge
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aiohttp
 import structlog
@@ -15,10 +14,10 @@ import structlog
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.sources.file import parse_manifest
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
+from nodeagent.api.bodies import Obj
 from nodeagent.api.limits import MAX_MANIFEST_BYTES
 
 log = structlog.get_logger()
-Obj = dict[str, Any]
 LOUD_FAILURES = 3  # warnings before failures drop to debug (kubelet http.go failureLogs)
 
 

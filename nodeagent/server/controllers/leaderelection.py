@@ -12,9 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any
 
-Obj = dict[str, Any]
+from nodeagent.api.bodies import Obj
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "nodeagent-controller-manager"

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 import structlog
 
 from nodeagent.api import meta
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError, Conflict, NotFound
 from nodeagent.api.timefmt import format_time, parse_time
 from nodeagent.server.controllers.workqueue import Informer, run_every, wait_synced
-from nodeagent.server.registry_protocol import Obj, Registry
+from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
 

@@ -16,8 +16,9 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import Gone
-from nodeagent.server.registry_protocol import Obj, Registry
+from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
 

@@ -8,18 +8,15 @@ pod create (its uid must own a mirror pod) is the only I/O, done before the writ
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from nodeagent.api import meta
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import NotFound
 from nodeagent.server import noderestriction
 from nodeagent.server.registry_protocol import Admit
 from nodeagent.server.rest import keys
 from nodeagent.server.rest.request import Call
-
-Obj = dict[str, Any]
 
 
 async def admission_for(request: web.Request, call: Call) -> Admit | None:

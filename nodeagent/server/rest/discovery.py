@@ -16,11 +16,10 @@ from typing import Any
 from aiohttp import web
 
 from nodeagent import KUBERNETES_VERSION, __version__
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import NotFound
 from nodeagent.api.resources import RESOURCES, Resource
 from nodeagent.server.rest import openapi, proxy
-
-Obj = dict[str, Any]
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"

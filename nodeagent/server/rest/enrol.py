@@ -12,12 +12,11 @@ docs/security.md, "Enrolment and node credentials".
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 from aiohttp import web
 
 from nodeagent.api import jsontext
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import (
     BadRequest,
     FieldError,
@@ -36,8 +35,6 @@ from nodeagent.server.rest import keys
 from nodeagent.server.rest.handlers import respond
 
 log = structlog.get_logger()
-
-Obj = dict[str, Any]
 
 ENROL_PATH = "/nodeagent.io/v1/enrol"
 TOKEN_PATH = "/nodeagent.io/v1/token"

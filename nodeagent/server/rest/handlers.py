@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from nodeagent.api import jsontext, protobuf, schema
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import (
     BadRequest,
     FieldError,
@@ -50,7 +51,6 @@ from nodeagent.server.rest.tables import render_table
 from nodeagent.server.rest.watch import serve_watch
 from nodeagent.server.store.dryrun import DryRunStore
 
-Obj = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from typing import Any
 
 from nodeagent.api import schema, schemabase
+from nodeagent.api.bodies import Obj
 from nodeagent.api.patch import patch_strategy
 from nodeagent.api.resources import RESOURCES, Resource
-
-Obj = dict[str, Any]
 
 # Primitive field types -> schema (named ones are components, as Kubernetes names them).
 _PRIMITIVES: dict[str, Obj] = {

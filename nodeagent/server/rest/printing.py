@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from nodeagent.api import timefmt
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_age
 
-Obj = dict[str, Any]
 NONE = "<none>"
 UNKNOWN = "<unknown>"
 
@@ -94,10 +94,6 @@ def as_map(value: Any) -> Obj:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def name_of(obj: Obj) -> str:
-    return str(meta(obj).get("name", ""))
 
 
 # ---------------------------------------------------------------- pods (printPod)

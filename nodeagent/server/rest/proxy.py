@@ -22,12 +22,12 @@ import asyncio
 import json
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
 import aiohttp
 import structlog
 from aiohttp import web
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import (
     APIError,
     BadRequest,
@@ -50,8 +50,6 @@ from nodeagent.server.rest import keys
 from nodeagent.server.tls import KubeletClientFiles
 
 log = structlog.get_logger()
-Obj = dict[str, Any]
-
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 EXEC_PROTOCOLS = PROTOCOLS
 EXEC_MAX_MESSAGE = 1 << 20  # kubectl sends stdin in 32 KiB messages

@@ -8,16 +8,14 @@ errors (400 for bad bodies, 415 for media types we do not speak); it decides not
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
 from nodeagent.api import limits, protobuf
+from nodeagent.api.bodies import Obj
 from nodeagent.api.decode import DecodeError, load_json, load_yaml
 from nodeagent.api.errors import BadRequest, FieldError, UnsupportedMediaType
 from nodeagent.api.resources import Resource
-
-Obj = dict[str, Any]
 
 MAX_BODY_BYTES = limits.MAX_BODY_BYTES
 

@@ -10,17 +10,14 @@ itself, with a bound pod, would be allowed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import BadRequest
 from nodeagent.server.auth import Attributes, User, decide
 from nodeagent.server.rest import keys
 from nodeagent.server.rest.handlers import respond
 from nodeagent.server.rest.request import decode_object, media_type
-
-Obj = dict[str, Any]
 
 ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 SUBJECT_REVIEWS = "/apis/authentication.k8s.io/v1/selfsubjectreviews"

@@ -15,13 +15,13 @@ import base64
 import binascii
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.certs import (
     REQUEST_API_VERSION,
     REQUEST_KIND,
@@ -41,7 +41,6 @@ from nodeagent.server.rest.handlers import respond
 from nodeagent.server.rest.request import decode_object, media_type
 
 log = structlog.get_logger()
-Obj = dict[str, Any]
 # kube-controller-manager's --cluster-signing-duration default
 DEFAULT_LIFETIME = dt.timedelta(days=365)
 MAX_BODY = 4 * MAX_CSR_BYTES  # the CSR base64-encoded in a small JSON object

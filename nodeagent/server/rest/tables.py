@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nodeagent.api.bodies import Obj
+from nodeagent.api.meta import name_of
 from nodeagent.server.rest.printing import (
     NONE,
     UNKNOWN,
@@ -25,7 +27,6 @@ from nodeagent.server.rest.printing import (
     format_labels,
     get,
     meta,
-    name_of,
     node_roles,
     node_status,
     pod_restarts,
@@ -33,7 +34,6 @@ from nodeagent.server.rest.printing import (
     since,
 )
 
-Obj = dict[str, Any]
 Cells = list[Any]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from nodeagent.api import jsontext
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError
 from nodeagent.server.rest import keys
 from nodeagent.server.rest.request import (
@@ -31,8 +32,6 @@ from nodeagent.server.rest.request import (
 )
 from nodeagent.server.rest.tables import render_table
 from nodeagent.server.store.protocol import WatchEvent
-
-Obj = dict[str, Any]
 
 DEFAULT_TIMEOUT_SECONDS = 1800.0
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"

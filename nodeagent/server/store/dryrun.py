@@ -13,8 +13,9 @@ import copy
 import uuid
 from collections.abc import AsyncIterator
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import NotFound
-from nodeagent.server.store.protocol import Obj, Store, WatchEvent
+from nodeagent.server.store.protocol import Store, WatchEvent
 from nodeagent.server.store.sqlite import already_exists, conflict
 
 

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import structlog
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError, FieldError, ServiceUnavailable
 from nodeagent.server.store.etcdclient import (
     Compacted,
@@ -33,7 +34,7 @@ from nodeagent.server.store.etcdclient import (
     KeyValue,
 )
 from nodeagent.server.store.objecttable import ObjectTable, Row, node_of
-from nodeagent.server.store.protocol import EventType, Obj, WatchEvent
+from nodeagent.server.store.protocol import EventType, WatchEvent
 from nodeagent.server.store.sqlite import already_exists, conflict, not_found
 from nodeagent.server.store.watchcache import WatchCache
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from nodeagent.server.store.protocol import Obj
+from nodeagent.api.bodies import Obj
 
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
-Obj = dict[str, Any]
+from nodeagent.api.bodies import Obj
+
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
 

@@ -24,10 +24,11 @@ from pathlib import Path
 import structlog
 
 from nodeagent.api import jsontext
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import AlreadyExists, Conflict, NotFound
 from nodeagent.api.resources import BY_NAME
 from nodeagent.privatefiles import PRIVATE_FILE, tighten_file
-from nodeagent.server.store.protocol import EventType, Obj, WatchEvent
+from nodeagent.server.store.protocol import EventType, WatchEvent
 from nodeagent.server.store.watchcache import WatchCache
 
 log = structlog.get_logger()

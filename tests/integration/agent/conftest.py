@@ -19,11 +19,11 @@ from nodeagent.agent.daemon import run_agent
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.state import AgentState
 from nodeagent.agent.tmpfs import unmount_under
+from nodeagent.api.bodies import Obj
 from tests.support.podman import PodmanService
 from tests.support.server import ServerInfo
 from tests.support.wait import wait_for
 
-Obj = dict[str, Any]
 _names = itertools.count()
 
 

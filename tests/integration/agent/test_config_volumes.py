@@ -12,19 +12,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import structlog.testing
 import yaml
 
+from nodeagent.api.bodies import Obj
 from tests.support.podman import PodmanService
 from tests.support.wait import wait_for
 
 from .conftest import Agent
 
 pytestmark = pytest.mark.podman
-Obj = dict[str, Any]
 SECRET_VALUE = "s3cr3t-Zq7wXv9Rk2"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -13,7 +12,6 @@ from tests.support.wait import wait_for
 from .conftest import Agent, pod_yaml
 
 pytestmark = pytest.mark.podman
-Obj = dict[str, Any]
 # busybox httpd serves /www; the file `ready` decides the readiness probe's answer
 HTTPD = (
     "mkdir -p /www && echo ok > /www/ready && httpd -p 8080 -h /www -f & "

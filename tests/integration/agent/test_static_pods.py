@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime.protocol import ContainerState
 from tests.support.podman import PodmanService
 from tests.support.wait import wait_for
@@ -15,7 +15,6 @@ from tests.support.wait import wait_for
 from .conftest import Agent, pod_yaml
 
 pytestmark = pytest.mark.podman
-Obj = dict[str, Any]
 
 
 def engine_state(podman: PodmanService, cid: str) -> str:

@@ -7,17 +7,16 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import structlog
 
+from nodeagent.api.bodies import Obj
 from tests.support.wait import wait_for
 
 from .conftest import Agent, pod_yaml
 
 pytestmark = pytest.mark.podman
-Obj = dict[str, Any]
 WINDOW_SECONDS = 5.0  # how long the agent is watched for retries after its first failure
 
 

@@ -16,18 +16,17 @@ import copy
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
+from nodeagent.api.bodies import Obj
 from tests.support.podman import PodmanService
 from tests.support.wait import wait_for
 
 from .conftest import Agent
 
 pytestmark = pytest.mark.podman
-Obj = dict[str, Any]
 UPSTREAM = Path(__file__).parents[2] / "data" / "upstream"
 SLEEP = ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from tests.support.podman import PodmanService
 from tests.support.server import running_server
 from tests.support.wait import wait_for
@@ -16,7 +16,6 @@ from tests.support.wait import wait_for
 from .conftest import Agent, pod_yaml
 
 pytestmark = pytest.mark.podman
-Obj = dict[str, Any]
 
 
 async def test_server_pod_runs_reports_and_deletes(

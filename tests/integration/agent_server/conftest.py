@@ -17,10 +17,10 @@ from nodeagent.agent.serversync import run_server_sync
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.update import SourceUpdate
 from nodeagent.agent.state import AgentState
+from nodeagent.api.bodies import Obj
 from tests.support.podman import PodmanService
 from tests.support.server import ServerInfo, free_port, running_server
 
-Obj = dict[str, Any]
 NODE = "node-a"
 
 

@@ -6,17 +6,16 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
 from nodeagent.api import errors
+from nodeagent.api.bodies import Obj
 from tests.support.podman import PodmanService
 from tests.support.server import ROOT, ServerProcess, free_port, start_server_process
 from tests.support.wait import wait_for
 
-Obj = dict[str, Any]
 pytestmark = pytest.mark.podman
 
 

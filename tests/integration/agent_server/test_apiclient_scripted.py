@@ -16,9 +16,8 @@ from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.sources.apiserver import Backoff, ServerPodsView, run_api_source
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.api import errors
+from nodeagent.api.bodies import Obj
 from tests.support.wait import wait_for
-
-Obj = dict[str, Any]
 
 
 def status(code: int, reason: str, message: str) -> Obj:

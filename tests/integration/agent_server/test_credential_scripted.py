@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -15,9 +14,8 @@ from aiohttp.test_utils import TestServer
 from nodeagent.agent.apiclient import ApiClient
 from nodeagent.agent.credentials import Held, NodeCredential, save_held
 from nodeagent.api import errors
+from nodeagent.api.bodies import Obj
 from nodeagent.api.tokens import Lifetime, make_node_token
-
-Obj = dict[str, Any]
 
 
 @dataclass

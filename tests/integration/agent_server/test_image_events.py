@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,6 @@ from tests.support.registry import LocalRegistry
 from tests.support.server import ServerInfo
 from tests.support.wait import wait_for
 
-Obj = dict[str, Any]
 pytestmark = pytest.mark.podman
 PODS = resource_path("pods", namespace="default")
 

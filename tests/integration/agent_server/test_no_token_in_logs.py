@@ -12,10 +12,10 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from tests.support import leaks
 from tests.support.agentprocess import agent_process
 from tests.support.podman import PodmanService
@@ -24,7 +24,6 @@ from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.podman
 KUBECTL = Path(sys.executable).parent / "kubectl"
-Obj = dict[str, Any]
 
 
 def _kubectl(

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from tests.support.agentprocess import agent_process
 from tests.support.podman import PodmanService
 from tests.support.server import start_server_process
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.podman
-Obj = dict[str, Any]
 
 
 def _mode(path: Path) -> int:

@@ -18,6 +18,7 @@ from nodeagent.agent.sources.apiserver import ServerPodsView
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState, PodRecord
 from nodeagent.api import errors
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 from tests.integration.agent_server.conftest import (
     NODE,
@@ -29,7 +30,6 @@ from tests.integration.agent_server.conftest import (
 from tests.support.server import ServerInfo, free_port, start_server_process
 from tests.support.wait import wait_for
 
-Obj = dict[str, Any]
 PODS = resource_path("pods", namespace="default")
 
 

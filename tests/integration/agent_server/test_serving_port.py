@@ -33,6 +33,7 @@ from nodeagent.agent.http import AgentMetrics, make_serving_app
 from nodeagent.agent.servingport import ServingPort
 from nodeagent.agent.sources.update import SourceName
 from nodeagent.agent.state import AgentState, PodRecord
+from nodeagent.api.bodies import Obj
 from nodeagent.api.certs import SERVING_CERTIFICATE_PATH
 from nodeagent.runtime.fake import FakeRuntime
 from nodeagent.runtime.protocol import ExecResult, PodContext
@@ -40,7 +41,6 @@ from tests.support.agenttls import serving_port
 from tests.support.server import ServerInfo, running_server
 from tests.support.wait import wait_for
 
-Obj = dict[str, Any]
 LOGS = b"one\ntwo\n"
 EXEC = [("command", "echo"), ("command", "hi"), ("stdout", "true")]
 

@@ -8,18 +8,17 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
 from nodeagent.agent.state import AgentState
+from nodeagent.api.bodies import Obj
 from tests.integration.agent_server.conftest import agent_on, sleeper_pod
 from tests.support.podman import PodmanService
 from tests.support.server import ServerInfo
 from tests.support.wait import wait_for
 
-Obj = dict[str, Any]
 pytestmark = pytest.mark.podman
 PODS = resource_path("pods", namespace="default")
 KUBECTL = Path(sys.executable).parent / "kubectl"

@@ -12,10 +12,10 @@ from typing import Any
 
 import aiohttp
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 from tests.support.server import ServerInfo
 
-Obj = dict[str, Any]
 NS = "kube-system"
 DS_PATH = "/apis/apps/v1/namespaces/{ns}/daemonsets"
 PODS_PATH = "/api/v1/namespaces/{ns}/pods"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from nodeagent.api import meta
+from nodeagent.api.bodies import Obj
 from tests.integration.controllers.fleet import APIFailure, Fleet, daemonset_manifest, node_of
 from tests.support.wait import wait_for
 
-Obj = dict[str, Any]
 SEL = "name=fluentd"
 TIMEOUT = 20.0
 

@@ -9,18 +9,17 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from nodeagent.api import meta
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 from nodeagent.server.controllers.nodelifecycle import NodeLifecycleController
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.store.sqlite import SqliteStore
 from tests.support.wait import wait_for
 
-Obj = dict[str, Any]
 TIMEOUT = 20.0
 
 

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.nodelabels import forbidden_node_labels
 from tests.support.server import ServerProcess, start_server_process
 
-Obj = dict[str, Any]
 T = TypeVar("T")
 KUBECTL = Path(sys.executable).parent / "kubectl"
 SUITE_NODES = ("suite-node-1", "suite-node-2")

@@ -15,17 +15,16 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from tests.integration.kubectl.agentprocess import agent_process
 from tests.integration.kubectl.conftest import Cluster, wait_for
 from tests.support import leaks
 from tests.support.podman import PodmanService
 
 pytestmark = pytest.mark.podman
-Obj = dict[str, Any]
 NAMESPACE = "agent-config"
 SECRET_VALUE = "pa55-Wq8zRt3nVx6Lk"
 

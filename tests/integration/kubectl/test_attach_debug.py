@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from tests.integration.kubectl.agentprocess import agent_process
 from tests.integration.kubectl.conftest import KUBECTL, Cluster, wait_for
 from tests.support.podman import PodmanService, busybox_image
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.podman
 NAMESPACE = "attach-debug"
 SHELL_IMAGE = "localhost/busybox-sh:1"  # busybox whose default command is a shell
 _names = itertools.count()
-Obj = dict[str, Any]
 
 
 @dataclass(kw_only=True)

@@ -14,20 +14,19 @@ import ssl
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from nodeagent.agent.http import AgentMetrics, make_serving_app
 from nodeagent.agent.sources.update import SourceName
 from nodeagent.agent.state import AgentState, PodRecord
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime.fake import FakeRuntime
 from nodeagent.runtime.protocol import ExecResult, PodContext
 from tests.integration.kubectl.conftest import KUBECTL
 from tests.support.agenttls import serving_port
 from tests.support.server import ServerInfo, running_server
 
-Obj = dict[str, Any]
 NODE = "proxy-node"
 LOGS = b"starting\nlistening on :24224\nflushed 3 chunks\n"
 

@@ -6,16 +6,15 @@ import asyncio
 import json
 import ssl
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from nodeagent.api.bodies import Obj
 from tests.integration.kubectl.conftest import KUBECTL
 from tests.support.agenttls import guarded, serving_port
 from tests.support.server import ServerInfo, running_server
 
-Obj = dict[str, Any]
 NODE = "follow-node"
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from tests.integration.kubectl.conftest import SUITE_NODES, Cluster, daemonset_yaml, table, wait_for
 
-Obj = dict[str, Any]
 POD_WIDE = [
     "NAME",
     "READY",

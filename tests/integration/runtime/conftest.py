@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime.docker import DockerRuntime, connect_runtime
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState, ExecSession, PodContext
 from tests.support.podman import PodmanService
 from tests.support.wait import wait_for
 
-Obj = dict[str, Any]
 _counter = itertools.count()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-Obj = dict[str, Any]
+from nodeagent.api.bodies import Obj
 
 
 def pod(name: str, *, node: str = "", namespace: str = "default", **meta: Any) -> Obj:

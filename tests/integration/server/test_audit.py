@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
+from nodeagent.api.bodies import Obj
 from tests.integration.server import objects
 from tests.integration.server.conftest import call
 from tests.support.server import ServerInfo, running_server
 
 PODS = "/api/v1/namespaces/default/pods"
-Obj = dict[str, Any]
 
 
 def _records(server: ServerInfo) -> list[Obj]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import parse_time
 from nodeagent.api.tokens import make_node_token
 from nodeagent.server import credentialrules
@@ -22,7 +23,6 @@ ENROL = "/nodeagent.io/v1/enrol"
 ROTATE = "/nodeagent.io/v1/token"
 NODES = "/api/v1/nodes"
 WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
-Obj = dict[str, Any]
 
 
 def password() -> str:

@@ -58,4 +58,4 @@ def test_a_malformed_authorization_header_is_400_and_not_logged(srv: ServerProce
     text = log_path.read_text(errors="replace")
     assert LEAKED not in text
     line = next(line for line in text.splitlines() if "aiohttp_error" in line)
-    assert "\"error_type\"" in line, line
+    assert '"error_type"' in line, line

@@ -16,11 +16,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from nodeagent.api.bodies import Obj
 from tests.integration.server import objects
 from tests.integration.server.conftest import call
 from tests.support.server import ServerInfo
 
-Obj = dict[str, Any]
 NS = "/api/v1/namespaces/default"
 CMS = f"{NS}/configmaps"
 SECRETS = f"{NS}/secrets"

@@ -15,11 +15,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from nodeagent.api.bodies import Obj
 from tests.integration.server import objects
 from tests.integration.server.conftest import call
 from tests.support.server import ServerInfo
 
-Obj = dict[str, Any]
 PODS = "/api/v1/namespaces/default/pods"
 NODES = "/api/v1/nodes"
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"

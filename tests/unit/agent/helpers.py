@@ -9,10 +9,10 @@ from nodeagent.agent.plan import DesiredPod
 from nodeagent.agent.probers import Prober
 from nodeagent.agent.reconciler import Reconciler
 from nodeagent.agent.state import AgentState
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime.fake import FakeRuntime
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 
-Obj = dict[str, Any]
 UID = "uid-1"
 
 

@@ -11,9 +11,8 @@ from typing import Any, cast
 
 from nodeagent.agent.apiclient import ApiClient, Unreachable
 from nodeagent.agent.objectcache import SAVED_NAME, ObjectCache
+from nodeagent.api.bodies import Obj
 from tests.support.wait import wait_for
-
-Obj = dict[str, Any]
 
 
 def static_pod(origin: str, config_map: str) -> Obj:

@@ -6,13 +6,13 @@ from typing import Any
 
 from nodeagent.agent.podstatus import WaitingReason, pod_status, qos_class
 from nodeagent.agent.probes import ProbeKind, ProbeState
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 
 from .helpers import container, exited, pod, sandbox
 
 NOW = 1_800_000_000.0
-Obj = dict[str, Any]
 
 
 def status(p: Obj, observed: list[ContainerInfo], **kw: Any) -> Obj:

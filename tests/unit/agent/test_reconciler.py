@@ -6,13 +6,12 @@ from typing import Any
 
 from nodeagent.agent.reconciler import Reconciler
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
+from nodeagent.api.bodies import Obj
 from nodeagent.runtime.fake import FakeRuntime
 from nodeagent.runtime.protocol import RuntimeUnavailable
 
 from .helpers import UID, pod
 from .helpers import reconciler as make
-
-Obj = dict[str, Any]
 
 
 async def settle(r: Reconciler) -> None:

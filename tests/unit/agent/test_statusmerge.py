@@ -10,9 +10,9 @@ from nodeagent.agent.serversync import PutStatus, Reported, plan_pod_sync
 from nodeagent.agent.sources.update import SourceName
 from nodeagent.agent.state import PodRecord
 from nodeagent.agent.statusmerge import merged_status, owned_status
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 
-Obj = dict[str, Any]
 T0, T1, NOW = "2026-11-23T10:00:00Z", "2026-11-23T11:00:00Z", 1_800_000_000.0
 GATE = "example.com/ready"
 

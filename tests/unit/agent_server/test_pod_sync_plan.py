@@ -16,8 +16,8 @@ from nodeagent.agent.serversync import (
 )
 from nodeagent.agent.sources.update import SourceName
 from nodeagent.agent.state import PodRecord
+from nodeagent.api.bodies import Obj
 
-Obj = dict[str, Any]
 RUNNING: Obj = {"phase": "Running"}
 
 

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.defaults import default_object
 from nodeagent.api.typecheck import type_errors
 from nodeagent.api.validation import validate_object, validate_update
-
-Obj = dict[str, Any]
 
 
 def b64(text: str) -> str:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.defaults import (
     default_daemonset,
     default_node,
@@ -15,8 +15,6 @@ from nodeagent.api.defaults import (
     default_pod_spec,
     image_pull_policy,
 )
-
-Obj = dict[str, Any]
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.meta import (
     annotations_of,
     controller_ref,
@@ -24,7 +23,6 @@ from nodeagent.api.meta import (
 )
 from nodeagent.api.timefmt import parse_time
 
-Obj = dict[str, Any]
 T0 = "2026-11-23T12:00:00Z"
 T1 = "2026-11-23T12:05:00Z"
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.projection import (
     FileProjection,
     Objects,
@@ -15,7 +14,6 @@ from nodeagent.api.projection import (
     volume_files,
 )
 
-Obj = dict[str, Any]
 OBJECTS: Objects = {
     ("ConfigMap", "ns", "cfg"): {"a.conf": b"A", "b.conf": b"B"},
     ("Secret", "ns", "sec"): {"token": b"t0ken"},

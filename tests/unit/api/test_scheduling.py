@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.scheduling import (
     DAEMONSET_TOLERATIONS,
     ShouldRun,
@@ -19,8 +20,6 @@ from nodeagent.api.scheduling import (
     tolerates,
     tolerates_all,
 )
-
-Obj = dict[str, Any]
 
 
 def node(name: str = "node01", labels: Obj | None = None, taints: list[Obj] | None = None) -> Obj:

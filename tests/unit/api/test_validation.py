@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.defaults import default_object
 from nodeagent.api.errors import FieldError
 from nodeagent.api.validation import (
@@ -22,7 +23,6 @@ from nodeagent.api.validation import (
 
 from .conftest import SEED_FILES, load_fixture
 
-Obj = dict[str, Any]
 Edit = Callable[[Obj], None]
 
 

@@ -7,8 +7,7 @@ from typing import Any
 
 from bench.fanout_bench import Tracker, agent_steps, load_line
 from bench.simagents import running_status
-
-Obj = dict[str, Any]
+from nodeagent.api.bodies import Obj
 
 
 def _pod(node: str, image: str, **extra: Any) -> Obj:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 from nodeagent.server.controllers.daemonset import history, plan
 
-Obj = dict[str, Any]
 NOW = 1_800_000_000.0
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 import json
 
-from nodeagent.server.controllers.daemonset import history, plan
+from nodeagent.api.bodies import Obj
+from nodeagent.server.controllers.daemonset import history
 from tests.unit.controllers.objects import daemonset, names, pod_for, with_image
-
-Obj = plan.Obj
 
 
 def _stored(rev: Obj, *, uid: str) -> Obj:

@@ -3,10 +3,10 @@ by our own clock, what a claim and a release write."""
 
 from __future__ import annotations
 
+from nodeagent.api.bodies import Obj
 from nodeagent.server.controllers.leaderelection import (
     LEASE_NAME,
     LEASE_NAMESPACE,
-    Obj,
     Observed,
     Timings,
     claimed,

@@ -8,12 +8,12 @@ import itertools
 import pytest
 
 from nodeagent.api import meta
+from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 from nodeagent.server.controllers.daemonset import plan, rollout, strategy
 from nodeagent.server.controllers.daemonset.history import current_hash
 from tests.unit.controllers.objects import NOW, daemonset, names, node, pod_for, with_image
 
-Obj = plan.Obj
 _ids = itertools.count(1)
 
 

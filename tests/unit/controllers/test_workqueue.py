@@ -6,11 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import Gone
 from nodeagent.server.controllers.workqueue import Informer, RateLimit, WorkQueue
 from nodeagent.server.store.protocol import WatchEvent
-
-Obj = dict[str, Any]
 
 
 async def test_waiting_key_is_queued_once() -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.schema import unknown_fields
 from nodeagent.server.rest import discovery, openapi
 
-Obj = dict[str, Any]
 KUBECTL_ACCEPT = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 )

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import BadRequest, Invalid, UnsupportedMediaType
 from nodeagent.api.patch import (
     APPLY_PATCH,
@@ -17,8 +18,6 @@ from nodeagent.api.patch import (
     STRATEGIC_MERGE_PATCH,
     apply_patch,
 )
-
-Obj = dict[str, Any]
 
 
 def _ds() -> Obj:

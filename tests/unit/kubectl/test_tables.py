@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.server.rest.printing import format_label_selector, node_status, pod_status_reason
 from nodeagent.server.rest.tables import render_table
 
-Obj = dict[str, Any]
 NOW = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 CREATED = "2026-11-18T11:06:36Z"  # NOW - 4 s
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.projection import Objects
 from nodeagent.runtime import labels as L
 from nodeagent.runtime.convert import (
@@ -23,7 +24,6 @@ from nodeagent.runtime.convert import (
 )
 from nodeagent.runtime.protocol import PodContext, RuntimeError_
 
-Obj = dict[str, Any]
 CTX = PodContext(
     node_name="node-1",
     host_ip="192.0.2.10",

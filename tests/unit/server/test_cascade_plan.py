@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.server.cascade import COALESCE_SECONDS, pause_after, plan_collection
-
-Obj = dict[str, Any]
 
 
 def obj(name: str, uid: str, *, owners: tuple[str, ...] = (), **meta: Any) -> Obj:

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import Forbidden, NotFound
 from nodeagent.api.nodelabels import forbidden_node_labels, is_kubelet_label
 from nodeagent.server.noderestriction import MIRROR_ANNOTATION, Write, admit
 
-Obj = dict[str, Any]
 UID = "uid-of-n1"
 OWNER = {"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": UID, "controller": True}
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.decode import decode_documents
 from nodeagent.api.defaults import default_object
 from nodeagent.server.podsupport import warnings_for
 from tests.unit.api.conftest import FIXTURES
-
-Obj = dict[str, Any]
 
 
 def pod(**spec: Any) -> Obj:

@@ -20,12 +20,13 @@ from typing import Any, Protocol
 import structlog
 
 from nodeagent.api import meta
+from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import AlreadyExists, APIError, Conflict, NotFound
 from nodeagent.server.controllers.daemonset import history, plan, rollout, status, strategy
 from nodeagent.server.controllers.daemonset.expectations import Expectations
 from nodeagent.server.controllers.eventfilter import SpamFilter
 from nodeagent.server.controllers.workqueue import Informer, Key, WorkQueue, object_key
-from nodeagent.server.registry_protocol import Obj, Registry
+from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nodeagent.api import hashing, meta
+from nodeagent.api.bodies import Obj
 from nodeagent.server.controllers.daemonset.plan import (
     HASH_LABEL,
     labels_of,
@@ -24,7 +25,6 @@ from nodeagent.server.controllers.daemonset.plan import (
     uid_of,
 )
 
-Obj = dict[str, Any]
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 
 _GO_ESCAPES = {

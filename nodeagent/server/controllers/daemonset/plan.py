@@ -10,13 +10,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from nodeagent.api import meta, scheduling
+from nodeagent.api.bodies import Obj
 from nodeagent.api.selectors import LabelSelector
 from nodeagent.server.controllers.daemonset.strategy import allows_surge
-
-Obj = dict[str, Any]
 
 HASH_LABEL = "controller-revision-hash"
 GENERATION_LABEL = "pod-template-generation"

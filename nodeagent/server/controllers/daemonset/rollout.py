@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from nodeagent.api import meta, scheduling
+from nodeagent.api.bodies import Obj
 from nodeagent.server.controllers.daemonset.plan import (
     is_pod_updated,
     is_terminating,
@@ -19,8 +19,6 @@ from nodeagent.server.controllers.daemonset.plan import (
     pods_by_node,
 )
 from nodeagent.server.controllers.daemonset.strategy import surge_count, unavailable_count
-
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from nodeagent.api import meta, scheduling
+from nodeagent.api.bodies import Obj
 from nodeagent.server.controllers.daemonset.plan import is_pod_updated, pod_order, pods_by_node
-
-Obj = dict[str, Any]
 
 COUNTS = (
     "currentNumberScheduled",

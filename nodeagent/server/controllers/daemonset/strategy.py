@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from nodeagent.api.bodies import Obj
 from nodeagent.api.quantity import scaled_int_or_percent
-
-Obj = dict[str, Any]
 
 
 def strategy_type(ds: Obj) -> str:
