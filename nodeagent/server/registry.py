@@ -52,8 +52,8 @@ from nodeagent.server.objectrules import (
     same_but_version,
 )
 from nodeagent.server.registry_protocol import Admit, Subresource
+from nodeagent.server.store.errors import conflict, not_found
 from nodeagent.server.store.protocol import Store, WatchEvent
-from nodeagent.server.store.sqlite import conflict, not_found
 
 log = structlog.get_logger()
 

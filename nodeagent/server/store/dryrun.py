@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import NotFound
+from nodeagent.server.store.errors import already_exists, conflict
 from nodeagent.server.store.protocol import Store, WatchEvent
-from nodeagent.server.store.sqlite import already_exists, conflict
 
 
 def _key(obj: Obj) -> tuple[str, str]:

@@ -25,6 +25,7 @@ import structlog
 
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError, FieldError, ServiceUnavailable
+from nodeagent.server.store.errors import already_exists, conflict, not_found
 from nodeagent.server.store.etcdclient import (
     Compacted,
     EtcdClient,
@@ -35,7 +36,6 @@ from nodeagent.server.store.etcdclient import (
 )
 from nodeagent.server.store.objecttable import ObjectTable, Row, node_of
 from nodeagent.server.store.protocol import EventType, WatchEvent
-from nodeagent.server.store.sqlite import already_exists, conflict, not_found
 from nodeagent.server.store.watchcache import WatchCache
 
 log = structlog.get_logger()

@@ -25,9 +25,8 @@ import structlog
 
 from nodeagent.api import jsontext
 from nodeagent.api.bodies import Obj
-from nodeagent.api.errors import AlreadyExists, Conflict, NotFound
-from nodeagent.api.resources import BY_NAME
 from nodeagent.privatefiles import PRIVATE_FILE, tighten_file
+from nodeagent.server.store.errors import already_exists, conflict, not_found
 from nodeagent.server.store.protocol import EventType, WatchEvent
 from nodeagent.server.store.watchcache import WatchCache
 
@@ -104,48 +103,10 @@ def _answer(done: asyncio.Future[Obj], outcome: Obj | BaseException) -> None:
         done.set_result(outcome)
 
 
-def _qualified(resource: str) -> str:
-    r = BY_NAME.get(resource)
-    return r.qualified_name if r else resource
-
-
 def _node_name(resource: str, obj: Obj) -> str:
     if resource != "pods":
         return ""
     return str((obj.get("spec") or {}).get("nodeName") or "")
-
-
-def conflict(resource: str, name: str) -> Conflict:
-    """The 409 the API server answers for a stale resourceVersion."""
-    r = BY_NAME.get(resource)
-    return Conflict(
-        f'Operation cannot be fulfilled on {_qualified(resource)} "{name}": the object has been '
-        "modified; please apply your changes to the latest version and try again",
-        name=name,
-        group=r.group if r else "",
-        kind=resource,
-    )
-
-
-def already_exists(resource: str, name: str) -> AlreadyExists:
-    """The 409 the API server answers for a create of a taken name."""
-    r = BY_NAME.get(resource)
-    return AlreadyExists(
-        f'{_qualified(resource)} "{name}" already exists',
-        name=name,
-        group=r.group if r else "",
-        kind=resource,
-    )
-
-
-def not_found(resource: str, name: str) -> NotFound:
-    r = BY_NAME.get(resource)
-    return NotFound(
-        f'{_qualified(resource)} "{name}" not found',
-        name=name,
-        group=r.group if r else "",
-        kind=resource,
-    )
 
 
 class SqliteStore:
