@@ -1,7 +1,9 @@
-"""The registry's view of the API core: defaults, validation, selectors, times, generated names.
+"""The registry's view of the API core's rules: defaults, validation, selectors, times, names.
 
-One place that calls nodeagent.api (defaults, validation, selectors, timefmt, naming), so the
-registry reads as Kubernetes semantics only.
+The registry calls the rule modules of nodeagent.api (defaults, validation, selectors, timefmt,
+naming) only through here, so it reads as Kubernetes semantics (`.importlinter` holds it to
+that). It imports the API's vocabulary directly: object bodies, errors, metadata accessors,
+the resource table, JSON text and patches.
 """
 
 from __future__ import annotations
