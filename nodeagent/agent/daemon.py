@@ -20,9 +20,9 @@ from aiohttp import web
 
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.executor import Executor
+from nodeagent.agent.heaptrim import run_heap_trim
 from nodeagent.agent.hostaddr import internal_ip
 from nodeagent.agent.http import AgentMetrics, make_app, make_serving_app
-from nodeagent.agent.memory import run_heap_trim
 from nodeagent.agent.nodestatus import NodeFacts, build_node
 from nodeagent.agent.objectcache import ObjectCache
 from nodeagent.agent.podvolumes import PodVolumes

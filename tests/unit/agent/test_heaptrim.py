@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from nodeagent.agent import memory
+from nodeagent.agent import heaptrim
 from tests.support.wait import wait_for
 
 
@@ -20,7 +20,7 @@ def _rss_kib() -> int:
 
 def test_trim_returns_free_pages_inside_the_heap() -> None:
     """64 MiB freed under a live allocation stays resident until trimmed, then it is not."""
-    trim = memory.heap_trimmer()
+    trim = heaptrim.heap_trimmer()
     assert trim is not None  # glibc here
     chunks = [bytearray(1000) for _ in range(64 * 1024)]  # > pymalloc's 512: from malloc
     pin = bytearray(1000)  # allocated last: the heap's top cannot shrink past it
@@ -35,8 +35,8 @@ def test_trim_returns_free_pages_inside_the_heap() -> None:
 async def test_trim_task_trims_then_keeps_sleeping(monkeypatch: pytest.MonkeyPatch) -> None:
     """The task trims after `first` seconds, then every `interval`, until cancelled."""
     calls: list[int] = []
-    monkeypatch.setattr(memory, "heap_trimmer", lambda: lambda: calls.append(1))
-    task = asyncio.create_task(memory.run_heap_trim(first=0.01, interval=0.01))
+    monkeypatch.setattr(heaptrim, "heap_trimmer", lambda: lambda: calls.append(1))
+    task = asyncio.create_task(heaptrim.run_heap_trim(first=0.01, interval=0.01))
     await wait_for(lambda: len(calls) >= 3, timeout=5, message="three trims")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
