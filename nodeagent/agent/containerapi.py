@@ -246,8 +246,8 @@ async def _serve_stream(
     start: Callable[[], Awaitable[tuple[ExecSession, rc.ExecOptions]]],
 ) -> web.StreamResponse:
     """The WebSocket of an exec or attach. The caller was checked before the upgrade
-    (kubelet_client_only); after it, every failure is a Status on the error channel (the server
-    relays it to kubectl as it is)."""
+    (authentication.kubelet_client_only); after it, every failure is a Status on the error
+    channel (the server relays it to kubectl as it is)."""
     from nodeagent.agent import execstream
     from nodeagent.api import remotecommand as rc
 

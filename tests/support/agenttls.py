@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from nodeagent.agent.apiclient import ApiClient
-from nodeagent.agent.http import kubelet_client_only
+from nodeagent.agent.authentication import kubelet_client_only
 from nodeagent.agent.servingport import ServingPort
 from nodeagent.agent.state import AgentState
 from tests.support.server import ServerInfo

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from nodeagent.agent.http import loopback_only, trusted_peer
+from nodeagent.agent.authentication import loopback_only, trusted_peer
 
 
 @pytest.mark.parametrize(
