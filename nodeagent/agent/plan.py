@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from nodeagent.agent import backoff, probes, syncretry
+from nodeagent.agent import backoff, probes, restartpolicy, syncretry
 from nodeagent.agent.actions import (
     Action,
     CreateSandbox,
@@ -28,12 +27,6 @@ from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 START_KEY_PREFIX = "start:"  # backoff key of failed pulls/creates: (uid, "start:" + name)
 DEFAULT_GRACE = 30
 
-# restartPolicy -> should an exited container with this exit code run again. Rules as data.
-RESTART_RULES: Mapping[str, Any] = {
-    "Always": lambda code: True,
-    "OnFailure": lambda code: code != 0,
-    "Never": lambda code: False,
-}
 # why a start failed -> the reason shown while its backoff runs
 BACKOFF_REASON: Mapping[str, str] = {"ErrImagePull": "ImagePullBackOff"}
 # failures retried every 10 s (kubelet's pod worker requeue) with the error as the message:
@@ -181,29 +174,15 @@ def _start(ctx: _Ctx, name: str, *, attempt: int, is_init: bool, restart: bool) 
 
 
 def _restart_dead(ctx: _Ctx, c: ContainerInfo, *, is_init: bool) -> Action | None:
-    """A dead container: restart it now, wait out its backoff, or leave it (restartPolicy)."""
-    pod = ctx.desired.pod
-    policy = pod.get("spec", {}).get("restartPolicy", "Always")
-    if not RESTART_RULES.get(policy, RESTART_RULES["Always"])(c.exit_code or 0):
-        return None
-    key = (ctx.desired.uid, c.container_name)
-    since = c.finished_at if c.finished_at is not None else ctx.now
-    wait = backoff.remaining(ctx.restarts, key, since=since, now=ctx.now)
-    if wait > 0:
-        delay = ctx.restarts[key].delay
-        meta = pod["metadata"]
-        msg = (
-            f"back-off {delay:.0f}s restarting failed container={c.container_name} "
-            f"pod={meta['name']}_{meta.get('namespace', 'default')}({ctx.desired.uid})"
+    """A dead container: restartpolicy.py decides; a restart now still waits out a failed start."""
+    decision = restartpolicy.restart_dead(
+        pod=ctx.desired.pod, uid=ctx.desired.uid, container=c, restarts=ctx.restarts, now=ctx.now
+    )
+    if isinstance(decision, restartpolicy.RestartNow):
+        return _start(
+            ctx, c.container_name, attempt=decision.attempt, is_init=is_init, restart=True
         )
-        return Waiting(
-            pod_uid=ctx.desired.uid,
-            container_name=c.container_name,
-            reason="CrashLoopBackOff",
-            message=msg,
-            recheck_at=ctx.now + wait,
-        )
-    return _start(ctx, c.container_name, attempt=c.attempt + 1, is_init=is_init, restart=True)
+    return decision
 
 
 def _plan_init(ctx: _Ctx, containers: Sequence[ContainerInfo]) -> tuple[list[Action], bool]:
