@@ -14,7 +14,8 @@ import structlog
 
 from nodeagent.server.controllers.daemonset.controller import DaemonSetController
 from nodeagent.server.controllers.nodelifecycle import NodeLifecycleController
-from nodeagent.server.controllers.podgc import QUARANTINE_SECONDS, PodGCController
+from nodeagent.server.controllers.podgc import PodGCController
+from nodeagent.server.controllers.podgcplan import QUARANTINE_SECONDS
 from nodeagent.server.events import EventRecorder
 from nodeagent.server.registry_protocol import Registry
 

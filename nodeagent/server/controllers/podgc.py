@@ -1,10 +1,10 @@
 """Pod garbage collection: pods bound to a node that no longer exists are force-deleted.
 
-`orphaned_pods` is PURE (pods, node names, when each missing node was first noticed, now,
-quarantine -> pods to delete); PodGCController is the thin loop. As kube-controller-manager's
-podgc, a node must be missing for the quarantine (40 s) and still absent on a fresh read
-before its pods (mirror pods too) go; unscheduled pods that are terminating are removed.
-Terminating pods on an Unknown or NotReady node are left Terminating, as Kubernetes does.
+PodGCController is the thin loop around the PURE decision in podgcplan.py. As
+kube-controller-manager's podgc, a node must be missing for the quarantine (40 s) and still
+absent on a fresh read before its pods (mirror pods too) go; unscheduled pods that are
+terminating are removed. Terminating pods on an Unknown or NotReady node are left Terminating,
+as Kubernetes does.
 """
 
 from __future__ import annotations
@@ -12,55 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
 
 from nodeagent.api import meta
-from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import NotFound
+from nodeagent.server.controllers.podgcplan import QUARANTINE_SECONDS, orphaned_pods
 from nodeagent.server.controllers.workqueue import Informer, run_every, wait_synced
 from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
-
-QUARANTINE_SECONDS = 40.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GCPlan:
-    delete: list[Obj]
-    check_nodes: list[str]  # confirm these are gone with a fresh read before deleting
-    missing_since: dict[str, float]
-
-
-def orphaned_pods(
-    pods: Iterable[Obj],
-    node_names: set[str],
-    *,
-    missing_since: Mapping[str, float],
-    now: float,
-    quarantine: float = QUARANTINE_SECONDS,
-) -> GCPlan:
-    """Pods whose spec.nodeName names a node missing for at least `quarantine` seconds, and
-    unscheduled pods already being deleted."""
-    delete: list[Obj] = []
-    check: set[str] = set()
-    seen_missing: dict[str, float] = {}
-    for pod in pods:
-        node = str((pod.get("spec") or {}).get("nodeName") or "")
-        if not node:
-            if meta.is_pod_terminating(pod):
-                delete.append(pod)
-            continue
-        if node in node_names:
-            continue
-        since = seen_missing.setdefault(node, missing_since.get(node, now))
-        if now - since >= quarantine:
-            delete.append(pod)
-            check.add(node)
-    return GCPlan(delete=delete, check_nodes=sorted(check), missing_since=seen_missing)
 
 
 @dataclass(slots=True, kw_only=True)

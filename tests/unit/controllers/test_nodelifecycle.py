@@ -6,7 +6,7 @@ from typing import Any
 
 from nodeagent.api import meta
 from nodeagent.api.timefmt import format_time
-from nodeagent.server.controllers.nodelifecycle import desired_node_taints_and_conditions
+from nodeagent.server.controllers.nodelifecycleplan import desired_node_taints_and_conditions
 from tests.unit.controllers.objects import NOW, node
 
 GRACE = 40.0
@@ -132,7 +132,7 @@ def test_unknown_node_stays_put() -> None:
 
 def test_pods_on_lost_node_marked_not_ready() -> None:
     """Ready pods on a node that went Unknown get Ready=False; others are left alone."""
-    from nodeagent.server.controllers.nodelifecycle import pods_marked_not_ready
+    from nodeagent.server.controllers.nodelifecycleplan import pods_marked_not_ready
     from tests.unit.controllers.objects import daemonset, pod_for
 
     ds = daemonset()

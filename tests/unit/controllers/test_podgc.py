@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nodeagent.server.controllers.podgc import orphaned_pods
+from nodeagent.server.controllers.podgcplan import orphaned_pods
 from tests.unit.controllers.objects import NOW, daemonset, names, pod_for
 
 

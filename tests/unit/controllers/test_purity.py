@@ -17,6 +17,8 @@ PURE = [
     "daemonset/expectations.py",
     "eventfilter.py",
     "leaderelection.py",
+    "nodelifecycleplan.py",
+    "podgcplan.py",
 ]
 FORBIDDEN = {"asyncio", "aiohttp", "os", "time", "socket", "subprocess", "sqlite3", "structlog"}
 
@@ -48,7 +50,7 @@ def test_pure_halves_of_nodelifecycle_and_podgc_take_now() -> None:
     """The node-lifecycle and pod-GC decisions take `now` rather than reading a clock."""
     import inspect
 
-    from nodeagent.server.controllers import nodelifecycle, podgc
+    from nodeagent.server.controllers import nodelifecycleplan, podgcplan
 
-    for fn in (nodelifecycle.desired_node_taints_and_conditions, podgc.orphaned_pods):
+    for fn in (nodelifecycleplan.desired_node_taints_and_conditions, podgcplan.orphaned_pods):
         assert "now" in inspect.signature(fn).parameters
