@@ -25,7 +25,7 @@ import structlog
 
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.apiclient import ApiClient, Unreachable
-from nodeagent.agent.sources.file import ORIGIN_ANNOTATION
+from nodeagent.agent.sources.manifest import ORIGIN_ANNOTATION
 from nodeagent.api import errors
 from nodeagent.api.bodies import Obj
 from nodeagent.api.projection import ObjectKey, Objects, object_data, pod_references

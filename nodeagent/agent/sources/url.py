@@ -12,7 +12,7 @@ import aiohttp
 import structlog
 
 from nodeagent.agent.aio import raise_if_cancelling
-from nodeagent.agent.sources.file import parse_manifest
+from nodeagent.agent.sources.manifest import parse_manifest
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
 from nodeagent.api.bodies import Obj
 from nodeagent.api.limits import MAX_MANIFEST_BYTES

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import structlog.testing
 
-from nodeagent.agent.sources.file import DirectorySource, is_manifest_name, parse_manifest
+from nodeagent.agent.sources.file import DirectorySource
+from nodeagent.agent.sources.manifest import is_manifest_name, parse_manifest
 
 NODE = {
     "apiVersion": "v1",
