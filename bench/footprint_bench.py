@@ -25,8 +25,8 @@ from nodeagent.runtime import labels
 from tests.support.podman import PodmanService, busybox_image
 
 NODE = "bench-footprint"
-# what an idle agent without a server imports (psutil comes with a server; watchdog is gone)
-DEPENDENCIES = "aiohttp, aiodocker, asyncinotify, orjson, structlog, yaml, prometheus_client"
+# what an idle agent without a server imports (psutil comes with a server)
+DEPENDENCIES = "aiohttp, aiodocker, watchdog.observers, orjson, structlog, yaml, prometheus_client"
 # structlog imported with rich hidden, as nodeagent.log.import_structlog does (inline, so the
 # baseline is the same when a "before" tree without that function is measured)
 BARE = (

@@ -13,6 +13,7 @@ import contextlib
 import platform
 import socket
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -29,6 +30,7 @@ from nodeagent.agent.podvolumes import PodVolumes
 from nodeagent.agent.probers import Prober
 from nodeagent.agent.reconciler import Reconciler, follow_runtime_events, merge_updates
 from nodeagent.agent.settings import AgentSettings
+from nodeagent.agent.sources.dirwatch import POLL_SECONDS, PollingReason
 from nodeagent.agent.sources.file import run_file_source
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState
@@ -39,6 +41,15 @@ from nodeagent.sdnotify import Notifier
 log = structlog.get_logger()
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le"}
 RuntimeFactory = Callable[[AgentSettings], Awaitable[Runtime]]
+MANIFEST_POLLING_REASON = "ManifestDirectoryPolled"  # the Node Warning event when inotify fails
+
+
+def _manifest_dir_polled(state: AgentState, directory: str, reason: PollingReason) -> None:
+    """inotify could not serve the manifest directory: a Warning event on the Node says why."""
+    state.record_node_warning(
+        MANIFEST_POLLING_REASON,
+        f"the manifest directory {directory} is polled every {POLL_SECONDS:g} s: {reason.message}",
+    )
 
 
 class _Stopped(Exception):
@@ -238,6 +249,8 @@ async def run_agent(
                     node=local_node(settings),
                     queue=queue,
                     rescan_interval=settings.file_check_interval,
+                    force_polling=settings.manifest_watch == "poll",
+                    on_polling=partial(_manifest_dir_polled, state, settings.manifest_dir),
                 ),
                 name="file-source",
             )

@@ -237,6 +237,9 @@ class NodeReporter:
             due = mono - self.last_sent_at >= self.config.status_interval
             if due or nodestatus.status_changed(self.last_sent, status):
                 await self._send_status(status, mono=mono)
+            while self.state.node_warnings:
+                reason, message = self.state.node_warnings.popleft()
+                await self.post_event(reason=reason, message=message, kind="Warning")
             await asyncio.sleep(self.config.tick)
 
     async def _send_status(self, status: Obj, *, mono: float) -> None:

@@ -57,6 +57,9 @@ class AgentSettings:
     manifest_url: str | None = None
     manifest_url_interval: float = 20.0
     file_check_interval: float = 20.0
+    # how the manifest directory is watched: "auto" (inotify, polling when inotify cannot
+    # serve) or "poll" (always polling, for a filesystem whose changes inotify does not see)
+    manifest_watch: str = "auto"
     # full resync of the containers (kubelet syncFrequency); events and timers drive the rest
     sync_interval: float = 10.0
     eviction_hard: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
@@ -107,6 +110,7 @@ CONFIG_KEYS: Mapping[str, str] = {
     "manifestURL": "manifest_url",
     "manifestURLInterval": "manifest_url_interval",
     "fileCheckInterval": "file_check_interval",
+    "manifestWatch": "manifest_watch",
     "syncInterval": "sync_interval",
     "evictionHard": "eviction_hard",
     "pressureTransitionPeriod": "pressure_transition_period",
@@ -140,6 +144,7 @@ _NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _PERCENT = re.compile(r"^[0-9]+(\.[0-9]+)?%$")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+MANIFEST_WATCH_MODES = ("auto", "poll")
 # Paths made absolute at load: a relative one would follow the process's working directory
 # (a container's bind mount needs an absolute source: emptyDir under a relative --state-dir
 # failed). As kubelet's config file, relative paths in the file are relative to the file's
@@ -242,6 +247,8 @@ def _coerce(name: str, value: Any) -> Any:
         raise ValueError(f"{value!r}: must be a lowercase RFC 1123 subdomain")
     if name == "log_level" and value not in _LOG_LEVELS:
         raise ValueError(f"{value!r}: expected one of {', '.join(_LOG_LEVELS)}")
+    if name == "manifest_watch" and value not in MANIFEST_WATCH_MODES:
+        raise ValueError(f"{value!r}: expected one of {', '.join(MANIFEST_WATCH_MODES)}")
     return value
 
 

@@ -3,7 +3,8 @@
 The reconcile side (daemon, executor) is the only writer; the HTTP endpoints and the server
 reporter only read. `changed` is set whenever a pod's status changes, so the reporter can send
 it at once instead of at the next tick. `pod_events` queues the events the executor records
-(image pulls) for the pod sync to post; bounded, the oldest dropped.
+(image pulls) for the pod sync to post; bounded, the oldest dropped. `node_warnings` queues
+Warning events about the Node itself (the manifest directory polled) for the node reporter.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from nodeagent.agent.sources.update import Rejected, SourceName
 from nodeagent.api.bodies import Obj
 
 POD_EVENTS_QUEUED = 1024  # events waiting for the pod sync; older ones are dropped
+NODE_WARNINGS_QUEUED = 16  # Warning events about the node waiting for the node reporter
 log = structlog.get_logger()
 
 
@@ -46,6 +48,16 @@ class AgentState:
     pod_events: deque[tuple[str, PodEvent]] = field(
         default_factory=lambda: deque(maxlen=POD_EVENTS_QUEUED)
     )
+
+    # (reason, message) of Warning events about this Node, for the node reporter to post
+    node_warnings: deque[tuple[str, str]] = field(
+        default_factory=lambda: deque(maxlen=NODE_WARNINGS_QUEUED)
+    )
+
+    def record_node_warning(self, reason: str, message: str) -> None:
+        """Queue a Warning event about this Node (posted once a server is reachable; without
+        a server, the log line that goes with it is all there is)."""
+        self.node_warnings.append((reason, message))
 
     def record_pod_event(self, uid: str, event: PodEvent) -> None:
         """Queue an event about pod `uid` (best effort: never blocks; a full queue drops its

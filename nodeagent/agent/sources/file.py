@@ -1,4 +1,4 @@
-"""The manifest directory source: static pods from files, watched by inotify plus a full rescan.
+"""The manifest directory source: static pods from files, watched (dirwatch.py) plus a full rescan.
 
 A file may carry ConfigMaps and Secrets beside its Pod or DaemonSet; they are sent with the set
 (`SourceUpdate.objects`, by file) and serve that file's pods only. A file with a Secret is read
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
-from nodeagent.agent.sources.inotify import DirectoryWatch
+from nodeagent.agent.sources.dirwatch import DirectoryWatch, PollingReason
 from nodeagent.agent.sources.manifest import (
     Parsed,
     is_manifest_name,
@@ -123,31 +124,65 @@ async def run_file_source(
     queue: asyncio.Queue[SourceUpdate],
     rescan_interval: float = 20.0,
     debounce: float = 0.1,
+    force_polling: bool = False,
+    on_polling: Callable[[PollingReason], None] | None = None,
 ) -> None:
-    """Send a full SourceUpdate at start and whenever the directory's result changes."""
+    """Send a full SourceUpdate at start and whenever the directory's result changes.
+
+    A wake-up for a file written in place waits `debounce` for the rest of the burst; one for a
+    rename into the directory, a removal or a file closed after writing scans at once.
+    `on_polling` hears why the directory is polled when inotify could not serve (once per
+    reason)."""
     source = DirectorySource(directory=Path(directory), node=node)
     wake = asyncio.Event()
     watch: DirectoryWatch | None = None
+    said: PollingReason | None = None
     last: tuple[object, ...] | None = None
     try:
         while True:
-            if watch is not None and watch.gone:  # the directory went: watch it when it is back
+            if watch is not None and watch.moved_or_gone():  # watch it again when it is back
+                watch.stop()
                 watch = None
             if watch is None and os.path.isdir(directory):
-                try:
-                    watch = DirectoryWatch(Path(directory), wake.set, asyncio.get_running_loop())
-                except OSError as e:
-                    log.warning("manifest_watch_failed", path=directory, error=str(e))
+                watch = _watch(Path(directory), wake, force_polling=force_polling)
+                if watch is not None and watch.polling is not None and watch.polling != said:
+                    said = watch.polling
+                    _say_polling(directory, said, on_polling)
             update = await asyncio.to_thread(source.scan)
+            if watch is not None:
+                watch.writing.clear()  # the scan read whatever was written by now
             if (update.pods, update.rejected, update.objects) != last:
                 last = (update.pods, update.rejected, update.objects)
                 await queue.put(update)
             try:
                 await asyncio.wait_for(wake.wait(), timeout=rescan_interval)
-                await asyncio.sleep(debounce)  # let a burst of writes settle
+                if watch is not None and watch.writing:
+                    await asyncio.sleep(debounce)  # let a burst of in-place writes settle
             except TimeoutError:
                 pass
             wake.clear()
     finally:
         if watch is not None:
             watch.stop()
+
+
+def _watch(directory: Path, wake: asyncio.Event, *, force_polling: bool) -> DirectoryWatch | None:
+    try:
+        return DirectoryWatch(
+            directory, wake.set, asyncio.get_running_loop(), force_polling=force_polling
+        )
+    except OSError as e:
+        log.warning("manifest_watch_failed", path=str(directory), error=str(e))
+        return None
+
+
+def _say_polling(
+    directory: str, reason: PollingReason, on_polling: Callable[[PollingReason], None] | None
+) -> None:
+    """One log line; and, when inotify failed, the caller's Node Warning event."""
+    if reason.forced:
+        log.info("manifest_watch_polling", path=directory, reason=reason.message)
+        return
+    log.warning("manifest_watch_polling", path=directory, reason=reason.message)
+    if on_polling is not None:
+        on_polling(reason)

@@ -52,8 +52,11 @@ async def next_api_update(queue: asyncio.Queue[SourceUpdate]) -> SourceUpdate:
 async def test_node_registers_with_labels_taints_conditions_and_lease(
     server: ServerInfo, admin: ApiClient, tmp_path: Path
 ) -> None:
-    """The Node appears with its labels, taints, conditions and nodeInfo; the Lease is renewed."""
-    async with running_sync(agent_settings(server, tmp_path)):
+    """The Node appears with its labels, taints, conditions and nodeInfo; the Lease is renewed;
+    node events are posted, a Warning the agent recorded among them."""
+    async with running_sync(agent_settings(server, tmp_path)) as agent:
+        # what the file source records when inotify cannot serve the manifest directory
+        agent.state.record_node_warning("ManifestDirectoryPolled", "polled: a test")
         ready = await wait_for(
             lambda: node_condition(admin, "Ready"), timeout=15, message="node has Ready"
         )
@@ -98,6 +101,8 @@ async def test_node_registers_with_labels_taints_conditions_and_lease(
                 e["reason"] for e in listed["items"] if e["involvedObject"].get("kind") == "Node"
             }
             assert {"Starting", "NodeReady", "NodeHasSufficientMemory"} <= reasons
+            warnings = [e for e in listed["items"] if e["reason"] == "ManifestDirectoryPolled"]
+            assert [(e["type"], e["message"]) for e in warnings] == [("Warning", "polled: a test")]
             return reasons
 
         await wait_for(node_events, timeout=10, message="node events recorded")

@@ -56,6 +56,7 @@ def test_settings_file_and_flag_errors_name_their_place(tmp_path: Path) -> None:
     conf = tmp_path / "agent.yaml"
     conf.write_text(
         "nodeName: Bad_Name\nlisten: nope\nevictionHard: {memory.available: lots}\nfoo: 1\n"
+        "manifestWatch: inotify\n"
     )
     with pytest.raises(SettingsError) as e:
         load_settings(
@@ -66,6 +67,7 @@ def test_settings_file_and_flag_errors_name_their_place(tmp_path: Path) -> None:
     assert any(x.startswith(f"{conf}: listen:") for x in errors)
     assert any(x.startswith(f"{conf}: evictionHard:") for x in errors)
     assert f"{conf}: foo: unknown setting" in errors
+    assert f"{conf}: manifestWatch: 'inotify': expected one of auto, poll" in errors
     assert any(x.startswith("--taint: 'Sometimes'") for x in errors)
     assert any(x.startswith("--label:") for x in errors)
 
