@@ -162,5 +162,13 @@ class TooManyRequests(APIError):
     code, reason = 429, "TooManyRequests"
 
 
+class InsufficientStorage(APIError):
+    """The store could not commit for want of space (SQLite's "database or disk is full").
+    kube-apiserver has no such reason (an etcd out of space is a 500): a 507 tells a client
+    that retrying will not help until an operator frees space (docs/server.md)."""
+
+    code, reason = 507, "InsufficientStorage"
+
+
 class ServiceUnavailable(APIError):
     code, reason = 503, "ServiceUnavailable"

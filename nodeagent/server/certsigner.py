@@ -28,9 +28,19 @@ MAX_SANS = 32  # kubelet asks for its hostname and addresses: a handful
 MAX_DNS_NAME = 253
 MIN_RSA_BITS = 2048
 EC_CURVES = (ec.SECP256R1, ec.SECP384R1)
-# Kubernetes' signer backdates notBefore by 5 minutes for clock skew, less for short
-# certificates (so that a short one is not mostly in the past)
+# Kubernetes' CSR signer backdates notBefore by 5 minutes for clock skew, less for short
+# certificates (so that a short one is not mostly in the past). An agent's serving certificate
+# is only checked by the server, against the server's clock.
 BACKDATE = dt.timedelta(minutes=5)
+# The server's own certificates (CA, serving, kubelet-client) are checked by every agent against
+# the agent's clock: backdated an hour, as client-go's self-signed ones (GenerateSelfSignedCertKey)
+# are, so a host whose clock is up to an hour behind still connects.
+SELF_MADE_BACKDATE = dt.timedelta(hours=1)
+
+
+def self_made_not_before(now: dt.datetime) -> dt.datetime:
+    """notBefore of a certificate the server makes for itself at `now`."""
+    return now - SELF_MADE_BACKDATE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -224,13 +224,15 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
             kubeconfig,
             kubeconfig_text(url=url, token=admin_token, ca_file=tls.ca if tls else None),
         )
+        health = asyncio.create_task(report_health(store, app[keys.READY]), name="store-health")
         if settings.etcd_endpoints:  # several servers: only the elected leader controls
             tasks = [
                 asyncio.create_task(_elected(registry, settings), name="leader-election"),
-                asyncio.create_task(report_health(store, app[keys.READY]), name="store-health"),
+                health,
             ]
         else:
             tasks = [
+                health,
                 asyncio.create_task(
                     run_collector(registry, resync_seconds=settings.gc_resync_seconds),
                     name="garbage-collector",
@@ -241,7 +243,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
                 tasks.append(
                     asyncio.create_task(_controllers(registry, settings), name="controllers")
                 )
-        app[keys.READY]["store"] = True
+        app[keys.READY].setdefault("store", "")
         log.info("server_started", url=url, data_dir=str(data_dir), kubeconfig=str(kubeconfig))
         yield ServerHandle(
             url=url,

@@ -1,7 +1,7 @@
 """Which Store the server runs on (--store): SQLite in DATA_DIR, or etcd; and its readiness.
 
 An etcd that does not answer at start is an OSError naming the flag and the reason (the CLI
-prints it and exits 1); later, /readyz follows the etcd store's health.
+prints it and exits 1); later, /readyz follows the store's health (report_health).
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def etcd_tls(settings: ServerSettings) -> ssl.SSLContext | None:
     return context
 
 
-async def report_health(store: AnyStore, ready: dict[str, bool], *, period: float = 0.5) -> None:
-    """Keep ready["store"] equal to the store's health (etcd reachable, watch connected)."""
+async def report_health(store: AnyStore, ready: dict[str, str], *, period: float = 0.5) -> None:
+    """Keep ready["store"] saying why the store is not ready ("" when it is): etcd answering a
+    quorum read with the watch connected; SQLite committing (probed again after a failure)."""
     while True:
-        ready["store"] = store.healthy if isinstance(store, EtcdStore) else True
+        await store.probe()
+        ready["store"] = store.problem or ""
         await asyncio.sleep(period)

@@ -30,6 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from nodeagent.api.certs import KUBELET_CLIENT_CN
 from nodeagent.privatefiles import PUBLIC_FILE, ensure_private_dir, tighten_file, write_private
+from nodeagent.server.certsigner import self_made_not_before
 
 log = structlog.get_logger()
 
@@ -167,7 +168,7 @@ def _make_ca(now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certifi
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_before(self_made_not_before(now))
         .not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
@@ -203,7 +204,7 @@ def _make_serving(
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_before(self_made_not_before(now))
         .not_valid_after(now + dt.timedelta(days=365 * SERVING_YEARS))
         .add_extension(x509.SubjectAlternativeName(_san_entries(sans)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -264,7 +265,7 @@ def _make_kubelet_client(
         .issuer_name(ca.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_before(self_made_not_before(now))
         .not_valid_after(now + dt.timedelta(days=365 * KUBELET_CLIENT_YEARS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)

@@ -24,6 +24,7 @@ from nodeagent.api.errors import (
 from nodeagent.api.resources import RESOURCES, Resource
 from nodeagent.server.auth import Authenticator
 from nodeagent.server.credentials import NodeCredentials
+from nodeagent.server.readiness import readyz_answer
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.requestlabels import request_labels
 from nodeagent.server.rest import audit, enrol, keys, proxy, selfreview, servingcert
@@ -142,11 +143,10 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 
 async def readyz(request: web.Request) -> web.StreamResponse:
-    ready = request.app[keys.READY]
-    missing = sorted(name for name, done in ready.items() if not done)
-    if missing:
-        return web.Response(status=503, text="not ready: " + ", ".join(missing))
-    return web.Response(text="ok")
+    verbose = request.query.get("verbose", "false").lower() not in ("false", "0")
+    checks: dict[str, str] = request.app[keys.READY]
+    status, text = readyz_answer(checks, verbose=verbose)
+    return web.Response(status=status, text=text)
 
 
 async def metrics_handler(request: web.Request) -> web.StreamResponse:

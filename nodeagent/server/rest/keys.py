@@ -12,7 +12,7 @@ from nodeagent.server.rest.request import Call
 REGISTRY = web.AppKey("registry", StoreRegistry)
 AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
 METRICS = web.AppKey("metrics", Metrics)
-READY = web.AppKey("ready", dict[str, bool])  # name of a start-up step -> done
+READY = web.AppKey("ready", dict[str, str])  # readiness check -> "" or why it fails
 
 USER = web.RequestKey("user", User)
 CALL = web.RequestKey("call", Call)

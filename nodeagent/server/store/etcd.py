@@ -42,6 +42,8 @@ log = structlog.get_logger()
 
 PREFIX = "/registry/"
 COMPACT_KEY = "compact_rev_key"  # kube-apiserver's key for coordinating compaction
+HEALTH_KEY = PREFIX + "health"  # read, never written: kube-apiserver's etcd check reads it too
+PROBE_TIMEOUT = 2.0  # kube-apiserver's --etcd-readycheck-timeout
 FRESH_WAIT = 3.0  # how long a watch waits for this server to reach its version
 _RETRIES = 16  # an update without a version retries this often against concurrent writers
 _T = TypeVar("_T")
@@ -115,6 +117,7 @@ class EtcdStore:
         self._watch_up = False
         self._connected = asyncio.Event()  # set while the watch is connected
         self._probe_ok = True
+        self._probe_error = ""
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -162,8 +165,20 @@ class EtcdStore:
 
     @property
     def healthy(self) -> bool:
-        """etcd answers and the watch is connected (what /readyz reports as "store")."""
-        return self._watch_up and self._probe_ok
+        """etcd answers a quorum read and the watch is connected."""
+        return self.problem is None
+
+    @property
+    def problem(self) -> str | None:
+        """Why the store is not ready (what /readyz reports as "store"), or None."""
+        if not self._probe_ok:
+            return f"etcd did not answer a quorum read: {self._probe_error}"
+        if not self._watch_up:
+            return "the etcd watch is not connected"
+        return None
+
+    async def probe(self) -> None:
+        """Nothing to do: the probe loop runs from open() to close()."""
 
     # ---- reads (from the copy the watch keeps) ----
 
@@ -360,10 +375,13 @@ class EtcdStore:
     async def _probe(self) -> None:
         while True:
             try:
-                await self._client.status()
+                # a lone member still answers the status call: only a linearizable read
+                # proves a leader and a quorum
+                await self._client.quorum_read(HEALTH_KEY, timeout=PROBE_TIMEOUT)
                 ok = True
             except (EtcdUnavailable, EtcdError) as exc:
                 ok = False
+                self._probe_error = str(exc)
                 if self._probe_ok:
                     log.warning("etcd_unreachable", error=str(exc))
             if ok and not self._probe_ok:

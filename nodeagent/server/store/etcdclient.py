@@ -141,7 +141,9 @@ class EtcdClient:
             await self._session.close()
             self._session = None
 
-    async def _post(self, path: str, body: dict[str, Any], *, read: bool = False) -> dict[str, Any]:
+    async def _post(
+        self, path: str, body: dict[str, Any], *, read: bool = False, timeout: float | None = None
+    ) -> dict[str, Any]:
         """POST to each endpoint in turn until one takes the connection; etcd errors are
         raised as such. A write that was sent is never sent again (it may have been
         applied): a timeout or a dropped connection after connecting is EtcdUnavailable. A
@@ -151,7 +153,9 @@ class EtcdClient:
             base = self._endpoints[0]
             try:
                 async with self._http().post(
-                    base + path, json=body, timeout=aiohttp.ClientTimeout(total=self._timeout)
+                    base + path,
+                    json=body,
+                    timeout=aiohttp.ClientTimeout(total=timeout or self._timeout),
                 ) as resp:
                     answer: dict[str, Any] = json.loads(await resp.read() or b"{}")
             except aiohttp.ClientConnectorError as exc:  # not connected: nothing was sent
@@ -177,6 +181,14 @@ class EtcdClient:
         """The current revision (and proof that an endpoint answers)."""
         answer = await self._post("/v3/maintenance/status", {}, read=True)
         return int((answer.get("header") or {}).get("revision", 0))
+
+    async def quorum_read(self, key: str, *, timeout: float) -> None:
+        """A linearizable range request for `key`, answered only when the cluster has a
+        leader and a quorum (kube-apiserver's etcd readiness check); tried on one endpoint
+        that takes the connection, never again after a timeout."""
+        await self._post(
+            "/v3/kv/range", {"key": _b64(key), "keys_only": True, "limit": 1}, timeout=timeout
+        )
 
     async def get(self, key: str) -> KeyValue | None:
         answer = await self._post("/v3/kv/range", {"key": _b64(key)}, read=True)

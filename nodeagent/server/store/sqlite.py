@@ -8,6 +8,10 @@ Reads are served from an in-memory copy loaded at open (the JSON text of each ob
 are queued and group-committed: the writes waiting while a commit runs are checked one by one
 (CAS, in order) and persisted together in one transaction by one writer thread, then applied
 to memory and published to watchers in resourceVersion order.
+A commit SQLite refuses (a full disk, an I/O error) answers its writers with an APIError naming
+the cause (507 for "database or disk is full") and makes `problem` say why until a commit, or
+`probe()`'s empty one once a MiB is free again, succeeds: /readyz reports it. One log line per
+outage, not one per write.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import structlog
 
 from nodeagent.api import jsontext
 from nodeagent.api.bodies import Obj
+from nodeagent.api.errors import APIError, InsufficientStorage
+from nodeagent.api.resources import BY_NAME
 from nodeagent.privatefiles import PRIVATE_FILE, tighten_file
 from nodeagent.server.store.errors import already_exists, conflict, not_found
 from nodeagent.server.store.protocol import EventType, WatchEvent
@@ -72,6 +78,8 @@ _Check = Callable[[_Row | None], _Planned]
 # resource, (namespace, name), uid, node name, resourceVersion, JSON text, deleted
 _PersistRow = tuple[str, tuple[str, str], str, str, int, str, bool]
 
+# free bytes the store's filesystem needs before a failed store tries to commit again
+PROBE_FREE_BYTES = 1024 * 1024
 # writes in one transaction at most (the rest wait for the next one)
 _MAX_BATCH = 512
 # a list decodes this many objects per turn of the event loop: a controller listing 10,000
@@ -103,6 +111,27 @@ def _answer(done: asyncio.Future[Obj], outcome: Obj | BaseException) -> None:
         done.set_result(outcome)
 
 
+def _free_bytes(directory: Path) -> int:
+    try:
+        fs = os.statvfs(directory)
+    except OSError:
+        return 0
+    return fs.f_bavail * fs.f_frsize
+
+
+def commit_error(exc: sqlite3.Error) -> APIError:
+    """The answer to the writers of a commit SQLite refused: the cause in SQLite's words, a
+    507 when it is a full disk (nothing to retry until space returns), else a 500."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return InsufficientStorage(f"the store could not commit: {exc}")
+    return APIError(f"the store could not commit: {exc}")
+
+
+def _qualified(resource: str) -> str:
+    r = BY_NAME.get(resource)
+    return r.qualified_name if r else resource
+
+
 def _node_name(resource: str, obj: Obj) -> str:
     if resource != "pods":
         return ""
@@ -112,12 +141,16 @@ def _node_name(resource: str, obj: Obj) -> str:
 class SqliteStore:
     """Store (store/protocol.py) over one SQLite file; open with `await SqliteStore.open(...)`."""
 
-    def __init__(self, conn: sqlite3.Connection, *, watch_window: int) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, watch_window: int, directory: Path | None = None
+    ) -> None:
         self._conn = conn
+        self._directory = directory  # where the file is: its filesystem's free space
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         self._pending: _Batch = []
         self._flusher: asyncio.Task[None] | None = None
         self._closing = False
+        self._problem: str | None = None  # why the last commit failed, until one succeeds
         self._rows: dict[str, dict[tuple[str, str], _Row]] = {}
         self._by_node: dict[str, set[tuple[str, str]]] = {}
         rv_row = conn.execute("SELECT value FROM counters WHERE name='resourceVersion'").fetchone()
@@ -145,7 +178,7 @@ class SqliteStore:
             return conn
 
         conn = await asyncio.to_thread(connect)
-        store = cls(conn, watch_window=watch_window)
+        store = cls(conn, watch_window=watch_window, directory=path.parent)
         log.info("store_opened", path=str(path), resource_version=store.resource_version)
         return store
 
@@ -286,11 +319,13 @@ class SqliteStore:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, self._persist, rows, rv)
-        except Exception as exc:
-            log.error("store_commit_failed", writes=len(planned), error=str(exc))
+        except sqlite3.Error as exc:
+            error = commit_error(exc)
+            self._failed(error.message, writes=len(planned))
             for w, _p, _new in planned:
-                _answer(w.done, exc)
+                _answer(w.done, error)
             return
+        self._committed()
         for w, p, new in planned:
             self._rv = new.resource_version
             if p.old is not None:
@@ -329,8 +364,54 @@ class SqliteStore:
                     )
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:  # SQLite rolls back itself after SQLITE_FULL at COMMIT
+                c.execute("ROLLBACK")
             raise
+
+    # ---- health ----
+
+    @property
+    def problem(self) -> str | None:
+        """Why the store cannot commit (the last commit's error), or None."""
+        return self._problem
+
+    async def probe(self) -> None:
+        """After a failed commit: an empty write transaction, to see whether commits work
+        again (space returned) when no one writes. Runs on the writer thread, between
+        batches."""
+        if self._problem is None or self._closing:
+            return
+        if self._directory is not None and _free_bytes(self._directory) < PROBE_FREE_BYTES:
+            return  # still full: an empty commit could fit in the WAL and say otherwise
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._touch)
+        except sqlite3.Error as exc:
+            self._failed(commit_error(exc).message, writes=0)
+            return
+        self._committed()
+
+    def _touch(self) -> None:
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            c.execute("UPDATE counters SET value=value WHERE name='resourceVersion'")
+            c.execute("COMMIT")
+        except BaseException:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+
+    def _failed(self, problem: str, *, writes: int) -> None:
+        if self._problem is None:  # once per outage: a full disk must not fill with logs
+            log.error("store_commit_failed", writes=writes, error=problem)
+        else:
+            log.debug("store_commit_failed", writes=writes, error=problem)
+        self._problem = problem
+
+    def _committed(self) -> None:
+        if self._problem is not None:
+            log.info("store_commit_recovered", after=self._problem)
+            self._problem = None
 
     def _remember(self, resource: str, key: tuple[str, str], row: _Row) -> None:
         self._rows.setdefault(resource, {})[key] = row

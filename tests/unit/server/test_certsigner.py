@@ -11,7 +11,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from nodeagent.server.certsigner import MAX_SANS, CSRError, claims_of, serving_problem, sign_serving
+from nodeagent.server.certsigner import (
+    MAX_SANS,
+    CSRError,
+    claims_of,
+    self_made_not_before,
+    serving_problem,
+    sign_serving,
+)
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 CA_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -67,6 +74,13 @@ def test_ip_and_dns_names_are_kept() -> None:
     names = [x509.IPAddress(ipaddress.ip_address("10.1.2.3")), x509.DNSName("n1.lan")]
     ext = sign(csr(*names)).extensions.get_extension_for_class(x509.SubjectAlternativeName)
     assert list(ext.value) == names
+
+
+def test_the_servers_own_certificates_hold_for_a_clock_an_hour_behind() -> None:
+    """client-go backdates its self-signed certificates by an hour; so do we (issue 19)."""
+    an_hour_behind = NOW - dt.timedelta(minutes=59)
+    assert self_made_not_before(NOW) <= an_hour_behind
+    assert self_made_not_before(NOW) == NOW - dt.timedelta(hours=1)
 
 
 def test_lifetime_and_backdate() -> None:

@@ -1,0 +1,85 @@
+"""Faults on the server's side, for the fault suite and the soak: a small tmpfs to fill, and
+the blocking HTTP calls a test makes to a server process while it breaks.
+
+    with small_tmpfs(path, size="8m") as mount:   # mounted at path, unmounted afterwards
+        filler = fill_disk(mount)                 # a file that takes every free byte
+        filler.unlink()                           # space back
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import ssl
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+CHUNK = 64 * 1024
+
+
+def can_mount() -> str | None:
+    """Why this machine cannot mount a tmpfs for a test, or None."""
+    if os.geteuid() != 0:
+        return "needs root (mount a tmpfs)"
+    return None
+
+
+@contextlib.contextmanager
+def small_tmpfs(path: Path, *, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` bytes (mount's units: 8m) at `path`, unmounted (lazily, should a
+    process still hold a file in it) when the block ends."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)], check=True
+    )
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill_disk(directory: Path, *, name: str = "filler") -> Path:
+    """A file in `directory` grown until the filesystem refuses another byte (ENOSPC)."""
+    filler = directory / name
+    block = b"\0" * CHUNK
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        size = CHUNK
+        while size:
+            try:
+                os.write(fd, block[:size])
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                size //= 2  # the last pages: smaller writes until not one byte fits
+    finally:
+        os.close(fd)
+    return filler
+
+
+def call(
+    url: str,
+    method: str = "GET",
+    body: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    context: ssl.SSLContext | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, str]:
+    """A blocking request; (HTTP status, body text). Any status is an answer, not an error."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, method=method, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=timeout) as r:
+            return int(r.status), r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode()
