@@ -30,7 +30,6 @@ import structlog
 from nodeagent.api import jsontext
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError, InsufficientStorage
-from nodeagent.api.resources import BY_NAME
 from nodeagent.privatefiles import PRIVATE_FILE, tighten_file
 from nodeagent.server.store.errors import already_exists, conflict, not_found
 from nodeagent.server.store.protocol import EventType, WatchEvent
@@ -125,11 +124,6 @@ def commit_error(exc: sqlite3.Error) -> APIError:
     if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
         return InsufficientStorage(f"the store could not commit: {exc}")
     return APIError(f"the store could not commit: {exc}")
-
-
-def _qualified(resource: str) -> str:
-    r = BY_NAME.get(resource)
-    return r.qualified_name if r else resource
 
 
 def _node_name(resource: str, obj: Obj) -> str:
