@@ -34,7 +34,7 @@ def test_readyz_fails_when_etcd_loses_its_quorum(cluster: EtcdCluster, tmp_path:
         assert _readyz(srv)[0] == 200
         cluster.kill(1)
         cluster.kill(2)  # the first member, which the server talks to, is alone
-        code, text = wait_until(
+        _, text = wait_until(
             lambda: (r := _readyz(srv))[0] == 503 and r,
             timeout=10,
             message="/readyz to fail once etcd has no quorum",
