@@ -47,6 +47,11 @@ def _readyz(srv: ServerProcess, query: str = "") -> tuple[int, str]:
     return call(srv.url + "/readyz" + query, context=srv.ssl_context())
 
 
+def _failing_readyz(srv: ServerProcess) -> str | None:
+    code, text = _readyz(srv, "?verbose")
+    return text if code == 503 else None
+
+
 def test_a_full_disk_is_named_in_the_answer_the_readiness_and_one_log_line(
     server_on_tmpfs: ServerProcess,
 ) -> None:
@@ -64,8 +69,8 @@ def test_a_full_disk_is_named_in_the_answer_the_readiness_and_one_log_line(
             status = json.loads(text)
             assert status["reason"] == "InsufficientStorage"
             assert FULL in status["message"]
-        code, text = wait_until(
-            lambda: (r := _readyz(srv, "?verbose"))[0] == 503 and r,
+        text = wait_until(
+            lambda: _failing_readyz(srv),
             timeout=10,
             message="/readyz to turn not-ready on a full disk",
         )
