@@ -142,6 +142,9 @@ class Executor:
         self.waiting[uid] = run.waiting
 
     async def _run_pod(self, uid: str, run: _PodRun, actions: Sequence[Action]) -> None:
+        """One pod's sync, in its own task: every log line in it carries pod and pod_uid."""
+        name = run.desired.pod["metadata"]["name"] if run.desired else None
+        structlog.contextvars.bind_contextvars(pod_uid=uid, **({"pod": name} if name else {}))
         self.failures = syncretry.forget(self.failures, uid)  # planned again: a new try
         action: Action | None = None
         try:
@@ -152,9 +155,9 @@ class Executor:
         except Exception as e:
             raise_if_cancelling()
             if isinstance(e, RuntimeError_ | OSError):  # the engine or the host said no
-                log.warning("pod_sync_failed", pod_uid=uid, error=str(e))
+                log.warning("pod_sync_failed", error=str(e))
             else:  # a bug: keep its traceback
-                log.exception("pod_sync_failed", pod_uid=uid)
+                log.exception("pod_sync_failed")
             names = (action.container_name,) if isinstance(action, StartContainer) else ()
             event = ("Warning", "FailedSync", f"error syncing pod: {e}")
             self._sync_failed(uid, run, reason="", message=str(e), names=names, event=event)
@@ -177,16 +180,17 @@ class Executor:
         pod = run.desired.pod
         if isinstance(action, CreateSandbox):
             try:
-                run.sandbox_id = await self.runtime.create_sandbox(pod, self._ctx(run))
+                sandbox_id = await self.runtime.create_sandbox(pod, self._ctx(run))
+                run.sandbox_id = sandbox_id
                 info = next(
                     (c for c in await self.runtime.list_containers() if c.id == run.sandbox_id),
                     None,
                 )
                 run.pod_ip = info.pod_ip if info else ""
-                log.info("sandbox_created", pod=pod["metadata"]["name"], pod_uid=uid)
+                log.info("sandbox_created", sandbox_id=sandbox_id[:12])
             except RuntimeError_ as e:
                 raise_if_cancelling()
-                log.warning("sandbox_failed", pod=pod["metadata"]["name"], error=str(e))
+                log.warning("sandbox_failed", error=str(e))
                 event = ("Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}")
                 self._sync_failed(uid, run, reason=e.reason, message=str(e), names=(), event=event)
                 return False
@@ -270,7 +274,7 @@ class Executor:
                 pod, spec_c, self._ctx(run, objects), attempt=action.attempt, is_init=action.is_init
             )
             for w in warnings:
-                log.warning("container_field_not_honoured", pod=pod["metadata"]["name"], warning=w)
+                log.warning("container_field_not_honoured", container=name, warning=w)
                 self.on_event(uid, warning_event(w))
             await self.runtime.start_container(cid)
         except RuntimeError_ as e:
@@ -284,7 +288,6 @@ class Executor:
             self.restarts = backoff.record_restart(self.restarts, (uid, name), now=self.clock())
         log.info(
             "container_started",
-            pod=pod["metadata"]["name"],
             container=name,
             attempt=action.attempt,
             container_id=cid[:12],
@@ -316,7 +319,6 @@ class Executor:
         run.waiting[name] = WaitingReason(reason=reason, message=message)
         log.warning(
             "container_start_failed",
-            pod=run.desired.pod["metadata"]["name"],
             container=name,
             reason=reason,
             error=message,
@@ -333,7 +335,6 @@ class Executor:
 
         log.info(
             "containers_stopping",
-            pod_uid=action.pod_uid,
             reason=action.reason,
             count=len(action.container_ids),
             grace_seconds=action.grace_seconds,

@@ -295,7 +295,6 @@ class DockerRuntime:
         config = sandbox_config(pod, ctx, attempt=max(attempts, default=-1) + 1)
         container_id = await self._create(config.name, config.body)
         await self.start_container(container_id)
-        log.info("sandbox_started", pod=config.name, id=container_id[:12])
         return container_id
 
     async def create_container(
@@ -319,8 +318,6 @@ class DockerRuntime:
         for directory in config.empty_dirs:
             await asyncio.to_thread(_make_empty_dir, directory)
         container_id = await self._create(config.name, config.body)
-        for warning in config.warnings:
-            log.warning("container_field_ignored", container=config.name, warning=warning)
         return container_id, list(config.warnings)
 
     async def start_container(self, container_id: str) -> None:

@@ -165,7 +165,8 @@ class Runtime(Protocol):
     async def create_container(
         self, pod: Obj, container: Obj, ctx: PodContext, *, attempt: int, is_init: bool
     ) -> tuple[str, Sequence[str]]:
-        """Create (not start) one container; returns its id and warnings for unhonoured fields."""
+        """Create (not start) one container; its id and warnings for unhonoured fields (the
+        caller logs them and records them as events; the runtime does not log them)."""
 
     async def start_container(self, container_id: str) -> None: ...
 

@@ -178,7 +178,12 @@ class DaemonSetController:
     # --- sync ---------------------------------------------------------------------------
 
     async def sync(self, key: Key) -> float | None:
-        """Reconcile one DaemonSet; returns seconds after which to look again, if any."""
+        """Reconcile one DaemonSet; returns seconds after which to look again, if any. Every
+        log line of the sync carries daemonset=NAMESPACE/NAME."""
+        with structlog.contextvars.bound_contextvars(daemonset=_fmt(key)):
+            return await self._sync(key)
+
+    async def _sync(self, key: Key) -> float | None:
         namespace, name = key
         ds = self.daemonsets.get(namespace, name)
         if ds is None:
@@ -233,11 +238,11 @@ class DaemonSetController:
         for pod in claim.adopt:
             stored = await self.registry.update("pods", plan.adopted(pod, ds))
             owned[meta.uid_of(stored)] = stored
-            log.info("daemon_pod_adopted", daemonset=meta.name_of(ds), pod=meta.name_of(pod))
+            log.info("daemon_pod_adopted", pod=meta.name_of(pod))
         for pod in claim.release:
             with contextlib.suppress(NotFound):
                 await self.registry.update("pods", plan.released(pod, ds))
-            log.info("daemon_pod_released", daemonset=meta.name_of(ds), pod=meta.name_of(pod))
+            log.info("daemon_pod_released", pod=meta.name_of(pod))
         return list(owned.values())
 
     async def _construct_history(self, ds: Obj, daemon_pods: list[Obj]) -> str:
@@ -289,7 +294,7 @@ class DaemonSetController:
                 history.collision_count(current) or 0
             ) + 1
             await self.registry.update("daemonsets", current, subresource="status")
-            log.info("daemonset_hash_collision", daemonset=meta.name_of(ds))
+            log.info("daemonset_hash_collision")
             raise
 
     async def _cleanup_history(self, ds: Obj, hash_: str) -> None:
@@ -303,9 +308,7 @@ class DaemonSetController:
                 await self.registry.delete(
                     "controllerrevisions", meta.namespace_of(rev), meta.name_of(rev)
                 )
-            log.info(
-                "daemonset_revision_pruned", daemonset=meta.name_of(ds), revision=meta.name_of(rev)
-            )
+            log.info("daemonset_revision_pruned", revision=meta.name_of(rev))
 
     async def _sync_nodes(
         self, ds: Obj, delete: Iterable[Obj], create_on: Iterable[str], hash_: str
@@ -331,9 +334,7 @@ class DaemonSetController:
                 skipped = len(nodes) - pos - len(chunk)
                 self.expectations.lower_adds(key, failed + skipped)  # never coming
                 if skipped:
-                    log.info(
-                        "daemon_pod_creates_skipped", daemonset=meta.name_of(ds), skipped=skipped
-                    )
+                    log.info("daemon_pod_creates_skipped", skipped=skipped)
                 break
             pos += len(chunk)
             batch *= 2
@@ -353,15 +354,10 @@ class DaemonSetController:
             created = await self.registry.create("pods", pod, namespace=meta.namespace_of(ds))
         except APIError as exc:
             await self._event(ds, "Warning", "FailedCreate", f"Error creating: {exc.message}")
-            log.warning("daemon_pod_create_failed", daemonset=meta.name_of(ds), node=node_name)
+            log.warning("daemon_pod_create_failed", node=node_name)
             raise
         await self._event(ds, "Normal", "SuccessfulCreate", f"Created pod: {meta.name_of(created)}")
-        log.info(
-            "daemon_pod_created",
-            daemonset=meta.name_of(ds),
-            pod=meta.name_of(created),
-            node=node_name,
-        )
+        log.info("daemon_pod_created", pod=meta.name_of(created), node=node_name)
         return created
 
     async def _delete_pod(self, ds: Obj, pod: Obj) -> None:
@@ -377,7 +373,7 @@ class DaemonSetController:
             await self._event(ds, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
             raise
         await self._event(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {meta.name_of(pod)}")
-        log.info("daemon_pod_deleted", daemonset=meta.name_of(ds), pod=meta.name_of(pod))
+        log.info("daemon_pod_deleted", pod=meta.name_of(pod))
 
     async def _write_status(
         self, ds: Obj, nodes: list[Obj], daemon_pods: list[Obj], hash_: str, *, observed: bool
