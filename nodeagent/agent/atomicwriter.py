@@ -37,12 +37,28 @@ def _current(target: Path) -> Mapping[str, FileProjection] | None:
         for root, _dirs, names in os.walk(version):
             for name in names:
                 path = Path(root) / name
+                st = path.stat()
                 files[str(path.relative_to(version))] = FileProjection(
-                    data=path.read_bytes(), mode=path.stat().st_mode & 0o7777
+                    data=path.read_bytes(), mode=st.st_mode & 0o7777, uid=st.st_uid, gid=st.st_gid
                 )
     except OSError:
         return None
     return files
+
+
+def _matches(current: Mapping[str, FileProjection], wanted: Mapping[str, FileProjection]) -> bool:
+    """Same paths, bytes and modes, and the owners asked for (-1: any)."""
+    if current.keys() != wanted.keys():
+        return False
+    for rel, want in wanted.items():
+        have = current[rel]
+        if (have.data, have.mode) != (want.data, want.mode):
+            return False
+        if (want.uid, want.gid) != (-1, -1) and (
+            (want.uid != -1 and have.uid != want.uid) or (want.gid != -1 and have.gid != want.gid)
+        ):
+            return False
+    return True
 
 
 def write_atomically(target: str | Path, files: Mapping[str, FileProjection]) -> bool:
@@ -50,7 +66,8 @@ def write_atomically(target: str | Path, files: Mapping[str, FileProjection]) ->
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
     os.chmod(target, DIR_MODE)
-    if _current(target) == dict(files):
+    current = _current(target)
+    if current is not None and _matches(current, files):
         return False
     stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime())
     version = Path(tempfile.mkdtemp(prefix=stamp, dir=target))
@@ -61,6 +78,8 @@ def write_atomically(target: str | Path, files: Mapping[str, FileProjection]) ->
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(projection.data)
+        if (projection.uid, projection.gid) != (-1, -1):  # a token for a pod's runAsUser
+            os.chown(path, projection.uid, projection.gid)
         os.chmod(path, projection.mode)
     try:
         old: str | None = os.readlink(target / DATA_LINK)

@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 
 from nodeagent.agent.aio import raise_if_cancelling
+from nodeagent.agent.apiendpoint import pod_api_endpoint
 from nodeagent.agent.executor import Executor
 from nodeagent.agent.heaptrim import run_heap_trim
 from nodeagent.agent.hostaddr import internal_ip
@@ -29,6 +30,7 @@ from nodeagent.agent.objectcache import ObjectCache
 from nodeagent.agent.podvolumes import PodVolumes
 from nodeagent.agent.probers import Prober
 from nodeagent.agent.reconciler import Reconciler, follow_runtime_events, merge_updates
+from nodeagent.agent.satokens import TokenManager
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.dirwatch import POLL_SECONDS, PollingReason
 from nodeagent.agent.sources.file import run_file_source
@@ -110,6 +112,16 @@ async def _connect(
         return runtime
 
 
+async def _bridge_gateway(runtime: Runtime) -> str | None:
+    """The engine's bridge gateway (how pods reach this host), None when it cannot say."""
+    try:
+        return await runtime.bridge_gateway()
+    except RuntimeError_ as e:
+        raise_if_cancelling()
+        log.warning("bridge_gateway_unknown", error=str(e))
+        return None
+
+
 async def run_agent(
     settings: AgentSettings,
     *,
@@ -138,6 +150,7 @@ async def run_agent(
     volumes_changed = asyncio.Event()  # wakes the volume sync (an object changed)
     objects = ObjectCache(state_dir=settings.state_dir)
     await asyncio.to_thread(objects.load_saved)
+    tokens = TokenManager()  # projected ServiceAccount tokens; asked through server sync
 
     def runtime_of() -> Runtime | None:
         return runtime_box[0] if runtime_box else None
@@ -159,6 +172,7 @@ async def run_agent(
         factory = runtime_factory or _default_runtime
         runtime = await _connect(settings, state, factory, status_changed.set)
         runtime_box.append(runtime)
+        gateway = await _bridge_gateway(runtime)
         reconciler = Reconciler(
             runtime=runtime,
             state=state,
@@ -169,6 +183,9 @@ async def run_agent(
                 host_ip=host_ip,
                 state_dir=settings.state_dir,
                 on_event=state.record_pod_event,
+                api_endpoint=lambda host_network: pod_api_endpoint(
+                    settings.server_url, host_network=host_network, bridge_gateway=gateway
+                ),
             ),
             prober=Prober(runtime=runtime, host_ip=host_ip),
             observe_duration=metrics.reconcile.observe,
@@ -176,7 +193,7 @@ async def run_agent(
         )
         reconciler.executor.on_done = reconciler.wake.set
         reconciler.executor.objects = objects
-        volumes = PodVolumes(volume_dir=reconciler.executor.volume_dir)
+        volumes = PodVolumes(volume_dir=reconciler.executor.volume_dir, tokens=tokens)
         reconciler.executor.volumes = volumes
 
         def objects_changed() -> None:
@@ -287,6 +304,7 @@ async def run_agent(
                         queue=queue,
                         serving=serving,
                         objects=objects,
+                        tokens=tokens,
                     ),
                     name="server-sync",
                 )

@@ -83,6 +83,8 @@ class Executor:
     waiting: dict[str, dict[str, WaitingReason]] = field(default_factory=dict)  # uid -> name ->
     failures: dict[str, syncretry.SyncFailure] = field(default_factory=dict)  # failed syncs, by uid
     jitter: Callable[[], float] = random.random  # the draw spreading failed pods' retries
+    # hostNetwork? -> the API server's (host, port) as the pod reaches it (agent/apiendpoint.py)
+    api_endpoint: Callable[[bool], tuple[str, int] | None] = lambda _host_network: None
     _busy: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     def busy(self, uid: str) -> bool:
@@ -241,6 +243,7 @@ class Executor:
             volume_dir=self.volume_dir(run.desired.uid),
             sandbox_id=run.sandbox_id,
             pod_ip=self.host_ip if run.desired.pod["spec"].get("hostNetwork") else run.pod_ip,
+            api_server=self.api_endpoint(bool(run.desired.pod["spec"].get("hostNetwork"))),
         )
 
     async def _start(self, uid: str, run: _PodRun, action: StartContainer) -> bool:

@@ -1,5 +1,9 @@
 """The files of a pod's configMap, secret, downwardAPI and projected volumes, kept up to date.
 
+Projected ServiceAccount tokens come from `tokens` (agent/satokens.py): fetched before the
+first write (a failure is kubelet's `failed to fetch token: ...` FailedMount), refreshed by the
+resync when due; a pod that is gone has its tokens dropped.
+
 `setup(pod, objects)` fills every such volume of the pod before a container is created (a
 missing non-optional object raises `VolumeFailure` naming the volume, as kubelet's
 `MountVolume.SetUp failed for volume "v" : configmap "x" not found`). `resync(pods)` writes them
@@ -22,9 +26,17 @@ from pathlib import Path
 import structlog
 
 from nodeagent.agent.atomicwriter import write_atomically
+from nodeagent.agent.satokens import TokenError, TokenManager
 from nodeagent.agent.tmpfs import mount_tmpfs
 from nodeagent.api.bodies import Obj
-from nodeagent.api.projection import Objects, ReferenceFailure, is_projected_volume, volume_files
+from nodeagent.api.projection import (
+    FileProjection,
+    Objects,
+    ReferenceFailure,
+    is_projected_volume,
+    volume_files,
+)
+from nodeagent.api.satoken import TokenSpec, token_sources, token_spec
 
 log = structlog.get_logger()
 
@@ -44,9 +56,9 @@ def node_allocatable() -> dict[str, str]:
 
 
 def holds_secrets(volume: Obj) -> bool:
-    """A secret volume, or a projected one with a secret source: it goes on a tmpfs."""
+    """A secret volume, or a projected one with a secret or token source: on a tmpfs."""
     sources = (volume.get("projected") or {}).get("sources") or []
-    return "secret" in volume or any("secret" in s for s in sources)
+    return "secret" in volume or any("secret" in s or "serviceAccountToken" in s for s in sources)
 
 
 def _projected(pod: Obj) -> list[Obj]:
@@ -59,6 +71,15 @@ class PodVolumes:
     allocatable: Mapping[str, str] = field(default_factory=node_allocatable)
     _set_up: set[str] = field(default_factory=set)  # uids whose volumes were written once
     tmpfs: bool = True  # secret volumes on a tmpfs; False after a refusal (said once)
+    tokens: TokenManager = field(default_factory=TokenManager)
+
+    async def _files(self, pod: Obj, volume: Obj, objects: Objects) -> dict[str, FileProjection]:
+        """The volume's files, its tokens fetched (or served from the cache) first."""
+        fetched: dict[TokenSpec, str] = {}
+        for source in token_sources(volume):
+            spec = token_spec(pod, source)
+            fetched[spec] = await self.tokens.get(spec)
+        return volume_files(pod, volume, objects, allocatable=self.allocatable, tokens=fetched)
 
     async def setup(self, pod: Obj, objects: Objects) -> None:
         """Write every projected volume of `pod` now; VolumeFailure for the first that fails."""
@@ -66,8 +87,8 @@ class PodVolumes:
         for volume in _projected(pod):
             name = str(volume.get("name"))
             try:
-                files = volume_files(pod, volume, objects, allocatable=self.allocatable)
-            except ReferenceFailure as e:
+                files = await self._files(pod, volume, objects)
+            except (ReferenceFailure, TokenError) as e:
                 raise VolumeFailure(name, str(e)) from e
             target = Path(self.volume_dir(uid)) / name
             try:
@@ -92,11 +113,11 @@ class PodVolumes:
             for volume in _projected(pod):
                 name = str(volume.get("name"))
                 try:
-                    files = volume_files(pod, volume, objects, allocatable=self.allocatable)
+                    files = await self._files(pod, volume, objects)
                     target = Path(self.volume_dir(uid)) / name
                     if await asyncio.to_thread(write_atomically, target, files):
                         log.info("volume_updated", pod=pod["metadata"].get("name"), volume=name)
-                except (ReferenceFailure, OSError) as e:
+                except (ReferenceFailure, TokenError, OSError) as e:
                     log.warning(
                         "volume_update_failed",
                         pod=pod["metadata"].get("name"),
@@ -104,3 +125,4 @@ class PodVolumes:
                         error=str(e),
                     )
         self._set_up &= live
+        self.tokens.keep_pods(live)

@@ -27,6 +27,7 @@ from nodeagent.agent.credentials import NodeCredential
 from nodeagent.agent.objectcache import ObjectCache
 from nodeagent.agent.podevents import PodEvent, event_key, pod_event, pod_events
 from nodeagent.agent.reporter import NodeReporter, node_event, reporter_config
+from nodeagent.agent.satokens import TokenManager
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.apiserver import (
     MIRROR_ANNOTATION,
@@ -487,10 +488,12 @@ async def run_server_sync(
     tick: float = 1.0,
     serving: ServingPort | None = None,
     objects: ObjectCache | None = None,
+    tokens: TokenManager | None = None,
 ) -> None:
     """Run until cancelled: the API pod source, node registration, status, lease, pod sync,
     the node credential's rotation (the first request enrols when there is none), and
-    `serving` (the TLS port, whose certificate the server signs through this client)."""
+    `serving` (the TLS port, whose certificate the server signs through this client); `tokens`
+    ask TokenRequest through this client while it runs."""
     if not settings.server_url:
         raise ValueError("run_server_sync needs settings.server_url")
     credential = NodeCredential(
@@ -504,6 +507,8 @@ async def run_server_sync(
     reporter = NodeReporter(client=client, config=config, state=state)
     view = ServerPodsView()
     pods = PodSync(client=client, state=state, view=view, reporter=reporter, tick=tick)
+    if tokens is not None:
+        tokens.client = client
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(
@@ -529,4 +534,6 @@ async def run_server_sync(
             if objects is not None:  # the ConfigMaps and Secrets this node's pods reference
                 tg.create_task(objects.run_api(client), name="object-watch")
     finally:
+        if tokens is not None:
+            tokens.client = None
         await client.close()

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 
 from nodeagent.api.bodies import Obj
 from nodeagent.api.quantity import parse_quantity
+from nodeagent.api.satoken import TokenSpec, token_spec
 
 ObjectKey = tuple[str, str, str]  # (kind "ConfigMap" | "Secret", namespace, name)
 Objects = Mapping[ObjectKey, Mapping[str, bytes]]  # the data of the objects a pod may read
+Tokens = Mapping[TokenSpec, str]  # the ServiceAccount tokens fetched for a pod's volumes
 CONFIG_MAP = "ConfigMap"
 SECRET = "Secret"
 DEFAULT_MODE = 0o644  # kubelet's default for all four volume kinds (420)
@@ -44,6 +46,8 @@ class ReferenceFailure(ValueError):
 class FileProjection:
     data: bytes
     mode: int
+    uid: int = -1  # the file's owner; -1: the writer's (root)
+    gid: int = -1
 
 
 def namespace_of(pod: Obj) -> str:
@@ -252,12 +256,54 @@ def _source_files(
     return _keyed(source, data, volume=volume, word=word, default_mode=default_mode)
 
 
+def fs_user(pod: Obj) -> int | None:
+    """kubelet's FsUserFrom: the runAsUser every container runs as, when they all set the same
+    one (the container's, else the pod's); None otherwise."""
+    pod_user = ((pod.get("spec") or {}).get("securityContext") or {}).get("runAsUser")
+    found: int | None = None
+    for container in _containers(pod):
+        user = (container.get("securityContext") or {}).get("runAsUser", pod_user)
+        if user is None or (found is not None and int(user) != found):
+            return None
+        found = int(user)
+    return found
+
+
+def _token_file(
+    pod: Obj, source: Obj, tokens: Tokens, *, volume: str, default_mode: int
+) -> dict[str, FileProjection]:
+    """A serviceAccountToken source's file, as kubelet writes it: the volume's defaultMode, or
+    0600 owned by the pods' runAsUser (group fsGroup, 0640) when those are set."""
+    spec = token_spec(pod, source)
+    token = tokens.get(spec)
+    if token is None:
+        raise ReferenceFailure(f"failed to fetch token: none fetched for {spec.describe()}")
+    path = _check_path(str(source.get("path", "")), volume)
+    user = fs_user(pod)
+    group = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
+    if user is None and group is None:
+        return {path: FileProjection(data=token.encode(), mode=default_mode)}
+    return {
+        path: FileProjection(
+            data=token.encode(),
+            mode=0o600 if group is None else 0o640,
+            uid=-1 if user is None else user,
+            gid=-1 if group is None else int(group),
+        )
+    }
+
+
 def volume_files(
-    pod: Obj, volume: Obj, objects: Objects, *, allocatable: Mapping[str, str]
+    pod: Obj,
+    volume: Obj,
+    objects: Objects,
+    *,
+    allocatable: Mapping[str, str],
+    tokens: Tokens | None = None,
 ) -> dict[str, FileProjection]:
     """The files (relative path -> data and mode) of a configMap, secret, downwardAPI or
-    projected volume. ReferenceFailure for a missing non-optional object or key, a projected
-    serviceAccountToken (not served yet) or a bad path."""
+    projected volume. ReferenceFailure for a missing non-optional object or key, a token not
+    in `tokens`, or a bad path."""
     name = str(volume.get("name", ""))
     kind = next(k for k in PROJECTED_KINDS if k in volume)
     body = volume.get(kind) or {}
@@ -277,9 +323,15 @@ def volume_files(
         )
     out: dict[str, FileProjection] = {}
     for source in body.get("sources") or []:
-        if "serviceAccountToken" in source:
-            raise ReferenceFailure(
-                f'volume "{name}": projected serviceAccountToken sources are not supported yet'
+        if isinstance(source.get("serviceAccountToken"), dict):
+            out.update(
+                _token_file(
+                    pod,
+                    source["serviceAccountToken"],
+                    tokens or {},
+                    volume=name,
+                    default_mode=default_mode,
+                )
             )
         for kind_ in ("configMap", "secret", "downwardAPI"):
             if kind_ in source:

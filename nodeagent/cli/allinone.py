@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import resource
 import shutil
@@ -29,6 +30,7 @@ from nodeagent.cli.nodeflags import add_node_flags
 
 if TYPE_CHECKING:
     from nodeagent.agent.state import AgentState
+    from nodeagent.server.settings import ServerSettings
 
 log = structlog.get_logger()
 
@@ -184,6 +186,29 @@ async def engine(args: argparse.Namespace, data_dir: Path) -> AsyncIterator[Engi
 # -- server + agent ------------------------------------------------------------------------
 
 
+async def with_pod_address(settings: ServerSettings, socket: str) -> ServerSettings:
+    """A loopback server also serves on the engine's bridge gateway, where pods off the host
+    network reach it (the agent tells them that address: agent/apiendpoint.py)."""
+    from nodeagent.agent.apiendpoint import is_loopback
+    from nodeagent.runtime.docker import connect_runtime
+    from nodeagent.runtime.protocol import RuntimeError_
+
+    if not is_loopback(settings.listen_host) or settings.pod_addresses:
+        return settings
+    try:
+        runtime = await connect_runtime(socket, timeout=5.0)
+        try:
+            gateway = await runtime.bridge_gateway()
+        finally:
+            await runtime.close()
+    except RuntimeError_ as e:
+        log.warning("bridge_gateway_unknown", error=str(e))
+        return settings
+    if gateway is None:
+        return settings
+    return dataclasses.replace(settings, pod_addresses=(gateway,))
+
+
 def _examples_hint() -> str:
     """Where manifests/daemonset-example.yaml is: beside the venv when installed, else ./."""
     installed = Path(sys.prefix).parent / "manifests" / "daemonset-example.yaml"
@@ -279,7 +304,10 @@ async def run_all_in_one(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with engine(args, data_dir) as found, serve(server_settings) as handle:
+    async with contextlib.AsyncExitStack() as stack:
+        found = await stack.enter_async_context(engine(args, data_dir))
+        server_settings = await with_pod_address(server_settings, found.socket)
+        handle = await stack.enter_async_context(serve(server_settings))
         server = {
             "server_url": handle.url,
             "token_file": str(handle.data_dir / "node-token"),

@@ -31,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="an extra name or address for the self-made certificate (repeatable)",
     )
     parser.add_argument(
+        "--pod-address",
+        action="append",
+        default=[],
+        help="also serve on this IP (same port; may come up later, e.g. the container bridge's "
+        "gateway) and name it in the certificate: pods reach the server there (repeatable)",
+    )
+    parser.add_argument(
         "--insecure-http",
         action="store_true",
         help="serve plain HTTP (kubectl sends no token over it: for tests only)",
@@ -130,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             tls_key_file=args.tls_key_file,
             tls_ca_file=args.tls_ca_file,
             tls_sans=args.tls_san,
+            pod_addresses=args.pod_address,
             insecure_http=args.insecure_http,
             node_monitor_grace_period=args.node_monitor_grace_period,
             pod_gc_quarantine=args.pod_gc_quarantine,

@@ -229,13 +229,33 @@ def _value_from(pod: Obj, container: Obj, ctx: PodContext, value_from: Obj) -> s
     return value
 
 
+def kubernetes_service_env(host: str, port: int) -> dict[str, str]:
+    """The variables kubelet sets for the `kubernetes` Service (envvars.FromServices) in every
+    pod, whatever enableServiceLinks says: here naming the server itself (ctx.api_server), its
+    one port named https."""
+    joined = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    prefix = f"KUBERNETES_PORT_{port}_TCP"
+    return {
+        "KUBERNETES_SERVICE_HOST": host,
+        "KUBERNETES_SERVICE_PORT": str(port),
+        "KUBERNETES_SERVICE_PORT_HTTPS": str(port),
+        "KUBERNETES_PORT": f"tcp://{joined}",
+        prefix: f"tcp://{joined}",
+        f"{prefix}_PROTO": "tcp",
+        f"{prefix}_PORT": str(port),
+        f"{prefix}_ADDR": host,
+    }
+
+
 def _env(
     pod: Obj, container: Obj, ctx: PodContext, image_env: list[str], warnings: list[str]
 ) -> dict[str, str]:
-    """kubelet's makeEnvironmentVariables: envFrom first, then env (which may refer to earlier
-    names with $(VAR)). A reference that cannot be met raises CreateContainerConfigError."""
+    """kubelet's makeEnvironmentVariables: the `kubernetes` Service's variables, then envFrom,
+    then env (which may refer to earlier names with $(VAR)); a later one overrides. A reference
+    that cannot be met raises CreateContainerConfigError."""
+    service = kubernetes_service_env(*ctx.api_server) if ctx.api_server else {}
     try:
-        env = _env_from(pod, container, ctx, warnings)
+        env = {**service, **_env_from(pod, container, ctx, warnings)}
         for item in container.get("env") or []:
             name = str(item.get("name", ""))
             if "valueFrom" not in item:

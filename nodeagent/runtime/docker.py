@@ -194,6 +194,17 @@ class DockerRuntime:
         )
         return self.engine
 
+    async def bridge_gateway(self) -> str | None:
+        """GET /networks/bridge (podman answers it with its default network, "podman")."""
+        try:
+            data = await self._json("inspect network bridge", "networks/bridge")
+        except RuntimeError_ as exc:
+            if exc.reason == "NotFound":
+                return None
+            raise
+        configs = ((data or {}).get("IPAM") or {}).get("Config") or []
+        return next((str(c["Gateway"]) for c in configs if c.get("Gateway")), None)
+
     async def _image(self, image: str) -> Obj | None:
         """The engine's inspection of the image, or None when it does not have it."""
         try:

@@ -191,6 +191,9 @@ class FakeRuntime:
         self._enter("ping")
         return EngineInfo(name="fake", version="0", api_version="1.41", socket="fake://")
 
+    async def bridge_gateway(self) -> str | None:
+        return "10.88.0.1"
+
     async def ensure_image(
         self, image: str, *, pull_policy: str, on_pull: Callable[[], None] | None = None
     ) -> ImageOutcome:

@@ -77,6 +77,8 @@ class PodContext:
     # the ConfigMaps and Secrets this pod may read (env valueFrom, envFrom), by (kind, ns, name)
     objects: Objects = field(default_factory=dict)
     allocatable: Mapping[str, str] = field(default_factory=dict)  # the node's cpu, memory
+    # the API server as this pod reaches it (KUBERNETES_SERVICE_HOST/PORT); None: no server
+    api_server: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +151,12 @@ class Runtime(Protocol):
     """A container engine as the agent sees it. Every method may raise RuntimeError_."""
 
     async def ping(self) -> EngineInfo: ...
+
+    async def bridge_gateway(self) -> str | None:
+        """The host's address on the engine's default bridge network (podman's 10.88.0.1,
+        dockerd's 172.17.0.1): how a pod off the host network reaches this host; None if
+        the engine has none."""
+        ...
 
     async def ensure_image(
         self, image: str, *, pull_policy: str, on_pull: Callable[[], None] | None = None

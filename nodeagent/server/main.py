@@ -37,6 +37,7 @@ from nodeagent.server.cascade import run_collector
 from nodeagent.server.controllers.leaderelection import Timings
 from nodeagent.server.credentials import NodeCredentials, run_orphan_sweep
 from nodeagent.server.leader import LeaderElector, identity
+from nodeagent.server.podlisten import freebind_socket
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.registry_protocol import Registry
 from nodeagent.server.rest import keys, proxy, servingcert
@@ -123,10 +124,13 @@ def _tls(settings: ServerSettings) -> TLSFiles | None:
             key=settings.tls_key_file,
             ca=settings.tls_ca_file or settings.tls_cert_file,
         )
-    return ensure_tls(settings.data_dir, default_sans(settings.listen_host, settings.tls_sans))
+    sans = default_sans(settings.listen_host, settings.tls_sans + settings.pod_addresses)
+    return ensure_tls(settings.data_dir, sans)
 
 
-async def _controllers(registry: StoreRegistry, settings: ServerSettings) -> None:
+async def _controllers(
+    registry: StoreRegistry, settings: ServerSettings, root_ca_pem: str | None
+) -> None:
     try:
         manager = importlib.import_module("nodeagent.server.controllers.manager")
     except ImportError as exc:
@@ -139,10 +143,13 @@ async def _controllers(registry: StoreRegistry, settings: ServerSettings) -> Non
         seam,
         node_monitor_grace_seconds=settings.node_monitor_grace_seconds,
         pod_gc_quarantine_seconds=settings.pod_gc_quarantine_seconds,
+        root_ca_pem=root_ca_pem,
     )
 
 
-async def _elected(registry: StoreRegistry, settings: ServerSettings) -> None:
+async def _elected(
+    registry: StoreRegistry, settings: ServerSettings, root_ca_pem: str | None
+) -> None:
     """The garbage collector and the controllers, while this server holds the Lease."""
 
     async def lead() -> None:
@@ -150,7 +157,7 @@ async def _elected(registry: StoreRegistry, settings: ServerSettings) -> None:
             tg.create_task(run_collector(registry, resync_seconds=settings.gc_resync_seconds))
             tg.create_task(run_orphan_sweep(registry.store))
             if settings.run_controllers:
-                tg.create_task(_controllers(registry, settings))
+                tg.create_task(_controllers(registry, settings, root_ca_pem))
 
     timings = Timings(
         lease_duration=settings.leader_elect_lease_duration,
@@ -172,6 +179,8 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
     # when the server's own certificate is given or it serves plain HTTP
     fleet_ca = await asyncio.to_thread(ensure_ca, data_dir)
     kubelet_client = await asyncio.to_thread(ensure_kubelet_client, data_dir)
+    # what verifies this server's certificate: pods' ca.crt (kube-root-ca.crt ConfigMaps)
+    root_ca_pem = await asyncio.to_thread((tls.ca if tls else fleet_ca.path).read_text)
     store = await open_store(settings, sqlite_path=data_dir / STORE_FILE)
     runner: web.AppRunner | None = None
     tasks: list[asyncio.Task[None]] = []
@@ -217,6 +226,12 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         )
         await site.start()
         port = int(runner.addresses[0][1])
+        wildcard = settings.listen_host in ("", "0.0.0.0", "::")  # already serves them all
+        for address in () if wildcard else settings.pod_addresses:
+            sock = freebind_socket(address, port)
+            pod_site = web.SockSite(runner, sock, ssl_context=tls.server_context() if tls else None)
+            await pod_site.start()
+            log.info("pod_address_listening", address=address, port=port)
         scheme = "http" if tls is None else "https"
         url = f"{scheme}://{settings.client_host}:{port}"
         kubeconfig = data_dir / KUBECONFIG_FILE
@@ -227,7 +242,9 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         health = asyncio.create_task(report_health(store, app[keys.READY]), name="store-health")
         if settings.etcd_endpoints:  # several servers: only the elected leader controls
             tasks = [
-                asyncio.create_task(_elected(registry, settings), name="leader-election"),
+                asyncio.create_task(
+                    _elected(registry, settings, root_ca_pem), name="leader-election"
+                ),
                 health,
             ]
         else:
@@ -241,7 +258,9 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
             ]
             if settings.run_controllers:
                 tasks.append(
-                    asyncio.create_task(_controllers(registry, settings), name="controllers")
+                    asyncio.create_task(
+                        _controllers(registry, settings, root_ca_pem), name="controllers"
+                    )
                 )
         app[keys.READY].setdefault("store", "")
         log.info("server_started", url=url, data_dir=str(data_dir), kubeconfig=str(kubeconfig))

@@ -31,6 +31,9 @@ class ServerSettings:
     tls_key_file: Path | None = None
     tls_ca_file: Path | None = None  # the CA of a given certificate (for the kubeconfig)
     tls_sans: tuple[str, ...] = ()
+    # --pod-address: also served on these (same port) and named by the certificate, so pods on
+    # the container bridge reach a loopback server (docs/rbac.md, "In-cluster config")
+    pod_addresses: tuple[str, ...] = ()
     insecure_http: bool = False  # plain HTTP: kubectl sends no token over it; tests only
     node_monitor_grace_seconds: float = 40.0
     # how long a node must be gone before its pods are deleted (None: 40 s, or the node
@@ -155,11 +158,17 @@ def build_settings(
     audit_log_maxbackup: int = 10,
     audit_log_maxage: int = 0,
     node_token_ttl: str = "720h",
+    pod_addresses: list[str] | None = None,
 ) -> ServerSettings:
     """Flags (as strings) -> ServerSettings; SettingsError names the first bad flag."""
     if not data_dir:
         raise SettingsError("--data-dir: must not be empty")
     host, port = parse_listen(listen)
+    for address in pod_addresses or ():
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise SettingsError(f"--pod-address: {address!r} is not an IP address") from None
     if (tls_cert_file is None) != (tls_key_file is None):
         raise SettingsError("--tls-cert-file: --tls-cert-file and --tls-key-file go together")
     if tls_ca_file is not None and tls_cert_file is None:
@@ -221,6 +230,7 @@ def build_settings(
         tls_key_file=Path(tls_key_file) if tls_key_file else None,
         tls_ca_file=Path(tls_ca_file) if tls_ca_file else None,
         tls_sans=tuple(tls_sans or ()),
+        pod_addresses=tuple(pod_addresses or ()),
         insecure_http=insecure_http,
         node_monitor_grace_seconds=parse_duration(
             node_monitor_grace_period, flag="--node-monitor-grace-period"

@@ -1,7 +1,8 @@
 """Runs every controller of the control plane as a named task in one TaskGroup.
 
 Wiring only: the server's main calls run_controllers(registry) and cancels it on shutdown.
-The controllers: DaemonSet, node lifecycle, pod GC (cascading deletes are server/cascade.py's).
+The controllers: DaemonSet, node lifecycle, pod GC, the root CA publisher (cascading deletes
+are server/cascade.py's).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from nodeagent.server.controllers.daemonset.controller import DaemonSetControlle
 from nodeagent.server.controllers.nodelifecycle import NodeLifecycleController
 from nodeagent.server.controllers.podgc import PodGCController
 from nodeagent.server.controllers.podgcplan import QUARANTINE_SECONDS
+from nodeagent.server.controllers.rootcapublisher import RootCAPublisher
 from nodeagent.server.events import EventRecorder
 from nodeagent.server.registry_protocol import Registry
 
@@ -29,6 +31,7 @@ async def run_controllers(
     clock: Callable[[], float] = time.time,
     pod_gc_quarantine_seconds: float | None = None,
     node_monitor_period_seconds: float | None = None,
+    root_ca_pem: str | None = None,
 ) -> None:
     """Run the DaemonSet, node-lifecycle and pod-GC controllers until cancelled.
 
@@ -63,3 +66,6 @@ async def run_controllers(
         tg.create_task(daemonsets.run(), name="daemonset-controller")
         tg.create_task(lifecycle.run(), name="node-lifecycle-controller")
         tg.create_task(podgc.run(), name="pod-gc-controller")
+        if root_ca_pem is not None:  # the CA pods' ca.crt holds (kube-root-ca.crt)
+            publisher = RootCAPublisher(registry=registry, ca_pem=root_ca_pem)
+            tg.create_task(publisher.run(), name="root-ca-publisher")

@@ -100,12 +100,12 @@ def test_items_choose_keys_paths_and_modes() -> None:
         ({"configMap": {"name": "cfg", "items": [{"key": "a.conf", "path": "../x"}]}},
          "volume \"v\": invalid path '../x'"),
         ({"projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}},
-         'volume "v": projected serviceAccountToken sources are not supported yet'),
+         "failed to fetch token: none fetched for ns/default for pod p"),
     ],
     ids=["configmap", "secret", "key", "path", "token"],
 )  # fmt: skip
 def test_failures_name_the_object(volume: Obj, message: str) -> None:
-    """A missing non-optional object or key, an escaping path, a token source: refused."""
+    """A missing non-optional object or key, an escaping path, a token not fetched: refused."""
     with pytest.raises(ReferenceFailure) as info:
         files({"name": "v", **volume})
     assert str(info.value) == message

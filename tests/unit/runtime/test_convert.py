@@ -451,3 +451,39 @@ def test_host_aliases_and_shared_hostname() -> None:
     on_host = convert(pod(None, hostAliases=aliases, hostNetwork=True)).body["HostConfig"]
     assert on_host["ExtraHosts"] == ["foo:10.1.2.3", "bar:10.1.2.3"]
     assert not [w for w in convert(p).warnings if "hostAliases" in w]
+
+
+SERVICE_ENV = {
+    "KUBERNETES_SERVICE_HOST": "10.88.0.1",
+    "KUBERNETES_SERVICE_PORT": "6443",
+    "KUBERNETES_SERVICE_PORT_HTTPS": "6443",
+    "KUBERNETES_PORT": "tcp://10.88.0.1:6443",
+    "KUBERNETES_PORT_6443_TCP": "tcp://10.88.0.1:6443",
+    "KUBERNETES_PORT_6443_TCP_PROTO": "tcp",
+    "KUBERNETES_PORT_6443_TCP_PORT": "6443",
+    "KUBERNETES_PORT_6443_TCP_ADDR": "10.88.0.1",
+}
+
+
+def test_kubernetes_service_variables() -> None:
+    """With a server, every container gets kubelet's variables of the `kubernetes` Service
+    naming it (even with enableServiceLinks false); env overrides them and may use them; with
+    no server there are none."""
+    ctx = replace(CTX, api_server=("10.88.0.1", 6443))
+    env = env_of(convert(pod(enableServiceLinks=False), ctx=ctx))
+    assert {k: v for k, v in env.items() if k.startswith("KUBERNETES_")} == SERVICE_ENV
+    url = "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)"
+    own = {"env": [{"name": "KUBERNETES_SERVICE_HOST", "value": "api.example"},
+                   {"name": "URL", "value": url}]}  # fmt: skip
+    env = env_of(convert(pod(own), ctx=ctx))
+    assert env["KUBERNETES_SERVICE_HOST"] == "api.example"
+    assert env["URL"] == "https://api.example:6443"
+    assert not [k for k in env_of(convert(pod())) if k.startswith("KUBERNETES_")]
+
+
+def test_kubernetes_service_variables_ipv6() -> None:
+    """An IPv6 server address is bracketed in the tcp:// URLs, bare in _HOST and _ADDR."""
+    env = env_of(convert(pod(), ctx=replace(CTX, api_server=("fd00::1", 6443))))
+    assert env["KUBERNETES_SERVICE_HOST"] == "fd00::1"
+    assert env["KUBERNETES_PORT"] == "tcp://[fd00::1]:6443"
+    assert env["KUBERNETES_PORT_6443_TCP_ADDR"] == "fd00::1"
