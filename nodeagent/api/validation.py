@@ -27,6 +27,7 @@ from nodeagent.api.placementvalidation import validate_taints
 from nodeagent.api.podvalidation import validate_pod_spec as _pod_spec_into
 from nodeagent.api.quantity import int_or_percent_value
 from nodeagent.api.resources import BY_KIND
+from nodeagent.api.rolloutpolicy import validate_rollout_annotations
 from nodeagent.api.selectors import LabelSelector
 from nodeagent.api.updatevalidation import (
     validate_daemonset_update,
@@ -184,10 +185,11 @@ def _daemonset_spec(ds: Obj, errs: Errors) -> None:
 
 
 def validate_daemonset(ds: Obj) -> list[FieldError]:
-    """A defaulted DaemonSet: metadata, selector (matching the template's labels), the pod
-    template with restartPolicy Always, the update strategy."""
+    """A defaulted DaemonSet: metadata and its rollout annotations, selector (matching the
+    template's labels), the pod template with restartPolicy Always, the update strategy."""
     errs = Errors()
     object_meta_into(ds, errs, namespaced=True)
+    validate_rollout_annotations(ds, errs)
     _daemonset_spec(ds, errs)
     return sorted_errors(errs.items)
 

@@ -3,7 +3,9 @@
 Owns the I/O of the DaemonSet controller: informers on daemonsets, pods, nodes and
 controllerrevisions, the work queue, expectations (do not act again until our own creates and
 deletes are seen), pod creates in slow-start batches, deletes, revision writes, events and the
-status subresource. Every decision is made by plan.py, rollout.py, history.py and status.py.
+status subresource, and what the rollout guard decides (revision marks, auto-revert, the
+status conditions). Every decision is made by plan.py, rollout.py, guard.py, history.py and
+status.py.
 """
 
 from __future__ import annotations
@@ -19,10 +21,17 @@ from typing import Any, Protocol
 
 import structlog
 
-from nodeagent.api import meta
+from nodeagent.api import meta, rolloutpolicy
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import AlreadyExists, APIError, Conflict, NotFound
-from nodeagent.server.controllers.daemonset import history, plan, rollout, status, strategy
+from nodeagent.server.controllers.daemonset import (
+    guard,
+    history,
+    plan,
+    rollout,
+    status,
+    strategy,
+)
 from nodeagent.server.controllers.daemonset.expectations import Expectations
 from nodeagent.server.controllers.eventfilter import SpamFilter
 from nodeagent.server.controllers.workqueue import Informer, Key, WorkQueue, object_key
@@ -212,19 +221,65 @@ class DaemonSetController:
         self.backoff.update(managed.backoff)
         for failed in managed.failed:
             await self._event(ds, "Warning", "FailedDaemonPod", failed.message())
+        decision = guard.decide(
+            ds=ds,
+            policy=rolloutpolicy.policy_of(ds),
+            nodes=nodes,
+            daemon_pods=daemon_pods,
+            revisions=history.controlled_revisions(ds, self.revisions.list(meta.namespace_of(ds)))[
+                0
+            ],
+            hash_=hash_,
+            counts=status.compute_status(
+                ds=ds, nodes=nodes, daemon_pods=daemon_pods, hash_=hash_, now=now, observed=True
+            ),
+            now=now,
+        )
         acted = await self._sync_nodes(ds, managed.delete, managed.create_on, hash_)
         if not acted and strategy.strategy_type(ds) == "RollingUpdate":
             rolled = rollout.rolling_update(
-                ds=ds, nodes=nodes, daemon_pods=daemon_pods, hash_=hash_, now=now
+                ds=ds,
+                nodes=nodes,
+                daemon_pods=daemon_pods,
+                hash_=hash_,
+                now=now,
+                scope=decision.scope,
             )
             await self._sync_nodes(ds, rolled.delete, rolled.create_on, hash_)
+        await self._apply_guard(ds, decision)
         await self._cleanup_history(ds, hash_)
-        new_status = await self._write_status(ds, nodes, daemon_pods, hash_, observed=True)
-        requeue = managed.requeue_after
+        new_status = await self._write_status(
+            ds, nodes, daemon_pods, hash_, observed=True, conditions=decision.conditions
+        )
+        requeues = [r for r in (managed.requeue_after, decision.requeue_after) if r is not None]
         min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
         if min_ready > 0 and new_status.get("numberReady") != new_status.get("numberAvailable"):
-            requeue = min(requeue or min_ready, float(min_ready))
-        return requeue
+            requeues.append(float(min_ready))
+        return min(requeues) if requeues else None
+
+    async def _apply_guard(self, ds: Obj, decision: guard.Decision) -> None:
+        """The rollout guard's writes: revision marks, its events, and an auto-revert, which
+        patches the revision's template onto the DS exactly as `kubectl rollout undo` does."""
+        for revision, marks in decision.annotate:
+            marked = copy.deepcopy(revision)
+            marked.setdefault("metadata", {}).setdefault("annotations", {}).update(marks)
+            await self.registry.update("controllerrevisions", marked)
+        for event in decision.events:
+            await self._event(ds, event.type, event.reason, event.message)
+        if decision.revert_to is not None:
+            target = decision.revert_to
+            await self.registry.patch(
+                "daemonsets",
+                meta.namespace_of(ds),
+                meta.name_of(ds),
+                json.dumps(target.get("data") or {}).encode(),
+                "application/strategic-merge-patch+json",
+            )
+            log.warning(
+                "daemonset_reverted",
+                daemonset=meta.name_of(ds),
+                revision=meta.name_of(target),
+            )
 
     async def _claim_pods(self, ds: Obj) -> list[Obj]:
         claim = plan.claim_pods(ds, self.pods.list(meta.namespace_of(ds)))
@@ -273,6 +328,10 @@ class DaemonSetController:
         if hplan.set_revision is not None:
             bumped = copy.deepcopy(hplan.current)
             bumped["revision"] = hplan.set_revision
+            # A revision made current again is a fresh attempt: its halt is forgotten.
+            marks = (bumped.get("metadata") or {}).get("annotations") or {}
+            for key in (guard.HALTED, guard.REVERTED_TO):
+                marks.pop(key, None)
             await self.registry.update("controllerrevisions", bumped)
         return hplan.hash
 
@@ -376,10 +435,18 @@ class DaemonSetController:
         log.info("daemon_pod_deleted", pod=meta.name_of(pod))
 
     async def _write_status(
-        self, ds: Obj, nodes: list[Obj], daemon_pods: list[Obj], hash_: str, *, observed: bool
+        self,
+        ds: Obj,
+        nodes: list[Obj],
+        daemon_pods: list[Obj],
+        hash_: str,
+        *,
+        observed: bool,
+        conditions: list[Obj] | None = None,
     ) -> Obj:
-        """Write the computed status; on a conflict retry once onto the fresh object, keeping
-        observedGeneration at the generation this sync acted on (storeDaemonSetStatus)."""
+        """Write the computed status (and the guard's conditions, when given); on a conflict
+        retry once onto the fresh object, keeping observedGeneration at the generation this
+        sync acted on (storeDaemonSetStatus)."""
         new = status.compute_status(
             ds=ds,
             nodes=nodes,
@@ -388,7 +455,10 @@ class DaemonSetController:
             now=self.clock(),
             observed=observed,
         )
-        ours = {k: new[k] for k in (*status.COUNTS, "observedGeneration") if k in new}
+        if conditions is not None:
+            new["conditions"] = conditions
+        keys = (*status.COUNTS, "observedGeneration", "conditions")
+        ours = {k: new[k] for k in keys if k in new and (k != "conditions" or conditions)}
         target = ds
         for attempt in range(2):
             merged = {**(target.get("status") or {}), **ours}

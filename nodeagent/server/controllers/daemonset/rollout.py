@@ -2,7 +2,8 @@
 
 Given the DS, the nodes and the DS's daemon pods, decide which old pods to delete (no surge)
 or on which nodes to start a new pod next to the old one (surge), honouring maxUnavailable,
-maxSurge and minReadySeconds. OnDelete has no rollout: manage() replaces deleted pods.
+maxSurge and minReadySeconds, within the Scope the rollout guard allows (guard.py: pause,
+halt, canary phase, unreachable nodes). OnDelete has no rollout: manage() replaces deleted pods.
 """
 
 from __future__ import annotations
@@ -19,6 +20,21 @@ from nodeagent.server.controllers.daemonset.plan import (
     pods_by_node,
 )
 from nodeagent.server.controllers.daemonset.strategy import surge_count, unavailable_count
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scope:
+    """Which nodes the rollout may touch now (decided by guard.py)."""
+
+    stopped: bool = False  # paused or halted: no node takes the new revision
+    skip: frozenset[str] = frozenset()  # unreachable nodes: neither replaced nor counted
+    only: frozenset[str] | None = None  # canary phase: just these nodes (None: all)
+
+    def may_update(self, node_name: str) -> bool:
+        return not self.stopped and (self.only is None or node_name in self.only)
+
+
+EVERYWHERE = Scope()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,10 +62,18 @@ def _updated_and_old(pods: list[Obj], hash_: str) -> tuple[Obj | None, Obj | Non
 
 
 def rolling_update(
-    *, ds: Obj, nodes: Iterable[Obj], daemon_pods: Iterable[Obj], hash_: str, now: float
+    *,
+    ds: Obj,
+    nodes: Iterable[Obj],
+    daemon_pods: Iterable[Obj],
+    hash_: str,
+    now: float,
+    scope: Scope = EVERYWHERE,
 ) -> RolloutPlan:
-    node_list = list(nodes)
-    by_node = pods_by_node(daemon_pods)
+    node_list = [n for n in nodes if name_of(n) not in scope.skip]
+    by_node = {
+        node: pods for node, pods in pods_by_node(daemon_pods).items() if node not in scope.skip
+    }
     placement = scheduling.daemon_placement(ds)
     should_run = {name_of(n): placement.on(n).should_run for n in node_list}
     desired = sum(1 for run in should_run.values() if run)
@@ -74,10 +98,12 @@ def rolling_update(
         #   failed pods
         # * deleted (terminating) pods do not count as unavailable, so that an update makes
         #   progress while nodes are down
+        # * nodes in scope.skip (unreachable) are left out entirely: neither counted nor touched
         # Invariants:
         # * the number of unavailable pods (new or old) never exceeds maxUnavailable
         # * a node with an available old pod is a deletion candidate only within that budget
         # * an old pod that is not available is replaced at once (it adds no unavailability)
+        # * only nodes scope.may_update() allows lose their old pod
         unavailable = 0
         replace_now: list[Obj] = []
         candidates: list[Obj] = []
@@ -93,9 +119,10 @@ def rolling_update(
                     unavailable += 1
             elif old is not None:
                 if not available(old):
-                    replace_now.append(old)
+                    if scope.may_update(node_name):
+                        replace_now.append(old)
                     unavailable += 1
-                elif unavailable < max_unavailable:
+                elif unavailable < max_unavailable and scope.may_update(node_name):
                     candidates.append(old)
         budget = max(0, min(max_unavailable - unavailable, len(candidates)))
         return RolloutPlan(delete=replace_now + candidates[:budget])
@@ -113,6 +140,7 @@ def rolling_update(
     # * no more than maxSurge new pods are being created next to available old pods at a time
     # * old pods on nodes that should no longer run the DS go only while at least
     #   desired - maxUnavailable pods stay available
+    # * only nodes scope.may_update() allows get a new pod; one already started may finish
     delete: list[Obj] = []
     not_run_candidates: list[Obj] = []
     allowed: list[str] = []
@@ -135,12 +163,13 @@ def rolling_update(
                 if not should_run.get(node_name, False):
                     delete.append(old)
                     continue
-                allowed.append(node_name)
+                if scope.may_update(node_name):
+                    allowed.append(node_name)
             else:
                 if not should_run.get(node_name, False):
                     not_run_candidates.append(old)
                     continue
-                if surging >= max_surge:
+                if surging >= max_surge or not scope.may_update(node_name):
                     continue
                 candidate_nodes.append(node_name)
         elif not available(new):
