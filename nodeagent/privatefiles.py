@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -35,8 +36,15 @@ SYSTEM_DIRS = frozenset(
 )  # fmt: skip
 
 
-def write_private(path: Path, data: bytes | str, *, mode: int = PRIVATE_FILE) -> None:
-    """Replace `path` with `data`, atomically, created with `mode` (0600 unless public)."""
+def write_private(
+    path: Path,
+    data: bytes | str,
+    *,
+    mode: int = PRIVATE_FILE,
+    before_replace: Callable[[], None] | None = None,
+) -> None:
+    """Replace `path` with `data`, atomically, created with `mode` (0600 unless public);
+    `before_replace` runs between the temporary file's fsync and the rename (a failpoint)."""
     raw = data.encode() if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # A stale temporary file (a crash between open and rename) would keep its old mode under
@@ -48,6 +56,8 @@ def write_private(path: Path, data: bytes | str, *, mode: int = PRIVATE_FILE) ->
             f.write(raw)
             f.flush()
             os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

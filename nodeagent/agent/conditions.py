@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from nodeagent.api.bodies import Obj
 from nodeagent.api.quantity import parse_quantity
 
 
@@ -247,8 +248,24 @@ def evaluate(
     return state, tuple(values)
 
 
-def ready_condition(*, runtime_error: str | None) -> ConditionValue:
-    """Ready True while the container engine answers, else False naming the error."""
+def ready_condition(
+    *, runtime_error: str | None, checked: bool = True, previous: Obj | None = None
+) -> ConditionValue:
+    """Ready True while the container engine answers, else False naming the error.
+
+    Before the first runtime check (`checked` False: an agent that just started) the Ready
+    condition of `previous` (the Node's status as the server has it) is kept as it was, so a
+    restart sends no Ready flap and records no NodeNotReady/NodeReady; a new Node gets False.
+    """
+    if not checked:
+        for cond in (previous or {}).get("conditions") or []:
+            if cond.get("type") == ConditionType.READY and cond.get("status") in ("True", "False"):
+                return ConditionValue(
+                    type=ConditionType.READY,
+                    status=str(cond["status"]),
+                    reason=str(cond.get("reason") or ""),
+                    message=str(cond.get("message") or ""),
+                )
     if runtime_error is None:
         return ConditionValue(
             type=ConditionType.READY, status="True", reason=READY_REASON, message=READY_MESSAGE
@@ -263,6 +280,28 @@ def ready_condition(*, runtime_error: str | None) -> ConditionValue:
             else f"{RUNTIME_DOWN}{runtime_error}"
         ),
     )
+
+
+CHECKPOINT_CONDITION = "CheckpointCorrupt"
+
+
+def checkpoint_condition(*, corrupt: str | None, rewritten: str | None) -> ConditionValue | None:
+    """CheckpointCorrupt: True while the checkpoint found corrupt at boot keeps the server's
+    pods from starting (`corrupt` says why), False once they were checkpointed again
+    (`rewritten` keeps why it had been corrupt); absent when no corruption was seen since the
+    agent started (node-problem-detector style)."""
+    if corrupt is not None:
+        return ConditionValue(
+            type=CHECKPOINT_CONDITION, status="True", reason="CheckpointCorrupt", message=corrupt
+        )
+    if rewritten is not None:
+        return ConditionValue(
+            type=CHECKPOINT_CONDITION,
+            status="False",
+            reason="CheckpointRewritten",
+            message=f"checkpointed again from the server; at boot: {rewritten}",
+        )
+    return None
 
 
 _BINARY_UNITS: tuple[tuple[str, int], ...] = (("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import structlog
 
+from nodeagent import failpoints
 from nodeagent.agent import backoff, syncretry
 from nodeagent.agent.actions import (
     Action,
@@ -86,9 +87,17 @@ class Executor:
     # hostNetwork? -> the API server's (host, port) as the pod reaches it (agent/apiendpoint.py)
     api_endpoint: Callable[[bool], tuple[str, int] | None] = lambda _host_network: None
     _busy: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    # pod runs finished so far, and the count at which each pod's last run finished: a plan
+    # made from a container listing older than a pod's finish is stale for that pod
+    _finishes: int = 0
+    _finished_at: dict[str, int] = field(default_factory=dict)
 
     def busy(self, uid: str) -> bool:
         return uid in self._busy
+
+    def mark(self) -> int:
+        """Taken before listing the containers: pass it to `submit` as `listed_at`."""
+        return self._finishes
 
     def volume_dir(self, uid: str) -> str:
         return str(Path(self.state_dir) / "pods" / uid / "volumes")
@@ -106,8 +115,15 @@ class Executor:
         *,
         desired: Mapping[str, DesiredPod],
         observed: Sequence[ContainerInfo],
+        listed_at: int | None = None,
     ) -> None:
-        """Start running the actions, one task per pod; pods still busy are skipped."""
+        """Start running the actions, one task per pod; pods still busy are skipped, and so
+        are pods whose run finished after `listed_at` (mark()): the listing the plan came from
+        may not show what that run made, and planning it again would start a container twice
+        (podman's `name is already in use`). Their finish woke the loop: the next pass lists
+        again."""
+        if listed_at is not None:
+            self._finished_at = {u: n for u, n in self._finished_at.items() if n > listed_at}
         by_pod: dict[str, list[Action]] = defaultdict(list)
         for a in actions:
             by_pod[a.pod_uid].append(a)
@@ -115,7 +131,7 @@ class Executor:
             del self.waiting[uid]  # nothing left to wait for: the reasons are stale
         self.failures = syncretry.forget_gone(self.failures, set(desired))
         for uid, pod_actions in by_pod.items():
-            if uid in self._busy:
+            if uid in self._busy or (listed_at is not None and uid in self._finished_at):
                 continue
             waiting_only = all(isinstance(a, Waiting) for a in pod_actions)
             sandbox = next(
@@ -165,6 +181,8 @@ class Executor:
             self._sync_failed(uid, run, reason="", message=str(e), names=names, event=event)
         finally:
             del self._busy[uid]
+            self._finishes += 1
+            self._finished_at[uid] = self._finishes
             self.on_done()
 
     async def _perform(self, uid: str, run: _PodRun, action: Action) -> bool:
@@ -276,10 +294,12 @@ class Executor:
             cid, warnings = await self.runtime.create_container(
                 pod, spec_c, self._ctx(run, objects), attempt=action.attempt, is_init=action.is_init
             )
+            failpoints.hit("after-container-create")
             for w in warnings:
                 log.warning("container_field_not_honoured", container=name, warning=w)
                 self.on_event(uid, warning_event(w))
             await self.runtime.start_container(cid)
+            failpoints.hit("after-container-start")
         except RuntimeError_ as e:
             raise_if_cancelling()
             reason = e.reason if e.reason.startswith("Err") else "CreateContainerError"

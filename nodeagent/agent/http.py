@@ -106,6 +106,7 @@ def pods_view(state: AgentState) -> Obj:
         ],
         "runtime": {"error": state.runtime_error, **state.runtime_info},
         "sourcesSynced": state.sources_synced,
+        "checkpointError": state.checkpoint_corrupt,
     }
 
 
@@ -123,7 +124,9 @@ async def readyz(request: web.Request) -> web.Response:
         return web.Response(status=503, text=f"not ready: {state.runtime_error}\n")
     if not state.sources_synced:
         missing = ", ".join(sorted(state.sources_expected - state.sources_seen))
-        return web.Response(status=503, text=f"not ready: sources not synced yet: {missing}\n")
+        why = f" ({state.checkpoint_corrupt})" if state.checkpoint_corrupt else ""
+        text = f"not ready: sources not synced yet: {missing}{why}\n"
+        return web.Response(status=503, text=text)
     return web.Response(text="ok")
 
 

@@ -325,12 +325,16 @@ def plan(
     probes: ProbeResults,
     now: float,
     failures: syncretry.SyncFailures | None = None,
+    unseen_sources: frozenset[str] = frozenset(),
 ) -> list[Action]:
     """Every action needed to bring the observed containers to the desired pods.
 
     Invariants:
     * Only containers carrying this agent's labels are in `observed`; any of them whose pod uid
-      nothing desires is stopped and removed (orphans), with the grace recorded in its labels.
+      nothing desires is stopped and removed (orphans), with the grace recorded in its labels,
+      once the source that made it has been seen: an orphan of a source in `unseen_sources`
+      (the server away and no trustworthy checkpoint) is left running, as kubelet removes
+      orphans only when all its sources are ready.
     * A pod that is deleting (deletionTimestamp, or no source wants it) is stopped with its grace
       period and removed; a new pod of the same namespace/name waits until it is gone.
     * A running container whose spec hash is current is never touched, unless its liveness (or
@@ -351,6 +355,8 @@ def plan(
         d = desired.get(uid)
         if d is not None and not d.deleting:
             continue
+        if d is None and containers[0].source in unseen_sources:
+            continue  # its source may still want it: not an orphan yet
         grace = d.grace_seconds if d is not None else grace_period(containers[0].labels)
         reason = "Deleted" if d is not None else "Orphaned"
         actions += _teardown(uid, containers, grace=grace, reason=reason)

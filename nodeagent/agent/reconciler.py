@@ -20,7 +20,7 @@ import structlog
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.executor import Executor
 from nodeagent.agent.plan import DesiredPod, latest_attempts, next_recheck, plan
-from nodeagent.agent.podconfig import PodConfig
+from nodeagent.agent.podconfig import PodConfig, pod_key
 from nodeagent.agent.podstatus import pod_status
 from nodeagent.agent.probers import Prober
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
@@ -34,6 +34,7 @@ RUNTIME_RETRY_SECONDS = 1.0
 # A timer never sleeps less than this: a due time that planning again does not clear (a clock
 # step, a rounding) cannot spin the loop.
 MIN_SLEEP_SECONDS = 0.05
+STATIC = (SourceName.FILE, SourceName.HTTP)  # the sources whose pods get mirror pods
 
 
 @dataclass(slots=True, kw_only=True)
@@ -63,6 +64,9 @@ class Reconciler:
         self.podconfig.apply(update)
         self.on_update(update)
         self.state.sources_seen.add(update.source)
+        self.state.static_wanted = frozenset(
+            pod_key(m.pod) for m in self.podconfig.desired().values() if m.source in STATIC
+        )
         self.state.rejected = {r.origin: r for r in self.podconfig.rejected()}
         self.on_change()  # the rejected manifests are part of the summary
         self.wake.set()
@@ -87,6 +91,7 @@ class Reconciler:
 
     async def reconcile_once(self) -> None:
         started = time.monotonic()
+        listed_at = self.executor.mark()
         try:
             observed = await self.runtime.list_containers()
         except RuntimeError_ as e:
@@ -111,9 +116,12 @@ class Reconciler:
             probes=self.prober.results,
             now=now,
             failures=self.executor.failures,
+            unseen_sources=frozenset(
+                s.value for s in self.state.sources_expected - self.state.sources_seen
+            ),
         )
         self.recheck_at = next_recheck(actions)
-        self.executor.submit(actions, desired=desired, observed=observed)
+        self.executor.submit(actions, desired=desired, observed=observed, listed_at=listed_at)
         self._forget_gone(desired, observed)
         self._update_statuses(observed, now)
         self.observe_duration(time.monotonic() - started)

@@ -21,7 +21,7 @@ import structlog
 from nodeagent.agent import conditions, nodestatus, stats
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.settings import AgentSettings
-from nodeagent.agent.state import AgentState
+from nodeagent.agent.state import RUNTIME_NOT_CHECKED, AgentState
 from nodeagent.api import errors
 from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
@@ -170,10 +170,18 @@ class NodeReporter:
             transition_period=self.config.transition_period,
             now=mono,
         )
-        ready = conditions.ready_condition(runtime_error=self.state.runtime_error)
+        previous = (self.node or {}).get("status") or self.last_sent
+        ready = conditions.ready_condition(
+            runtime_error=self.state.runtime_error,
+            checked=self.state.runtime_error != RUNTIME_NOT_CHECKED,
+            previous=previous,
+        )
+        checkpoint = conditions.checkpoint_condition(
+            corrupt=self.state.checkpoint_corrupt, rewritten=self.state.checkpoint_rewritten
+        )
         return nodestatus.build_status(
-            previous=(self.node or {}).get("status") or self.last_sent,
-            conditions=(*pressure, ready),
+            previous=previous,
+            conditions=(*pressure, ready, *([checkpoint] if checkpoint else [])),
             facts=measured.facts,
             kubelet_port=self.state.serving_port,  # 0 until the TLS port is open
             now=wall,
@@ -231,6 +239,9 @@ class NodeReporter:
         """Until cancelled: measure every tick, send on change or when the heartbeat is due."""
         await self.registered.wait()
         while True:
+            while self.state.node_events:  # queued by others (a corrupt checkpoint at boot)
+                kind, reason, message = self.state.node_events.popleft()
+                await self.post_event(reason=reason, message=message, kind=kind)
             measured = await self._measure()
             wall, mono = time.time(), time.monotonic()
             status = self._status(measured, mono=mono, wall=wall)
@@ -247,9 +258,12 @@ class NodeReporter:
         for attempt in range(3):
             body = copy.deepcopy(self.node or {})
             body["status"] = status
+            before = self.last_sent or (self.node or {}).get("status")
             try:
                 self.node = await self.client.update(path, body)
-                events = transition_events(self.last_sent, status)
+                # compared with what the server showed before (a restart sends no NodeReady
+                # when the Node was Ready already), as kubelet's setters compare
+                events = transition_events(before, status)
                 self.last_sent, self.last_sent_at = status, mono
                 for reason, message in events:
                     await self.post_event(reason=reason, message=message)

@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import copy
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
 
+from nodeagent import failpoints
 from nodeagent.agent import checkpoint
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.conditions import parse_thresholds
@@ -165,6 +166,7 @@ def plan_pod_sync(
     server_pods: Mapping[str, Obj],
     server_synced: bool,
     static_sources_synced: bool,
+    static_wanted: frozenset[tuple[str, str]] = frozenset(),
     api_seen: bool,
     reported: Reported,
     rejected: Mapping[str, str],
@@ -174,9 +176,11 @@ def plan_pod_sync(
     lastTransitionTime of a Ready that a readiness gate turns).
 
     Assumptions: `server_pods` is the watch's view of the pods bound to this node (uid -> pod);
-    static pods' records are named NAME-NODE already. Invariants: a pod is deleted for a confirm
-    only once its record is gone or has no containers; mirror pods are removed as orphans only
-    after the static sources were all seen (so a restarting agent does not flap them).
+    static pods' records are named NAME-NODE already; `static_wanted` names the static pods
+    the merged sources want, records or not. Invariants: a pod is deleted for a confirm only
+    once its record is gone or has no containers; mirror pods are removed as orphans only after
+    the static sources were all seen, and never while a static pod of that name is wanted (a
+    restarting agent has no records before its first reconcile: it keeps its mirror pods).
     """
     actions: list[PodAction] = []
     by_name = {
@@ -221,7 +225,7 @@ def plan_pod_sync(
         if uid in reported.deleting:
             continue
         if is_mirror_pod(pod):
-            if static_sources_synced and key not in mirrors_wanted:
+            if static_sources_synced and key not in mirrors_wanted | static_wanted:
                 actions.append(
                     DeletePod(namespace=key[0], name=key[1], uid=uid, why="static pod gone")
                 )
@@ -284,6 +288,7 @@ class PodSync:
             server_pods=dict(self.view.pods),
             server_synced=self.view.synced and self.reporter.registered.is_set(),
             static_sources_synced=expected <= self.state.sources_seen,
+            static_wanted=self.state.static_wanted,
             api_seen=SourceName.API in self.state.sources_seen,
             reported=self.reported,
             rejected=known,
@@ -365,6 +370,7 @@ class PodSync:
             body["status"] = status
             try:
                 written = await self.client.update(path, body)
+                failpoints.hit("after-status-write")
                 before = self.reported.statuses.get(action.uid) or pod.get("status")
                 self.reported.statuses[action.uid] = owned_status(status)
                 if action.uid in self.view.pods and _meta(written).get("uid") == action.uid:
@@ -475,8 +481,27 @@ class PodSync:
         self.reported.rejections[action.origin] = action.error
 
 
-def _load_checkpoint(state_dir: str) -> list[Obj]:
-    return checkpoint.load_checkpoint(state_dir) or []
+@dataclass(slots=True, kw_only=True)
+class _Checkpoint:
+    """The API source's checkpoint calls (run in threads), reporting a corrupt one to the
+    state: the CheckpointCorrupt condition and a Warning event (reporter.py)."""
+
+    state: AgentState
+
+    def load(self, state_dir: str) -> list[Obj] | None:
+        try:
+            return checkpoint.load_checkpoint(state_dir) or []
+        except checkpoint.CheckpointCorrupt as e:
+            message = f"server pods not started from a corrupt checkpoint: {e}"
+            self.state.checkpoint_corrupt = message
+            self.state.node_events.append(("Warning", checkpoint.CORRUPT_REASON, message))
+            return None  # the API source stays not seen: nothing runs from it or stops for it
+
+    def save(self, state_dir: str, pods: Sequence[Obj]) -> None:
+        checkpoint.save_checkpoint(state_dir, pods)
+        corrupt = self.state.checkpoint_corrupt
+        if corrupt is not None:
+            self.state.checkpoint_corrupt, self.state.checkpoint_rewritten = None, corrupt
 
 
 async def run_server_sync(
@@ -509,6 +534,7 @@ async def run_server_sync(
     pods = PodSync(client=client, state=state, view=view, reporter=reporter, tick=tick)
     if tokens is not None:
         tokens.client = client
+    saved = _Checkpoint(state=state)
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(
@@ -518,8 +544,8 @@ async def run_server_sync(
                     state_dir=settings.state_dir,
                     queue=queue,
                     view=view,
-                    save_checkpoint=checkpoint.save_checkpoint,
-                    load_checkpoint=_load_checkpoint,
+                    save_checkpoint=saved.save,
+                    load_checkpoint=saved.load,
                     watch_timeout=watch_timeout,
                 ),
                 name="api-source",

@@ -19,6 +19,7 @@ from nodeagent.agent.podevents import PodEvent
 from nodeagent.agent.sources.update import Rejected, SourceName
 from nodeagent.api.bodies import Obj
 
+RUNTIME_NOT_CHECKED = "container runtime not checked yet"
 POD_EVENTS_QUEUED = 1024  # events waiting for the pod sync; older ones are dropped
 NODE_WARNINGS_QUEUED = 16  # Warning events about the node waiting for the node reporter
 log = structlog.get_logger()
@@ -37,13 +38,21 @@ class AgentState:
     node_name: str
     pods: dict[str, PodRecord] = field(default_factory=dict)  # keyed by pod uid
     rejected: dict[str, Rejected] = field(default_factory=dict)  # keyed by origin
-    runtime_error: str | None = "container runtime not checked yet"
+    runtime_error: str | None = RUNTIME_NOT_CHECKED
     runtime_info: dict[str, str] = field(default_factory=dict)  # name, version of the engine
     sources_seen: set[SourceName] = field(default_factory=set)
+    # (namespace, name) of the static pods the merged sources want (the mirror pods to keep)
+    static_wanted: frozenset[tuple[str, str]] = frozenset()
     sources_expected: set[SourceName] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     # the TLS serving port once it is open (servingport.py), else 0: the Node's kubeletEndpoint
     serving_port: int = 0
+    # the checkpoint found corrupt at boot (why), until the server's pods were listed and
+    # checkpointed again; `checkpoint_rewritten` then keeps why, for the condition's message
+    checkpoint_corrupt: str | None = None
+    checkpoint_rewritten: str | None = None
+    # (type, reason, message) of Node events for the reporter to post once it has registered
+    node_events: deque[tuple[str, str, str]] = field(default_factory=lambda: deque(maxlen=64))
     # (pod uid, event) recorded by the executor, oldest first, for the pod sync to post
     pod_events: deque[tuple[str, PodEvent]] = field(
         default_factory=lambda: deque(maxlen=POD_EVENTS_QUEUED)

@@ -3,8 +3,9 @@
 Owns list+watch with fieldSelector spec.nodeName=NODE, resuming from the last resourceVersion,
 relisting on 410 Gone, reconnecting with exponential backoff and jitter. Each change sends a full
 SourceUpdate(API) without mirror pods, and checkpoints it; at boot, when the server cannot be
-listed, the checkpoint's pods are sent so they run. The mirror pods seen are kept in `view` for
-the pod reporter. Never reconciles anything itself.
+listed, the checkpoint's pods are sent so they run (a corrupt checkpoint sends nothing: the
+source stays not seen, as kubelet's, so nothing is removed as an orphan because of it). The
+mirror pods seen are kept in `view` for the pod reporter. Never reconciles anything itself.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ async def run_api_source(
     queue: asyncio.Queue[SourceUpdate],
     view: ServerPodsView,
     save_checkpoint: Callable[[str, Sequence[Obj]], object],
-    load_checkpoint: Callable[[str], Sequence[Obj]],
+    load_checkpoint: Callable[[str], Sequence[Obj] | None],
     watch_timeout: int = 300,
     backoff: Backoff | None = None,
 ) -> None:
@@ -141,14 +142,19 @@ async def run_api_source(
 async def _send_checkpoint(
     queue: asyncio.Queue[SourceUpdate],
     state_dir: str,
-    load_checkpoint: Callable[[str], Sequence[Obj]],
-) -> tuple[Obj, ...]:
-    """Boot with the server away: run what the server last wanted here."""
+    load_checkpoint: Callable[[str], Sequence[Obj] | None],
+) -> tuple[Obj, ...] | None:
+    """Boot with the server away: run what the server last wanted here. Nothing is sent
+    when `load_checkpoint` gives None (a checkpoint it could not trust) or fails."""
     try:
-        pods = tuple(await asyncio.to_thread(load_checkpoint, state_dir))
-    except Exception as e:  # a corrupt checkpoint is F1's to set aside; never fatal here
+        loaded = await asyncio.to_thread(load_checkpoint, state_dir)
+    except Exception as e:  # never fatal here; the source stays not seen
         log.warning("checkpoint_load_failed", error=str(e))
-        pods = ()
+        loaded = None
+    if loaded is None:
+        log.warning("api_source_not_seen", reason="no trustworthy checkpoint: waits for the server")
+        return None
+    pods = tuple(loaded)
     log.info("api_source_from_checkpoint", count=len(pods))
     await queue.put(SourceUpdate(source=SourceName.API, pods=pods))
     return pods

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from nodeagent.agent.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from nodeagent.agent.checkpoint import (
+    CheckpointCorrupt,
+    checkpoint_path,
+    load_checkpoint,
+    save_checkpoint,
+)
 from nodeagent.agent.podconfig import PodConfig
 from nodeagent.agent.settings import SettingsError, load_settings
 from nodeagent.agent.sources.update import Rejected, SourceName, SourceUpdate
@@ -103,12 +108,13 @@ def test_bad_yaml_config_names_line(tmp_path: Path) -> None:
 
 
 def test_checkpoint_round_trip_and_corrupt_set_aside(tmp_path: Path) -> None:
-    """Pods saved come back; a corrupt file is renamed .corrupt and read as absent."""
+    """Pods saved come back; a corrupt file is renamed .corrupt and reported, not read."""
     assert load_checkpoint(tmp_path) is None
     save_checkpoint(tmp_path, [pod()])
     assert load_checkpoint(tmp_path) == [pod()]
     checkpoint_path(tmp_path).write_text("{half")
-    assert load_checkpoint(tmp_path) is None
+    with pytest.raises(CheckpointCorrupt, match="not JSON"):
+        load_checkpoint(tmp_path)
     assert not checkpoint_path(tmp_path).exists()
     assert checkpoint_path(tmp_path).with_name(checkpoint_path(tmp_path).name + ".corrupt").exists()
 
