@@ -23,7 +23,6 @@ from pathlib import Path
 
 from watchdog import events as fs
 from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
 
 from nodeagent.agent.sources.manifest import is_manifest_name
 
@@ -79,6 +78,13 @@ def _inotify_observer() -> BaseObserver:
         raise OSError(errno.ENOSYS, str(e)) from e
 
 
+def _polling_observer() -> BaseObserver:
+    """watchdog's polling observer (imported only where inotify cannot serve: 0.1 MiB)."""
+    from watchdog.observers.polling import PollingObserver
+
+    return PollingObserver(timeout=POLL_SECONDS)
+
+
 class _Forward(fs.FileSystemEventHandler):
     """On the observer's thread: hand every event to the loop, nothing more."""
 
@@ -128,7 +134,7 @@ class DirectoryWatch:
                 if e.errno in DIRECTORY_ERRORS:
                     raise  # polling cannot read it either
                 self.polling = PollingReason(forced=False, message=inotify_failure(e))
-        self._observer = _started(PollingObserver(timeout=POLL_SECONDS), handler, directory)
+        self._observer = _started(_polling_observer(), handler, directory)
 
     def _seen(self, event: fs.FileSystemEvent) -> None:
         """On the loop: note a write under way, and wake the source for a manifest's change."""
