@@ -294,10 +294,19 @@ def decide(
         scope=scope,
         conditions=new_conditions,
         events=events,
-        annotate=annotate,
+        annotate=_merged(annotate),
         revert_to=revert_to,
         requeue_after=min(requeue) if requeue else None,
     )
+
+
+def _merged(annotate: list[tuple[Obj, dict[str, str]]]) -> list[tuple[Obj, dict[str, str]]]:
+    """One write per revision (a second update from the same cached copy would conflict)."""
+    by_name: dict[str, tuple[Obj, dict[str, str]]] = {}
+    for revision, marks in annotate:
+        entry = by_name.setdefault(meta.name_of(revision), (revision, {}))
+        entry[1].update(marks)
+    return list(by_name.values())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
