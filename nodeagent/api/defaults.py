@@ -137,6 +137,10 @@ def default_pod_spec(spec: Obj) -> Obj:
             _default_container(container)
     for volume in _dicts(out.get("volumes")):
         _default_volume(volume)
+    # the v1 conversion: serviceAccount is the deprecated alias of serviceAccountName
+    account = out.get("serviceAccountName") or out.get("serviceAccount")
+    if isinstance(account, str) and account:
+        out["serviceAccountName"] = out["serviceAccount"] = account
     return out
 
 

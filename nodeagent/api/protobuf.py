@@ -389,6 +389,49 @@ SECRET: Schema = {
     4: Field(name="stringData", decode=_text, shape="map"),
     5: Field(name="immutable", decode=_bool, pointer=True),
 }
+OBJECT_REFERENCE: Schema = {
+    1: Field(name="kind", decode=_text),
+    2: Field(name="namespace", decode=_text),
+    3: Field(name="name", decode=_text),
+    4: Field(name="uid", decode=_text),
+    5: Field(name="apiVersion", decode=_text),
+    6: Field(name="resourceVersion", decode=_text),
+    7: Field(name="fieldPath", decode=_text),
+}
+SERVICE_ACCOUNT: Schema = {
+    1: Field(name="metadata", decode=_message(OBJECT_META)),
+    2: Field(name="secrets", decode=_message(OBJECT_REFERENCE), shape="list"),
+    3: Field(
+        name="imagePullSecrets",
+        decode=_message({1: Field(name="name", decode=_text)}),
+        shape="list",
+    ),
+    4: Field(name="automountServiceAccountToken", decode=_bool, pointer=True),
+}
+# authentication.k8s.io/v1 TokenRequest as `kubectl create token` sends it
+TOKEN_REQUEST: Schema = {
+    1: Field(name="metadata", decode=_message(OBJECT_META)),
+    2: Field(
+        name="spec",
+        decode=_message(
+            {
+                1: Field(name="audiences", decode=_text, shape="list"),
+                3: Field(
+                    name="boundObjectRef",
+                    decode=_message(
+                        {
+                            1: Field(name="kind", decode=_text),
+                            2: Field(name="apiVersion", decode=_text),
+                            3: Field(name="name", decode=_text),
+                            4: Field(name="uid", decode=_text),
+                        }
+                    ),
+                ),
+                4: Field(name="expirationSeconds", decode=_int, pointer=True),
+            }
+        ),
+    ),
+}
 POD: Schema = {
     1: Field(name="metadata", decode=_message(OBJECT_META)),
     2: Field(name="spec", decode=_message(POD_SPEC)),
@@ -400,6 +443,8 @@ KINDS: dict[tuple[str, str], Schema] = {
     ("v1", "Pod"): POD,
     ("v1", "ConfigMap"): CONFIG_MAP,
     ("v1", "Secret"): SECRET,
+    ("v1", "ServiceAccount"): SERVICE_ACCOUNT,
+    ("authentication.k8s.io/v1", "TokenRequest"): TOKEN_REQUEST,
     ("v1", "DeleteOptions"): DELETE_OPTIONS,
     ("meta.k8s.io/v1", "DeleteOptions"): DELETE_OPTIONS,
     ("policy/v1", "Eviction"): EVICTION,

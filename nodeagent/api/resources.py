@@ -109,6 +109,16 @@ RESOURCES: tuple[Resource, ...] = (
         namespaced=True,
     ),
     Resource(
+        name="serviceaccounts",
+        singular="serviceaccount",
+        kind="ServiceAccount",
+        group="",
+        version="v1",
+        namespaced=True,
+        short_names=("sa",),
+        subresources=("token",),  # TokenRequest: server/rest/tokenrequest.py
+    ),
+    Resource(
         name="events",
         singular="event",
         kind="Event",

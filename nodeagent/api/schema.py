@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nodeagent.api.schemaaccounts import ACCOUNT_TYPES
 from nodeagent.api.schemabase import (
     APPS,
     COORD,
@@ -540,6 +541,7 @@ TYPES: dict[str, Type] = {
 }
 
 TYPES.update(CONFIG_TYPES)
+TYPES.update(ACCOUNT_TYPES)
 
 KIND_TYPES: dict[tuple[str, str, str], str] = {t.gvk: n for n, t in TYPES.items() if t.gvk}
 

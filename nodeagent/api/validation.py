@@ -1,6 +1,6 @@
 """Validation of whole objects as the API server does it: metadata, Pod, DaemonSet (and its
 update), Node, ControllerRevision, Lease, Event, Namespace; ConfigMap and Secret are
-configvalidation.py's. Pure.
+configvalidation.py's, ServiceAccount serviceaccounts.py's. Pure.
 
 Every function returns all errors at once, ordered by field path, and never raises: a field
 of the wrong type is itself reported (where Kubernetes would fail to decode the body).
@@ -29,6 +29,7 @@ from nodeagent.api.quantity import int_or_percent_value
 from nodeagent.api.resources import BY_KIND
 from nodeagent.api.rolloutpolicy import validate_rollout_annotations
 from nodeagent.api.selectors import LabelSelector
+from nodeagent.api.serviceaccounts import validate_service_account
 from nodeagent.api.updatevalidation import (
     validate_daemonset_update,
     validate_pod_update,
@@ -261,6 +262,7 @@ VALIDATORS: dict[str, Callable[[Obj], list[FieldError]]] = {
     "Event": validate_event,
     "ConfigMap": validate_configmap,
     "Secret": validate_secret,
+    "ServiceAccount": validate_service_account,
 }
 
 

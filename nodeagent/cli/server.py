@@ -7,7 +7,12 @@ import asyncio
 import sys
 
 from nodeagent import log
-from nodeagent.server.settings import DEFAULT_LISTEN, SettingsError, build_settings
+from nodeagent.server.settings import (
+    DEFAULT_ISSUER,
+    DEFAULT_LISTEN,
+    SettingsError,
+    build_settings,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +104,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-level", default="info", help="debug, info, warning or error")
     _add_audit_arguments(parser)
+    _add_service_account_arguments(parser)
+
+
+def _add_service_account_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--service-account-issuer",
+        default=DEFAULT_ISSUER,
+        help=f"the iss of the ServiceAccount tokens the server signs (default {DEFAULT_ISSUER})",
+    )
+    parser.add_argument(
+        "--service-account-max-token-expiration",
+        default="0",
+        help="the longest a TokenRequest's token may live, at least 1h (Go duration; "
+        "default 0: no cap)",
+    )
+    parser.add_argument(
+        "--service-account-signing-key-file",
+        default=None,
+        help="RSA private key (PEM) that signs ServiceAccount tokens; default DATA_DIR/sa.key, "
+        "made on first start (several servers on one etcd must share one)",
+    )
+    parser.add_argument(
+        "--api-audiences",
+        default="",
+        help="comma-separated audiences the API accepts in ServiceAccount tokens "
+        "(default: the issuer)",
+    )
 
 
 def _add_audit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,6 +188,10 @@ def run(args: argparse.Namespace) -> int:
             audit_log_maxbackup=args.audit_log_maxbackup,
             audit_log_maxage=args.audit_log_maxage,
             node_token_ttl=args.node_token_ttl,
+            service_account_issuer=args.service_account_issuer,
+            service_account_max_token_expiration=args.service_account_max_token_expiration,
+            service_account_signing_key_file=args.service_account_signing_key_file,
+            api_audiences=args.api_audiences,
         )
     except SettingsError as exc:
         print(f"nodeagent server: {exc}", file=sys.stderr)

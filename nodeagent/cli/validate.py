@@ -1,5 +1,5 @@
-"""`nodeagent validate FILE...`: decode, default and validate Pod, DaemonSet, ConfigMap, Secret
-and Namespace manifests as the server would, one line per object or error.
+"""`nodeagent validate FILE...`: decode, default and validate Pod, DaemonSet, ConfigMap, Secret,
+Namespace and ServiceAccount manifests as the server would, one line per object or error.
 
 Valid objects print `FILE: ok (Kind namespace/name)` on stdout; every problem prints on
 stderr as `FILE: field.path: message` (decode errors `FILE:LINE:COL: message`). Exit 0 when
@@ -19,8 +19,9 @@ from nodeagent.api.schema import unknown_fields
 from nodeagent.api.typecheck import type_errors
 from nodeagent.api.validation import validate_object
 
-# the kinds a manifest of a DaemonSet brings along (its Namespace, ConfigMaps and Secrets)
-SUPPORTED_KINDS = ("Pod", "DaemonSet", "ConfigMap", "Secret", "Namespace")
+# the kinds a manifest of a DaemonSet brings along (its Namespace, ConfigMaps, Secrets and
+# ServiceAccount)
+SUPPORTED_KINDS = ("Pod", "DaemonSet", "ConfigMap", "Secret", "Namespace", "ServiceAccount")
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
 

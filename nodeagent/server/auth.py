@@ -5,8 +5,11 @@ speaks for one node, `system:node:<name>`, limited as Kubernetes' Node authorize
 kubelets (NODE_RULES): its own Node and Lease, pods bound to it (get; list/watch only with the
 fieldSelector spec.nodeName=<itself>; status updates), pod create and delete (NodeRestriction,
 noderestriction.py, then checks the objects), events, services, and the ConfigMaps and
-Secrets its pods reference (get, or list/watch by metadata.name: nodegraph.py). Decisions are pure:
-`authorize(user, attrs)` returns None or the Forbidden to raise.
+Secrets its pods reference (get, or list/watch by metadata.name: nodegraph.py), the
+ServiceAccounts its pods run as (get, and create serviceaccounts/token: NodeRestriction then
+requires the token be bound to one of its pods). ServiceAccount tokens (JWTs the server
+signs, server/satokens.py) authenticate as `system:serviceaccount:NS:NAME`. Decisions are
+pure: `authorize(user, attrs)` returns None or the Forbidden to raise.
 """
 
 from __future__ import annotations
@@ -27,9 +30,14 @@ ADMIN_USER = "admin"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class User:
+    """An authenticated caller, as kube-apiserver's user.Info: name, uid, groups (what RBAC
+    binds to), extra (a ServiceAccount token's pod, node and credential id)."""
+
     name: str
     groups: tuple[str, ...] = ()
     node: str | None = None  # set for node identities
+    uid: str = ""  # a ServiceAccount's uid for its tokens
+    extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     @property
     def is_admin(self) -> bool:
@@ -61,6 +69,18 @@ class NodeTokenVerifier(Protocol):
     async def node_of(self, token: str) -> str | None: ...
 
 
+class ServiceAccountTokenVerifier(Protocol):
+    """Who checks ServiceAccount tokens (server/satokens.py: signature, times, audience, and
+    that the ServiceAccount and bound object still exist, read on every request)."""
+
+    async def user_of(self, token: str) -> User | None: ...
+
+
+def looks_like_jwt(token: str) -> bool:
+    """A compact JWS (header.payload.signature), which no other credential here is."""
+    return token.count(".") == 2 and token.startswith("eyJ")
+
+
 # The join secret authenticates as this user on the enrolment path only (kubelet's bootstrap
 # tokens are system:bootstrap:<id> in system:bootstrappers); anywhere else it is no credential.
 BOOTSTRAP = User(
@@ -73,12 +93,14 @@ class Authenticator:
     admin_token: str = field(repr=False)
     join_secret: str = field(repr=False)  # the server's DIR/node-token: it only enrols hosts
     nodes: NodeTokenVerifier | None = field(default=None, repr=False)
+    service_accounts: ServiceAccountTokenVerifier | None = field(default=None, repr=False)
 
     async def authenticate(self, authorization: str | None, *, enrolment: bool = False) -> User:
         """The caller of an `Authorization` header value; Unauthorized when there is none.
 
         Node tokens are checked against their record on every request (no cache of verified
-        tokens), so a revoked node's next request fails. `enrolment`: the request is an
+        tokens), so a revoked node's next request fails; ServiceAccount tokens against their
+        ServiceAccount and bound object, likewise. `enrolment`: the request is an
         enrolment, where the join secret is a credential (BOOTSTRAP).
         """
         if not authorization or not authorization.startswith("Bearer "):
@@ -88,6 +110,13 @@ class Authenticator:
             return ADMIN
         if enrolment and hmac.compare_digest(token.encode(), self.join_secret.encode()):
             return BOOTSTRAP
+        if looks_like_jwt(token):
+            user = None
+            if self.service_accounts is not None:
+                user = await self.service_accounts.user_of(token)
+            if user is None:
+                raise Unauthorized("Unauthorized")
+            return user
         node = await self.nodes.node_of(token) if self.nodes is not None else None
         if node is None:
             raise Unauthorized("Unauthorized")
@@ -178,6 +207,25 @@ def _referenced_object(node: str, a: Attributes) -> Reason:
     return f"no relationship found between node '{node}' and this object"
 
 
+def _service_accounts(node: str, a: Attributes) -> Reason:
+    """authorizeServiceAccount: get one ServiceAccount, or create the token of one, that a
+    pod bound to the node runs as (the graph: `referenced`); NodeRestriction then checks the
+    token request's binding (noderestriction.py)."""
+    if a.verb == "get" and not a.subresource:
+        if not a.name:
+            return "No Object name found"
+        return None if a.referenced else _no_relationship(node)
+    if a.verb != "create" or not a.name:
+        return "can only create tokens for individual service accounts"
+    if a.subresource != "token":
+        return "can only create token subresource of serviceaccount"
+    return None if a.referenced else _no_relationship(node)
+
+
+def _no_relationship(node: str) -> str:
+    return f"no relationship found between node '{node}' and this object"
+
+
 def _verbs(*verbs: str) -> Callable[[str, Attributes], Reason]:
     """A static rule (bootstrappolicy.NodeRules): these verbs on the resource itself."""
     return lambda _node, a: None if a.verb in verbs and not a.subresource else ""
@@ -191,6 +239,7 @@ NODE_RULES: Mapping[str, Callable[[str, Attributes], Reason]] = {
     "leases": _leases,
     "configmaps": _referenced_object,
     "secrets": _referenced_object,
+    "serviceaccounts": _service_accounts,
     "events": _verbs("create", "update", "patch"),
     "services": _verbs("get", "list", "watch"),
 }

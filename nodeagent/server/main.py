@@ -5,7 +5,8 @@ kubeconfig) while the server runs inside the caller's event loop (all-in-one, te
 `run_server(settings)` runs it until SIGTERM/SIGINT or until a root task dies (exit 1).
 On every start DIR/admin.kubeconfig is (re)written; DIR/admin-token and DIR/node-token (the
 join secret, which only enrols hosts: server/credentials.py) are made once, as are the fleet
-CA and the kubelet-client identity (tls.py); writes are recorded in the audit log
+CA, the kubelet-client identity (tls.py) and the ServiceAccount token signing key
+DIR/sa.key (signingkey.py); writes are recorded in the audit log
 (DIR/audit.log by default). The join secret is read at each start: replacing node-token and
 restarting changes it.
 """
@@ -40,10 +41,12 @@ from nodeagent.server.leader import LeaderElector, identity
 from nodeagent.server.podlisten import freebind_socket
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.registry_protocol import Registry
-from nodeagent.server.rest import keys, proxy, servingcert
+from nodeagent.server.rest import keys, proxy, servingcert, tokenrequest
 from nodeagent.server.rest.app import make_app
 from nodeagent.server.rest.audit import AUDIT_LOG
+from nodeagent.server.satokens import ServiceAccountTokens
 from nodeagent.server.settings import ServerSettings
+from nodeagent.server.signingkey import KEY_FILE, load_or_create
 from nodeagent.server.storeopen import open_store, report_health
 from nodeagent.server.tls import (
     KubeletClientFiles,
@@ -181,6 +184,11 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
     kubelet_client = await asyncio.to_thread(ensure_kubelet_client, data_dir)
     # what verifies this server's certificate: pods' ca.crt (kube-root-ca.crt ConfigMaps)
     root_ca_pem = await asyncio.to_thread((tls.ca if tls else fleet_ca.path).read_text)
+    signing_key = await asyncio.to_thread(
+        load_or_create,
+        settings.service_account_signing_key_file or data_dir / KEY_FILE,
+        create=settings.service_account_signing_key_file is None,
+    )
     store = await open_store(settings, sqlite_path=data_dir / STORE_FILE)
     runner: web.AppRunner | None = None
     tasks: list[asyncio.Task[None]] = []
@@ -190,10 +198,21 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         registry = StoreRegistry(store)
         await registry.ensure_namespaces()
         credentials = NodeCredentials(store, ttl_seconds=settings.node_token_ttl_seconds)
+        sa_tokens = ServiceAccountTokens(
+            store=store,
+            key=signing_key,
+            issuer=settings.service_account_issuer,
+            api_audiences=settings.api_audiences,
+            max_expiration_seconds=settings.service_account_max_token_seconds,
+        )
         authenticator = Authenticator(
-            admin_token=admin_token, join_secret=join_secret, nodes=credentials
+            admin_token=admin_token,
+            join_secret=join_secret,
+            nodes=credentials,
+            service_accounts=sa_tokens,
         )
         app = make_app(registry, authenticator, credentials)
+        app[tokenrequest.TOKENS] = sa_tokens
         app[servingcert.SIGNER] = servingcert.ServingSigner(
             ca_cert=fleet_ca.cert,
             ca_key=fleet_ca.key,

@@ -11,7 +11,9 @@ as kube-apiserver's NodeRestriction plugin does (plugin/pkg/admission/noderestri
 - nodes: a node writes only its own Node; at registration it may set any taints but only the
   labels kubelet may set (api/nodelabels.py); afterwards it may not change its taints, its
   ownerReferences, a configSource, nor any reserved label outside kubelet's set;
-- leases: only its own, in kube-node-lease.
+- leases: only its own, in kube-node-lease;
+- serviceaccounts/token: a node's TokenRequest is bound to a pod (kind Pod, apiVersion v1,
+  name and uid) that exists, with that uid, bound to the node.
 
 `admit(node, write)` returns None or the error to answer, worded as kube-apiserver words it.
 No I/O: the caller passes the stored object and, for a pod create, its Node's uid.
@@ -48,6 +50,9 @@ class Write:
     obj: Obj | None = None
     old: Obj | None = None
     node_uid: str | None = None  # the writing node's Node uid (pod create); None: no Node
+    # serviceaccounts/token: the pod the TokenRequest names in boundObjectRef, as stored
+    # (None: not found or none named)
+    bound_pod: Obj | None = None
 
 
 def admit(node: str, w: Write) -> APIError | None:
@@ -323,9 +328,36 @@ def _leases(node: str, w: Write) -> APIError | None:
     return None
 
 
+# ---- serviceaccounts/token
+
+
+def _service_accounts(node: str, w: Write) -> APIError | None:
+    """admitServiceAccount: a node's TokenRequest must be bound to one of its pods."""
+    if w.operation != "CREATE" or w.subresource != "token":
+        return None
+    ref = _map(_spec(w.obj).get("boundObjectRef"))
+    if not ref or ref.get("apiVersion") != "v1" or ref.get("kind") != "Pod" or not ref.get("name"):
+        return deny(w, "node requested token not bound to a pod")
+    if not ref.get("uid"):
+        return deny(w, "node requested token with a pod binding without a uid")
+    if w.bound_pod is None:
+        name = str(ref.get("name"))
+        return NotFound(f"pods {q(name)} not found", name=name, kind="pods")
+    if _meta(w.bound_pod).get("uid") != ref.get("uid"):
+        return deny(
+            w,
+            f"the UID in the bound object reference ({ref.get('uid')}) does not match the UID "
+            "in record. The object might have been deleted and then recreated",
+        )
+    if _node_name(w.bound_pod) != node:
+        return deny(w, "node requested token bound to a pod scheduled on a different node")
+    return None
+
+
 # resource -> its admission rule; resources not named here are the authorizer's alone
 ADMISSION: Mapping[str, Callable[[str, Write], APIError | None]] = {
     "pods": _pods,
     "nodes": _nodes,
     "leases": _leases,
+    "serviceaccounts": _service_accounts,
 }

@@ -30,7 +30,7 @@ from nodeagent.api.errors import (
 from nodeagent.api.meta import name_of
 from nodeagent.api.patch import APPLY_PATCH, apply_patch
 from nodeagent.api.resources import BY_NAME, Resource
-from nodeagent.server import apicore
+from nodeagent.server import apicore, saadmission
 from nodeagent.server.credentials import revoke_node_credentials
 from nodeagent.server.objectrules import (
     CREATE_STATUS,
@@ -92,10 +92,36 @@ class StoreRegistry:
         self._writers = _KeyLocks()
 
     async def ensure_namespaces(self) -> None:
-        """Create the namespaces every cluster starts with (idempotent)."""
+        """Create the namespaces every cluster starts with, each with its ServiceAccount
+        `default` (idempotent)."""
         for ns in INITIAL_NAMESPACES:
             with contextlib.suppress(AlreadyExists):
                 await self.create("namespaces", {"metadata": {"name": ns}})
+            await self.ensure_default_account(ns)
+
+    async def ensure_default_account(self, namespace: str) -> bool:
+        """Create the namespace's ServiceAccount `default` when it has none (what
+        kube-controller-manager's serviceaccounts controller does); True when made. A
+        namespace that is gone or terminating gets none."""
+        try:
+            await self.create("serviceaccounts", saadmission.default_account(namespace))
+        except (AlreadyExists, NotFound, Forbidden):
+            return False
+        log.info("service_account_created", namespace=namespace, name="default")
+        return True
+
+    async def _admit_service_account(self, pod: Obj, namespace: str) -> None:
+        """kube-apiserver's ServiceAccount admission of a pod create (saadmission.py)."""
+        refused = saadmission.mirror_refusal(pod)
+        if refused is not None:
+            raise refused
+        account = saadmission.account_to_check(pod)
+        if account is None:
+            return
+        try:
+            await self.store.get("serviceaccounts", namespace, account)
+        except NotFound:
+            raise saadmission.missing(pod, namespace=namespace, account=account) from None
 
     # ---- reads ----
 
@@ -178,6 +204,8 @@ class StoreRegistry:
             meta.pop("namespace", None)
         if admit is not None:
             admit(None, obj)
+        if r.kind == "Pod":
+            await self._admit_service_account(obj, str(meta.get("namespace") or ""))
         obj["apiVersion"], obj["kind"] = r.api_version, r.kind
         for key in (*SERVER_OWNED_META, "resourceVersion", "selfLink"):
             meta.pop(key, None)
@@ -198,6 +226,10 @@ class StoreRegistry:
                     continue
                 raise
             log.debug("object_created", resource=resource, name=meta.get("name"))
+            if r.kind == "Namespace":
+                # made with its namespace, so a pod created right after finds it (the
+                # controller makes it a moment later in Kubernetes: docs/rbac.md)
+                await self.ensure_default_account(name_of(created))
             return created
         raise AssertionError("unreachable")
 

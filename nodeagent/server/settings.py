@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:6443"
+DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+# kube-apiserver refuses a shorter --service-account-max-token-expiration
+MIN_MAX_TOKEN_SECONDS = 3600
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # the shortest serving-certificate lifetime: agents renew at 70-90 % of it (tests use seconds)
 MIN_SIGNING_SECONDS = 5.0
@@ -72,6 +75,11 @@ class ServerSettings:
 
     # how long a node's bearer token lives; agents rotate at 70-90 % of it (docs/security.md)
     node_token_ttl_seconds: float = 30 * 24 * 3600.0
+    # ServiceAccount tokens (kube-apiserver's --service-account-* flags, docs/rbac.md)
+    service_account_issuer: str = DEFAULT_ISSUER
+    service_account_max_token_seconds: int = 0  # 0: no cap
+    service_account_signing_key_file: Path | None = None  # None: DATA_DIR/sa.key, made once
+    api_audiences: tuple[str, ...] = ()  # (): the issuer
 
     @property
     def client_host(self) -> str:
@@ -159,6 +167,10 @@ def build_settings(
     audit_log_maxage: int = 0,
     node_token_ttl: str = "720h",
     pod_addresses: list[str] | None = None,
+    service_account_issuer: str = DEFAULT_ISSUER,
+    service_account_max_token_expiration: str = "0",
+    service_account_signing_key_file: str | None = None,
+    api_audiences: str = "",
 ) -> ServerSettings:
     """Flags (as strings) -> ServerSettings; SettingsError names the first bad flag."""
     if not data_dir:
@@ -222,6 +234,27 @@ def build_settings(
     node_token_ttl_seconds = parse_duration(node_token_ttl, flag="--node-token-ttl")
     if node_token_ttl_seconds < 1:
         raise SettingsError(f"--node-token-ttl: {node_token_ttl!r} must be at least 1s")
+    issuer = service_account_issuer.strip()
+    if not issuer:
+        raise SettingsError("--service-account-issuer: must not be empty")
+    if ":" in issuer and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", issuer):
+        raise SettingsError(
+            f"--service-account-issuer: {issuer!r} contains a ':' but is not a valid URL"
+        )
+    max_token = 0.0
+    if service_account_max_token_expiration.strip() not in ("", "0", "0s"):
+        max_token = parse_duration(
+            service_account_max_token_expiration, flag="--service-account-max-token-expiration"
+        )
+        if max_token < MIN_MAX_TOKEN_SECONDS:
+            raise SettingsError(
+                "--service-account-max-token-expiration: must be at least 1h (is "
+                f"{service_account_max_token_expiration!r})"
+            )
+    key_file = service_account_signing_key_file
+    if key_file is not None and not Path(key_file).is_file():
+        raise SettingsError(f"--service-account-signing-key-file: {key_file}: no such file")
+    audiences = tuple(a.strip() for a in api_audiences.split(",") if a.strip())
     return ServerSettings(
         data_dir=Path(data_dir),
         listen_host=host,
@@ -256,6 +289,10 @@ def build_settings(
         audit_log_maxbackup=audit_log_maxbackup,
         audit_log_maxage_days=audit_log_maxage,
         node_token_ttl_seconds=node_token_ttl_seconds,
+        service_account_issuer=issuer,
+        service_account_max_token_seconds=int(max_token),
+        service_account_signing_key_file=Path(key_file) if key_file else None,
+        api_audiences=audiences or (issuer,),
     )
 
 

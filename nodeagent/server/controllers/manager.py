@@ -1,8 +1,8 @@
 """Runs every controller of the control plane as a named task in one TaskGroup.
 
 Wiring only: the server's main calls run_controllers(registry) and cancels it on shutdown.
-The controllers: DaemonSet, node lifecycle, pod GC, the root CA publisher (cascading deletes
-are server/cascade.py's).
+The controllers: DaemonSet, node lifecycle, pod GC, the root CA publisher, serviceaccounts
+(cascading deletes are server/cascade.py's).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from nodeagent.server.controllers.nodelifecycle import NodeLifecycleController
 from nodeagent.server.controllers.podgc import PodGCController
 from nodeagent.server.controllers.podgcplan import QUARANTINE_SECONDS
 from nodeagent.server.controllers.rootcapublisher import RootCAPublisher
+from nodeagent.server.controllers.serviceaccounts import ServiceAccountsController
 from nodeagent.server.events import EventRecorder
 from nodeagent.server.registry_protocol import Registry
 
@@ -33,7 +34,8 @@ async def run_controllers(
     node_monitor_period_seconds: float | None = None,
     root_ca_pem: str | None = None,
 ) -> None:
-    """Run the DaemonSet, node-lifecycle and pod-GC controllers until cancelled.
+    """Run the DaemonSet, node-lifecycle, pod-GC and serviceaccounts controllers until
+    cancelled.
 
     The pod-GC quarantine defaults to 40 s, or the node grace when that is shorter; the node
     monitor period to 5 s, or a quarter of the grace when that is shorter.
@@ -69,3 +71,6 @@ async def run_controllers(
         if root_ca_pem is not None:  # the CA pods' ca.crt holds (kube-root-ca.crt)
             publisher = RootCAPublisher(registry=registry, ca_pem=root_ca_pem)
             tg.create_task(publisher.run(), name="root-ca-publisher")
+        tg.create_task(
+            ServiceAccountsController(registry=registry).run(), name="serviceaccounts-controller"
+        )

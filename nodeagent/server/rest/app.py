@@ -27,7 +27,15 @@ from nodeagent.server.credentials import NodeCredentials
 from nodeagent.server.readiness import readyz_answer
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.requestlabels import request_labels
-from nodeagent.server.rest import audit, enrol, keys, proxy, selfreview, servingcert
+from nodeagent.server.rest import (
+    audit,
+    enrol,
+    keys,
+    proxy,
+    selfreview,
+    servingcert,
+    tokenrequest,
+)
 from nodeagent.server.rest.handlers import handler_for, respond
 from nodeagent.server.rest.metrics import Metrics
 from nodeagent.server.rest.request import MAX_BODY_BYTES, Target, media_type
@@ -188,6 +196,7 @@ def make_app(
             app.router.add_route("*", path, handler_for(target))
     _add_discovery(app)
     selfreview.add_routes(app)  # kubectl auth can-i / whoami
+    tokenrequest.add_routes(app)  # kubectl create token; the issuer's discovery documents
     servingcert.add_routes(app)  # agents' serving certificates (the signer is set by main)
     proxy.add_routes(app)  # kubectl logs / exec (idempotent: discovery may have added them)
     enrol.add_routes(app, credentials or NodeCredentials(registry.store))

@@ -31,7 +31,10 @@ SUBRESOURCES: Mapping[str, tuple[tuple[str, ...], str]] = {
     "log": (("get",), ""),
     "exec": (("create", "get"), "PodExecOptions"),
     "attach": (("create", "get"), "PodAttachOptions"),
+    "token": (("create",), "TokenRequest"),
 }
+# Subresources whose response kind is in another group: (group, version).
+SUBRESOURCE_GROUPS: Mapping[str, tuple[str, str]] = {"token": ("authentication.k8s.io", "v1")}
 
 
 def group_versions() -> list[tuple[str, str]]:
@@ -102,15 +105,16 @@ def api_resource_list(group: str, version: str) -> Obj:
         entries.append(entry)
         for sub in r.subresources:
             verbs, kind = SUBRESOURCES.get(sub, (("get",), ""))
-            entries.append(
-                {
-                    "name": f"{r.name}/{sub}",
-                    "singularName": "",
-                    "namespaced": r.namespaced,
-                    "kind": kind or r.kind,
-                    "verbs": list(verbs),
-                }
-            )
+            entry = {
+                "name": f"{r.name}/{sub}",
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": kind or r.kind,
+                "verbs": list(verbs),
+            }
+            if sub in SUBRESOURCE_GROUPS:
+                entry["group"], entry["version"] = SUBRESOURCE_GROUPS[sub]
+            entries.append(entry)
     group_version = f"{group}/{version}" if group else version
     return {
         "kind": "APIResourceList",
@@ -135,10 +139,11 @@ def _discovery_resource(r: Resource) -> Obj:
     subresources = []
     for sub in r.subresources:
         verbs, kind = SUBRESOURCES.get(sub, (("get",), ""))
+        group, version = SUBRESOURCE_GROUPS.get(sub, (r.group, r.version))
         subresources.append(
             {
                 "subresource": sub,
-                "responseKind": {"group": r.group, "version": r.version, "kind": kind or r.kind},
+                "responseKind": {"group": group, "version": version, "kind": kind or r.kind},
                 "verbs": list(verbs),
             }
         )

@@ -60,6 +60,17 @@ async def access_review(request: web.Request) -> web.StreamResponse:
     return respond(review_access(request[keys.USER], review), status=201)
 
 
+def user_info(user: User) -> Obj:
+    """authentication.k8s.io/v1 UserInfo: username, uid and extra when set, groups."""
+    info: Obj = {"username": user.name}
+    if user.uid:
+        info["uid"] = user.uid
+    info["groups"] = list(user.groups)
+    if user.extra:
+        info["extra"] = {key: list(values) for key, values in user.extra.items()}
+    return info
+
+
 async def subject_review(request: web.Request) -> web.StreamResponse:
     user: User = request[keys.USER]
     return respond(
@@ -67,7 +78,7 @@ async def subject_review(request: web.Request) -> web.StreamResponse:
             "kind": "SelfSubjectReview",
             "apiVersion": "authentication.k8s.io/v1",
             "metadata": {},
-            "status": {"userInfo": {"username": user.name, "groups": list(user.groups)}},
+            "status": {"userInfo": user_info(user)},
         },
         status=201,
     )

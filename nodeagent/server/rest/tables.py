@@ -258,6 +258,10 @@ def _configmap_cells(cm: Obj, now: float) -> Cells:
     return [name_of(cm), data, age(cm, now)]
 
 
+def _service_account_cells(account: Obj, now: float) -> Cells:
+    return [name_of(account), len(as_list(account.get("secrets"))), age(account, now)]
+
+
 def _secret_cells(secret: Obj, now: float) -> Cells:
     return [
         name_of(secret),
@@ -365,6 +369,19 @@ PRINTERS: Mapping[str, Printer] = {
             AGE,
         ),
         cells=_secret_cells,
+    ),
+    "serviceaccounts": Printer(
+        columns=(
+            NAME,
+            _c(
+                "Secrets",
+                "Secrets is the list of secrets allowed to be used by pods running using this "
+                "ServiceAccount.",
+                type=NUMBER,
+            ),
+            AGE,
+        ),
+        cells=_service_account_cells,
     ),
     "namespaces": Printer(
         columns=(NAME, _c("Status", "The status of the namespace."), AGE),

@@ -15,6 +15,9 @@ FORBIDDEN = "spec: Forbidden: pod updates may not change fields other than"
 
 
 def _pod_yaml(ns: str, *, image: str = "busybox:1.36", extra: str = "") -> str:
+    # serviceAccountName as admission sets it: `kubectl replace` sends the whole spec, and
+    # a spec without it would change it (as in Kubernetes, where replace needs the fields
+    # admission added)
     return f"""apiVersion: v1
 kind: Pod
 metadata:
@@ -23,6 +26,7 @@ metadata:
   labels: {{app: web}}
 spec:
   nodeName: {SUITE_NODES[0]}
+  serviceAccountName: default
   containers:
   - name: web
     image: {image}

@@ -1,8 +1,8 @@
 """The DaemonSet manifests operators already have apply unchanged with the real kubectl:
-seed 002's kube-proxy with its ConfigMap, and the upstream fluent-bit, filebeat and
-node-problem-detector manifests (their Namespace, ConfigMap and DaemonSet documents, images
-swapped for the local busybox). What the agent cannot honour is printed as kubectl's
-`Warning:` lines; nothing is refused."""
+seed 002's kube-proxy with its ConfigMap and ServiceAccount, and the upstream fluent-bit,
+filebeat and node-problem-detector manifests (their Namespace, ConfigMap, ServiceAccount and
+DaemonSet documents, images swapped for the local busybox). What the agent cannot honour is
+printed as kubectl's `Warning:` lines; nothing is refused."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ def test_seed_002_kube_proxy(cluster: Cluster, applied: list[str]) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "configmap/kube-proxy created",
+        "serviceaccount/kube-proxy created",
         "daemonset.apps/kube-proxy created",
     ]
     assert result.stderr.strip() == f"Warning: spec.template.spec.serviceAccountName: {NO_TOKEN}"
@@ -140,7 +141,7 @@ def test_seed_002_kube_proxy_runs_on_a_real_agent(
     ConfigMap's files are readable in the container where the manifest mounts them. The
     command is swapped for a sleep (busybox has no kube-proxy) and the hostPaths moved under
     the test's directory; nothing else changes."""
-    config, daemonset = documents("kube-proxy-seed002.yaml")
+    config, account, daemonset = documents("kube-proxy-seed002.yaml")
     spec = daemonset["spec"]["template"]["spec"]
     spec["containers"][0]["image"] = busybox
     spec["containers"][0]["command"] = SLEEP
@@ -151,7 +152,7 @@ def test_seed_002_kube_proxy_runs_on_a_real_agent(
     node = f"proxy-host-{os.getpid()}"
     with agent_process(cluster, podman_service, root=tmp_path, node=node):
         try:
-            text = yaml.safe_dump_all([config, daemonset])
+            text = yaml.safe_dump_all([config, account, daemonset])
             result = cluster.kubectl("apply", "-f", "-", stdin=text)
             assert result.returncode == 0, result.stderr
 
@@ -175,4 +176,4 @@ def test_seed_002_kube_proxy_runs_on_a_real_agent(
                 )
                 assert (shown.returncode, shown.stdout) == (0, text), shown.stderr
         finally:
-            cluster.kubectl("delete", "-n", "kube-system", "ds,cm", "kube-proxy", "--wait=false")
+            cluster.kubectl("delete", "-n", "kube-system", "ds,cm,sa", "kube-proxy", "--wait=false")

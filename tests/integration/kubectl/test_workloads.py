@@ -181,12 +181,14 @@ def test_describe_daemonset(cluster: Cluster, running: str) -> None:
 
 
 def test_describe_pod(cluster: Cluster, running: str) -> None:
-    """describe pod: node, status, IP, owner, and the tolerations every daemon pod gets."""
+    """describe pod: node, status, IP, owner, its ServiceAccount, and the tolerations every
+    daemon pod gets."""
     name = cluster.pods(running)[0]["metadata"]["name"]
     out = cluster.kubectl("describe", "pod", name, "-n", running, check=True).stdout
-    assert f"Name:         {name}" in out
-    assert "Status:       Running" in out
-    assert "IP:           10.88.0.7" in out
+    assert f"Name:             {name}" in out
+    assert "Service Account:  default" in out
+    assert "Status:           Running" in out
+    assert "IP:               10.88.0.7" in out
     assert "Controlled By:  DaemonSet/fluentd" in out
     assert "node.kubernetes.io/unreachable:NoExecute op=Exists" in out
     assert "Image:          busybox:1.36" in out

@@ -429,7 +429,8 @@ PORT_RANGE = "must be between 1 and 65535, inclusive"
             {"kind": "Deployment"},
             [
                 'kind: Unsupported value: "Deployment": supported values: "Pod", "DaemonSet", "Node",'
-                ' "Namespace", "ControllerRevision", "Lease", "Event", "ConfigMap", "Secret"'
+                ' "Namespace", "ControllerRevision", "Lease", "Event", "ConfigMap", "Secret",'
+                ' "ServiceAccount"'
             ],
             id="unknown-kind",
         ),

@@ -52,8 +52,20 @@ class TestAggregatedDiscovery:
             "services",
             "configmaps",
             "secrets",
+            "serviceaccounts",
         }
         assert resources["services"]["verbs"] == ["get", "list", "watch"]
+        assert resources["serviceaccounts"]["shortNames"] == ["sa"]
+        (token,) = resources["serviceaccounts"]["subresources"]
+        assert token == {
+            "subresource": "token",
+            "responseKind": {
+                "group": "authentication.k8s.io",
+                "version": "v1",
+                "kind": "TokenRequest",
+            },
+            "verbs": ["create"],
+        }
         assert resources["nodes"]["scope"] == "Cluster"
         assert resources["pods"]["shortNames"] == ["po"]
         exec_sub = next(s for s in resources["pods"]["subresources"] if s["subresource"] == "exec")

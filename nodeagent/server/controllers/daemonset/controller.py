@@ -169,7 +169,7 @@ class DaemonSetController:
             key = await self.queue.get()
             try:
                 requeue = await self.sync(key)
-            except (Conflict, AlreadyExists, NotFound) as exc:
+            except APIError as exc:  # a conflict, or a refused pod create (FailedCreate)
                 log.info("daemonset_sync_retry", daemonset=_fmt(key), reason=exc.reason)
                 self.queue.add_rate_limited(key)
             except asyncio.CancelledError:
@@ -235,7 +235,15 @@ class DaemonSetController:
             ),
             now=now,
         )
-        acted = await self._sync_nodes(ds, managed.delete, managed.create_on, hash_)
+        try:
+            acted = await self._sync_nodes(ds, managed.delete, managed.create_on, hash_)
+        except APIError:
+            # a refused create (a missing ServiceAccount, ...): the status is still written,
+            # and the worker retries with back-off, as syncDaemonSet returns the error
+            await self._write_status(
+                ds, nodes, daemon_pods, hash_, observed=True, conditions=decision.conditions
+            )
+            raise
         if not acted and strategy.strategy_type(ds) == "RollingUpdate":
             rolled = rollout.rolling_update(
                 ds=ds,
@@ -383,12 +391,16 @@ class DaemonSetController:
             key, adds=len(nodes), deletes=[meta.uid_of(p) for p in to_delete], now=self.clock()
         )
         pos, batch = 0, 1
+        create_error: APIError | None = None
         while pos < len(nodes):
             chunk = nodes[pos : pos + batch]
             results = await asyncio.gather(
                 *(self._create_pod(ds, n, hash_) for n in chunk), return_exceptions=True
             )
             failed = sum(1 for r in results if isinstance(r, BaseException))
+            create_error = create_error or next(
+                (r for r in results if isinstance(r, APIError)), None
+            )
             if failed:
                 skipped = len(nodes) - pos - len(chunk)
                 self.expectations.lower_adds(key, failed + skipped)  # never coming
@@ -405,6 +417,8 @@ class DaemonSetController:
         for result in deleted:
             if isinstance(result, BaseException):
                 raise result  # the first error; every delete was attempted
+        if create_error is not None:
+            raise create_error  # retried with back-off (FailedCreate events say why)
         return True
 
     async def _create_pod(self, ds: Obj, node_name: str, hash_: str) -> Obj:
