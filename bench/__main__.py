@@ -36,6 +36,11 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
         {"agents": (1000, 5000, 10000), "per_process": 5000, "seconds": 30.0},
         {"agents": (50,), "per_process": 50, "seconds": 3.0},
     ),
+    "heartbeat": (
+        "bench.heartbeat_bench",
+        {"agents": (1000,), "per_process": 500, "settle": 12.0, "seconds": 20.0},
+        {"agents": (5,), "per_process": 5, "settle": 1.0, "seconds": 2.0},
+    ),
     "pressure": ("bench.pressure_bench", {"runs": 5}, {"runs": 1}),
     "nodegraph": (
         "bench.nodegraph_bench",

@@ -153,7 +153,7 @@ REQUEST_LINE = re.compile(
 )
 
 
-async def _requests(admin: ApiClient) -> Counter[str]:
+async def server_requests(admin: ApiClient) -> Counter[str]:
     """The server's request counts so far, by 'VERB resource' (its /metrics)."""
     counts: Counter[str] = Counter()
     for m in REQUEST_LINE.finditer(await admin.get_text("/metrics")):
@@ -226,7 +226,7 @@ async def _measure_with(
             ("create", "localhost/busybox:1", False),
             ("update", "localhost/busybox:2", True),
         ):
-            requests_before, cpu_before = await _requests(admin), _cpu_seconds(pid)
+            requests_before, cpu_before = await server_requests(admin), _cpu_seconds(pid)
             tracker.goal(image=image, need_ready=need_ready)
             if phase == "create":
                 await admin.create(
@@ -252,7 +252,7 @@ async def _measure_with(
                     cpu=_cpu_seconds(pid) - cpu_before,
                     wall=ms_since(tracker.t0) / 1000,
                     before=requests_before,
-                    after=await _requests(admin),
+                    after=await server_requests(admin),
                 )
             )
             out[f"{phase}_wall0"], out[f"{phase}_image"] = tracker.wall0, image
@@ -334,15 +334,15 @@ def run(
     timeout: float = 150.0,
     server_log_level: str = "warning",
     keep_server_log: str | None = None,
-    status_interval: float = 10.0,
+    status_interval: float = 300.0,
     grace: int = 0,
 ) -> list[Figure]:
     """`timeout` bounds registration and each phase; a phase cut short reports the nodes
     that made it (the figure's n says how many) and names itself on stderr. With
     `keep_server_log` (a path prefix) the server's log is kept as PREFIX-N.log.
     `status_interval`: how often an agent sends an unchanged node status (the agent's
-    default is 10 s; kubelet's nodeStatusReportFrequency is 300 s, the Lease being the
-    heartbeat): an experiment on the heartbeats' share of the server's load. `grace`: the
+    nodeStatusReportFrequency, 300 s as kubelet's, the Lease being the heartbeat; 10 s was the
+    agent's before): an experiment on the heartbeats' share of the server's load. `grace`: the
     template's terminationGracePeriodSeconds (above 0, old pods are deleted gracefully and
     each agent confirms with its grace-0 delete)."""
     figures: list[Figure] = []

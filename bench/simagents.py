@@ -172,7 +172,7 @@ async def run_agents(args: argparse.Namespace) -> None:
             server_url=args.server,
             token_file=args.token_file,
             ca_file=args.ca_file,
-            status_update_interval=args.status_interval,
+            node_status_report_frequency=args.status_interval,
             lease_interval=10.0,
         )
         tasks.append(asyncio.create_task(one_agent(settings, tick=args.tick)))
@@ -197,7 +197,10 @@ def main() -> None:
     p.add_argument("--tick", type=float, default=10.0, help="node status measuring tick")
     p.add_argument("--stagger", type=float, default=0.005)
     p.add_argument(
-        "--status-interval", type=float, default=10.0, help="node status sent unchanged every"
+        "--status-interval",
+        type=float,
+        default=300.0,
+        help="node status sent unchanged every (the agent's nodeStatusReportFrequency)",
     )
     args = p.parse_args()
     logsetup.configure(level="error")

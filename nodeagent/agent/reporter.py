@@ -1,8 +1,9 @@
 """The node's side on the server: register the Node, post its status, renew its Lease.
 
 Owns NodeReporter (NPD condition-manager style): a 1 s tick measures the host, evaluates the
-conditions and sends the status when it changed or the heartbeat interval passed; a failed send
-only marks a resync. The Lease is renewed every lease interval. Pure decisions live in
+conditions and sends the status when it changed or `report_frequency` passed (kubelet's
+nodeStatusReportFrequency, 5 min); a failed send only marks a resync. The Lease, renewed every
+lease interval, is the heartbeat the node lifecycle controller watches. Pure decisions live in
 conditions.py and nodestatus.py; pods are serversync.py's.
 """
 
@@ -42,7 +43,8 @@ class ReporterConfig:
     server_url: str | None = None
     thresholds: tuple[conditions.Threshold, ...] = conditions.THRESHOLDS
     transition_period: float = 300.0
-    status_interval: float = 10.0
+    status_interval: float = 10.0  # the node facts are measured again this often
+    report_frequency: float = 300.0  # an unchanged status is sent this often
     lease_interval: float = 10.0
     tick: float = 1.0
 
@@ -236,7 +238,8 @@ class NodeReporter:
         self.node = merged if merged == existing else await self.client.update(node_path, merged)
 
     async def run_status(self) -> None:
-        """Until cancelled: measure every tick, send on change or when the heartbeat is due."""
+        """Until cancelled: measure every tick, send on change or when `report_frequency` has
+        passed since the last send (liveness is the Lease's job, not this loop's)."""
         await self.registered.wait()
         while True:
             while self.state.node_events:  # queued by others (a corrupt checkpoint at boot)
@@ -245,7 +248,7 @@ class NodeReporter:
             measured = await self._measure()
             wall, mono = time.time(), time.monotonic()
             status = self._status(measured, mono=mono, wall=wall)
-            due = mono - self.last_sent_at >= self.config.status_interval
+            due = mono - self.last_sent_at >= self.config.report_frequency
             if due or nodestatus.status_changed(self.last_sent, status):
                 await self._send_status(status, mono=mono)
             while self.state.node_warnings:
@@ -346,6 +349,7 @@ def reporter_config(
         thresholds=tuple(thresholds),
         transition_period=settings.pressure_transition_period,
         status_interval=settings.status_update_interval,
+        report_frequency=settings.node_status_report_frequency,
         lease_interval=settings.lease_interval,
         tick=tick,
     )

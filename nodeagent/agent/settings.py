@@ -64,7 +64,10 @@ class AgentSettings:
     sync_interval: float = 10.0
     eviction_hard: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
     pressure_transition_period: float = 300.0
+    # kubelet's nodeStatusUpdateFrequency: how often the node facts are measured again
     status_update_interval: float = 10.0
+    # an unchanged node status is sent this often; the Lease is the heartbeat (kubelet's)
+    node_status_report_frequency: float = 300.0
     lease_interval: float = 10.0
     imagefs_path: str | None = None  # the engine's storage dir; None asks the engine
     log_level: str = "info"
@@ -115,6 +118,7 @@ CONFIG_KEYS: Mapping[str, str] = {
     "evictionHard": "eviction_hard",
     "pressureTransitionPeriod": "pressure_transition_period",
     "statusUpdateInterval": "status_update_interval",
+    "nodeStatusReportFrequency": "node_status_report_frequency",
     "leaseInterval": "lease_interval",
     "imagefsPath": "imagefs_path",
     "logLevel": "log_level",

@@ -67,6 +67,29 @@ def test_expired_lease_makes_node_unknown_and_unreachable() -> None:
     assert no_execute[0]["timeAdded"] == format_time(NOW)
 
 
+def test_lease_alone_keeps_a_node_ready_whose_status_is_sent_on_change() -> None:
+    """Status sent only on change (every 5 min at most): a Ready heartbeat 4 min old with a
+    lease renewed 5 s ago is alive, as kube-controller-manager takes the later of the two."""
+    n = _node(heartbeat=NOW - 240, Ready="True", MemoryPressure="False")
+    update = desired_node_taints_and_conditions(n, _lease(NOW - 5), now=NOW, grace=GRACE)
+    assert not update.stale
+    assert update.conditions is None
+    assert update.taints is None
+
+
+def test_status_sent_on_change_goes_unknown_when_the_lease_stops() -> None:
+    """The same node once its lease is older than the grace: Unknown, whatever the status said;
+    one second inside the grace it is still alive."""
+    n = _node(heartbeat=NOW - 240, Ready="True")
+    inside = desired_node_taints_and_conditions(n, _lease(NOW - 39), now=NOW, grace=GRACE)
+    assert not inside.stale
+    update = desired_node_taints_and_conditions(n, _lease(NOW - 41), now=NOW, grace=GRACE)
+    assert update.stale
+    ready = meta.get_condition(update.conditions or [], "Ready")
+    assert ready is not None
+    assert ready["status"] == "Unknown"
+
+
 def test_observed_time_overrides_agent_clock() -> None:
     """With the controller's own observation time, a skewed agent clock does not matter."""
     n = _node(Ready="True")
