@@ -38,7 +38,7 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
     ),
     "heartbeat": (
         "bench.heartbeat_bench",
-        {"agents": (1000,), "per_process": 500, "settle": 12.0, "seconds": 20.0},
+        {"agents": (500,), "per_process": 500, "settle": 12.0, "seconds": 20.0},
         {"agents": (5,), "per_process": 5, "settle": 1.0, "seconds": 2.0},
     ),
     "pressure": ("bench.pressure_bench", {"runs": 5}, {"runs": 1}),

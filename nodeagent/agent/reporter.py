@@ -127,6 +127,11 @@ class NodeReporter:
     _facts_at: float = float("-inf")
     _facts_runtime: dict[str, str] = field(default_factory=dict)  # runtime_info they used
     _mounts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Send the status at the next tick although it did not change: the server's copy may
+    # have been changed meanwhile (Unknown by the node lifecycle controller while our Lease
+    # could not be renewed; gone with its Node when the Lease was collected).
+    resend: bool = False
+    _lease_failing: bool = False
 
     @property
     def node_uid(self) -> str:
@@ -248,7 +253,7 @@ class NodeReporter:
             measured = await self._measure()
             wall, mono = time.time(), time.monotonic()
             status = self._status(measured, mono=mono, wall=wall)
-            due = mono - self.last_sent_at >= self.config.report_frequency
+            due = self.resend or mono - self.last_sent_at >= self.config.report_frequency
             if due or nodestatus.status_changed(self.last_sent, status):
                 await self._send_status(status, mono=mono)
             while self.state.node_warnings:
@@ -267,7 +272,7 @@ class NodeReporter:
                 # compared with what the server showed before (a restart sends no NodeReady
                 # when the Node was Ready already), as kubelet's setters compare
                 events = transition_events(before, status)
-                self.last_sent, self.last_sent_at = status, mono
+                self.last_sent, self.last_sent_at, self.resend = status, mono, False
                 for reason, message in events:
                     await self.post_event(reason=reason, message=message)
                 self.warnings.ok("node_status_failed")
@@ -323,12 +328,17 @@ class NodeReporter:
                     return created
             renewed = await self.client.update(name_path, self._lease_body(lease))
             self.warnings.ok("lease_renew_failed")
+            if self._lease_failing:  # the node may have been marked Unknown meanwhile
+                self.resend, self._lease_failing = True, False
             return renewed
         except (errors.Conflict, errors.NotFound) as e:
             log.info("lease_refetch", reason=type(e).__name__)
+            if isinstance(e, errors.NotFound):  # collected with its Node? the status finds out
+                self.resend = True
             return None
         except (Unreachable, errors.APIError) as e:
             self.warnings.failed("lease_renew_failed", error=str(e))
+            self._lease_failing = True
             return None
 
 
