@@ -9,7 +9,7 @@
 #   bash scripts/install.sh --role all-in-one     # ... and the all-in-one unit, started
 #   bash scripts/install.sh --role server [--listen 0.0.0.0:6443] [--export-dir DIR]
 #        [--server-arg FLAG]...
-#   bash scripts/install.sh --role agent --server URL --token-file FILE [--ca-file FILE]
+#   bash scripts/install.sh --role agent --server URL[,URL...] --token-file FILE [--ca-file FILE]
 #        [--node-name NAME] [--label k=v]... [--taint k=v:Effect]...
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,18 +5,22 @@ each request with the current bearer token: a fixed one, or a TokenSource's (the
 credential, agent/credentials.py), which hears of a 401 and may renew before one retry.
 get/list/create/update/patch/delete, watch (newline-delimited JSON events; an ERROR event with
 410 raises Gone), and the mapping of Status replies to nodeagent.api.errors classes.
-A server that cannot be reached raises Unreachable.
+A server that cannot be reached raises Unreachable. Given several server URLs (servers on one
+etcd), a request that could not connect is sent to the next one at once (nothing reached the
+first), and any other transport failure moves the following requests to the next one: an
+agent whose server died goes on with another without a restart.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
+import structlog
 
 from nodeagent.api import errors, jsontext
 from nodeagent.api.bodies import Obj
@@ -55,6 +59,8 @@ ERROR_BY_CODE: Mapping[int, type[errors.APIError]] = {
     429: errors.TooManyRequests,
     503: errors.ServiceUnavailable,
 }
+log = structlog.get_logger()
+
 PATCH_TYPES: Mapping[str, str] = {
     "merge": "application/merge-patch+json",
     "strategic": "application/strategic-merge-patch+json",
@@ -119,26 +125,48 @@ def error_from_status(code: int, body: Any) -> errors.APIError:
     return err
 
 
+def split_server_urls(text: str) -> tuple[str, ...]:
+    """`https://a:6443,https://b:6443` -> each URL, without a trailing slash (etcd's
+    --endpoints form: one flag and one config key hold every server)."""
+    return tuple(u.strip().rstrip("/") for u in text.split(",") if u.strip())
+
+
 class ApiClient:
-    """One server, one token, one ClientSession. Every method raises APIError or Unreachable."""
+    """One or more servers (one in use at a time), one token, one ClientSession. Every method
+    raises APIError or Unreachable."""
 
     def __init__(
         self,
         *,
-        server_url: str,
+        server_url: str | Sequence[str],
         token: str | TokenSource,
         ca_file: str | None = None,
         timeout: float = 10.0,
     ) -> None:
-        self.server_url = server_url.rstrip("/")
+        urls = split_server_urls(server_url) if isinstance(server_url, str) else server_url
+        self.servers = tuple(u.rstrip("/") for u in urls)
+        if not self.servers:
+            raise ValueError("ApiClient needs at least one server URL")
+        self._current = 0
         self.timeout = timeout
         self._source = None if isinstance(token, str) else token
         self._fixed = token if isinstance(token, str) else ""
         self._headers = {"Accept": "application/json"}
         self._ssl: ssl.SSLContext | bool = True
-        if self.server_url.startswith("https://"):
+        if any(u.startswith("https://") for u in self.servers):
             self._ssl = ssl.create_default_context(cafile=ca_file)
         self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def server_url(self) -> str:
+        """The server in use."""
+        return self.servers[self._current]
+
+    def _move_on(self, failed: str) -> None:
+        """`failed` did not answer: use the next server (unless another caller moved already)."""
+        if len(self.servers) > 1 and self.server_url == failed:
+            self._current = (self._current + 1) % len(self.servers)
+            log.warning("server_unreachable_trying_next", failed=failed, next=self.server_url)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -192,34 +220,44 @@ class ApiClient:
         headers = {"Authorization": f"Bearer {token}"}
         if data is not None:
             headers["Content-Type"] = content_type
-        try:
-            async with self._client().request(
-                method,
-                self.server_url + path,
-                params=dict(params or {}),
-                data=data,
-                headers=headers,
-                ssl=self._ssl,
-            ) as resp:
-                reply = _json_or_none(await resp.read())
-                if resp.status >= 400:
-                    raise error_from_status(resp.status, reply)
-        except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise Unreachable(f"{method} {path}: {type(e).__name__}: {e}") from e
-        return reply if isinstance(reply, dict) else {}
+        for attempt in range(len(self.servers)):
+            server = self.server_url
+            try:
+                async with self._client().request(
+                    method,
+                    server + path,
+                    params=dict(params or {}),
+                    data=data,
+                    headers=headers,
+                    ssl=self._ssl,
+                ) as resp:
+                    reply = _json_or_none(await resp.read())
+                    if resp.status >= 400:
+                        raise error_from_status(resp.status, reply)
+                    return reply if isinstance(reply, dict) else {}
+            except aiohttp.ClientConnectorError as e:  # not connected: nothing was sent
+                self._move_on(server)
+                if attempt + 1 < len(self.servers):
+                    continue
+                raise Unreachable(f"{method} {path}: {type(e).__name__}: {e}") from e
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
+                # it may have been applied: the caller decides whether to send it again
+                self._move_on(server)
+                raise Unreachable(f"{method} {path}: {type(e).__name__}: {e}") from e
+        raise AssertionError("unreachable: the loop returns or raises")
 
     async def get_text(self, path: str) -> str:
         """GET a plain-text path (/metrics, /healthz): the body as text."""
         headers = {"Authorization": f"Bearer {await self._token()}"}
+        server = self.server_url
         try:
-            async with self._client().get(
-                self.server_url + path, ssl=self._ssl, headers=headers
-            ) as resp:
+            async with self._client().get(server + path, ssl=self._ssl, headers=headers) as resp:
                 text = await resp.text()
                 if resp.status >= 400:
                     raise error_from_status(resp.status, _json_or_none(text))
                 return text
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            self._move_on(server)
             raise Unreachable(f"GET {path}: {type(e).__name__}: {e}") from e
 
     async def get(self, path: str, *, params: Mapping[str, str] | None = None) -> Obj:
@@ -258,9 +296,10 @@ class ApiClient:
         # The token is checked when the watch starts; a rotation later leaves it running.
         token = await self._token()
         headers = {"Authorization": f"Bearer {token}"}
+        server = self.server_url
         try:
             async with self._client().get(
-                self.server_url + path,
+                server + path,
                 params=query,
                 ssl=self._ssl,
                 timeout=timeout,
@@ -281,6 +320,7 @@ class ApiClient:
                         raise error_from_status(int(obj.get("code") or 500), obj)
                     yield WatchEvent(type=kind, object=obj)
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            self._move_on(server)  # the caller resumes from its resourceVersion on the next
             raise Unreachable(f"watch {path}: {type(e).__name__}: {e}") from e
 
 

@@ -47,7 +47,7 @@ class AgentSettings:
     taints: tuple[Obj, ...] = ()  # {"key", "value"?, "effect"}
     manifest_dir: str = "/etc/nodeagent/manifests"
     state_dir: str = "/var/lib/nodeagent"
-    server_url: str | None = None
+    server_url: str | None = None  # one or more servers, comma-separated (on one etcd)
     token_file: str | None = None  # holds the fleet's join secret
     ca_file: str | None = None
     runtime_socket: str | None = None
@@ -147,6 +147,7 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _PERCENT = re.compile(r"^[0-9]+(\.[0-9]+)?%$")
+_SERVER_URL = re.compile(r"^https?://[^/,\s]+(/[^,\s]*)?$")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 MANIFEST_WATCH_MODES = ("auto", "poll")
 # Paths made absolute at load: a relative one would follow the process's working directory
@@ -215,8 +216,23 @@ def _check_eviction(value: Mapping[str, str]) -> None:
             raise ValueError(f"{signal}: {text!r} is neither a quantity nor a percentage")
 
 
+def _server_urls(value: Any) -> str:
+    """`server`: a URL, several comma-separated, or (in the file) a list of them -> the
+    comma-separated form; ValueError naming the bad one."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    urls = [str(u).strip().rstrip("/") for u in items if str(u).strip()]
+    if not urls:
+        raise ValueError(f"{value!r}: expected https://HOST:PORT (several: comma-separated)")
+    for url in urls:
+        if not _SERVER_URL.match(url):
+            raise ValueError(f"{url!r}: expected https://HOST:PORT or http://HOST:PORT")
+    return ",".join(urls)
+
+
 def _coerce(name: str, value: Any) -> Any:
     """Turn a raw file/flag value into the field's type, or raise ValueError."""
+    if name == "server_url" and value is not None:
+        return _server_urls(value)
     if name in _FLOAT_FIELDS:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ValueError(f"{value!r}: expected a positive number of seconds")

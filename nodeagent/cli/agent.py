@@ -18,7 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--node-name", help="this node's name (default: the hostname)")
     a("--manifest-dir", help="static pod manifests (default /etc/nodeagent/manifests)")
     a("--state-dir", help="checkpoints and pod volumes (default /var/lib/nodeagent)")
-    a("--server", dest="server_url", metavar="URL", help="the nodeagent server, https://HOST:PORT")
+    a(
+        "--server",
+        dest="server_url",
+        metavar="URL",
+        help="the nodeagent server, https://HOST:PORT; several (on one etcd) comma-separated",
+    )
     a("--token-file", help="file holding the fleet's join secret")
     a(
         "--ca-file",

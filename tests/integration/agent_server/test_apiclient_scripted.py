@@ -228,3 +228,76 @@ async def test_api_source_boots_from_checkpoint_when_server_is_down(tmp_path: An
         with pytest.raises(asyncio.CancelledError):
             await task
         await client.close()
+
+
+async def test_a_request_that_cannot_connect_goes_to_the_next_server(
+    fake: tuple[FakeServer, ApiClient],
+) -> None:
+    """Given a dead server first, the request is answered by the second, and the client stays
+    on the second for the next one."""
+    server, live = fake
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    client = ApiClient(server_url=f"{dead},{live.server_url}", token="t", timeout=2)
+    try:
+        assert (await client.list("/api/v1/pods"))["kind"] == "PodList"
+        assert client.server_url == live.server_url
+        assert len(server.requests) == 1
+    finally:
+        await client.close()
+
+
+async def test_api_source_resumes_its_watch_on_the_next_server(tmp_path: Any) -> None:
+    """Two servers over one store (one FakeServer's events): the first one stops while the
+    source watches it; the source goes on watching the second from the resourceVersion it had,
+    without a new list, and a pod added meanwhile reaches it."""
+    store = FakeServer()
+    store.put("ADDED", pod("web", "u1", ""))
+    seen: list[tuple[int, str]] = []  # (server index, "list" | "watch@RV")
+    sites: list[TestServer] = []
+    for index in range(2):
+
+        async def handle(request: web.Request, index: int = index) -> web.StreamResponse:
+            watch = request.query.get("watch") == "true"
+            rv = request.query.get("resourceVersion", "")
+            seen.append((index, f"watch@{rv}" if watch else "list"))
+            return await store.handle(request)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handle)
+        site = TestServer(app, host="127.0.0.1")
+        await site.start_server()
+        sites.append(site)
+    urls = ",".join(str(site.make_url("")).rstrip("/") for site in sites)
+    client = ApiClient(server_url=urls, token="t", timeout=2)
+    queue: asyncio.Queue[SourceUpdate] = asyncio.Queue()
+    task = asyncio.create_task(
+        run_api_source(
+            client=client,
+            node_name="node-a",
+            state_dir=str(tmp_path),
+            queue=queue,
+            view=ServerPodsView(),
+            save_checkpoint=lambda _d, _p: None,
+            load_checkpoint=lambda _d: [],
+            watch_timeout=30,
+            backoff=Backoff(initial=0.05, maximum=0.1),
+        )
+    )
+    try:
+        assert names(await next_update(queue)) == ["web"]
+        await wait_for(lambda: (0, f"watch@{store.rv}") in seen, timeout=5, message="watching 0")
+        watched_from = store.rv
+        await sites[0].close()
+        store.put("ADDED", pod("db", "u2", ""))
+        assert names(await next_update(queue)) == ["db", "web"]
+        assert (1, f"watch@{watched_from}") in seen
+        assert (1, "list") not in seen
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await client.close()
+        for site in sites:
+            await site.close()

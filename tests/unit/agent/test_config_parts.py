@@ -161,3 +161,20 @@ def test_relative_paths_are_made_absolute_at_load(
     assert s.state_dir == str(tmp_path / "state")
     assert s.manifest_dir == str(tmp_path / "etc" / "manifests")
     assert s.ca_file == str(tmp_path / "ca.crt")
+
+
+def test_several_servers_comma_separated_or_listed(tmp_path: Path) -> None:
+    """`server` takes one URL, several comma-separated (the flag) or a YAML list (the file);
+    a bad one is named."""
+    token = tmp_path / "token"
+    token.write_text("x")
+    flag = load_settings(
+        overrides={"server_url": "https://a:6443/, https://b:6443", "token_file": str(token)}
+    )
+    assert flag.server_url == "https://a:6443,https://b:6443"
+    conf = tmp_path / "agent.yaml"
+    conf.write_text(f"server: [https://a:6443, https://b:6443]\ntokenFile: {token}\n")
+    assert load_settings(config_file=str(conf)).server_url == "https://a:6443,https://b:6443"
+    with pytest.raises(SettingsError) as e:
+        load_settings(overrides={"server_url": "https://a:6443,b:6443", "token_file": str(token)})
+    assert e.value.errors == ["--server: 'b:6443': expected https://HOST:PORT or http://HOST:PORT"]
