@@ -45,7 +45,7 @@ async def _rates(
             items = (await admin.list(resource_path("nodes"))).get("items") or []
             return len(items) >= agents
 
-        await poll(registered, timeout=120, interval=0.5, what=f"{agents} nodes registered")
+        await poll(registered, timeout=300, interval=0.5, what=f"{agents} nodes registered")
         await asyncio.sleep(settle)
         rates: list[float] = []
         before, t0 = await _writes(admin), time.monotonic()

@@ -16,10 +16,9 @@ SIOCGIFADDR = 0x8915  # ioctl: an interface's IPv4 address
 
 
 def internal_ip(server_url: str | None) -> str:
-    """The source address this host uses to reach the (first) server, else its first
-    non-loopback IPv4. `server_url` may list several servers, comma-separated."""
+    """The source address this host uses to reach the server, else its first non-loopback IPv4."""
     if server_url:
-        parts = urlsplit(server_url.split(",")[0].strip())
+        parts = urlsplit(server_url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             family = socket.AF_INET6 if ":" in (parts.hostname or "") else socket.AF_INET
