@@ -526,7 +526,11 @@ async def run_server_sync(
         state_dir=settings.state_dir,
         join_secret=settings.join_secret,
     )
-    client = ApiClient(server_url=settings.server_url, token=credential, ca_file=settings.ca_file)
+    client = ApiClient(
+        server_url=settings.server_urls or settings.server_url,
+        token=credential,
+        ca_file=settings.ca_file,
+    )
     thresholds = parse_thresholds(settings.eviction_hard)
     config = reporter_config(settings=settings, thresholds=thresholds, tick=tick)
     reporter = NodeReporter(client=client, config=config, state=state)

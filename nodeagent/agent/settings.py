@@ -47,7 +47,10 @@ class AgentSettings:
     taints: tuple[Obj, ...] = ()  # {"key", "value"?, "effect"}
     manifest_dir: str = "/etc/nodeagent/manifests"
     state_dir: str = "/var/lib/nodeagent"
-    server_url: str | None = None  # one or more servers, comma-separated (on one etcd)
+    server_url: str | None = None  # the (first) server
+    # every server when several are given (servers on one etcd): the client moves on to the
+    # next when one dies (agent/apiclient.py); () when there is one
+    server_urls: tuple[str, ...] = ()
     token_file: str | None = None  # holds the fleet's join secret
     ca_file: str | None = None
     runtime_socket: str | None = None
@@ -332,6 +335,9 @@ def load_settings(
             errors.append(f"{FLAG_OF_FIELD.get(name, name)}: {e}")
     if errors:
         raise SettingsError(errors)
+    if values.get("server_url"):  # the first one where one URL is wanted, and all of them
+        urls = tuple(values["server_url"].split(","))
+        values["server_url"], values["server_urls"] = urls[0], urls if len(urls) > 1 else ()
     settings = AgentSettings(**values)
     if settings.server_url and not settings.token_file:
         where = FLAG_OF_FIELD["token_file"] + " (or tokenFile)"

@@ -171,10 +171,13 @@ def test_several_servers_comma_separated_or_listed(tmp_path: Path) -> None:
     flag = load_settings(
         overrides={"server_url": "https://a:6443/, https://b:6443", "token_file": str(token)}
     )
-    assert flag.server_url == "https://a:6443,https://b:6443"
+    assert flag.server_url == "https://a:6443"
+    assert flag.server_urls == ("https://a:6443", "https://b:6443")
     conf = tmp_path / "agent.yaml"
     conf.write_text(f"server: [https://a:6443, https://b:6443]\ntokenFile: {token}\n")
-    assert load_settings(config_file=str(conf)).server_url == "https://a:6443,https://b:6443"
+    assert load_settings(config_file=str(conf)).server_urls == flag.server_urls
+    one = load_settings(overrides={"server_url": "https://a:6443", "token_file": str(token)})
+    assert (one.server_url, one.server_urls) == ("https://a:6443", ())
     with pytest.raises(SettingsError) as e:
         load_settings(overrides={"server_url": "https://a:6443,b:6443", "token_file": str(token)})
     assert e.value.errors == ["--server: 'b:6443': expected https://HOST:PORT or http://HOST:PORT"]
