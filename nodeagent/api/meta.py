@@ -46,6 +46,15 @@ def annotations_of(obj: Obj) -> dict[str, str]:
     return {k: v for k, v in annotations.items() if isinstance(v, str)}
 
 
+# On a static pod's copy on the server (kubelet's ConfigMirrorAnnotationKey): its config hash.
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def is_mirror_pod(pod: Obj) -> bool:
+    """The server's copy of a node's static pod (a mirror pod), not a pod of its own."""
+    return MIRROR_ANNOTATION in annotations_of(pod)
+
+
 def controller_ref(obj: Obj) -> Obj | None:
     """The ownerReference with `controller: true`, or None."""
     refs = metadata_of(obj).get("ownerReferences")

@@ -28,12 +28,12 @@ from typing import Any, Literal
 
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError, Forbidden, NotFound
+from nodeagent.api.meta import MIRROR_ANNOTATION
 from nodeagent.api.nodelabels import forbidden_node_labels, modified_labels
 from nodeagent.api.resources import BY_NAME
 
 Operation = Literal["CREATE", "UPDATE", "DELETE"]
 
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 LEASE_NAMESPACE = "kube-node-lease"
 
 

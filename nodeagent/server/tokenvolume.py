@@ -12,13 +12,13 @@ container that has nothing mounted there. The agent fills the volume (agent/sato
 from __future__ import annotations
 
 from nodeagent.api.bodies import Obj
+from nodeagent.api.meta import MIRROR_ANNOTATION
 
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 VOLUME_PREFIX = "kube-api-access-"
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 TOKEN_EXPIRATION = 3607  # kube-apiserver's: an hour and 7 s, a mark that it is the default one
 DEFAULT_MODE = 0o644  # 420
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 
 def should_automount(pod: Obj, account: Obj | None) -> bool:

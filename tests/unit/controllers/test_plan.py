@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nodeagent.api.meta import MIRROR_ANNOTATION
 from nodeagent.server.controllers.daemonset import plan
 from tests.unit.controllers.objects import NOW, daemonset, names, node, pod_for
 
@@ -174,7 +175,7 @@ def test_claim_adopts_matching_orphans_and_releases_mismatches() -> None:
     theirs["metadata"]["ownerReferences"][0]["uid"] = "someone-else"
     mirror = pod_for(ds, "d")
     mirror["metadata"]["ownerReferences"] = []
-    mirror["metadata"]["annotations"] = {plan.MIRROR_ANNOTATION: "x"}
+    mirror["metadata"]["annotations"] = {MIRROR_ANNOTATION: "x"}
     mine = pod_for(ds, "e")
     claim = plan.claim_pods(ds, [orphan, ours_mismatch, theirs, mirror, mine])
     assert names(claim.adopt) == names([orphan])

@@ -8,8 +8,9 @@ import pytest
 
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import Forbidden, NotFound
+from nodeagent.api.meta import MIRROR_ANNOTATION
 from nodeagent.api.nodelabels import forbidden_node_labels, is_kubelet_label
-from nodeagent.server.noderestriction import MIRROR_ANNOTATION, Write, admit
+from nodeagent.server.noderestriction import Write, admit
 
 UID = "uid-of-n1"
 OWNER = {"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": UID, "controller": True}

@@ -19,7 +19,6 @@ from nodeagent.server.controllers.daemonset.strategy import allows_surge
 HASH_LABEL = "controller-revision-hash"
 GENERATION_LABEL = "pod-template-generation"
 TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 TERMINAL_PHASES = frozenset({"Failed", "Succeeded"})
 BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 15 * 60.0
@@ -87,7 +86,7 @@ def claim_pods(ds: Obj, pods: Iterable[Obj]) -> Claim:
     release: list[Obj] = []
     can_adopt = not is_terminating(ds)
     for pod in pods:
-        if MIRROR_ANNOTATION in meta.annotations_of(pod):
+        if meta.is_mirror_pod(pod):
             continue  # a static pod's mirror belongs to its node, never to a DaemonSet
         ref = meta.controller_ref(pod)
         matches = selector.matches(labels_of(pod))
