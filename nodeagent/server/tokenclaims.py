@@ -134,6 +134,15 @@ def parse_claims(claims: Obj) -> TokenClaims | None:
     )
 
 
+def in_time(claims: Obj, *, now: float, leeway: float) -> bool:
+    """Whether `now` is within the token's nbf and exp, with `leeway` seconds either side
+    (what the JWT library checked when the signature was; asked again on every request)."""
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if not isinstance(exp, int | float) or now > exp + leeway:
+        return False
+    return not isinstance(nbf, int | float) or now >= nbf - leeway
+
+
 def _gone(kind: str, namespace: str, ref: Ref, obj: Obj | None, now: float) -> str | None:
     """Why a token naming `ref` no longer holds, given the object as stored now."""
     if obj is None:

@@ -399,3 +399,18 @@ def test_missing_defaults() -> None:
     others = [{"metadata": {"name": "x", "namespace": "b"}}]
     ending = ns("c", deletionTimestamp="2026-01-01T00:00:00Z")
     assert missing_defaults([ns("a"), ns("b"), ending], accounts + others) == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("now", "ok"),
+    [
+        (NOW - 61, False),  # before nbf, past the leeway
+        (NOW - 59, True),
+        (NOW + 3600 + 59, True),
+        (NOW + 3600 + 61, False),  # after exp, past the leeway
+    ],
+    ids=["early", "early-within-leeway", "late-within-leeway", "expired"],
+)
+def test_times_are_checked_on_every_request(now: float, ok: bool) -> None:
+    """A token whose signature is remembered is still held to its nbf and exp."""
+    assert tokenclaims.in_time(claims(), now=now, leeway=60) is ok
