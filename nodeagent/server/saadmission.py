@@ -17,16 +17,11 @@ from __future__ import annotations
 from nodeagent.api import serviceaccounts
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import Forbidden
-
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+from nodeagent.api.meta import is_mirror_pod
 
 
 def _map(value: object) -> Obj:
     return value if isinstance(value, dict) else {}
-
-
-def is_mirror_pod(pod: Obj) -> bool:
-    return MIRROR_ANNOTATION in _map(_map(pod.get("metadata")).get("annotations"))
 
 
 def account_to_check(pod: Obj) -> str | None:
