@@ -28,7 +28,7 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
     "etcd": ("bench.etcd_bench", {"pods": 2000, "rounds": 5}, {"pods": 20, "rounds": 1}),
     "fanout": (
         "bench.fanout_bench",
-        {"nodes": (100, 1000), "per_process": 500},
+        {"nodes": (100, 1000, 5000), "per_process": 500},
         {"nodes": (10,), "per_process": 10},
     ),
     "capacity": (

@@ -2,7 +2,9 @@
 
 Each one enrols (join secret, its own node password) for its node token, registers its Node and
 Lease with it, holds its pod watch (`fieldSelector=spec.nodeName=NAME`), and every `interval` s
-(first one at a random offset) patches its node status (Ready heartbeat) and renews its lease.
+(first one at a random offset) renews its lease, patching its node status (Ready heartbeat)
+too every `status-interval` s (300: the agent's nodeStatusReportFrequency, as kubelet's; 10:
+the agent before issue 22).
 Every failure is counted, never fatal. Run as `python -m bench.simwatchers --server URL
 --ca-file F --secret-file F --first I --count N`; on SIGTERM it prints one JSON line of
 counts and exits.
@@ -82,8 +84,17 @@ class Sim:
         ok = status in (201, 409) and lease_status in (201, 409)
         self.counts["registered" if ok else "register_failed"] += 1
 
-    async def heartbeat(self, node: str) -> None:
+    async def heartbeat(self, node: str, *, status_too: bool) -> None:
         now = time.time()
+        if status_too:
+            await self.node_status(node, now)
+        lease_path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}"
+        status = await self.call(
+            node, "PATCH", lease_path, {"spec": {"renewTime": _micro(now)}}, **MERGE
+        )
+        self.counts["lease_ok" if status == 200 else f"lease_{status}"] += 1
+
+    async def node_status(self, node: str, now: float) -> None:
         cond = {
             "type": "Ready",
             "status": "True",
@@ -100,11 +111,6 @@ class Sim:
             **MERGE,
         )
         self.counts["status_ok" if status == 200 else f"status_{status}"] += 1
-        lease_path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}"
-        status = await self.call(
-            node, "PATCH", lease_path, {"spec": {"renewTime": _micro(now)}}, **MERGE
-        )
-        self.counts["lease_ok" if status == 200 else f"lease_{status}"] += 1
 
     async def watch(self, node: str) -> None:
         token = self.token(node)
@@ -140,10 +146,14 @@ class Sim:
             self.counts["register_failed"] += 1
         asyncio.create_task(self.watch(node))  # noqa: RUF006 (cancelled with the loop)
         await asyncio.sleep(random.uniform(0, self.args.interval))
+        status_due = time.monotonic() + random.uniform(0, self.args.status_interval)
         while True:
             t0 = time.monotonic()
+            status_too = t0 >= status_due
+            if status_too:
+                status_due = t0 + self.args.status_interval
             try:
-                await self.heartbeat(node)
+                await self.heartbeat(node, status_too=status_too)
             except (aiohttp.ClientError, OSError, TimeoutError):
                 self.counts["heartbeat_errors"] += 1
             await asyncio.sleep(max(0.0, self.args.interval - (time.monotonic() - t0)))
@@ -179,7 +189,10 @@ def main() -> None:
     p.add_argument("--prefix", default="cap")
     p.add_argument("--first", type=int, default=0)
     p.add_argument("--count", type=int, default=10)
-    p.add_argument("--interval", type=float, default=10.0)
+    p.add_argument("--interval", type=float, default=10.0, help="lease renewed every")
+    p.add_argument(
+        "--status-interval", type=float, default=300.0, help="unchanged node status sent every"
+    )
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight at most")
     args = p.parse_args()
     counts = asyncio.run(run_sims(args))
