@@ -1,13 +1,18 @@
 """A host cut off the network (issue 8 scenario 8): Unknown and tainted on the server, its daemon
-untouched on the host, and back to Ready with no container restarted once healed."""
+untouched on the host, and back to Ready with no container restarted once healed. With iptables
+in the hosts' namespaces (issue 19): a short cut and a lossy link keep nodes Ready; every node
+cut off at once evicts nothing."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from nodeagent.api.bodies import Obj
 from tests.e2e.harness import Fleet
 from tests.e2e.reading import example_daemonset, pod_ready, wait_for
+from tests.faults.serverfaults import cut_link, heal_link
 
 pytestmark = pytest.mark.e2e
 UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -85,3 +90,76 @@ def test_partitioned_host_keeps_its_daemon_and_reconverges(fleet: Fleet) -> None
         inspect = host.podman("inspect", "--format", "{{.RestartCount}}", after["Id"]).stdout
         assert inspect.strip() == "0"
         assert after["StartedAt"] == before["StartedAt"]
+
+
+def _pods_by_node(fleet: Fleet, selector: str) -> dict[str, list[tuple[str, str]]]:
+    """node -> [(pod name, uid)] of the DaemonSet's pods."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for p in fleet.pods(selector):
+        out.setdefault(p["spec"]["nodeName"], []).append(
+            (p["metadata"]["name"], p["metadata"]["uid"])
+        )
+    return out
+
+
+def _ready_everywhere(fleet: Fleet, selector: str) -> bool:
+    return len([p for p in fleet.pods(selector) if pod_ready(p)]) == len(fleet.workers)
+
+
+def _server_ip(fleet: Fleet) -> str:
+    return f"{fleet.subnet}.1"
+
+
+def test_short_drop_and_a_lossy_link_keep_nodes_ready(fleet: Fleet) -> None:
+    """iptables in the hosts' namespaces: node1's packets to the server dropped for 4 s (a
+    third of the grace), node2's dropped at random (30 %) for 10 s: both stay Ready all along
+    (renewals get through, or come late but in time), and each keeps exactly one pod, the same."""
+    with fleet.daemonset(example_daemonset("ds-lossy", image=fleet.image)):
+        wait_for(lambda: _ready_everywhere(fleet, "name=ds-lossy"), timeout=60, message="ready")
+        before = _pods_by_node(fleet, "name=ds-lossy")
+        node1, node2 = fleet.host("node1"), fleet.host("node2")
+        cut_link(node1.netns, _server_ip(fleet), "DROP")
+        cut_link(node2.netns, _server_ip(fleet), "LOSSY")
+        try:
+            deadline = time.monotonic() + 10
+            dropped = True
+            while time.monotonic() < deadline:
+                if dropped and time.monotonic() > deadline - 6:
+                    heal_link(node1.netns)
+                    dropped = False
+                for name in ("node1", "node2"):
+                    assert _ready_status(_node(fleet, name)) == "True", f"{name} left Ready"
+                time.sleep(0.5)
+        finally:
+            heal_link(node1.netns)
+            heal_link(node2.netns)
+        assert _pods_by_node(fleet, "name=ds-lossy") == before  # retried writes: no duplicate
+        for host in (node1, node2):
+            assert len(host.running("ds-lossy")) == 1
+
+
+def test_every_node_cut_off_at_once_evicts_nothing(fleet: Fleet) -> None:
+    """All hosts' packets to the server dropped past the grace: every node Unknown (the node
+    lifecycle controller's full disruption), yet no pod is deleted or replaced and every
+    container runs on; healed, all Ready with the same pods and containers."""
+    with fleet.daemonset(example_daemonset("ds-alloff", image=fleet.image)):
+        wait_for(lambda: _ready_everywhere(fleet, "name=ds-alloff"), timeout=60, message="ready")
+        before = _pods_by_node(fleet, "name=ds-alloff")
+        containers = {h.name: [c["Id"] for c in h.running("ds-alloff")] for h in fleet.workers}
+        for host in fleet.hosts:
+            cut_link(host.netns, _server_ip(fleet), "DROP")
+        try:
+            wait_for(
+                lambda: all(_ready_status(_node(fleet, h.name)) == "Unknown" for h in fleet.hosts),
+                timeout=60,
+                message="every node Unknown",
+            )
+            assert _pods_by_node(fleet, "name=ds-alloff") == before
+        finally:
+            for host in fleet.hosts:
+                heal_link(host.netns)
+        fleet.wait_ready([h.name for h in fleet.hosts], timeout=60)
+        assert _pods_by_node(fleet, "name=ds-alloff") == before
+        assert {h.name: [c["Id"] for c in h.running("ds-alloff")] for h in fleet.workers} == (
+            containers
+        )

@@ -41,7 +41,8 @@ def small_tmpfs(path: Path, *, size: str) -> Iterator[Path]:
     try:
         yield path
     finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
+        # the fleet's teardown may have unmounted it already
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
 
 
 def fill_disk(directory: Path, *, name: str = "filler") -> Path:
@@ -83,3 +84,43 @@ def call(
             return int(r.status), r.read().decode()
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read().decode()
+
+
+# -- a host's link to the server, cut with iptables inside the host's network namespace ------
+
+LinkFault = str  # "DROP", "REJECT" or "LOSSY" (30 % of packets dropped)
+LOSS = 0.3
+
+
+def cut_link(netns: str, server_ip: str, fault: LinkFault) -> None:
+    """Packets from the host in `netns` to `server_ip`: dropped, refused with a TCP reset, or
+    dropped at random (LOSS) (heal_link undoes it). This kernel has no netem: delay goes through
+    tests/support/tcpproxy.py instead."""
+    rule = ["-d", server_ip]
+    if fault == "DROP":
+        rule += ["-j", "DROP"]
+    elif fault == "REJECT":
+        rule += ["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]
+    elif fault == "LOSSY":
+        rule += ["-m", "statistic", "--mode", "random", "--probability", str(LOSS), "-j", "DROP"]
+    else:
+        raise ValueError(f"unknown link fault {fault!r}")
+    subprocess.run(["ip", "netns", "exec", netns, "iptables", "-A", "OUTPUT", *rule], check=True)
+
+
+def heal_link(netns: str) -> None:
+    subprocess.run(["ip", "netns", "exec", netns, "iptables", "-F", "OUTPUT"], check=True)
+
+
+# -- what a process holds, for "back near where it started" ----------------------------------
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0

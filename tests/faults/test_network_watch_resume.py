@@ -1,5 +1,6 @@
-"""A watch cut mid-stream (a TCP proxy closing every connection) and resumed from the last
-resourceVersion seen, against the real server over SQLite: etcd's watch guarantees as checks.
+"""A watch over a slow link (a TCP proxy holding each chunk 50 ms), cut mid-stream (the proxy
+closes every connection) and resumed from the last resourceVersion seen, against the real
+server over SQLite: etcd's watch guarantees as checks.
 
 - ordered: events come in resourceVersion order, across the cut too;
 - unique: no event twice; reliable: no event missing (every write of the test is seen);
@@ -28,12 +29,15 @@ from tests.support.wait import wait_for
 WINDOW = 50  # the server's watch window: small, so that a resume can fall out of it
 PATH = "/api/v1/namespaces/default/configmaps"
 WRITES = 120
+OURS = {"fault": "watch"}
+DELAY = 0.05  # seconds the proxy holds each chunk
 
 
 async def _events(
     http: aiohttp.ClientSession, base: str, query: str
 ) -> AsyncIterator[dict[str, Any]]:
-    async with http.get(f"{base}{PATH}?watch=true&{query}") as r:
+    # only the test's objects: the server makes its own too (kube-root-ca.crt)
+    async with http.get(f"{base}{PATH}?watch=true&labelSelector=fault%3Dwatch&{query}") as r:
         assert r.status == 200, await r.text()
         async for line in r.content:
             if line.strip():
@@ -45,7 +49,7 @@ async def _writer(srv: ServerInfo, written: dict[int, str], cut_at: asyncio.Even
     async with srv.session() as http:
         for i in range(WRITES):
             name, value = f"w{i % 3}", f"value-{i}"
-            body = {"metadata": {"name": name}, "data": {"v": value}}
+            body = {"metadata": {"name": name, "labels": OURS}, "data": {"v": value}}
             async with http.put(f"{srv.url}{PATH}/{name}", json=body) as r:
                 if r.status == 404:
                     async with http.post(f"{srv.url}{PATH}", json=body) as created:
@@ -67,6 +71,7 @@ async def test_a_cut_watch_resumes_with_every_event_once_in_order(tmp_path: Path
         port = int(srv.url.rsplit(":", 1)[1])
         async with TcpProxy.running("127.0.0.1", port) as proxy, srv.session() as http:
             through = f"https://{proxy.endpoint}"
+            proxy.delay = DELAY  # a slow link too
             async with http.get(srv.url + PATH) as r:
                 start_rv = int((await r.json())["metadata"]["resourceVersion"])
             written: dict[int, str] = {}
@@ -136,7 +141,6 @@ async def test_a_resume_older_than_the_window_is_410_and_the_client_relists(
         assert bookmark["object"]["metadata"]["annotations"] == {
             "k8s.io/initial-events-end": "true"
         }
-        assert {e["object"]["metadata"]["name"]: e["object"]["data"]["v"] for e in initial} == {
-            f"w{i % 3}": f"value-{i}" for i in range(WRITES - 3, WRITES)
-        }
+        ours = {e["object"]["metadata"]["name"]: e["object"]["data"]["v"] for e in initial}
+        assert ours == {f"w{i % 3}": f"value-{i}" for i in range(WRITES - 3, WRITES)}
         assert all(_rv(e) <= _rv(bookmark) for e in initial), "bookmarkable"

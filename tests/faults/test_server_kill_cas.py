@@ -14,7 +14,7 @@ from tests.faults.linearizability import check
 from tests.support.etcd import EtcdProcess, etcd_installed
 from tests.support.server import ServerProcess, start_server_process
 
-LOAD_SECONDS = 1.0  # of load between kills
+LOAD_SECONDS = 0.5  # of load between kills
 
 
 async def kill_under_load(srv: ServerProcess, *, kills: int, seed: int) -> CasLoad:

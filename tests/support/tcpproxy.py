@@ -3,6 +3,7 @@
 async with TcpProxy.running("127.0.0.1", 2379) as proxy:   # proxy.endpoint: "127.0.0.1:P"
     proxy.cut()       # close every connection; new ones are refused until restore()
     proxy.restore()
+    proxy.delay = 0.2 # each chunk forwarded 200 ms late, in order (this kernel has no netem)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class TcpProxy:
         self._open = True
         self._handlers: set[asyncio.Task[None]] = set()
         self.port = 0
+        self.delay = 0.0  # seconds each chunk waits before it is forwarded
 
     @property
     def endpoint(self) -> str:
@@ -70,6 +72,8 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 writer.write(data)
                 await writer.drain()
         finally:
