@@ -61,4 +61,31 @@ class Waiting:
     recheck_at: float | None = None
 
 
-Action = CreateSandbox | StartContainer | StopContainers | RemoveContainers | Waiting
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PullImages:
+    """Make a new pod's images present (per each container's pull policy) before the pod it
+    replaces is stopped (handover.py); a failure backs off as a failed start does."""
+
+    pod_uid: str
+    spec_hash: str  # the pulls count for this spec only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeepRunning:
+    """A deleting pod's containers keep running while the pod that replaces it is not ready to
+    start (its images are not present yet, or it has not appeared yet): nothing to do now."""
+
+    pod_uid: str
+    successor_uid: str | None  # the new pod, once there is one
+    recheck_at: float | None = None  # when to stop waiting for a successor
+
+
+Action = (
+    CreateSandbox
+    | StartContainer
+    | StopContainers
+    | RemoveContainers
+    | Waiting
+    | PullImages
+    | KeepRunning
+)

@@ -11,6 +11,7 @@ Warning event, and the plan leaves it until its retry time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import shutil
 import time
@@ -26,14 +27,17 @@ from nodeagent.agent import backoff, syncretry
 from nodeagent.agent.actions import (
     Action,
     CreateSandbox,
+    KeepRunning,
+    PullImages,
     RemoveContainers,
     StartContainer,
     StopContainers,
     Waiting,
 )
 from nodeagent.agent.aio import raise_if_cancelling
+from nodeagent.agent.desiredpod import DesiredPod
 from nodeagent.agent.objectcache import ObjectCache
-from nodeagent.agent.plan import RETRY_REASONS, START_KEY_PREFIX, DesiredPod
+from nodeagent.agent.plan import RETRY_REASONS, START_KEY_PREFIX
 from nodeagent.agent.podevents import PodEvent, pulled_event, pulling_event, warning_event
 from nodeagent.agent.podstatus import WaitingReason
 from nodeagent.agent.podvolumes import PodVolumes, VolumeFailure
@@ -83,6 +87,7 @@ class Executor:
     restarts: dict[backoff.BackoffKey, backoff.BackoffEntry] = field(default_factory=dict)
     waiting: dict[str, dict[str, WaitingReason]] = field(default_factory=dict)  # uid -> name ->
     failures: dict[str, syncretry.SyncFailure] = field(default_factory=dict)  # failed syncs, by uid
+    pulled: dict[str, str] = field(default_factory=dict)  # uid -> spec hash whose images are here
     jitter: Callable[[], float] = random.random  # the draw spreading failed pods' retries
     # hostNetwork? -> the API server's (host, port) as the pod reaches it (agent/apiendpoint.py)
     api_endpoint: Callable[[bool], tuple[str, int] | None] = lambda _host_network: None
@@ -130,10 +135,11 @@ class Executor:
         for uid in [u for u in self.waiting if u not in by_pod and u not in self._busy]:
             del self.waiting[uid]  # nothing left to wait for: the reasons are stale
         self.failures = syncretry.forget_gone(self.failures, set(desired))
+        self.pulled = {u: h for u, h in self.pulled.items() if u in desired}
         for uid, pod_actions in by_pod.items():
             if uid in self._busy or (listed_at is not None and uid in self._finished_at):
                 continue
-            waiting_only = all(isinstance(a, Waiting) for a in pod_actions)
+            waiting_only = all(isinstance(a, Waiting | KeepRunning) for a in pod_actions)
             sandbox = next(
                 (
                     c
@@ -187,7 +193,7 @@ class Executor:
 
     async def _perform(self, uid: str, run: _PodRun, action: Action) -> bool:
         """Do one action; False stops the rest of this pod's actions for this round."""
-        if isinstance(action, Waiting):
+        if isinstance(action, Waiting | KeepRunning):
             return True
         if isinstance(action, StopContainers):
             await self._stop(action)
@@ -215,6 +221,8 @@ class Executor:
                 self._sync_failed(uid, run, reason=e.reason, message=str(e), names=(), event=event)
                 return False
             return True
+        if isinstance(action, PullImages):
+            return await self._pull(uid, run, action)
         return await self._start(uid, run, action)
 
     def _sync_failed(
@@ -315,6 +323,39 @@ class Executor:
             attempt=action.attempt,
             container_id=cid[:12],
         )
+        return True
+
+    async def _pull(self, uid: str, run: _PodRun, action: PullImages) -> bool:
+        """A successor's images, before its predecessor stops (handover.py); a failure backs
+        off as a failed start (ErrImagePull, then ImagePullBackOff) and shows on the pod."""
+        assert run.desired is not None
+        spec = run.desired.pod.get("spec") or {}
+        for spec_c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            name, image = spec_c["name"], str(spec_c["image"])
+            start_key = (uid, START_KEY_PREFIX + name)
+            try:
+                outcome = await self.runtime.ensure_image(
+                    image,
+                    pull_policy=spec_c.get("imagePullPolicy") or "IfNotPresent",
+                    on_pull=functools.partial(self.on_event, uid, pulling_event(image)),
+                )
+            except RuntimeError_ as e:
+                raise_if_cancelling()
+                reason = e.reason if e.reason.startswith("Err") else "ErrImagePull"
+                self.restarts = backoff.record_restart(
+                    self.restarts, start_key, now=self.clock(), reason=reason, message=str(e)
+                )
+                run.waiting[name] = WaitingReason(reason=reason, message=str(e))
+                self.waiting[uid] = run.waiting
+                self.on_event(uid, ("Warning", "Failed", f'Failed to pull image "{image}": {e}'))
+                log.warning("handover_pull_failed", pod_uid=uid, image=image, error=str(e))
+                return False
+            self.restarts = backoff.forget(self.restarts, start_key)
+            if outcome.pulled:
+                event = pulled_event(image, pulled=True, seconds=outcome.seconds, size=outcome.size)
+                self.on_event(uid, event)
+        self.pulled[uid] = action.spec_hash
+        log.info("handover_images_present", pod_uid=uid)
         return True
 
     def _failed(

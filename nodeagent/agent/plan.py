@@ -8,24 +8,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nodeagent.agent import backoff, probes, restartpolicy, syncretry
 from nodeagent.agent.actions import (
     Action,
     CreateSandbox,
+    KeepRunning,
+    PullImages,
     RemoveContainers,
     StartContainer,
     StopContainers,
     Waiting,
 )
+from nodeagent.agent.desiredpod import DesiredPod
+from nodeagent.agent.handover import plan_handover
 from nodeagent.agent.probes import ProbeResults
-from nodeagent.api.bodies import Obj
 from nodeagent.runtime.labels import grace_period
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 
 START_KEY_PREFIX = "start:"  # backoff key of failed pulls/creates: (uid, "start:" + name)
-DEFAULT_GRACE = 30
 
 # why a start failed -> the reason shown while its backoff runs
 BACKOFF_REASON: Mapping[str, str] = {"ErrImagePull": "ImagePullBackOff"}
@@ -35,61 +37,6 @@ RETRY_REASONS = frozenset({"CreateContainerConfigError", "ContainerCreating"})
 # kubelet shows the failure itself (ErrImagePull) until its pod worker's next sync, about 10 s
 # later, and the backoff word (ImagePullBackOff) after: here the first half of each wait, <= 10 s.
 FAILURE_SHOWN_SECONDS = 10.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PodShape:
-    """What the plan reads of a pod spec on every pass, read once per pod (the steady state's
-    fast path compares containers against it without walking the spec)."""
-
-    app_names: frozenset[str]
-    probed: frozenset[str]  # app containers with a liveness or startup probe
-    host_network: bool
-    has_init: bool
-
-    @classmethod
-    def of(cls, pod: Obj) -> PodShape:
-        spec = pod.get("spec") or {}
-        apps = spec.get("containers") or []
-        return cls(
-            app_names=frozenset(c["name"] for c in apps),
-            probed=frozenset(
-                c["name"] for c in apps if "livenessProbe" in c or "startupProbe" in c
-            ),
-            host_network=bool(spec.get("hostNetwork")),
-            has_init=bool(spec.get("initContainers")),
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DesiredPod:
-    """A pod to run (or, terminating, to stop). Its pod dict is never changed in place: the
-    sources send new objects, so what is derived from it here is computed once."""
-
-    pod: Obj  # defaulted Pod as its source gave it
-    spec_hash: str  # hash of pod.spec: a container from another hash is replaced
-    terminating: bool = False  # no longer desired by any source: stop and remove
-    source: str = "file"  # which source wants it (labels the containers)
-    deleting: bool = field(init=False, repr=False, compare=False)
-    shape: PodShape = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        meta = self.pod.get("metadata") or {}
-        deleting = self.terminating or bool(meta.get("deletionTimestamp"))
-        object.__setattr__(self, "deleting", deleting)  # frozen: derived fields set once
-        object.__setattr__(self, "shape", PodShape.of(self.pod))
-
-    @property
-    def uid(self) -> str:
-        return str(self.pod["metadata"]["uid"])
-
-    @property
-    def grace_seconds(self) -> int:
-        meta, spec = self.pod["metadata"], self.pod.get("spec", {})
-        if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds") is not None:
-            return int(meta["deletionGracePeriodSeconds"])
-        grace = spec.get("terminationGracePeriodSeconds")
-        return DEFAULT_GRACE if grace is None else int(grace)
 
 
 def latest_attempts(containers: Iterable[ContainerInfo], *, init: bool) -> dict[str, ContainerInfo]:
@@ -326,6 +273,7 @@ def plan(
     now: float,
     failures: syncretry.SyncFailures | None = None,
     unseen_sources: frozenset[str] = frozenset(),
+    pulled: Mapping[str, str] | None = None,
 ) -> list[Action]:
     """Every action needed to bring the observed containers to the desired pods.
 
@@ -337,6 +285,10 @@ def plan(
       orphans only when all its sources are ready.
     * A pod that is deleting (deletionTimestamp, or no source wants it) is stopped with its grace
       period and removed; a new pod of the same namespace/name waits until it is gone.
+    * Pull before replace (handover.py): a deleting pod that a new pod replaces keeps running
+      (KeepRunning) until the new pod's images are present for its spec hash (`pulled`: uid ->
+      spec hash); the new pod meanwhile gets PullImages, or Waiting while a failed pull backs
+      off, and never starts beside its predecessor's containers.
     * A running container whose spec hash is current is never touched, unless its liveness (or
       startup) probe failed: adoption after an agent restart costs no restart.
     * Any container of a pod with another spec hash means the pod is replaced as a whole.
@@ -351,19 +303,26 @@ def plan(
         by_pod[c.pod_uid].append(c)
     actions: list[Action] = []
     busy_names: set[tuple[str, str]] = set()
+    handover = plan_handover(desired=desired, by_pod=by_pod, pulled=pulled or {}, now=now)
     for uid, containers in by_pod.items():
         d = desired.get(uid)
         if d is not None and not d.deleting:
             continue
         if d is None and containers[0].source in unseen_sources:
             continue  # its source may still want it: not an orphan yet
+        if uid in handover.held:
+            successor, until = handover.held[uid]
+            actions.append(KeepRunning(pod_uid=uid, successor_uid=successor, recheck_at=until))
+            continue
         grace = d.grace_seconds if d is not None else grace_period(containers[0].labels)
         reason = "Deleted" if d is not None else "Orphaned"
         actions += _teardown(uid, containers, grace=grace, reason=reason)
         first = containers[0]
         busy_names.add((first.pod_namespace, first.pod_name))
+    for succ in handover.to_pull:
+        actions += _pull_first(_Ctx(desired=succ, restarts=restarts, results=probes, now=now))
     for uid, d in desired.items():
-        if d.deleting:
+        if d.deleting or uid in handover.successors:
             continue
         if busy_names:
             meta = d.pod["metadata"]
@@ -381,8 +340,26 @@ def plan(
     return actions
 
 
+def _pull_first(ctx: _Ctx) -> list[Action]:
+    """A successor's pulls: Waiting per container whose failed pull still backs off, else one
+    PullImages for the whole pod."""
+    spec = ctx.desired.pod.get("spec") or {}
+    names = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
+    waits = [
+        a
+        for a in (_start(ctx, n, attempt=0, is_init=False, restart=False) for n in names)
+        if isinstance(a, Waiting)
+    ]
+    return list(waits) or [PullImages(pod_uid=ctx.desired.uid, spec_hash=ctx.desired.spec_hash)]
+
+
 def next_recheck(actions: Iterable[Action]) -> float | None:
     """The earliest time (the plan's clock) at which planning again would change an answer
-    given now: a back-off ending, a failure's reason turning into the back-off word."""
-    times = [a.recheck_at for a in actions if isinstance(a, Waiting) and a.recheck_at is not None]
+    given now: a back-off ending, a failure's reason turning into the back-off word, a held
+    pod's wait for its successor ending."""
+    times = [
+        a.recheck_at
+        for a in actions
+        if isinstance(a, Waiting | KeepRunning) and a.recheck_at is not None
+    ]
     return min(times, default=None)

@@ -264,3 +264,24 @@ def pod_status(
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
     return status
+
+
+RUNTIME_DOWN_REASON = "ContainerRuntimeDown"
+
+
+def runtime_down_status(status: Obj, *, message: str, now: float) -> Obj:
+    """The pod's status while the engine does not answer: Ready False (the node lifecycle
+    controller's MarkPodsNotReady, which it applies when the Node's Ready stops being True);
+    the phase and the container statuses stay as last seen, which the agent cannot check."""
+    conditions = []
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Ready" and cond.get("status") != "False":
+            cond = {
+                **cond,
+                "status": "False",
+                "reason": RUNTIME_DOWN_REASON,
+                "message": message,
+                "lastTransitionTime": format_time(now),
+            }
+        conditions.append(cond)
+    return {**status, "conditions": conditions}

@@ -17,7 +17,7 @@ import structlog
 
 from nodeagent.agent import probes
 from nodeagent.agent.aio import raise_if_cancelling
-from nodeagent.agent.plan import DesiredPod
+from nodeagent.agent.desiredpod import DesiredPod
 from nodeagent.agent.probes import ProbeKey, ProbeKind, ProbeSpec, ProbeState
 from nodeagent.api.bodies import Obj
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState, Runtime, RuntimeError_

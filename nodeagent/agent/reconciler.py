@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from nodeagent.agent.actions import KeepRunning
 from nodeagent.agent.aio import raise_if_cancelling
+from nodeagent.agent.desiredpod import DesiredPod
 from nodeagent.agent.executor import Executor
-from nodeagent.agent.plan import DesiredPod, latest_attempts, next_recheck, plan
+from nodeagent.agent.plan import latest_attempts, next_recheck, plan
 from nodeagent.agent.podconfig import PodConfig, pod_key
-from nodeagent.agent.podstatus import pod_status
+from nodeagent.agent.podstatus import pod_status, runtime_down_status
 from nodeagent.agent.probers import Prober
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState, PodRecord
@@ -54,6 +56,7 @@ class Reconciler:
     on_change: Callable[[], None] = lambda: None  # a pod status or the runtime error changed
     on_update: Callable[[SourceUpdate], None] = lambda _update: None  # each source's set
     _wanted: dict[str, DesiredPod] = field(default_factory=dict)  # by uid, for the same pod dict
+    held: frozenset[str] = frozenset()  # deleting pods kept running for their successor
 
     def _changed(self) -> None:
         self.state.changed.set()
@@ -101,6 +104,7 @@ class Reconciler:
                 log.warning("runtime_unavailable", error=str(e))
                 self.state.runtime_error = message
                 self._changed()
+            self._mark_not_ready(message)
             return
         if self.state.runtime_error is not None:
             log.info("runtime_available")
@@ -119,12 +123,24 @@ class Reconciler:
             unseen_sources=frozenset(
                 s.value for s in self.state.sources_expected - self.state.sources_seen
             ),
+            pulled=self.executor.pulled,
         )
+        self.held = frozenset(a.pod_uid for a in actions if isinstance(a, KeepRunning))
         self.recheck_at = next_recheck(actions)
         self.executor.submit(actions, desired=desired, observed=observed, listed_at=listed_at)
         self._forget_gone(desired, observed)
         self._update_statuses(observed, now)
         self.observe_duration(time.monotonic() - started)
+
+    def _mark_not_ready(self, message: str) -> None:
+        """The engine is down: every pod's Ready turns False (podstatus.runtime_down_status);
+        the next pass with the engine back computes them afresh."""
+        now = self.clock()
+        for record in self.state.pods.values():
+            status = runtime_down_status(record.status, message=message, now=now)
+            if status != record.status:
+                record.status = status
+                self._changed()
 
     def _forget_gone(
         self, desired: dict[str, DesiredPod], observed: Sequence[ContainerInfo]
@@ -160,13 +176,24 @@ class Reconciler:
                 for init in (True, False)
                 for name, c in latest_attempts(containers, init=init).items()
             }
+            handover = uid in self.held
             if record is None:
                 self.state.pods[uid] = PodRecord(
-                    pod=d.pod, source=SourceName(d.source), status=status, container_ids=ids
+                    pod=d.pod,
+                    source=SourceName(d.source),
+                    status=status,
+                    container_ids=ids,
+                    handover=handover,
                 )
                 self._changed()
-            elif record.status != status or record.container_ids != ids or record.pod != d.pod:
+            elif (
+                record.status != status
+                or record.container_ids != ids
+                or record.pod != d.pod
+                or record.handover != handover
+            ):
                 record.pod, record.status, record.container_ids = d.pod, status, ids
+                record.handover = handover
                 self._changed()
 
     async def run(self, *, interval: float) -> None:

@@ -175,6 +175,9 @@ def plan_pod_sync(
     """PURE: the writes that bring the server in line with the agent's state (`now`: the
     lastTransitionTime of a Ready that a readiness gate turns).
 
+    A pod kept running for its successor (`PodRecord.handover`, agent/handover.py) is
+    confirmed deleted at once, so that its controller creates the successor.
+
     Assumptions: `server_pods` is the watch's view of the pods bound to this node (uid -> pod);
     static pods' records are named NAME-NODE already; `static_wanted` names the static pods
     the merged sources want, records or not. Invariants: a pod is deleted for a confirm only
@@ -231,7 +234,7 @@ def plan_pod_sync(
                 )
         elif api_seen and _meta(pod).get("deletionTimestamp"):
             found = records.get(uid)
-            if found is None or not found.container_ids:
+            if found is None or not found.container_ids or found.handover:
                 actions.append(
                     DeletePod(namespace=key[0], name=key[1], uid=uid, why="containers stopped")
                 )

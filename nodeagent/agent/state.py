@@ -31,6 +31,9 @@ class PodRecord:
     source: SourceName
     status: Obj  # the PodStatus the agent computed (phase, conditions, containerStatuses)
     container_ids: dict[str, str] = field(default_factory=dict)  # container name -> engine id
+    # a deleting pod whose containers run on until its successor's images are here (handover.py):
+    # its deletion is confirmed on the server at once, so that the successor is created
+    handover: bool = False
 
 
 @dataclass(slots=True, kw_only=True)

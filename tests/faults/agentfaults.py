@@ -28,8 +28,9 @@ from typing import Any
 
 from nodeagent.api.bodies import Obj
 from tests.support import leaks
-from tests.support.podman import PodmanService
+from tests.support.podman import PodmanService, ping
 from tests.support.server import ServerProcess, free_port
+from tests.support.wait import wait_until
 
 REPEAT = int(os.environ.get("NODEAGENT_FAULT_REPEAT", "1"))
 
@@ -133,7 +134,14 @@ class FaultHost:
             self.podman.remove_node_containers(node)
 
     # ---- the server, as the admin -------------------------------------------------------
-    def api(self, method: str, path: str, body: Obj | None = None) -> tuple[int, Obj]:
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Obj | None = None,
+        *,
+        content_type: str = "application/json",
+    ) -> tuple[int, Obj]:
         """One admin request; (HTTP status, JSON reply)."""
         request = urllib.request.Request(
             self.server.url + path,
@@ -141,7 +149,7 @@ class FaultHost:
             data=None if body is None else json.dumps(body).encode(),
             headers={
                 "Authorization": f"Bearer {self.server.admin_token}",
-                "Content-Type": "application/json",
+                "Content-Type": content_type,
             },
         )
         context = ssl.create_default_context(cafile=str(self.server.ca_file))
@@ -202,6 +210,28 @@ class FaultHost:
         )
         found: list[Obj] = json.loads(result.stdout or "[]") or []
         return found
+
+
+def stop_engine_api(service: PodmanService) -> None:
+    """End the podman API service only: its containers keep running (conmon holds them)."""
+    assert service.process is not None
+    service.process.send_signal(signal.SIGTERM)
+    service.process.wait(20)
+
+
+def start_engine_api(service: PodmanService) -> None:
+    """Start the API service again on the same storage, run dir and socket."""
+    log = (service.base_dir / "service.log").open("ab")
+    service.process = subprocess.Popen(
+        service._argv("system", "service", "--time=0", service.url),
+        env=service.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=service.base_dir,
+    )
+    log.close()
+    wait_until(lambda: ping(service.socket_path), timeout=30, message="the podman API answers")
 
 
 class Watch:

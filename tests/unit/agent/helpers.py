@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nodeagent.agent.desiredpod import DesiredPod
 from nodeagent.agent.executor import Executor
-from nodeagent.agent.plan import DesiredPod
 from nodeagent.agent.probers import Prober
 from nodeagent.agent.reconciler import Reconciler
 from nodeagent.agent.state import AgentState

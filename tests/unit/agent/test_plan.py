@@ -15,7 +15,8 @@ from nodeagent.agent.actions import (
     Waiting,
 )
 from nodeagent.agent.backoff import BackoffEntry, record_restart
-from nodeagent.agent.plan import START_KEY_PREFIX, DesiredPod, plan
+from nodeagent.agent.desiredpod import DesiredPod
+from nodeagent.agent.plan import START_KEY_PREFIX, plan
 from nodeagent.agent.probes import ProbeKind, ProbeState
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 
@@ -219,11 +220,16 @@ def test_orphaned_containers_are_removed() -> None:
 
 
 def test_replacement_pod_waits_until_the_old_one_is_gone() -> None:
-    """A new uid with the same name (edited static pod) starts only after the old containers go."""
+    """A new uid with the same name (edited static pod) starts only after the old containers
+    go, and those are stopped only once the new pod's images are present."""
     new = desired(pod(uid="uid-2"), spec_hash="h2")
     old = desired(pod(), terminating=True)
-    actions = run({**old, **new}, [sandbox(), container("app")])
+    actions = plan(
+        desired={**old, **new}, observed=[sandbox(), container("app")], restarts={},
+        probes={}, now=NOW, pulled={"uid-2": "h2"},
+    )  # fmt: skip
     assert all(a.pod_uid == UID for a in actions)
+    assert kinds(actions) == ["StopContainers", "StopContainers", "RemoveContainers"]
     assert kinds(run({**old, **new}, [])) == ["CreateSandbox", "StartContainer"]
 
 

@@ -60,12 +60,19 @@ async def test_failed_pull_shows_err_image_pull_then_backoff(tmp_path: Any) -> N
     assert len([c for c in fake.calls if c[0] == "ensure_image"]) == pulls + 1  # retried
 
 
+def _ready(r: Reconciler) -> Obj:
+    found: Obj = next(c for c in r.state.pods[UID].status["conditions"] if c["type"] == "Ready")
+    return found
+
+
 async def test_runtime_down_marks_state_and_kills_nothing(tmp_path: Any) -> None:
-    """When the engine stops answering, runtime_error is set and no container is touched."""
+    """When the engine stops answering, runtime_error is set and no container is touched;
+    the pods' Ready turns False (the phase stays), and True again with the engine back."""
     fake = FakeRuntime(images={"busybox:1"})
     r = make(fake, str(tmp_path))
     r.apply(SourceUpdate(source=SourceName.FILE, pods=(pod(),)))
     await settle(r)
+    assert _ready(r)["status"] == "True"
     before = dict(fake.containers)
     fake.inject_error("list_containers", RuntimeUnavailable("socket gone"), times=None)
     fake.calls.clear()
@@ -74,9 +81,12 @@ async def test_runtime_down_marks_state_and_kills_nothing(tmp_path: Any) -> None
     assert "socket gone" in r.state.runtime_error
     assert fake.containers == before
     assert [name for name, _ in fake.calls if name != "list_containers"] == []
+    assert (_ready(r)["status"], _ready(r)["reason"]) == ("False", "ContainerRuntimeDown")
+    assert r.state.pods[UID].status["phase"] == "Running"
     fake.clear_error("list_containers")
     await r.reconcile_once()
     assert r.state.runtime_error is None
+    assert _ready(r)["status"] == "True"
 
 
 async def test_removed_pod_is_stopped_and_forgotten(tmp_path: Any) -> None:
