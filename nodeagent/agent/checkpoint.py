@@ -98,9 +98,12 @@ def _pods(body: object, *, legacy: bool) -> list[Obj]:
 
 
 def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files an agent killed before its rename left (another pid's name)."""
+    """Temporary files an agent killed before its rename left: another process's (the name
+    carries the pid; this process's own is its writer's to replace)."""
+    mine = f".{path.name}.{os.getpid()}.tmp"
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
+        if stale.name != mine:
+            stale.unlink(missing_ok=True)
 
 
 def save_checkpoint(state_dir: str | Path, pods: Sequence[Obj]) -> None:

@@ -485,15 +485,17 @@ class PodSync:
 
 
 @dataclass(slots=True, kw_only=True)
-class _Checkpoint:
+class CheckpointKeeper:
     """The API source's checkpoint calls (run in threads), reporting a corrupt one to the
     state: the CheckpointCorrupt condition and a Warning event (reporter.py)."""
 
     state: AgentState
 
     def load(self, state_dir: str) -> list[Obj] | None:
+        """The checkpointed pods; None (the source stays not seen, as kubelet's until the
+        server answers) when there is no checkpoint or it is corrupt."""
         try:
-            return checkpoint.load_checkpoint(state_dir) or []
+            return checkpoint.load_checkpoint(state_dir)
         except checkpoint.CheckpointCorrupt as e:
             message = f"server pods not started from a corrupt checkpoint: {e}"
             self.state.checkpoint_corrupt = message
@@ -541,7 +543,7 @@ async def run_server_sync(
     pods = PodSync(client=client, state=state, view=view, reporter=reporter, tick=tick)
     if tokens is not None:
         tokens.client = client
-    saved = _Checkpoint(state=state)
+    saved = CheckpointKeeper(state=state)
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(

@@ -3,8 +3,8 @@
 Owns list+watch with fieldSelector spec.nodeName=NODE, resuming from the last resourceVersion,
 relisting on 410 Gone, reconnecting with exponential backoff and jitter. Each change sends a full
 SourceUpdate(API) without mirror pods, and checkpoints it; at boot, when the server cannot be
-listed, the checkpoint's pods are sent so they run (a corrupt checkpoint sends nothing: the
-source stays not seen, as kubelet's, so nothing is removed as an orphan because of it). The
+listed, the checkpoint's pods are sent so they run (no checkpoint, or a corrupt one, sends
+nothing: the source stays not seen, as kubelet's, so nothing is removed as an orphan for it). The
 mirror pods seen are kept in `view` for the pod reporter. Never reconciles anything itself.
 """
 

@@ -8,10 +8,12 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from nodeagent.agent.checkpoint import checkpoint_path
 from nodeagent.agent.conditions import checkpoint_condition, ready_condition
 from nodeagent.agent.plan import plan
-from nodeagent.agent.serversync import Reported, plan_pod_sync
+from nodeagent.agent.serversync import CheckpointKeeper, Reported, plan_pod_sync
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
+from nodeagent.agent.state import AgentState
 from nodeagent.api.bodies import Obj
 from nodeagent.runtime.fake import FakeRuntime
 from nodeagent.runtime.protocol import ContainerInfo
@@ -130,3 +132,22 @@ async def test_a_pod_that_finished_during_the_listing_is_not_planned_again(
     await r.executor.drain()
     assert fake.names_called().count("create_container") == 1
     assert len(fake.containers) == 1
+
+
+def test_no_checkpoint_or_a_corrupt_one_leaves_the_server_source_unseen(tmp_path: Path) -> None:
+    """The API source gets None (it sends nothing) for a missing or a corrupt checkpoint; a
+    corrupt one is also a Node condition and a Warning event, over once saved again."""
+    state = AgentState(node_name="n1")
+    keeper = CheckpointKeeper(state=state)
+    assert keeper.load(str(tmp_path)) is None
+    assert state.checkpoint_corrupt is None
+    checkpoint_path(tmp_path).write_text("{half")
+    assert keeper.load(str(tmp_path)) is None
+    assert state.checkpoint_corrupt is not None
+    assert [(kind, reason) for kind, reason, _m in state.node_events] == [
+        ("Warning", "CheckpointCorrupt")
+    ]
+    keeper.save(str(tmp_path), [pod()])
+    assert state.checkpoint_corrupt is None
+    assert state.checkpoint_rewritten is not None
+    assert keeper.load(str(tmp_path)) == [pod()]
