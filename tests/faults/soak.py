@@ -4,6 +4,7 @@ seeded random generator, every INTERVAL seconds; after each, the fleet must heal
 
     .venv/bin/python -m tests.faults.soak --seed 7 --minutes 60          # one fault a minute
     .venv/bin/python -m tests.faults.soak --seed 7 --minutes 3 --interval 20
+    .venv/bin/python -m tests.faults.soak --faults server_kill --minutes 7 --interval 6  # ~50 kills
 
 The same seed replays the same faults in the same order, with the same hosts and durations
 (timing on a loaded machine still varies). Faults: server kill -9, server disk full, agent
@@ -195,6 +196,8 @@ FAULTS: tuple[Callable[[Soak], str], ...] = (
     _link_fault("DOWN"),
 )
 
+BY_NAME = {f.__name__: f for f in FAULTS}
+
 
 # -- the run ----------------------------------------------------------------------------------
 
@@ -249,11 +252,15 @@ def _footprint(fleet: Fleet) -> dict[str, tuple[int, int]]:
     return {name: (open_fds(p.pid), rss_bytes(p.pid)) for name, p in procs.items() if p}
 
 
-def run(*, seed: int, minutes: float, interval: float) -> int:
+def run(
+    *, seed: int, minutes: float, interval: float, faults: tuple[Callable[[Soak], str], ...]
+) -> int:
     replay = (
         f".venv/bin/python -m tests.faults.soak --seed {seed} --minutes {minutes:g} "
         f"--interval {interval:g}"
     )
+    if faults != FAULTS:
+        replay += " --faults " + ",".join(f.__name__ for f in faults)
     print(f"soak: seed {seed}, {minutes:g} min, a fault every {interval:g} s", flush=True)
     print(f"soak: replay with: {replay}", flush=True)
     base = Path(mkdtemp(prefix="nodeagent-soak-"))
@@ -282,7 +289,7 @@ def run(*, seed: int, minutes: float, interval: float) -> int:
             end_at = time.monotonic() + minutes * 60
             while time.monotonic() + interval / 2 < end_at:
                 tick = time.monotonic()
-                fault = rnd.choice(FAULTS)
+                fault = rnd.choice(faults)
                 try:
                     s.say(f"fault {faults_done + 1}: {fault(s)}")
                 except AssertionError as exc:
@@ -329,9 +336,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="the faults' seed (default: random)")
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between faults")
+    parser.add_argument(
+        "--faults",
+        default="",
+        help="only these faults, comma-separated: " + ", ".join(BY_NAME),
+    )
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
-    return run(seed=seed, minutes=args.minutes, interval=args.interval)
+    names = [n for n in args.faults.split(",") if n]
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        parser.error(f"--faults: unknown {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
+    faults = tuple(BY_NAME[n] for n in names) if names else FAULTS
+    return run(seed=seed, minutes=args.minutes, interval=args.interval, faults=faults)
 
 
 if __name__ == "__main__":
