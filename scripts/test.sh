@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a fresh Debian 12 machine (as root) and runs it:
-# Debian packages (podman, runc, busybox-static, docker-registry, iproute2, etcd, vagrant,
-# python3-venv, ca-certificates), a virtualenv in .venv with the package and its test and dev
+# Debian packages (podman, runc, busybox-static, docker-registry, iproute2, etcd, prometheus,
+# vagrant, python3-venv, ca-certificates), a virtualenv in .venv with the package and its test and dev
 # extras, then pytest. Safe to run again; a .venv left half-made (no pip) is made anew.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/unit -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(podman runc busybox-static docker-registry iproute2 etcd-server systemd vagrant
-      python3-venv ca-certificates)
+debs=(podman runc busybox-static docker-registry iproute2 etcd-server prometheus systemd
+      vagrant python3-venv ca-certificates)
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

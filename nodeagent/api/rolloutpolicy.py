@@ -9,6 +9,7 @@ defaults, never raising, for the controller.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,10 +27,13 @@ CANARY_NODES = PREFIX + "canary-nodes"
 SOAK_SECONDS = PREFIX + "soak-seconds"
 PAUSED = PREFIX + "paused"
 UNREACHABLE_NODES = PREFIX + "unreachable-nodes"
+METRIC_QUERY = PREFIX + "metric-query"
+METRIC_MAX = PREFIX + "metric-max"
 
 DEFAULT_PROGRESS_DEADLINE = 600  # Deployment's progressDeadlineSeconds
 MAX_SECONDS = 10 * 365 * 24 * 3600
 UNREACHABLE_POLICIES = ("skip", "halt")
+MAX_QUERY_LENGTH = 4096
 BOOLEANS = ("true", "false")
 
 
@@ -44,6 +48,8 @@ class RolloutPolicy:
     soak_seconds: int | None = None  # None: spec.minReadySeconds
     paused: bool = False
     unreachable: str = "skip"
+    metric_query: str | None = None  # PromQL asked after each batch (with metric_max)
+    metric_max: float | None = None  # the bound every returned sample must stay within
 
 
 def _path(key: str) -> str:
@@ -77,6 +83,22 @@ def _check(key: str, value: str, errs: Errors) -> object:
             errs.not_supported(_path(key), value, UNREACHABLE_POLICIES)
             return None
         return value
+    if key == METRIC_QUERY:
+        if not value.strip() or len(value) > MAX_QUERY_LENGTH:
+            errs.invalid(
+                _path(key), value, f"must be a PromQL query of 1 to {MAX_QUERY_LENGTH} characters"
+            )
+            return None
+        return value
+    if key == METRIC_MAX:
+        try:
+            bound = float(value)
+        except ValueError:
+            bound = math.nan
+        if not math.isfinite(bound):
+            errs.invalid(_path(key), value, "must be a number (the largest value allowed)")
+            return None
+        return bound
     if key == CANARY_NODES:
         try:
             selector = LabelSelector.parse(value)
@@ -98,6 +120,8 @@ KNOWN = (
     SOAK_SECONDS,
     PAUSED,
     UNREACHABLE_NODES,
+    METRIC_QUERY,
+    METRIC_MAX,
 )
 
 
@@ -124,7 +148,11 @@ def _parse(annotations: Mapping[str, str], errs: Errors) -> RolloutPolicy:
         parsed = _check(key, value, errs)
         if parsed is not None:
             values[key] = parsed
+    for have, need in ((METRIC_QUERY, METRIC_MAX), (METRIC_MAX, METRIC_QUERY)):
+        if have in annotations and need not in annotations:
+            errs.required(_path(need), f"{have} and {need} go together")
     default = RolloutPolicy()
+    metric = values.get(METRIC_QUERY), values.get(METRIC_MAX)
     return RolloutPolicy(
         progress_deadline=_int(values.get(PROGRESS_DEADLINE)) or default.progress_deadline,
         unhealthy_nodes=_int(values.get(UNHEALTHY_NODES)) or default.unhealthy_nodes,
@@ -133,6 +161,8 @@ def _parse(annotations: Mapping[str, str], errs: Errors) -> RolloutPolicy:
         soak_seconds=_int(values.get(SOAK_SECONDS)),
         paused=values.get(PAUSED) is True,
         unreachable=str(values.get(UNREACHABLE_NODES) or default.unreachable),
+        metric_query=metric[0] if isinstance(metric[0], str) and metric[1] is not None else None,
+        metric_max=metric[1] if isinstance(metric[1], float) and metric[0] is not None else None,
     )
 
 

@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default 40s, or the node grace when shorter)",
     )
     parser.add_argument(
+        "--prometheus-url",
+        default="",
+        help="the Prometheus the DaemonSet metric gate asks, e.g. http://127.0.0.1:9090 "
+        "(annotation rollout.nodeagent.io/metric-query; docs/rollouts.md)",
+    )
+    parser.add_argument(
         "--watch-window",
         type=int,
         default=10_000,
@@ -173,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
             insecure_http=args.insecure_http,
             node_monitor_grace_period=args.node_monitor_grace_period,
             pod_gc_quarantine=args.pod_gc_quarantine,
+            prometheus_url=args.prometheus_url,
             watch_window=args.watch_window,
             log_level=args.log_level,
             store=args.store,

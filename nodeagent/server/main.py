@@ -147,6 +147,7 @@ async def _controllers(
         node_monitor_grace_seconds=settings.node_monitor_grace_seconds,
         pod_gc_quarantine_seconds=settings.pod_gc_quarantine_seconds,
         root_ca_pem=root_ca_pem,
+        prometheus_url=settings.prometheus_url,
     )
 
 

@@ -42,6 +42,8 @@ class ServerSettings:
     # how long a node must be gone before its pods are deleted (None: 40 s, or the node
     # grace when that is shorter; controllers/manager.py)
     pod_gc_quarantine_seconds: float | None = None
+    # --prometheus-url: what the DaemonSet metric gate asks (docs/rollouts.md); "" none
+    prometheus_url: str = ""
     watch_window: int = 10_000
     gc_resync_seconds: float = 10.0
     log_level: str = "info"
@@ -140,6 +142,12 @@ def parse_store(value: str, *, flag: str = "--store") -> tuple[str, ...]:
     return tuple(out)
 
 
+def _prometheus_url(value: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise SettingsError(f"--prometheus-url: {value!r} is not an http:// or https:// URL")
+    return value
+
+
 def build_settings(
     *,
     data_dir: str,
@@ -151,6 +159,7 @@ def build_settings(
     insecure_http: bool = False,
     node_monitor_grace_period: str = "40s",
     pod_gc_quarantine: str | None = None,
+    prometheus_url: str = "",
     watch_window: int = 10_000,
     log_level: str = "info",
     store: str = "",
@@ -273,6 +282,7 @@ def build_settings(
             if pod_gc_quarantine is not None
             else None
         ),
+        prometheus_url=_prometheus_url(prometheus_url),
         watch_window=watch_window,
         log_level=log_level.lower(),
         etcd_endpoints=endpoints,

@@ -138,6 +138,7 @@ class Fleet:
     server: ServerProcess | None = None
     hosts: list[Host] = field(default_factory=list)
     image: str = ""
+    prometheus_port: int = 0
     _next_index: int = 0
     # hosts start in parallel threads, and each records what it made
     _record_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -337,6 +338,10 @@ class Fleet:
 
     # -- the run's own record, for teardown and for the next run after a crash ---------------
 
+    def remember_process(self, process: subprocess.Popen[bytes]) -> None:
+        """A process a test started (killed by the next run if this one crashes)."""
+        self._record(proc=str(process.pid))
+
     @property
     def record_path(self) -> Path:
         return STATE_DIR / f"{self.run_id}.json"
@@ -360,11 +365,15 @@ class Fleet:
         sh("ip", "addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
         sh("ip", "link", "set", self.bridge, "up")
         port = free_port()
+        # the port a test's Prometheus takes (the DaemonSet metric gate asks it; nothing
+        # listens there unless a test starts one: tests/e2e/test_rollout_guard.py)
+        self.prometheus_port = free_port()
         self.server = start_server_process(
             self.base / "server",
             "--listen", f"0.0.0.0:{port}",
             "--tls-san", f"{self.subnet}.1",
             "--node-monitor-grace-period", node_monitor_grace,
+            "--prometheus-url", f"http://127.0.0.1:{self.prometheus_port}",
             port=port,
         )  # fmt: skip
         if self.server.process is not None:

@@ -6,6 +6,11 @@ through the rollout.nodeagent.io/ annotations."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -206,9 +211,10 @@ def test_canary_node_goes_first_and_the_rest_wait_for_the_soak(fleet: Fleet, ima
 
 
 def test_pause_stops_between_two_nodes_and_resume_finishes(fleet: Fleet, images: None) -> None:
-    """Paused once node1 has its new pod: node1's new pod becomes available and node2 keeps
-    its old one (Progressing Unknown DaemonSetPaused, shown by `kubectl describe` as the
-    annotation and a RolloutPaused event); resuming finishes the rollout."""
+    """Paused once node1 has its new pod (`paused=yes` is first refused with a 422 naming the
+    annotation): node1's new pod becomes available and node2 keeps its old one (Progressing
+    Unknown DaemonSetPaused; `kubectl describe` shows the annotation and a RolloutPaused
+    event); resuming finishes the rollout."""
     name = "ds-guard-pause"
     with fleet.daemonset(_daemonset(name, image=fleet.image, annotations={}, minReadySeconds=4)):
         wait_for(lambda: _all_ready(fleet, name, fleet.image), timeout=60, message="ready")
@@ -223,6 +229,10 @@ def test_pause_stops_between_two_nodes_and_resume_finishes(fleet: Fleet, images:
             timeout=60,
             message="node1's new pod",
         )
+        refused = fleet.kubectl("annotate", f"ds/{name}", f"{P}paused=yes", check=False)
+        assert refused.returncode != 0  # a 422 naming the annotation; nothing stored
+        assert f"metadata.annotations[{P}paused]" in refused.stderr
+        assert 'supported values: "true", "false"' in refused.stderr
         fleet.kubectl("annotate", f"ds/{name}", f"{P}paused=true")
         wait_for(
             lambda: (
@@ -244,12 +254,116 @@ def test_pause_stops_between_two_nodes_and_resume_finishes(fleet: Fleet, images:
         wait_for(lambda: _all_ready(fleet, name, NEW), timeout=60, message="both on NEW")
 
 
-def test_a_bad_rollout_annotation_is_refused_naming_it(fleet: Fleet) -> None:
-    """kubectl annotate with a bad value: a 422 naming the annotation, nothing stored."""
-    name = "ds-guard-invalid"
-    with fleet.daemonset(_daemonset(name, image=fleet.image, annotations={})):
-        result = fleet.kubectl("annotate", f"ds/{name}", f"{P}paused=yes", check=False)
-        assert result.returncode != 0
-        assert f"metadata.annotations[{P}paused]" in result.stderr
-        assert 'supported values: "true", "false"' in result.stderr
-        assert P + "paused" not in _ds(fleet, name)["metadata"].get("annotations", {})
+@pytest.fixture(scope="module")
+def prometheus(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's prometheus on the port the fleet's server asks, scraping every agent's
+    /metrics each second on its TLS port (with the server's kubelet-client certificate: the
+    plain port serves /metrics to its own host only); yields its URL once every target is up."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("needs Debian's prometheus (scripts/test.sh installs it)")
+    base = tmp_path_factory.mktemp("prometheus")
+    assert fleet.server is not None
+    targets = [f"{h.ip}:10250" for h in fleet.hosts]
+    server_dir = fleet.server.data_dir
+    tls = {
+        "ca_file": str(fleet.server.ca_file),
+        "cert_file": str(server_dir / "kubelet-client.crt"),
+        "key_file": str(server_dir / "kubelet-client.key"),
+    }
+    job = {
+        "job_name": "nodeagent",
+        "scheme": "https",
+        "tls_config": tls,
+        "static_configs": [{"targets": targets}],
+    }
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [job],
+    }
+    (base / "prometheus.yml").write_text(yaml.safe_dump(config))
+    url = f"http://127.0.0.1:{fleet.prometheus_port}"
+    log = (base / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [binary, f"--config.file={base / 'prometheus.yml'}",
+         f"--storage.tsdb.path={base / 'data'}",
+         f"--web.listen-address=127.0.0.1:{fleet.prometheus_port}"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    fleet.remember_process(process)
+    try:
+        wait_for(
+            lambda: _query(url, "sum(up)") == float(len(targets)),
+            timeout=60,
+            message="prometheus scraping every agent",
+        )
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _query(url: str, expr: str) -> float | None:
+    """One instant query's single value, None when Prometheus has none (yet)."""
+    try:
+        with urllib.request.urlopen(
+            f"{url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}", timeout=5
+        ) as answer:
+            body = json.loads(answer.read())
+    except OSError:
+        return None
+    result = body.get("data", {}).get("result") or []
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_metric_gate_halts_after_the_first_node_and_reverts(
+    fleet: Fleet, images: None, prometheus: str
+) -> None:
+    """metric-query `sum(nodeagent_manifest_errors)` bounded by 0, asked of a real Prometheus
+    scraping the agents: with the bound broken (a bad manifest on the control-plane host) an
+    update replaces node1, the gate halts it there and auto-revert writes the old template
+    back; node2's container is never touched."""
+    name = "ds-guard-metric"
+    annotations = {
+        P + "metric-query": "sum(nodeagent_manifest_errors)",
+        P + "metric-max": "0",
+        P + "auto-revert": "true",
+    }
+    broken = fleet.host("master").manifest_dir / "broken.yaml"
+    text = _daemonset(name, image=fleet.image, annotations=annotations, minReadySeconds=3)
+    try:
+        with fleet.daemonset(text):
+            wait_for(lambda: _all_ready(fleet, name, fleet.image), timeout=60, message="ready")
+            fleet.kubectl("rollout", "status", f"ds/{name}", "--timeout=60s")
+            wait_for(
+                lambda: (
+                    _condition(_ds(fleet, name), "Progressing").get("reason")
+                    == "NewRevisionAvailable"
+                ),
+                timeout=30,
+                message="revision 1 complete",
+            )
+            broken.write_text("kind: Pod\nmetadata: [this is not a pod\n")
+            wait_for(
+                lambda: (_query(prometheus, "sum(nodeagent_manifest_errors)") or 0) >= 1,
+                timeout=30,
+                message="prometheus sees the bad manifest",
+            )
+            node2_before = _container_ids(fleet, "node2", name + "-")
+            fleet.kubectl("set", "image", f"ds/{name}", f"daemonset-example={NEW}")
+            rolled_back = wait_for(
+                lambda: _condition(_ds(fleet, name), "RolledBack"),
+                timeout=60,
+                message="the metric gate reverted",
+            )
+            assert "metric gate: sum(nodeagent_manifest_errors) = 1" in rolled_back["message"]
+            fleet.kubectl("rollout", "status", f"ds/{name}", "--timeout=60s")
+            wait_for(lambda: _all_ready(fleet, name, fleet.image), timeout=60, message="old")
+            assert _container_ids(fleet, "node2", name + "-") == node2_before
+    finally:
+        broken.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import structlog
 
 from nodeagent.server.controllers.daemonset.controller import DaemonSetController
+from nodeagent.server.controllers.daemonset.prometheus import PrometheusClient
 from nodeagent.server.controllers.nodelifecycle import NodeLifecycleController
 from nodeagent.server.controllers.podgc import PodGCController
 from nodeagent.server.controllers.podgcplan import QUARANTINE_SECONDS
@@ -33,6 +34,7 @@ async def run_controllers(
     pod_gc_quarantine_seconds: float | None = None,
     node_monitor_period_seconds: float | None = None,
     root_ca_pem: str | None = None,
+    prometheus_url: str = "",
 ) -> None:
     """Run the DaemonSet, node-lifecycle, pod-GC and serviceaccounts controllers until
     cancelled.
@@ -51,7 +53,12 @@ async def run_controllers(
         if node_monitor_period_seconds is None
         else node_monitor_period_seconds
     )
-    daemonsets = DaemonSetController(registry=registry, record_event=EventRecorder(), clock=clock)
+    daemonsets = DaemonSetController(
+        registry=registry,
+        record_event=EventRecorder(),
+        clock=clock,
+        metrics=PrometheusClient(url=prometheus_url) if prometheus_url else None,
+    )
     lifecycle = NodeLifecycleController(
         registry=registry, grace=grace, period=period, clock=clock, nodes=daemonsets.nodes
     )

@@ -10,6 +10,7 @@ from nodeagent.api import meta, rolloutpolicy
 from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import format_time
 from nodeagent.server.controllers.daemonset import guard, history, plan, rollout, status
+from nodeagent.server.controllers.daemonset.metricgate import MetricReading
 from tests.unit.controllers.objects import NOW, daemonset, node, pod_for
 
 BAD = "fluentd:crash"  # an image whose container crash-loops
@@ -42,6 +43,7 @@ class Sim:
         self.pods = [pod_for(self.ds, meta.name_of(n)) for n in self.nodes]
         self.events: list[guard.Event] = []
         self.decision: guard.Decision | None = None
+        self.metric: MetricReading | None = None  # what Prometheus answers, when asked
         self.step()  # the first sync: revision 1, status, conditions
         self.settle()
 
@@ -121,6 +123,7 @@ class Sim:
             hash_=hash_,
             counts=counts,
             now=self.now,
+            metric=self.metric if rolloutpolicy.policy_of(self.ds).metric_query else None,
         )
         self.decision = decision
         deletes, creates = managed.delete, managed.create_on

@@ -16,6 +16,7 @@ from nodeagent.api.rolloutpolicy import (
     UNREACHABLE_NODES,
 )
 from nodeagent.server.controllers.daemonset import guard
+from nodeagent.server.controllers.daemonset.metricgate import MetricReading, Sample
 from tests.unit.controllers.rolloutsim import BAD, SLOW, Sim
 
 V1, V2, V3 = "fluentd:v1", "fluentd:v2", "fluentd:v3"
@@ -353,3 +354,54 @@ def test_decide_returns_a_requeue_for_the_deadline() -> None:
     assert sim.decision is not None
     assert sim.decision.requeue_after is not None
     assert 0 < sim.decision.requeue_after <= 41
+
+
+METRIC = {
+    "rollout.nodeagent.io/metric-query": "sum(nodeagent_manifest_errors)",
+    "rollout.nodeagent.io/metric-max": "0",
+}
+
+
+def _reading(value: float) -> MetricReading:
+    return MetricReading(samples=(Sample(labels={}, value=value),))
+
+
+def test_metric_within_bound_lets_the_rollout_finish() -> None:
+    sim = Sim(annotations=METRIC)
+    sim.metric = _reading(0)
+    sim.set_image(V2)
+    sim.settle()
+    assert sim.images() == {"n0": {V2}, "n1": {V2}, "n2": {V2}}
+
+
+@pytest.mark.parametrize("revert", [False, True], ids=["halt", "revert"])
+def test_metric_above_bound_halts_after_the_first_batch(revert: bool) -> None:
+    """The metric gate is asked once a batch runs the new revision: above the bound the
+    rollout halts before the next node (and reverts with auto-revert)."""
+    sim = Sim(annotations=METRIC | ({AUTO_REVERT: "true"} if revert else {}))
+    sim.metric = _reading(2)
+    sim.set_image(V2)
+    sim.settle(steps=30)
+    if revert:
+        assert sim.images() == {"n0": {V1}, "n1": {V1}, "n2": {V1}}
+        assert "metric gate" in sim.condition("RolledBack")["message"]
+    else:
+        assert sim.images() == {"n0": {V2}, "n1": {V1}, "n2": {V1}}
+        message = sim.condition("Progressing")["message"]
+        assert "metric gate: sum(nodeagent_manifest_errors) = 2, above the bound 0" in message
+
+
+def test_metric_gate_that_cannot_be_read_holds_without_halting() -> None:
+    """No answer from Prometheus: the rollout holds after the first batch (not a halt), says
+    why, and the deadline runs; once the query answers within the bound it finishes."""
+    sim = Sim(annotations=METRIC | {PROGRESS_DEADLINE: "20"})
+    sim.metric = MetricReading(error="Prometheus at http://p:9090 did not answer")
+    sim.set_image(V2)
+    sim.settle(steps=10)
+    assert sim.images() == {"n0": {V2}, "n1": {V1}, "n2": {V1}}
+    assert "held by the metric gate: Prometheus" in sim.condition("Progressing")["message"]
+    sim.settle(steps=20)
+    assert sim.condition("Progressing")["reason"] == "ProgressDeadlineExceeded"
+    sim.metric = _reading(0)
+    sim.settle()
+    assert sim.images() == {"n0": {V2}, "n1": {V2}, "n2": {V2}}

@@ -18,6 +18,7 @@ PURE = [
     "daemonset/guard.py",
     "daemonset/health.py",
     "daemonset/conditions.py",
+    "daemonset/metricgate.py",
     "eventfilter.py",
     "leaderelection.py",
     "nodelifecycleplan.py",

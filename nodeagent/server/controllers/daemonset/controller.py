@@ -33,6 +33,7 @@ from nodeagent.server.controllers.daemonset import (
     strategy,
 )
 from nodeagent.server.controllers.daemonset.expectations import Expectations
+from nodeagent.server.controllers.daemonset.metricgate import MetricReading
 from nodeagent.server.controllers.eventfilter import SpamFilter
 from nodeagent.server.controllers.workqueue import Informer, Key, WorkQueue, object_key
 from nodeagent.server.registry_protocol import Registry
@@ -42,6 +43,12 @@ log = structlog.get_logger()
 COMPONENT = "daemonset-controller"
 RESYNC_SECONDS = 30.0
 WORKERS = 2
+
+
+class MetricSource(Protocol):
+    """The metric gate's Prometheus (prometheus.PrometheusClient)."""
+
+    async def query(self, expr: str) -> MetricReading: ...
 
 
 class EventRecorder(Protocol):
@@ -63,6 +70,7 @@ class DaemonSetController:
     registry: Registry
     record_event: EventRecorder
     clock: Callable[[], float] = time.time
+    metrics: MetricSource | None = None  # --prometheus-url: the metric gate's Prometheus
     resync_seconds: float = RESYNC_SECONDS
     queue: WorkQueue[Key] = field(default_factory=WorkQueue)
     backoff: dict[str, plan.BackoffEntry] = field(default_factory=dict)
@@ -221,19 +229,22 @@ class DaemonSetController:
         self.backoff.update(managed.backoff)
         for failed in managed.failed:
             await self._event(ds, "Warning", "FailedDaemonPod", failed.message())
+        policy = rolloutpolicy.policy_of(ds)
+        counts = status.compute_status(
+            ds=ds, nodes=nodes, daemon_pods=daemon_pods, hash_=hash_, now=now, observed=True
+        )
         decision = guard.decide(
             ds=ds,
-            policy=rolloutpolicy.policy_of(ds),
+            policy=policy,
             nodes=nodes,
             daemon_pods=daemon_pods,
             revisions=history.controlled_revisions(ds, self.revisions.list(meta.namespace_of(ds)))[
                 0
             ],
             hash_=hash_,
-            counts=status.compute_status(
-                ds=ds, nodes=nodes, daemon_pods=daemon_pods, hash_=hash_, now=now, observed=True
-            ),
+            counts=counts,
             now=now,
+            metric=await self._metric(policy, counts),
         )
         try:
             acted = await self._sync_nodes(ds, managed.delete, managed.create_on, hash_)
@@ -264,6 +275,20 @@ class DaemonSetController:
         if min_ready > 0 and new_status.get("numberReady") != new_status.get("numberAvailable"):
             requeues.append(float(min_ready))
         return min(requeues) if requeues else None
+
+    async def _metric(
+        self, policy: rolloutpolicy.RolloutPolicy, counts: Obj
+    ) -> MetricReading | None:
+        """The answer to the DaemonSet's metric query, asked only while a rollout is under way."""
+        desired = counts.get("desiredNumberScheduled") or 0
+        rolling = counts.get("updatedNumberScheduled") != desired or (
+            counts.get("numberAvailable") != desired
+        )
+        if policy.metric_query is None or not rolling:
+            return None
+        if self.metrics is None:
+            return MetricReading(error="no Prometheus to ask (nodeagent server --prometheus-url)")
+        return await self.metrics.query(policy.metric_query)
 
     async def _apply_guard(self, ds: Obj, decision: guard.Decision) -> None:
         """The rollout guard's writes: revision marks, its events, and an auto-revert, which

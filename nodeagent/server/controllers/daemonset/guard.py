@@ -5,8 +5,9 @@ One decision per sync over (DaemonSet, policy, nodes, pods, revisions, hash, now
   unreachable-node policy, while a node is unreachable), only the canary nodes until they have
   been ready for the soak time, unreachable nodes skipped (the default policy);
 - the health gate: a new-revision pod failing (health.py) on `unhealthy-nodes-threshold`
-  reachable nodes halts the rollout; the halt is written on the revision (sticky), and with
-  auto-revert the last revision that was available everywhere is written back;
+  reachable nodes halts the rollout, as does a metric query above its bound (metricgate.py);
+  the halt is written on the revision (sticky), and with auto-revert the last revision that
+  was available everywhere is written back;
 - status.conditions Progressing / Available / RolledBack with Deployment's shapes, the
   progress deadline, and the events that go with each change.
 
@@ -30,6 +31,7 @@ from nodeagent.server.controllers.daemonset.health import (
     pod_problem,
     ready_deadline_in,
 )
+from nodeagent.server.controllers.daemonset.metricgate import MetricReading, breach
 from nodeagent.server.controllers.daemonset.plan import (
     HASH_LABEL,
     is_pod_updated,
@@ -43,6 +45,7 @@ from nodeagent.server.controllers.daemonset.rollout import Scope
 COMPLETED = PREFIX + "completed"  # when this revision was available on every node
 HALTED = PREFIX + "halted"  # why the health gate stopped this revision
 REVERTED_TO = PREFIX + "reverted-to"  # the revision written back in its place
+METRIC_RECHECK_SECONDS = 5.0  # while a metric gate watches a rollout, look again this often
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,9 +140,11 @@ def decide(
     hash_: str,
     counts: Obj,
     now: float,
+    metric: MetricReading | None = None,
 ) -> Decision:
     """The rollout's scope, conditions, events and revision marks for this sync. `counts` is
-    the new status (status.compute_status) over the same pods."""
+    the new status (status.compute_status) over the same pods; `metric` the answer to the
+    policy's metric query (None when none was asked)."""
     fleet = _fleet(ds, nodes, daemon_pods)
     current = _revision_named(revisions, hash_)
     min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
@@ -187,7 +192,10 @@ def decide(
     halted_why = marks.get(HALTED)
     events: list[Event] = []
     annotate: list[tuple[Obj, dict[str, str]]] = []
-    gate_applies = rolling_update and not policy.paused and not complete
+    # A revision that was once available everywhere (a revert, an undo to it) is trusted: it
+    # goes everywhere without gate or canary, so a revert is never halted half way.
+    trusted = COMPLETED in marks
+    gate_applies = rolling_update and not policy.paused and not complete and not trusted
     if halted_why is None and gate_applies and len(problems) >= policy.unhealthy_nodes:
         count = len(problems)
         halted_why = (
@@ -197,6 +205,22 @@ def decide(
         events.append(Event(type="Warning", reason="RolloutHalted", message=halted_why))
         if current is not None:
             annotate.append((current, {HALTED: halted_why}))
+    # The metric gate: once a batch runs the new revision, before the next one.
+    metric_hold: str | None = None
+    batch_done = any(newest_updated(n) is not None for n in reachable)
+    if policy.metric_query is not None and policy.metric_max is not None and gate_applies:
+        requeue.append(METRIC_RECHECK_SECONDS)
+        if halted_why is None and batch_done:
+            if metric is None or metric.error is not None:
+                error = metric.error if metric is not None else "no reading"
+                metric_hold = f"metric gate: {error}"
+            else:
+                why = breach(metric, query=policy.metric_query, bound=policy.metric_max)
+                if why is not None:
+                    halted_why = why
+                    events.append(Event(type="Warning", reason="RolloutHalted", message=why))
+                    if current is not None:
+                        annotate.append((current, {HALTED: why}))
     halted = halted_why is not None and not complete
 
     # Auto-revert: write back the newest revision that was once available everywhere. The
@@ -220,7 +244,7 @@ def decide(
     canary_wait: str | None = None
     only: frozenset[str] | None = None
     soaking = False
-    if policy.canary is not None and rolling_update and not complete:
+    if policy.canary is not None and rolling_update and not complete and not trusted:
         canaries = {
             meta.name_of(n)
             for n in nodes
@@ -243,7 +267,9 @@ def decide(
                 if pod is not None and meta.is_pod_ready(pod):
                     requeue.append(_ready_for(pod, soak, now) + 1)
     waiting_unreachable = policy.unreachable == "halt" and bool(fleet.unreachable)
-    stopped = policy.paused or halted or (waiting_unreachable and not complete)
+    stopped = (
+        policy.paused or halted or metric_hold is not None or (waiting_unreachable and not complete)
+    )
     scope = Scope(
         stopped=stopped,
         skip=frozenset(fleet.unreachable) if policy.unreachable == "skip" else frozenset(),
@@ -259,20 +285,27 @@ def decide(
         (ds.get("metadata") or {}).get("generation") or 1
     )
     progressed = new_spec or cond.counts_progressed(status, counts)
-    state = _Progress(
+    state = cond.Progress(
         what=what,
         node_total=len(fleet.desired | fleet.unreachable),
         halted_why=halted_why if halted else None,
         pending_reachable=bool(pending_reachable),
         pending_unreachable=pending_unreachable,
-        rolling_message=_rolling_message(what, canary_wait, waiting_unreachable),
+        rolling_message=cond.rolling_message(
+            what,
+            canary_wait=canary_wait,
+            metric_hold=metric_hold,
+            waiting_unreachable=waiting_unreachable,
+        ),
         deadline=deadline if rolling_update and not soaking else None,
     )
-    progressing = _progressing(old, state, policy=policy, progressed=progressed, now=now)
+    progressing = cond.next_progressing(
+        old, state, paused=policy.paused, progressed=progressed, now=now
+    )
     if progressing.get("reason") == cond.DEADLINE and (old or {}).get("reason") != cond.DEADLINE:
         events.append(Event(type="Warning", reason=cond.DEADLINE, message=progressing["message"]))
     if state.deadline is not None and progressing.get("reason") in (cond.ROLLING, cond.RESUMED):
-        requeue.append(max(0.0, _last_update(progressing, now) + deadline - now) + 1)
+        requeue.append(max(0.0, cond.last_update(progressing, now) + deadline - now) + 1)
     events.extend(_transition_events(str((old or {}).get("reason") or ""), progressing))
 
     new_conditions = meta.set_condition(old_conditions, progressing, stamp)
@@ -309,66 +342,6 @@ def _merged(annotate: list[tuple[Obj, dict[str, str]]]) -> list[tuple[Obj, dict[
     return list(by_name.values())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Progress:
-    """What the Progressing condition is computed from."""
-
-    what: str
-    node_total: int
-    halted_why: str | None
-    pending_reachable: bool
-    pending_unreachable: list[str]
-    rolling_message: str
-    deadline: int | None  # None: no deadline applies now (OnDelete, canaries soaking)
-
-
-def _progressing(
-    old: Obj | None, state: _Progress, *, policy: RolloutPolicy, progressed: bool, now: float
-) -> Obj:
-    """syncRolloutStatus: paused, complete, halted, waiting only for unreachable nodes,
-    progressing, timed out, or unchanged; lastUpdateTime moves on progress or a new reason."""
-    stamp = format_time(now)
-    old_reason = str((old or {}).get("reason") or "")
-    if policy.paused:
-        new = cond.progressing("Unknown", cond.PAUSED, cond.PAUSED_MESSAGE, stamp)
-    elif old_reason == cond.PAUSED:
-        new = cond.progressing("Unknown", cond.RESUMED, cond.RESUMED_MESSAGE, stamp)
-    elif not state.pending_reachable and not state.pending_unreachable:
-        message = f"{state.what} is available on all {state.node_total} nodes."
-        new = cond.progressing("True", cond.AVAILABLE_REASON, message, stamp)
-    elif state.halted_why is not None:
-        message = f"Rollout halted: {state.halted_why}"
-        new = cond.progressing("False", cond.HALTED, message, stamp)
-    elif not state.pending_reachable:
-        nodes = state.pending_unreachable
-        message = (
-            f"{state.what} is available on every reachable node; unreachable "
-            f"{', '.join(nodes)} will be updated when "
-            f"{'it returns' if len(nodes) == 1 else 'they return'}."
-        )
-        new = cond.progressing("True", cond.UNREACHABLE_REASON, message, stamp)
-    elif old is None or progressed or old_reason in _RESTARTS_THE_CLOCK:
-        new = cond.progressing("True", cond.ROLLING, state.rolling_message, stamp)
-    elif (
-        state.deadline is not None
-        and old_reason in (cond.ROLLING, cond.RESUMED)
-        and _last_update(old, now) + state.deadline < now
-    ):
-        message = f"{state.what} has made no progress for {state.deadline} s."
-        new = cond.progressing("False", cond.DEADLINE, message, stamp)
-    else:
-        new = dict(old)
-        if old_reason == cond.ROLLING:
-            new["message"] = state.rolling_message
-    if old is not None and new.get("reason") == old_reason and not progressed:
-        new["lastUpdateTime"] = old.get("lastUpdateTime", stamp)
-    return new
-
-
-# A rollout that starts again after these counts its deadline from now.
-_RESTARTS_THE_CLOCK = (cond.HALTED, cond.UNREACHABLE_REASON)
-
-
 def _strategy(ds: Obj) -> str:
     return str(((ds.get("spec") or {}).get("updateStrategy") or {}).get("type") or "RollingUpdate")
 
@@ -381,24 +354,6 @@ def _ready_for(pod: Obj, seconds: int, now: float) -> float:
     except ValueError:
         return 0.0
     return max(0.0, since + seconds - now)
-
-
-def _last_update(condition: Obj | None, now: float) -> float:
-    if condition is None:
-        return now
-    try:
-        return parse_time(str(condition.get("lastUpdateTime") or ""))
-    except ValueError:
-        return now
-
-
-def _rolling_message(what: str, canary_wait: str | None, waiting_unreachable: bool) -> str:
-    message = f"RollingUpdate of {what} in progress"
-    if canary_wait:
-        message += f"; canary phase: {canary_wait}"
-    if waiting_unreachable:
-        message += "; waiting for unreachable nodes to return (policy halt)"
-    return message + "."
 
 
 def _transition_events(old_reason: str, new: Obj) -> list[Event]:
