@@ -3,7 +3,8 @@
 The server runs as its own process. N lightweight agents (bench/simwatchers.py, raw aiohttp,
 `per_process` to a process) each hold their pod watch, renew their lease every 10 s and patch
 their unchanged node status every `status_interval` s (300, the agent's default). Once every
-watch is open (or the ramp-up bound has passed), the bench samples the server's RSS and CPU for `seconds` while probing, one after another, `GET
+watch is open (or the ramp-up bound has passed), the bench samples the server's RSS and CPU
+for `seconds` while probing, one after another, `GET
 /api/v1/pods?fieldSelector=spec.nodeName=X` and a pod status update: a GET, then the timed
 PUT /status (`pod_status_update`: one API request, as an agent writes from its watch cache;
 `pod_status_get_then_put` times both, the figure before 2026-11-23 18:30 UTC).
