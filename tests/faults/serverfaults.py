@@ -8,17 +8,21 @@ the blocking HTTP calls a test makes to a server process while it breaks.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import json
 import os
 import ssl
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from tests.support.tcpproxy import TcpProxy
 
 CHUNK = 64 * 1024
 
@@ -124,3 +128,50 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+class ThreadedProxy:
+    """tests/support/tcpproxy.py's TcpProxy on an event loop of its own thread, for tests whose
+    own calls block (a server process, an agent process).
+
+        with ThreadedProxy("127.0.0.1", port) as proxy:   # proxy.endpoint: "127.0.0.1:P"
+            proxy.set_delay(0.3)
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._proxy: TcpProxy | None = None
+        self._thread = threading.Thread(target=self._run, name="tcp-proxy", daemon=True)
+
+    def _run(self) -> None:
+        self._loop.run_until_complete(self._serve())
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        async with TcpProxy.running(*self._target) as proxy:
+            self._proxy = proxy
+            self._ready.set()
+            await self._stop.wait()
+
+    @property
+    def endpoint(self) -> str:
+        assert self._proxy is not None
+        return self._proxy.endpoint
+
+    def set_delay(self, seconds: float) -> None:
+        assert self._proxy is not None
+        self._loop.call_soon_threadsafe(setattr, self._proxy, "delay", seconds)
+
+    def __enter__(self) -> ThreadedProxy:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise AssertionError("the proxy did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
