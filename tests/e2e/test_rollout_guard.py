@@ -234,6 +234,9 @@ def test_pause_stops_between_two_nodes_and_resume_finishes(fleet: Fleet, images:
         assert f"metadata.annotations[{P}paused]" in refused.stderr
         assert 'supported values: "true", "false"' in refused.stderr
         fleet.kubectl("annotate", f"ds/{name}", f"{P}paused=true")
+        fleet.kubectl(  # kubectl wait reads the DaemonSet's conditions
+            "wait", f"ds/{name}", "--for=condition=Progressing=Unknown", "--timeout=30s"
+        )
         wait_for(
             lambda: (
                 (ds := _ds(fleet, name))
