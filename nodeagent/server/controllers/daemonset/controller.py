@@ -268,7 +268,13 @@ class DaemonSetController:
         await self._apply_guard(ds, decision)
         await self._cleanup_history(ds, hash_)
         new_status = await self._write_status(
-            ds, nodes, daemon_pods, hash_, observed=True, conditions=decision.conditions
+            ds,
+            nodes,
+            daemon_pods,
+            hash_,
+            observed=True,
+            conditions=decision.conditions,
+            computed=counts,
         )
         requeues = [r for r in (managed.requeue_after, decision.requeue_after) if r is not None]
         min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
@@ -482,17 +488,22 @@ class DaemonSetController:
         *,
         observed: bool,
         conditions: list[Obj] | None = None,
+        computed: Obj | None = None,
     ) -> Obj:
-        """Write the computed status (and the guard's conditions, when given); on a conflict
-        retry once onto the fresh object, keeping observedGeneration at the generation this
-        sync acted on (storeDaemonSetStatus)."""
-        new = status.compute_status(
-            ds=ds,
-            nodes=nodes,
-            daemon_pods=daemon_pods,
-            hash_=hash_,
-            now=self.clock(),
-            observed=observed,
+        """Write the computed status (`computed` when this sync has it already, and the guard's
+        conditions, when given); on a conflict retry once onto the fresh object, keeping
+        observedGeneration at the generation this sync acted on (storeDaemonSetStatus)."""
+        new = (
+            dict(computed)
+            if computed is not None
+            else status.compute_status(
+                ds=ds,
+                nodes=nodes,
+                daemon_pods=daemon_pods,
+                hash_=hash_,
+                now=self.clock(),
+                observed=observed,
+            )
         )
         if conditions is not None:
             new["conditions"] = conditions
