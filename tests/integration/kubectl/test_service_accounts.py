@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 import pytest
+from kubernetes import client, config
 
 from nodeagent.api.bodies import Obj
 from nodeagent.server import tokenclaims
@@ -24,6 +25,7 @@ from tests.integration.kubectl.conftest import Cluster, daemonset_yaml, wait_for
 from tests.support import leaks
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
+load_kube_config: Any = config.load_kube_config
 TOKEN_REQUEST = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
 
 
@@ -320,3 +322,28 @@ def test_default_service_account_is_made_again(cluster: Cluster, ns: str) -> Non
 def test_signing_key_is_private(cluster: Cluster) -> None:
     key: Path = cluster.server.data_dir / "sa.key"
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_python_client_service_accounts_and_tokens(cluster: Cluster, ns: str) -> None:
+    """The official Python client: ServiceAccounts decode, and create_namespaced_service_
+    account_token returns a token the client can then authenticate with."""
+    configuration = client.Configuration()
+    load_kube_config(config_file=str(cluster.server.kubeconfig), client_configuration=configuration)
+    with client.ApiClient(configuration) as api_client:
+        core: Any = client.CoreV1Api(api_client)
+        core.create_namespaced_service_account(ns, {"metadata": {"name": "py"}})
+        names = sorted(a.metadata.name for a in core.list_namespaced_service_account(ns).items)
+        assert names == ["default", "py"]
+        request = {"spec": {"audiences": [ISSUER], "expirationSeconds": 600}}
+        answer = core.create_namespaced_service_account_token("py", ns, request)
+        token = answer.status.token
+        leaks.remember_secret(token, "a ServiceAccount token")
+        assert answer.spec.expiration_seconds == 600
+        assert answer.status.expiration_timestamp is not None
+    as_account = client.Configuration()
+    as_account.host = configuration.host
+    as_account.ssl_ca_cert = configuration.ssl_ca_cert
+    as_account.api_key = {"authorization": f"Bearer {token}"}
+    with client.ApiClient(as_account) as api_client:
+        review: Any = client.AuthenticationV1Api(api_client).create_self_subject_review({})
+        assert review.status.user_info.username == f"system:serviceaccount:{ns}:py"
