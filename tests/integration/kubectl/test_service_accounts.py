@@ -347,3 +347,26 @@ def test_python_client_service_accounts_and_tokens(cluster: Cluster, ns: str) ->
     with client.ApiClient(as_account) as api_client:
         review: Any = client.AuthenticationV1Api(api_client).create_self_subject_review({})
         assert review.status.user_info.username == f"system:serviceaccount:{ns}:py"
+
+
+def test_secret_bound_token_ends_with_its_secret(cluster: Cluster, ns: str) -> None:
+    """kubectl create token --bound-object-kind Secret: the token names the Secret and is
+    refused once the Secret is deleted; a Node binding is refused as this server does not
+    serve it."""
+    cluster.kubectl("create", "secret", "generic", "anchor", "-n", ns, check=True)
+    token = create_token(
+        cluster, ns, "default", "--bound-object-kind", "Secret", "--bound-object-name", "anchor"
+    )
+    private = jwt.decode(token, options={"verify_signature": False})["kubernetes.io"]
+    assert private["secret"]["name"] == "anchor"
+    pods = f"/api/v1/namespaces/{ns}/pods"
+    assert cluster.api("GET", pods, token=token)[0] == 403
+    cluster.kubectl("delete", "secret", "anchor", "-n", ns, check=True)
+    assert cluster.api("GET", pods, token=token)[0] == 401
+    node = cluster.kubectl(
+        "create", "token", "default", "-n", ns, "--bound-object-kind", "Node",
+        "--bound-object-name", "n1",
+    )  # fmt: skip
+    assert node.stderr.strip() == (
+        "error: failed to create token: cannot bind token to object of type /v1, Kind=Node"
+    )
