@@ -78,7 +78,10 @@ class TokenSpec:
     bound: BoundObject | None
 
     def as_json(self) -> Obj:
-        spec: Obj = {"audiences": list(self.audiences), "expirationSeconds": self.expiration_seconds}
+        spec: Obj = {
+            "audiences": list(self.audiences),
+            "expirationSeconds": self.expiration_seconds,
+        }
         if self.bound is not None:
             spec["boundObjectRef"] = {
                 "kind": self.bound.kind,
