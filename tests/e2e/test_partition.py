@@ -1,7 +1,7 @@
 """A host cut off the network (issue 8 scenario 8): Unknown and tainted on the server, its daemon
 untouched on the host, and back to Ready with no container restarted once healed. With iptables
-in the hosts' namespaces (issue 19): a short cut and a lossy link keep nodes Ready; every node
-cut off at once evicts nothing."""
+in the hosts' namespaces (issue 19): short cuts (DROP, REJECT) and a lossy link keep nodes
+Ready; every node cut off at once evicts nothing."""
 
 from __future__ import annotations
 
@@ -110,30 +110,35 @@ def _server_ip(fleet: Fleet) -> str:
     return f"{fleet.subnet}.1"
 
 
-def test_short_drop_and_a_lossy_link_keep_nodes_ready(fleet: Fleet) -> None:
-    """iptables in the hosts' namespaces: node1's packets to the server dropped for 4 s (a
-    third of the grace), node2's dropped at random (30 %) for 10 s: both stay Ready all along
-    (renewals get through, or come late but in time), and each keeps exactly one pod, the same."""
+def test_short_cuts_and_a_lossy_link_keep_nodes_ready(fleet: Fleet) -> None:
+    """iptables in the hosts' namespaces, at once: node1's packets to the server dropped and
+    master's refused (TCP reset) for 4 s (a third of the grace), node2's dropped at random
+    (30 %) for 10 s: every node stays Ready all along (renewals get through, or come late but
+    in time), and each worker keeps exactly one pod, the same (retried writes duplicate
+    nothing)."""
     with fleet.daemonset(example_daemonset("ds-lossy", image=fleet.image)):
         wait_for(lambda: _ready_everywhere(fleet, "name=ds-lossy"), timeout=60, message="ready")
         before = _pods_by_node(fleet, "name=ds-lossy")
-        node1, node2 = fleet.host("node1"), fleet.host("node2")
+        master, node1, node2 = fleet.host("master"), fleet.host("node1"), fleet.host("node2")
         cut_link(node1.netns, _server_ip(fleet), "DROP")
+        cut_link(master.netns, _server_ip(fleet), "REJECT")
         cut_link(node2.netns, _server_ip(fleet), "LOSSY")
         try:
             deadline = time.monotonic() + 10
-            dropped = True
+            short_cuts = True
             while time.monotonic() < deadline:
-                if dropped and time.monotonic() > deadline - 6:
+                if short_cuts and time.monotonic() > deadline - 6:
                     heal_link(node1.netns)
-                    dropped = False
-                for name in ("node1", "node2"):
-                    assert _ready_status(_node(fleet, name)) == "True", f"{name} left Ready"
+                    heal_link(master.netns)
+                    short_cuts = False
+                for host in (master, node1, node2):
+                    status = _ready_status(_node(fleet, host.name))
+                    assert status == "True", f"{host.name} left Ready"
                 time.sleep(0.5)
         finally:
-            heal_link(node1.netns)
-            heal_link(node2.netns)
-        assert _pods_by_node(fleet, "name=ds-lossy") == before  # retried writes: no duplicate
+            for host in (master, node1, node2):
+                heal_link(host.netns)
+        assert _pods_by_node(fleet, "name=ds-lossy") == before
         for host in (node1, node2):
             assert len(host.running("ds-lossy")) == 1
 
