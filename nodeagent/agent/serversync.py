@@ -1,8 +1,8 @@
 """Everything the agent does with the server, started as one task: `run_server_sync`.
 
 Owns the wiring (the API pod source, the node reporter, the lease, the pod sync as named tasks)
-and the pod side: a PURE `plan_pod_sync` (pod statuses, mirror pods for static pods, deletion
-confirms, warning events for rejected manifests) and the thin executor that applies it; it also
+and the pod side: the thin executor of podsyncplan.py's PURE `plan_pod_sync` (pod statuses,
+mirror pods for static pods, deletion confirms, warning events for rejected manifests); it also
 posts the pod events the executor queued (image pulls) ahead of the status writes, so they list
 in the order they happened. A server that is away only delays these writes (events are best
 effort); nothing here touches a running container.
@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import copy
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,223 +27,39 @@ from nodeagent.agent.conditions import parse_thresholds
 from nodeagent.agent.credentials import NodeCredential
 from nodeagent.agent.objectcache import ObjectCache
 from nodeagent.agent.podevents import PodEvent, event_key, pod_event, pod_events
+from nodeagent.agent.podsyncplan import (
+    CreateMirror,
+    DeletePod,
+    PodAction,
+    PostEvent,
+    PostKilling,
+    PutStatus,
+    Reported,
+    config_hash,
+    mirror_pod,
+    plan_pod_sync,
+)
 from nodeagent.agent.reporter import NodeReporter, node_event, reporter_config
 from nodeagent.agent.satokens import TokenManager
 from nodeagent.agent.settings import AgentSettings
-from nodeagent.agent.sources.apiserver import (
-    MIRROR_ANNOTATION,
-    ServerPodsView,
-    is_mirror_pod,
-    run_api_source,
-)
+from nodeagent.agent.sources.apiserver import ServerPodsView, run_api_source
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
-from nodeagent.agent.state import AgentState, PodRecord
+from nodeagent.agent.state import AgentState
 from nodeagent.agent.statusmerge import merged_status, owned_status, pod_gates
 from nodeagent.api import errors
 from nodeagent.api.bodies import Obj
+from nodeagent.api.meta import is_mirror_pod, metadata_of
 from nodeagent.api.timefmt import format_time
 
 if TYPE_CHECKING:  # the serving port (and cryptography) loads only when the daemon runs it
     from nodeagent.agent.servingport import ServingPort
 
-CONFIG_HASH = "kubernetes.io/config.hash"
 MANIFEST_EVENT_REASON = "FailedToLoadManifest"
 MIRROR_REFUSED_REASON = "FailedToCreateMirrorPod"
 STATIC_SOURCES = (SourceName.FILE, SourceName.HTTP)
 EVENTS_REMEMBERED = 4096  # kinds of pod events whose count is kept (client-go's correlator cache)
 
 log = structlog.get_logger()
-
-
-# ---- actions: what the pod side wants done on the server ----------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PutStatus:
-    namespace: str
-    name: str
-    uid: str
-    status: Obj
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CreateMirror:
-    uid: str  # the static pod's uid in AgentState.pods
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeletePod:
-    """DELETE with gracePeriodSeconds=0 and a uid precondition (mirror pods, confirms)."""
-
-    namespace: str
-    name: str
-    uid: str
-    why: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PostEvent:
-    origin: str
-    error: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PostKilling:
-    """kubelet's `Killing` event ("Stopping container NAME") per container of a pod being
-    deleted, once, when the agent starts stopping it."""
-
-    uid: str
-    containers: tuple[str, ...]
-
-
-PodAction = PutStatus | CreateMirror | DeletePod | PostEvent | PostKilling
-
-
-@dataclass(slots=True, kw_only=True)
-class Reported:
-    """What the server has been told (so only changes are sent)."""
-
-    statuses: dict[str, Obj] = field(default_factory=dict)  # server pod uid -> status sent
-    rejections: dict[str, str] = field(default_factory=dict)  # origin -> error posted
-    deleting: set[str] = field(default_factory=set)  # uids whose delete was sent
-    killing: set[str] = field(default_factory=set)  # uids whose Killing events were posted
-    # static pod uid -> config hash of a mirror pod the server refused (403): not asked again
-    # until the pod's spec (its hash) changes; NodeRestriction refuses e.g. a mirror pod that
-    # references a ConfigMap or Secret, and would refuse it on every sync
-    mirror_refused: dict[str, str] = field(default_factory=dict)
-
-
-def _meta(pod: Obj) -> Obj:
-    return pod.get("metadata") or {}
-
-
-def mirror_pod(record: PodRecord, *, node_name: str, node_owner: Obj) -> Obj:
-    """The server's copy of a static pod: same spec, the mirror annotation, owned by the Node."""
-    pod = copy.deepcopy(record.pod)
-    meta = pod.setdefault("metadata", {})
-    for key in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"):
-        meta.pop(key, None)
-    annotations = meta.setdefault("annotations", {})
-    annotations[MIRROR_ANNOTATION] = config_hash(record.pod)
-    if node_owner.get("uid"):
-        meta["ownerReferences"] = [{**node_owner, "controller": True}]
-    pod["spec"] = {**(pod.get("spec") or {}), "nodeName": node_name}
-    pod["status"] = record.status
-    pod.setdefault("apiVersion", "v1")
-    pod.setdefault("kind", "Pod")
-    return pod
-
-
-def config_hash(pod: Obj) -> str:
-    return str((_meta(pod).get("annotations") or {}).get(CONFIG_HASH) or _meta(pod).get("uid", ""))
-
-
-def status_differs(server: Obj, ours: Obj) -> bool:
-    """PURE: the server's status disagrees with the agent's on what the agent owns: the phase,
-    or the status of a condition the agent sets (conditions others add are not compared), as
-    kubelet's isPodStatusByKubeletEqual. The node-lifecycle controller marking a pod NotReady
-    while its node was unreachable is such a difference; the agent then sends its own again."""
-    if ours.get("phase") is not None and server.get("phase") != ours.get("phase"):
-        return True
-    theirs = {c.get("type"): c.get("status") for c in server.get("conditions") or []}
-    return any(theirs.get(c.get("type")) != c.get("status") for c in ours.get("conditions") or [])
-
-
-def _status_to_send(
-    reported: Reported, key: tuple[str, str], uid: str, server_pod: Obj, ours: Obj, now: float
-) -> PutStatus | None:
-    """The write of `ours` merged with the server's copy (its foreign conditions kept, the
-    pod's readiness gates applied to Ready), when the agent's part changed since last sent or
-    the server's copy differs; None otherwise (so no write loop)."""
-    server = server_pod.get("status") or {}
-    want = merged_status(server, ours, pod_gates(server_pod), now=now)
-    if reported.statuses.get(uid) != owned_status(want) or status_differs(server, want):
-        return PutStatus(namespace=key[0], name=key[1], uid=uid, status=want)
-    return None
-
-
-def plan_pod_sync(
-    *,
-    records: Mapping[str, PodRecord],
-    server_pods: Mapping[str, Obj],
-    server_synced: bool,
-    static_sources_synced: bool,
-    static_wanted: frozenset[tuple[str, str]] = frozenset(),
-    api_seen: bool,
-    reported: Reported,
-    rejected: Mapping[str, str],
-    now: float,
-) -> list[PodAction]:
-    """PURE: the writes that bring the server in line with the agent's state (`now`: the
-    lastTransitionTime of a Ready that a readiness gate turns).
-
-    A pod kept running for its successor (`PodRecord.handover`, agent/handover.py) is
-    confirmed deleted at once, so that its controller creates the successor.
-
-    Assumptions: `server_pods` is the watch's view of the pods bound to this node (uid -> pod);
-    static pods' records are named NAME-NODE already; `static_wanted` names the static pods
-    the merged sources want, records or not. Invariants: a pod is deleted for a confirm only
-    once its record is gone or has no containers; mirror pods are removed as orphans only after
-    the static sources were all seen, and never while a static pod of that name is wanted (a
-    restarting agent has no records before its first reconcile: it keeps its mirror pods).
-    """
-    actions: list[PodAction] = []
-    by_name = {
-        (_meta(p).get("namespace") or "default", _meta(p)["name"]): p for p in server_pods.values()
-    }
-    mirrors_wanted: set[tuple[str, str]] = set()
-    for uid, record in records.items():
-        key = (_meta(record.pod).get("namespace") or "default", _meta(record.pod)["name"])
-        if record.source == SourceName.API:
-            server_pod = server_pods.get(uid)
-            if server_pod is not None and uid not in reported.deleting:
-                put = _status_to_send(reported, key, uid, server_pod, record.status, now)
-                if put is not None:
-                    actions.append(put)
-            continue
-        if not server_synced:
-            continue
-        mirrors_wanted.add(key)
-        existing = by_name.get(key)
-        if existing is None:
-            if reported.mirror_refused.get(uid) != config_hash(record.pod):
-                actions.append(CreateMirror(uid=uid))
-            continue
-        ex_uid = str(_meta(existing).get("uid", ""))
-        stale = (
-            not is_mirror_pod(existing)
-            or (_meta(existing).get("annotations") or {}).get(MIRROR_ANNOTATION)
-            != config_hash(record.pod)
-            or bool(_meta(existing).get("deletionTimestamp"))
-        )
-        if stale and is_mirror_pod(existing):
-            if ex_uid not in reported.deleting:
-                actions.append(
-                    DeletePod(namespace=key[0], name=key[1], uid=ex_uid, why="mirror pod outdated")
-                )
-        elif not stale:
-            put = _status_to_send(reported, key, ex_uid, existing, record.status, now)
-            if put is not None:
-                actions.append(put)
-    for uid, pod in server_pods.items():
-        key = (_meta(pod).get("namespace") or "default", _meta(pod)["name"])
-        if uid in reported.deleting:
-            continue
-        if is_mirror_pod(pod):
-            if static_sources_synced and key not in mirrors_wanted | static_wanted:
-                actions.append(
-                    DeletePod(namespace=key[0], name=key[1], uid=uid, why="static pod gone")
-                )
-        elif api_seen and _meta(pod).get("deletionTimestamp"):
-            found = records.get(uid)
-            if found is None or not found.container_ids or found.handover:
-                actions.append(
-                    DeletePod(namespace=key[0], name=key[1], uid=uid, why="containers stopped")
-                )
-            elif uid not in reported.killing:
-                actions.append(PostKilling(uid=uid, containers=tuple(sorted(found.container_ids))))
-    for origin, error in sorted(rejected.items()):
-        if reported.rejections.get(origin) != error:
-            actions.append(PostEvent(origin=origin, error=error))
-    return actions
 
 
 @dataclass(slots=True, kw_only=True)
@@ -329,13 +145,17 @@ class PodSync:
         record = self.state.pods.get(uid)
         if record is None or record.source == SourceName.API:
             return self.view.pods.get(uid)
-        key = (_meta(record.pod).get("namespace") or "default", _meta(record.pod).get("name"))
+        key = (
+            metadata_of(record.pod).get("namespace") or "default",
+            metadata_of(record.pod).get("name"),
+        )
         return next(
             (
                 p
                 for p in self.view.pods.values()
                 if is_mirror_pod(p)
-                and (_meta(p).get("namespace") or "default", _meta(p).get("name")) == key
+                and (metadata_of(p).get("namespace") or "default", metadata_of(p).get("name"))
+                == key
             ),
             None,
         )
@@ -367,7 +187,7 @@ class PodSync:
         )
         status = action.status  # merged with the view's copy; merged again with a newer one
         for _attempt in range(3):
-            if _meta(pod).get("uid") != action.uid:
+            if metadata_of(pod).get("uid") != action.uid:
                 return  # replaced by another pod of the same name
             body = copy.deepcopy(pod)
             body["status"] = status
@@ -376,7 +196,7 @@ class PodSync:
                 failpoints.hit("after-status-write")
                 before = self.reported.statuses.get(action.uid) or pod.get("status")
                 self.reported.statuses[action.uid] = owned_status(status)
-                if action.uid in self.view.pods and _meta(written).get("uid") == action.uid:
+                if action.uid in self.view.pods and metadata_of(written).get("uid") == action.uid:
                     self.view.pods[action.uid] = written  # ahead of the watch: no second PUT
                 await self._post_pod_events(pod, pod_events(pod, before, status))
                 return
@@ -416,7 +236,7 @@ class PodSync:
         """count + 1 on an Event written before; False when it is gone (expired, deleted)."""
         name, count = written
         path = resource_path(
-            "events", namespace=_meta(pod).get("namespace") or "default", name=name
+            "events", namespace=metadata_of(pod).get("namespace") or "default", name=name
         )
         try:
             await self.client.patch(path, {"count": count + 1, "lastTimestamp": format_time(now)})
@@ -431,14 +251,14 @@ class PodSync:
         body = mirror_pod(
             record, node_name=self.state.node_name, node_owner=self.reporter.node_owner_reference()
         )
-        namespace = _meta(body).get("namespace") or "default"
+        namespace = metadata_of(body).get("namespace") or "default"
         try:
             created = await self.client.create(resource_path("pods", namespace=namespace), body)
         except errors.AlreadyExists:
             return  # the watch will show it; the next sync compares its hash
         except errors.Forbidden as e:  # asking again gets the same answer: say so once
             self.reported.mirror_refused[action.uid] = config_hash(record.pod)
-            name = _meta(body)["name"]
+            name = metadata_of(body)["name"]
             log.warning("mirror_pod_refused", pod=name, namespace=namespace, error=str(e))
             event = node_event(
                 node_name=self.state.node_name,
@@ -449,8 +269,8 @@ class PodSync:
             )
             await self.client.create(resource_path("events", namespace="default"), event)
             return
-        self.view.pods[str(_meta(created).get("uid"))] = created
-        log.info("mirror_pod_created", pod=_meta(body)["name"], namespace=namespace)
+        self.view.pods[str(metadata_of(created).get("uid"))] = created
+        log.info("mirror_pod_created", pod=metadata_of(body)["name"], namespace=namespace)
 
     async def _delete(self, action: DeletePod) -> None:
         options = {

@@ -21,8 +21,7 @@ from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.api import errors
 from nodeagent.api.bodies import Obj
-
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+from nodeagent.api.meta import is_mirror_pod
 
 log = structlog.get_logger()
 
@@ -49,10 +48,6 @@ class Backoff:
     def delay(self, failures: int) -> float:
         base = min(self.maximum, self.initial * (2 ** max(0, failures - 1)))
         return float(base * (1 + random.uniform(-self.jitter, self.jitter)))
-
-
-def is_mirror_pod(pod: Obj) -> bool:
-    return MIRROR_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {})
 
 
 def desired_pods(pods: dict[str, Obj]) -> tuple[Obj, ...]:

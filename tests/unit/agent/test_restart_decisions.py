@@ -11,7 +11,8 @@ from pathlib import Path
 from nodeagent.agent.checkpoint import checkpoint_path
 from nodeagent.agent.conditions import checkpoint_condition, ready_condition
 from nodeagent.agent.plan import plan
-from nodeagent.agent.serversync import CheckpointKeeper, Reported, plan_pod_sync
+from nodeagent.agent.podsyncplan import Reported, plan_pod_sync
+from nodeagent.agent.serversync import CheckpointKeeper
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState
 from nodeagent.api.bodies import Obj

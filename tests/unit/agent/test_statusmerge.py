@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from nodeagent.agent.serversync import PutStatus, Reported, plan_pod_sync
+from nodeagent.agent.podsyncplan import PutStatus, Reported, plan_pod_sync
 from nodeagent.agent.sources.update import SourceName
 from nodeagent.agent.state import PodRecord
 from nodeagent.agent.statusmerge import merged_status, owned_status

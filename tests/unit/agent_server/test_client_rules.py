@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from nodeagent.agent.apiclient import error_from_status
-from nodeagent.agent.sources.apiserver import Backoff, desired_pods, is_mirror_pod
+from nodeagent.agent.sources.apiserver import Backoff, desired_pods
 from nodeagent.api import errors
+from nodeagent.api.meta import is_mirror_pod
 
 
 @pytest.mark.parametrize(

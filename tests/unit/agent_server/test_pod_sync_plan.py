@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodeagent.agent.serversync import (
+from nodeagent.agent.podsyncplan import (
     CreateMirror,
     DeletePod,
     PostEvent,
