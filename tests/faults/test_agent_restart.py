@@ -50,7 +50,7 @@ def test_a_restarted_agent_flaps_nothing(host: FaultHost) -> None:
     event, the static pod's mirror pod keeps its uid, both pods keep their container."""
     node = "restart-0"
     config = host.root / "fast-status.yaml"
-    config.write_text("statusUpdateInterval: 1\n")
+    config.write_text("statusUpdateInterval: 1\nnodeStatusReportFrequency: 1\n")
     args = ("--config", str(config))
     static = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "static"},
               "spec": {"hostNetwork": True, "terminationGracePeriodSeconds": 1,
