@@ -188,12 +188,15 @@ async def engine(args: argparse.Namespace, data_dir: Path) -> AsyncIterator[Engi
 
 async def with_pod_address(settings: ServerSettings, socket: str) -> ServerSettings:
     """A loopback server also serves on the engine's bridge gateway, where pods off the host
-    network reach it (the agent tells them that address: agent/apiendpoint.py)."""
+    network reach it (the agent, whose URL is then loopback, tells them that address:
+    agent/apiendpoint.py); a wildcard one serves there already and gets it in its
+    certificate (the bridge may not exist yet when the names are read)."""
     from nodeagent.agent.apiendpoint import is_loopback
     from nodeagent.runtime.docker import connect_runtime
     from nodeagent.runtime.protocol import RuntimeError_
 
-    if not is_loopback(settings.listen_host) or settings.pod_addresses:
+    wildcard = settings.listen_host in ("", "0.0.0.0", "::")
+    if not (is_loopback(settings.listen_host) or wildcard) or settings.pod_addresses:
         return settings
     try:
         runtime = await connect_runtime(socket, timeout=5.0)
