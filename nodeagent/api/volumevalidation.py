@@ -127,16 +127,8 @@ def _projected(source: Obj, path: str, errs: Errors) -> None:
             errs.forbidden(spath, "may not specify more than 1 volume type per source")
 
 
-# nodeagent's own rule, not kube-apiserver's: no ServiceAccounts, so no token to project
-NO_TOKENS = (
-    "service account tokens are not served yet: this server has no ServiceAccounts, so a pod "
-    "using this source could never start"
-)
-
-
 def _token(token: Obj, spath: str, path: str, errs: Errors) -> None:
     tpath = f"{spath}.serviceAccountToken"
-    errs.forbidden(tpath, NO_TOKENS)
     seconds = errs.get_int(token, "expirationSeconds", f"{tpath}.expirationSeconds")
     if seconds is not None and seconds < MIN_TOKEN_SECONDS:
         errs.invalid(

@@ -103,9 +103,12 @@ class Authenticator:
         ServiceAccount and bound object, likewise. `enrolment`: the request is an
         enrolment, where the join secret is a credential (BOOTSTRAP).
         """
-        if not authorization or not authorization.startswith("Bearer "):
+        # the scheme's case does not matter (kube-apiserver's bearertoken authenticator): the
+        # Python client's in-cluster config sends "bearer <token>"
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Unauthorized")
-        token = authorization[len("Bearer ") :].strip()
         if hmac.compare_digest(token.encode(), self.admin_token.encode()):
             return ADMIN
         if enrolment and hmac.compare_digest(token.encode(), self.join_secret.encode()):

@@ -4,8 +4,8 @@ admission warnings, `<field path>: <why>`).
 
 The fields and values the agent honours are the agent's own tables (runtime/convert.py), so
 the two never disagree; volume kinds are listed here. What cannot run at all is refused by
-validation instead (a projected serviceAccountToken: volumevalidation.py). The agent names
-the same things again on the pod, as NotSupported events.
+validation instead. The agent names the same things again on the pod, as NotSupported
+events.
 """
 
 from __future__ import annotations
@@ -53,12 +53,6 @@ def _pod_spec(spec: Obj, path: str) -> Iterator[str]:
     for key in spec:
         if key not in POD_FIELDS:
             yield f"{path}.{key}: {AGENT}; ignored"
-    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
-    if account and account != "default" and spec.get("automountServiceAccountToken") is not False:
-        yield (
-            f"{path}.serviceAccountName: no service account token is mounted: this server has "
-            "no ServiceAccounts yet"
-        )
     security = _map(spec.get("securityContext"))
     for key in security:
         if key not in POD_SECURITY_FIELDS:

@@ -30,7 +30,7 @@ from nodeagent.api.errors import (
 from nodeagent.api.meta import name_of
 from nodeagent.api.patch import APPLY_PATCH, apply_patch
 from nodeagent.api.resources import BY_NAME, Resource
-from nodeagent.server import apicore, saadmission
+from nodeagent.server import apicore, saadmission, tokenvolume
 from nodeagent.server.credentials import revoke_node_credentials
 from nodeagent.server.objectrules import (
     CREATE_STATUS,
@@ -111,7 +111,8 @@ class StoreRegistry:
         return True
 
     async def _admit_service_account(self, pod: Obj, namespace: str) -> None:
-        """kube-apiserver's ServiceAccount admission of a pod create (saadmission.py)."""
+        """kube-apiserver's ServiceAccount admission of a pod create (saadmission.py), with
+        its token volume (tokenvolume.py)."""
         refused = saadmission.mirror_refusal(pod)
         if refused is not None:
             raise refused
@@ -119,9 +120,11 @@ class StoreRegistry:
         if account is None:
             return
         try:
-            await self.store.get("serviceaccounts", namespace, account)
+            found = await self.store.get("serviceaccounts", namespace, account)
         except NotFound:
             raise saadmission.missing(pod, namespace=namespace, account=account) from None
+        suffix = apicore.generate_name_suffix()
+        tokenvolume.add_token_volume(pod, found, suffix=suffix)
 
     # ---- reads ----
 

@@ -8,7 +8,7 @@
   static pod) and may not name a ServiceAccount.
 - Every namespace has a ServiceAccount `default` (kube-controller-manager's serviceaccounts
   controller): `default_account(namespace)` is the object made.
-Token volumes are not added to the pod here: the agent mounts the token (docs/rbac.md).
+The token volume (`kube-api-access-XXXXX`) is tokenvolume.py's, added in the same step.
 The registry reads the ServiceAccount; this module decides.
 """
 

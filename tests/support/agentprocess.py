@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from nodeagent.agent.tmpfs import unmount_under
 from tests.support import leaks
 from tests.support.podman import PodmanService
 from tests.support.server import ServerInfo, free_port
@@ -94,6 +95,7 @@ def agent_process(
             process.wait(5)
         leaks.remember_secrets_under(state)  # its credentials: kept out of every log
         podman.remove_node_containers(node)
+        unmount_under(state)  # its pods' secret and token volumes' tmpfs
 
 
 def _serving_port(server: ServerInfo, node: str) -> int:

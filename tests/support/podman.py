@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import http.client
+import json
 import os
 import shutil
 import signal
@@ -197,6 +198,18 @@ class PodmanService:
         self.process = None
         _unmount_under(self.base_dir, self.run_dir)
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def bridge_gateway(service: PodmanService) -> str:
+    """The gateway of the engine's default bridge network (podman: 10.88.0.1), as the agent
+    asks for it (GET /networks/bridge): the host's address that pods on the bridge reach."""
+    conn = _UnixHTTPConnection(service.socket_path, 10.0)
+    try:
+        conn.request("GET", "/networks/bridge")
+        body = json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+    return str(body["IPAM"]["Config"][0]["Gateway"])
 
 
 def clear_containers(podman: list[str], env: dict[str, str]) -> None:

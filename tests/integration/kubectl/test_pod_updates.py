@@ -15,9 +15,9 @@ FORBIDDEN = "spec: Forbidden: pod updates may not change fields other than"
 
 
 def _pod_yaml(ns: str, *, image: str = "busybox:1.36", extra: str = "") -> str:
-    # serviceAccountName as admission sets it: `kubectl replace` sends the whole spec, and
-    # a spec without it would change it (as in Kubernetes, where replace needs the fields
-    # admission added)
+    # serviceAccountName as admission sets it, and no token volume: `kubectl replace` sends
+    # the whole spec, and a spec without what admission added would change it (as in
+    # Kubernetes, where replace needs the fields admission added)
     return f"""apiVersion: v1
 kind: Pod
 metadata:
@@ -27,6 +27,7 @@ metadata:
 spec:
   nodeName: {SUITE_NODES[0]}
   serviceAccountName: default
+  automountServiceAccountToken: false
   containers:
   - name: web
     image: {image}

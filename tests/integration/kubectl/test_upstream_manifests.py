@@ -20,7 +20,6 @@ from tests.support.podman import PodmanService
 
 UPSTREAM = Path(__file__).parents[2] / "data" / "upstream"
 SLEEP = ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
-NO_TOKEN = "no service account token is mounted: this server has no ServiceAccounts yet"
 
 # seed 002's `kubectl describe daemonset kube-proxy -n kube-system`, its Volumes block
 SEED_VOLUMES = """\
@@ -53,8 +52,8 @@ def applied(cluster: Cluster) -> Iterator[list[str]]:
 
 
 def test_seed_002_kube_proxy(cluster: Cluster, applied: list[str]) -> None:
-    """kube-proxy's ConfigMap and DaemonSet apply; kubectl warns that its service account
-    gets no token; `kubectl describe ds` shows the seed's Volumes block; its pods carry the
+    """kube-proxy's ConfigMap, ServiceAccount and DaemonSet apply with no warning;
+    `kubectl describe ds` shows the seed's Volumes block; its pods carry the
     ConfigMap volume."""
     path = str(UPSTREAM / "kube-proxy-seed002.yaml")
     applied.append(path)
@@ -65,7 +64,7 @@ def test_seed_002_kube_proxy(cluster: Cluster, applied: list[str]) -> None:
         "serviceaccount/kube-proxy created",
         "daemonset.apps/kube-proxy created",
     ]
-    assert result.stderr.strip() == f"Warning: spec.template.spec.serviceAccountName: {NO_TOKEN}"
+    assert result.stderr.strip() == ""
     described = cluster.kubectl("describe", "ds", "kube-proxy", "-n", "kube-system", check=True)
     assert SEED_VOLUMES in described.stdout
     assert "Selector:       k8s-app=kube-proxy\n" in described.stdout
@@ -95,7 +94,8 @@ def test_upstream_log_shippers_and_monitors(
     daemonset: str,
     configmap: str,
 ) -> None:
-    """The manifest applies unchanged, warned only about its service account; the ConfigMap
+    """The manifest applies unchanged, with no warning (its ServiceAccount's token is
+    mounted); the ConfigMap
     holds the file's data byte for byte; the DaemonSet's pods reach a node with
     their configMap volume as written (on a node labelled as kubelet labels it:
     node-problem-detector requires kubernetes.io/os=linux)."""
@@ -104,7 +104,7 @@ def test_upstream_log_shippers_and_monitors(
     applied.append(path)
     result = cluster.kubectl("apply", "-f", path)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.strip() == f"Warning: spec.template.spec.serviceAccountName: {NO_TOKEN}"
+    assert result.stderr.strip() == ""
     assert f"daemonset.apps/{daemonset} created" in result.stdout
     written = next(d for d in documents(name) if d["kind"] == "ConfigMap")
     stored = cluster.get(f"/api/v1/namespaces/{namespace}/configmaps/{configmap}")

@@ -291,7 +291,6 @@ E = "spec.containers[0].env[0].valueFrom"
             [
                 f'{V}.projected: Invalid value: "s": conflicting duplicate paths',
                 f"{V}.projected.sources[2]: Forbidden: may not specify more than 1 volume type per source",
-                f"{V}.projected.sources[3].serviceAccountToken: Forbidden: service account tokens are not served yet: this server has no ServiceAccounts, so a pod using this source could never start",
                 f"{V}.projected.sources[3].serviceAccountToken.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes",
             ],
             id="projected",

@@ -35,11 +35,14 @@ def pod(node: str, **annotations: str) -> dict[str, object]:
 
 
 async def test_tokens_identify_callers() -> None:
-    """The admin token is the admin, a live node token its node; nothing else passes."""
+    """The admin token is the admin, a live node token its node; nothing else passes. The
+    scheme's case does not matter (the Python client's in-cluster config says `bearer`)."""
     assert await AUTH.authenticate("Bearer admin-secret") == ADMIN
+    assert await AUTH.authenticate("bearer admin-secret") == ADMIN
     assert await AUTH.authenticate("Bearer " + N1_TOKEN) == N1
     old_scheme = "Bearer " + hmac_node_token("join", "n1")
-    for header in (None, "", "Basic x", "Bearer nope", old_scheme, "Bearer join"):
+    for header in (None, "", "Basic x", "Bearer nope", old_scheme, "Bearer join", "Bearer ",
+                   "Bearer", "Bearerx admin-secret"):  # fmt: skip
         with pytest.raises(Unauthorized):
             await AUTH.authenticate(header)
 

@@ -45,7 +45,8 @@ def test_supported_pod_has_no_warnings() -> None:
 
 def test_unsupported_things_are_named() -> None:
     """A volume kind, a pod field, a securityContext field, a resource, subPathExpr, an
-    emptyDir medium and a service account the agent cannot honour: one line each."""
+    emptyDir medium the agent cannot honour: one line each; a named service account is fine
+    (its token is mounted)."""
     spec = pod(
         volumes=[
             {"name": "data", "persistentVolumeClaim": {"claimName": "x"}},
@@ -61,8 +62,6 @@ def test_unsupported_things_are_named() -> None:
     container["securityContext"] = {"procMount": "Default"}
     assert warnings_for(spec) == [
         "spec.imagePullSecrets: not supported by the nodeagent agent; ignored",
-        "spec.serviceAccountName: no service account token is mounted: this server has no "
-        "ServiceAccounts yet",
         "spec.securityContext.windowsOptions: not supported by the nodeagent agent; ignored",
         "spec.volumes[0].persistentVolumeClaim: volume type persistentVolumeClaim is not "
         "supported by the nodeagent agent; containers run without this volume's mounts",
@@ -78,13 +77,9 @@ def test_unsupported_things_are_named() -> None:
 
 
 def test_daemonset_template_paths_and_seed_002() -> None:
-    """A DaemonSet's warnings name template paths; seed 002's kube-proxy is told only that
-    its service account gets no token."""
+    """Seed 002's kube-proxy (with its ServiceAccount) gets no warning at all."""
     (ds,) = decode_documents((FIXTURES / "kube-proxy-seed002.yaml").read_text(), source="x")
-    assert warnings_for(default_object(ds)) == [
-        "spec.template.spec.serviceAccountName: no service account token is mounted: this "
-        "server has no ServiceAccounts yet"
-    ]
+    assert warnings_for(default_object(ds)) == []
 
 
 def test_other_kinds_have_none() -> None:
