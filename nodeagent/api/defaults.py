@@ -12,6 +12,7 @@ from typing import Any
 
 from nodeagent.api import jsontext
 from nodeagent.api.bodies import Obj
+from nodeagent.api.rbacvalidation import default_binding
 from nodeagent.api.resources import BY_KIND
 
 POD_SPEC_DEFAULTS: dict[str, Any] = {
@@ -286,6 +287,8 @@ DEFAULTERS: dict[str, Callable[[Obj], Obj]] = {
     "Secret": default_secret,
     "Event": _default_required_struct("involvedObject", {}),
     "ControllerRevision": _default_required_struct("revision", 0),
+    "RoleBinding": lambda obj: default_binding(_default_meta_only(obj)),
+    "ClusterRoleBinding": lambda obj: default_binding(_default_meta_only(obj)),
 }
 
 

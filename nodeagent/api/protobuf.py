@@ -250,6 +250,82 @@ SELF_SUBJECT_ACCESS_REVIEW: Schema = {
 }
 
 SELF_SUBJECT_REVIEW: Schema = {1: Field(name="metadata", decode=_message(OBJECT_META))}
+NON_RESOURCE_ATTRIBUTES: Schema = {
+    1: Field(name="path", decode=_text),
+    2: Field(name="verb", decode=_text),
+}
+SUBJECT_ACCESS_REVIEW_SPEC: Schema = {
+    1: Field(name="resourceAttributes", decode=_message(RESOURCE_ATTRIBUTES)),
+    2: Field(name="nonResourceAttributes", decode=_message(NON_RESOURCE_ATTRIBUTES)),
+    3: Field(name="user", decode=_text),
+    4: Field(name="groups", decode=_text, shape="list"),
+    6: Field(name="uid", decode=_text),
+}
+SUBJECT_ACCESS_REVIEW: Schema = {
+    1: Field(name="metadata", decode=_message(OBJECT_META)),
+    2: Field(name="spec", decode=_message(SUBJECT_ACCESS_REVIEW_SPEC)),
+}
+SELF_SUBJECT_RULES_REVIEW: Schema = {
+    1: Field(name="metadata", decode=_message(OBJECT_META)),
+    2: Field(name="spec", decode=_message({1: Field(name="namespace", decode=_text)})),
+}
+
+# rbac.authorization.k8s.io/v1 (kubectl create role|clusterrole|rolebinding|clusterrolebinding)
+POLICY_RULE: Schema = {
+    1: Field(name="verbs", decode=_text, shape="list"),
+    2: Field(name="apiGroups", decode=_text, shape="list"),
+    3: Field(name="resources", decode=_text, shape="list"),
+    4: Field(name="resourceNames", decode=_text, shape="list"),
+    5: Field(name="nonResourceURLs", decode=_text, shape="list"),
+}
+LABEL_SELECTOR: Schema = {
+    1: Field(name="matchLabels", decode=_text, shape="map"),
+    2: Field(
+        name="matchExpressions",
+        decode=_message(
+            {
+                1: Field(name="key", decode=_text),
+                2: Field(name="operator", decode=_text),
+                3: Field(name="values", decode=_text, shape="list"),
+            }
+        ),
+        shape="list",
+    ),
+}
+ROLE: Schema = {
+    1: Field(name="metadata", decode=_message(OBJECT_META)),
+    2: Field(name="rules", decode=_message(POLICY_RULE), shape="list"),
+}
+CLUSTER_ROLE: Schema = {
+    **ROLE,
+    3: Field(
+        name="aggregationRule",
+        decode=_message(
+            {1: Field(name="clusterRoleSelectors", decode=_message(LABEL_SELECTOR), shape="list")}
+        ),
+        pointer=True,
+    ),
+}
+SUBJECT: Schema = {
+    1: Field(name="kind", decode=_text),
+    2: Field(name="apiGroup", decode=_text),
+    3: Field(name="name", decode=_text),
+    4: Field(name="namespace", decode=_text),
+}
+ROLE_BINDING: Schema = {
+    1: Field(name="metadata", decode=_message(OBJECT_META)),
+    2: Field(name="subjects", decode=_message(SUBJECT), shape="list"),
+    3: Field(
+        name="roleRef",
+        decode=_message(
+            {
+                1: Field(name="apiGroup", decode=_text),
+                2: Field(name="kind", decode=_text),
+                3: Field(name="name", decode=_text),
+            }
+        ),
+    ),
+}
 
 # A Pod as `kubectl debug` sends it (node debugging; every profile): the fields it sets and
 # the usual container fields of a --custom container. Fields not listed here are skipped.
@@ -450,6 +526,13 @@ KINDS: dict[tuple[str, str], Schema] = {
     ("policy/v1", "Eviction"): EVICTION,
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): SELF_SUBJECT_ACCESS_REVIEW,
     ("authentication.k8s.io/v1", "SelfSubjectReview"): SELF_SUBJECT_REVIEW,
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): SELF_SUBJECT_RULES_REVIEW,
+    ("authorization.k8s.io/v1", "SubjectAccessReview"): SUBJECT_ACCESS_REVIEW,
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview"): SUBJECT_ACCESS_REVIEW,
+    ("rbac.authorization.k8s.io/v1", "Role"): ROLE,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): CLUSTER_ROLE,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ROLE_BINDING,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): ROLE_BINDING,
 }
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resource:
@@ -153,6 +155,39 @@ RESOURCES: tuple[Resource, ...] = (
         group="coordination.k8s.io",
         version="v1",
         namespaced=True,
+    ),
+    # rbac.authorization.k8s.io/v1: who may do what (server/rbac.py decides, docs/rbac.md)
+    Resource(
+        name="roles",
+        singular="role",
+        kind="Role",
+        group=RBAC_GROUP,
+        version="v1",
+        namespaced=True,
+    ),
+    Resource(
+        name="clusterroles",
+        singular="clusterrole",
+        kind="ClusterRole",
+        group=RBAC_GROUP,
+        version="v1",
+        namespaced=False,
+    ),
+    Resource(
+        name="rolebindings",
+        singular="rolebinding",
+        kind="RoleBinding",
+        group=RBAC_GROUP,
+        version="v1",
+        namespaced=True,
+    ),
+    Resource(
+        name="clusterrolebindings",
+        singular="clusterrolebinding",
+        kind="ClusterRoleBinding",
+        group=RBAC_GROUP,
+        version="v1",
+        namespaced=False,
     ),
 )
 

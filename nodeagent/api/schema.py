@@ -3,7 +3,8 @@ Kubernetes API reference), for strict field validation and for the OpenAPI docum
 
 Pure. A type is a name in TYPES, `[]T` (list), `map[string]T` (map with free keys), or a
 primitive: string, integer, number, boolean, time, quantity, int-or-string, bytes (base64),
-object (anything). ConfigMap, Secret and the pod fields that reference them: schemaconfig.py.
+object (anything). ConfigMap, Secret and the pod fields that reference them: schemaconfig.py;
+the RBAC kinds: schemarbac.py.
 Rarely written sub-structures are `object` (free-form) so that valid manifests are never
 refused: strict validation here catches typos in the fields users write, not every depth.
 """
@@ -24,6 +25,7 @@ from nodeagent.api.schemabase import (
 )
 from nodeagent.api.schemabase import TYPE_META as _TYPE_META
 from nodeagent.api.schemaconfig import CONFIG_TYPES
+from nodeagent.api.schemarbac import RBAC_TYPES
 
 TYPES: dict[str, Type] = {
     # ------------------------------------------------------------ meta
@@ -542,6 +544,7 @@ TYPES: dict[str, Type] = {
 
 TYPES.update(CONFIG_TYPES)
 TYPES.update(ACCOUNT_TYPES)
+TYPES.update(RBAC_TYPES)
 
 KIND_TYPES: dict[tuple[str, str, str], str] = {t.gvk: n for n, t in TYPES.items() if t.gvk}
 

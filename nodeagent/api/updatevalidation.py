@@ -15,6 +15,7 @@ from nodeagent.api.bodies import Obj
 from nodeagent.api.configvalidation import validate_configmap_update, validate_secret_update
 from nodeagent.api.errors import FieldError
 from nodeagent.api.fielderrors import shown_label_selector, sorted_errors
+from nodeagent.api.rbacvalidation import RBAC_UPDATE_VALIDATORS
 
 
 def _as_map(value: Any) -> Obj:
@@ -140,6 +141,7 @@ UPDATE_VALIDATORS: dict[str, Callable[[Obj, Obj], list[FieldError]]] = {
     "Node": validate_node_update,
     "ConfigMap": validate_configmap_update,
     "Secret": validate_secret_update,
+    **RBAC_UPDATE_VALIDATORS,
 }
 
 

@@ -26,6 +26,7 @@ from nodeagent.api.metavalidation import (
 from nodeagent.api.placementvalidation import validate_taints
 from nodeagent.api.podvalidation import validate_pod_spec as _pod_spec_into
 from nodeagent.api.quantity import int_or_percent_value
+from nodeagent.api.rbacvalidation import RBAC_VALIDATORS
 from nodeagent.api.resources import BY_KIND
 from nodeagent.api.rolloutpolicy import validate_rollout_annotations
 from nodeagent.api.selectors import LabelSelector
@@ -263,6 +264,7 @@ VALIDATORS: dict[str, Callable[[Obj], list[FieldError]]] = {
     "ConfigMap": validate_configmap,
     "Secret": validate_secret,
     "ServiceAccount": validate_service_account,
+    **RBAC_VALIDATORS,
 }
 
 

@@ -138,6 +138,7 @@ def audit_event(
     code: int | None,
     received: float,
     now: float,
+    impersonated: tuple[str, tuple[str, ...]] | None = None,
 ) -> Obj:
     """One audit.k8s.io/v1 Event at level Metadata. `username` None: not authenticated (the
     user is `{}`, as kube-apiserver records a failed authentication); `code` None: the request
@@ -151,6 +152,10 @@ def audit_event(
         "requestURI": request_uri,
         "verb": info.verb,
         "user": {} if username is None else {"username": username, "groups": list(groups)},
+    }
+    if impersonated is not None:  # `user` is who authenticated, as kube-apiserver records
+        event["impersonatedUser"] = {"username": impersonated[0], "groups": list(impersonated[1])}
+    event |= {
         "sourceIPs": [source_ip] if source_ip else [],
         "userAgent": user_agent[:MAX_USER_AGENT],
     }

@@ -1,4 +1,5 @@
-"""Who is calling (bearer tokens) and may they (the admin, and Kubernetes' node authorizer).
+"""Who is calling (bearer tokens) and may they: the authorizer chain of kube-apiserver's
+`--authorization-mode=Node,RBAC` with system:masters first.
 
 The admin token may do everything. A node token (issued at enrolment, server/credentials.py)
 speaks for one node, `system:node:<name>`, limited as Kubernetes' Node authorizer limits
@@ -8,8 +9,10 @@ noderestriction.py, then checks the objects), events, services, and the ConfigMa
 Secrets its pods reference (get, or list/watch by metadata.name: nodegraph.py), the
 ServiceAccounts its pods run as (get, and create serviceaccounts/token: NodeRestriction then
 requires the token be bound to one of its pods). ServiceAccount tokens (JWTs the server
-signs, server/satokens.py) authenticate as `system:serviceaccount:NS:NAME`. Decisions are
-pure: `authorize(user, attrs)` returns None or the Forbidden to raise.
+signs, server/satokens.py) authenticate as `system:serviceaccount:NS:NAME`. What the node
+authorizer does not allow, and every other caller, is decided by RBAC (rbac.py) over the
+Policy the caller passes in (server/rbacindex.py keeps it current). Decisions are pure:
+`authorize(user, attrs, policy)` returns None or the Forbidden to raise.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from nodeagent.api.errors import Forbidden, Unauthorized
 from nodeagent.api.resources import BY_NAME
 from nodeagent.api.tokens import NODE_GROUPS, NODE_USER_PREFIX
 from nodeagent.server.noderestriction import LEASE_NAMESPACE
+from nodeagent.server.rbac import EMPTY, Policy, Request, Subject
 
 ADMIN_USER = "admin"
 
@@ -51,8 +55,8 @@ ADMIN = User(name=ADMIN_USER, groups=("system:masters", "system:authenticated"))
 class Attributes:
     """One request as the authorizer sees it."""
 
-    verb: str  # get list watch create update patch delete deletecollection
-    resource: str
+    verb: str  # get list watch create update patch delete deletecollection (or impersonate...)
+    resource: str = ""
     subresource: str = ""
     namespace: str = ""
     name: str = ""
@@ -61,6 +65,26 @@ class Attributes:
     # a ConfigMap or Secret read by a node: a pod bound to that node references the object
     # (nodegraph.related, which the REST shell asks before authorizing)
     referenced: bool = False
+    api_group: str | None = None  # None: the group of the served resource of that name
+    path: str = ""  # a non-resource request (/metrics, /api ...): verb is the HTTP method's
+
+    @property
+    def group(self) -> str:
+        if self.api_group is not None:
+            return self.api_group
+        r = BY_NAME.get(self.resource)
+        return r.group if r is not None else ""
+
+    def rbac_request(self) -> Request:
+        return Request(
+            verb=self.verb,
+            api_group=self.group,
+            resource=self.resource,
+            subresource=self.subresource,
+            namespace=self.namespace,
+            name=self.name,
+            path=self.path,
+        )
 
 
 class NodeTokenVerifier(Protocol):
@@ -248,31 +272,42 @@ NODE_RULES: Mapping[str, Callable[[str, Attributes], Reason]] = {
 }
 
 
-def decide(user: User, a: Attributes) -> Reason:
+def subject_of(user: User) -> Subject:
+    return Subject(name=user.name, groups=user.groups)
+
+
+def decide(user: User, a: Attributes, policy: Policy = EMPTY) -> Reason:
     """None when `user` may do `a`, else the authorizer's reason ("" when it gives none), as
-    a SubjectAccessReview's status.reason carries it."""
+    a SubjectAccessReview's status.reason carries it. The chain: system:masters may do
+    anything; a node is asked of the node authorizer, then of RBAC (its reason is kept when
+    RBAC says no too); everyone else of RBAC alone."""
     if user.is_admin:
         return None
-    rule = NODE_RULES.get(a.resource) if user.node is not None else None
-    return rule(user.node, a) if rule is not None and user.node is not None else ""
+    reason: Reason = ""
+    rule = NODE_RULES.get(a.resource) if user.node is not None and not a.path else None
+    if rule is not None and user.node is not None:
+        reason = rule(user.node, a)
+        if reason is None:
+            return None
+    if policy.allows(subject_of(user), a.rbac_request()):
+        return None
+    return reason
 
 
-def authorize(user: User, a: Attributes) -> Forbidden | None:
+def authorize(user: User, a: Attributes, policy: Policy = EMPTY) -> Forbidden | None:
     """None when `user` may do `a`, else the Forbidden error Kubernetes would answer."""
-    reason = decide(user, a)
+    reason = decide(user, a, policy)
     return None if reason is None else forbidden(user, a, reason)
 
 
 def forbidden(user: User, a: Attributes, reason: str = "") -> Forbidden:
     """kube-apiserver's authorization Forbidden; a non-empty reason follows a colon."""
-    r = BY_NAME.get(a.resource)
-    group = r.group if r else ""
+    if a.path:
+        return Forbidden(f'forbidden: User "{user.name}" cannot {a.verb} path "{a.path}"')
+    group = a.group
     what = f"{a.resource}/{a.subresource}" if a.subresource else a.resource
-    subject = (
-        f'{r.qualified_name if r else a.resource} "{a.name}"'
-        if a.name
-        else (r.qualified_name if r else a.resource)
-    )
+    qualified = f"{a.resource}.{group}" if group else a.resource
+    subject = f'{qualified} "{a.name}"' if a.name else qualified
     scope = f'in the namespace "{a.namespace}"' if a.namespace else "at the cluster scope"
     return Forbidden(
         f'{subject} is forbidden: User "{user.name}" cannot {a.verb} resource "{what}" in API '

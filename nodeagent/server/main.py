@@ -299,6 +299,8 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         )
     finally:
         exits.close()
+        if runner is not None:
+            await runner.app[keys.RBAC].stop()  # before the store ends its watches
         for task in tasks:
             task.cancel()
         for task in tasks:

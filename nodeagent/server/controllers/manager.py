@@ -1,8 +1,8 @@
 """Runs every controller of the control plane as a named task in one TaskGroup.
 
 Wiring only: the server's main calls run_controllers(registry) and cancels it on shutdown.
-The controllers: DaemonSet, node lifecycle, pod GC, the root CA publisher, serviceaccounts
-(cascading deletes are server/cascade.py's).
+The controllers: DaemonSet, node lifecycle, pod GC, the root CA publisher, serviceaccounts,
+ClusterRole aggregation (cascading deletes are server/cascade.py's).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import structlog
 
+from nodeagent.server.controllers.clusterroleaggregation import ClusterRoleAggregationController
 from nodeagent.server.controllers.daemonset.controller import DaemonSetController
 from nodeagent.server.controllers.daemonset.prometheus import PrometheusClient
 from nodeagent.server.controllers.nodelifecycle import NodeLifecycleController
@@ -80,4 +81,7 @@ async def run_controllers(
             tg.create_task(publisher.run(), name="root-ca-publisher")
         tg.create_task(
             ServiceAccountsController(registry=registry).run(), name="serviceaccounts-controller"
+        )
+        tg.create_task(
+            ClusterRoleAggregationController(registry).run(), name="clusterrole-aggregation"
         )

@@ -1,4 +1,5 @@
-"""The admission of one REST write: NodeRestriction (server/noderestriction.py) for node callers.
+"""The admission of one REST write: NodeRestriction (server/noderestriction.py) for node
+callers, then RBAC escalation prevention (rbacadmission.py) for RBAC objects.
 
 `admission_for(request, call)` gives the hook the handlers pass to the registry's create,
 update, patch and delete (None for callers NodeRestriction leaves alone); the registry calls
@@ -16,11 +17,26 @@ from nodeagent.api.errors import NotFound
 from nodeagent.server import noderestriction
 from nodeagent.server.registry_protocol import Admit
 from nodeagent.server.rest import keys
+from nodeagent.server.rest.rbacadmission import escalation_admission
 from nodeagent.server.rest.request import Call
 
 
 async def admission_for(request: web.Request, call: Call) -> Admit | None:
-    """The hook that refuses what the calling node may not write; None for other callers."""
+    """The hook that refuses what the caller may not write; None when nothing is checked."""
+    nodes = await _node_admission(request, call)
+    escalation = escalation_admission(request, call)
+    if nodes is None or escalation is None:
+        return nodes or escalation
+
+    def both(old: Obj | None, new: Obj | None) -> None:
+        nodes(old, new)
+        escalation(old, new)
+
+    return both
+
+
+async def _node_admission(request: web.Request, call: Call) -> Admit | None:
+    """NodeRestriction's hook for a node caller; None for other callers."""
     node = request[keys.USER].node
     if node is None:
         return None

@@ -3,14 +3,17 @@
 `make_app(registry, authenticator)` returns an aiohttp app serving the Kubernetes paths of
 every resource in nodeagent.api.resources, discovery and OpenAPI (discovery.py), /healthz,
 /livez, /readyz and /metrics. Middlewares turn every error into a Kubernetes Status,
-authenticate bearer tokens, and count, time and log each request.
+authenticate bearer tokens, apply impersonation headers, authorize non-resource paths
+(/metrics, /api, /openapi/v2 ...) through the authorizer chain, and count, time and log each
+request. At start-up the app makes the default RBAC policy (rbacbootstrap.py) and waits for
+its RBAC index (rbacindex.py) to be complete.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 from aiohttp import web
@@ -22,8 +25,12 @@ from nodeagent.api.errors import (
     RequestEntityTooLarge,
 )
 from nodeagent.api.resources import RESOURCES, Resource
-from nodeagent.server.auth import Authenticator
+from nodeagent.server import impersonation
+from nodeagent.server.auditpolicy import NODEAGENT_PREFIX, request_info
+from nodeagent.server.auth import Attributes, Authenticator, authorize
 from nodeagent.server.credentials import NodeCredentials
+from nodeagent.server.rbacbootstrap import ensure_default_policy
+from nodeagent.server.rbacindex import RBACIndex
 from nodeagent.server.readiness import readyz_answer
 from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.requestlabels import request_labels
@@ -101,10 +108,39 @@ async def auth_middleware(
     if request.path in PUBLIC_PATHS:
         return await handler(request)
     auth = request.app[keys.AUTHENTICATOR]
-    request[keys.USER] = await auth.authenticate(
+    user = request[keys.USER] = await auth.authenticate(
         request.headers.get("Authorization"), enrolment=request.path == enrol.ENROL_PATH
     )
+    policy = request.app[keys.RBAC].policy
+    want = impersonation.requested(request.headers.items())
+    if want is not None:
+        for attrs in impersonation.checks(want):
+            denied = authorize(user, attrs, policy)
+            if denied is not None:
+                raise denied
+        request[keys.IMPERSONATOR] = user
+        user = request[keys.USER] = impersonation.acting_user(want)
+    # kube-apiserver authorizes a non-resource path (/metrics, /api) by path and HTTP method
+    if (
+        not request.path.startswith(NODEAGENT_PREFIX)
+        and not request_info(request.method, request.path).resource
+    ):
+        path = Attributes(verb=request.method.lower(), path=request.path)
+        denied = authorize(user, path, policy)
+        if denied is not None:
+            raise denied
     return await handler(request)
+
+
+RBAC_SYNC_SECONDS = 30.0
+
+
+async def _rbac(app: web.Application) -> AsyncIterator[None]:
+    """The default policy, then the index the authorizer reads, complete before serving."""
+    await ensure_default_policy(app[keys.REGISTRY])
+    await app[keys.RBAC].start(timeout=RBAC_SYNC_SECONDS)
+    yield
+    await app[keys.RBAC].stop()
 
 
 @web.middleware
@@ -185,6 +221,8 @@ def make_app(
     audit.install(app)  # the outermost middleware: writes to the audit log (rest/audit.py)
     app[keys.REGISTRY] = registry
     app[keys.AUTHENTICATOR] = authenticator
+    app[keys.RBAC] = RBACIndex(registry)
+    app.cleanup_ctx.append(_rbac)
     app[keys.METRICS] = Metrics()
     app[keys.READY] = {}
     app.router.add_get("/healthz", healthz)

@@ -100,6 +100,9 @@ def _write(
     if not recorded(pending.info, code):
         return
     user = request.get(keys.USER)
+    impersonator = request.get(keys.IMPERSONATOR)
+    acting = (user.name, user.groups) if impersonator is not None and user is not None else None
+    user = impersonator or user
     sink.write(
         audit_event(
             info=pending.info,
@@ -113,5 +116,6 @@ def _write(
             code=code,
             received=pending.received,
             now=time.time(),
+            impersonated=acting,
         )
     )

@@ -162,6 +162,7 @@ async def authorize_call(
             obj=obj,
             referenced=referenced,
         ),
+        request.app[keys.RBAC].policy,
     )
     if error is not None:
         raise error

@@ -210,3 +210,32 @@ def address(node: Obj, kind: str) -> str:
         if addr.get("type") == kind:
             return str(addr.get("address", NONE))
     return NONE
+
+
+def created_at(obj: Obj) -> str:
+    """A Role's or ClusterRole's "Created At" cell: the creationTimestamp in RFC 3339 (UTC)."""
+    return str(meta(obj).get("creationTimestamp") or "")
+
+
+def binding_cells(binding: Obj, now: float) -> list[Any]:
+    """printRoleBinding / printClusterRoleBinding: name, Kind/name of the role, age, then the
+    users, groups and ServiceAccounts (namespace/name) of rbac.SubjectsStrings, ", "-joined."""
+    ref = as_map(binding.get("roleRef"))
+    subjects = [s for s in as_list(binding.get("subjects")) if isinstance(s, dict)]
+
+    def named(kind: str) -> str:
+        return ", ".join(str(s.get("name", "")) for s in subjects if s.get("kind") == kind)
+
+    accounts = ", ".join(
+        f"{s.get('namespace', '')}/{s.get('name', '')}"
+        for s in subjects
+        if s.get("kind") == "ServiceAccount"
+    )
+    return [
+        str(meta(binding).get("name", "")),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        age(binding, now),
+        named("User"),
+        named("Group"),
+        accounts,
+    ]

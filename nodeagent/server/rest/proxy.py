@@ -126,6 +126,7 @@ def _check_caller(request: web.Request) -> None:
             namespace=request.match_info["namespace"],
             name=request.match_info["name"],
         ),
+        request.app[keys.RBAC].policy,
     )
     if denied is not None:
         raise denied

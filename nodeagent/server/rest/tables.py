@@ -23,6 +23,8 @@ from nodeagent.server.rest.printing import (
     as_int,
     as_list,
     as_map,
+    binding_cells,
+    created_at,
     format_label_selector,
     format_labels,
     get,
@@ -387,5 +389,25 @@ PRINTERS: Mapping[str, Printer] = {
         columns=(NAME, _c("Status", "The status of the namespace."), AGE),
         cells=_namespace_cells,
     ),
+}
+_CREATED_AT = Column(name="Created At", type="date", description="When the object was created.")
+_ROLE = Printer(columns=(NAME, _CREATED_AT), cells=lambda r, _now: [name_of(r), created_at(r)])
+_BINDING = Printer(
+    columns=(
+        NAME,
+        _c("Role", "The Role or ClusterRole the binding grants (Kind/name)."),
+        AGE,
+        _c("Users", "Users in the roleBinding", wide=True),
+        _c("Groups", "Groups in the roleBinding", wide=True),
+        _c("ServiceAccounts", "ServiceAccounts in the roleBinding", wide=True),
+    ),
+    cells=binding_cells,
+)
+PRINTERS = {
+    **PRINTERS,
+    "roles": _ROLE,
+    "clusterroles": _ROLE,
+    "rolebindings": _BINDING,
+    "clusterrolebindings": _BINDING,
 }
 DEFAULT_PRINTER = Printer(columns=(NAME, AGE), cells=_default_cells)

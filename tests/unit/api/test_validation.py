@@ -430,7 +430,8 @@ PORT_RANGE = "must be between 1 and 65535, inclusive"
             [
                 'kind: Unsupported value: "Deployment": supported values: "Pod", "DaemonSet", "Node",'
                 ' "Namespace", "ControllerRevision", "Lease", "Event", "ConfigMap", "Secret",'
-                ' "ServiceAccount"'
+                ' "ServiceAccount",'
+                ' "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"'
             ],
             id="unknown-kind",
         ),

@@ -27,7 +27,11 @@ class TestAggregatedDiscovery:
         doc = discovery.aggregated_discovery(core=False)
         assert doc["kind"] == "APIGroupDiscoveryList"
         assert doc["apiVersion"] == "apidiscovery.k8s.io/v2"
-        assert {i["metadata"]["name"] for i in doc["items"]} == {"apps", "coordination.k8s.io"}
+        assert {i["metadata"]["name"] for i in doc["items"]} == {
+            "apps",
+            "coordination.k8s.io",
+            "rbac.authorization.k8s.io",
+        }
         ds = _resources(doc)["daemonsets"]
         assert ds["responseKind"] == {"group": "apps", "version": "v1", "kind": "DaemonSet"}
         assert ds["scope"] == "Namespaced"
@@ -125,7 +129,12 @@ class TestOpenAPI:
     def test_root_points_at_each_group_version_with_hash(self) -> None:
         """/openapi/v3 lists api/v1, apis/apps/v1, apis/coordination.k8s.io/v1."""
         paths = openapi.v3_root()["paths"]
-        assert set(paths) == {"api/v1", "apis/apps/v1", "apis/coordination.k8s.io/v1"}
+        assert set(paths) == {
+            "api/v1",
+            "apis/apps/v1",
+            "apis/coordination.k8s.io/v1",
+            "apis/rbac.authorization.k8s.io/v1",
+        }
         _, digest = openapi.v3_document("apps", "v1")
         assert (
             paths["apis/apps/v1"]["serverRelativeURL"] == f"/openapi/v3/apis/apps/v1?hash={digest}"
