@@ -135,6 +135,18 @@ CLUSTER_ROLES: tuple[Obj, ...] = (
         [_urls(("get",), "/healthz", "/livez", "/readyz", "/version", "/version/")],
     ),
     _cluster_role(
+        "system:service-account-issuer-discovery",
+        [
+            _urls(
+                ("get",),
+                "/.well-known/openid-configuration",
+                "/.well-known/openid-configuration/",
+                "/openid/v1/jwks",
+                "/openid/v1/jwks/",
+            )
+        ],
+    ),
+    _cluster_role(
         "system:monitoring",
         [
             _urls(
@@ -169,4 +181,5 @@ CLUSTER_ROLE_BINDINGS: tuple[Obj, ...] = (
     _binding("system:basic-user", "system:authenticated"),
     _binding("system:public-info-viewer", "system:authenticated", "system:unauthenticated"),
     _binding("system:monitoring", "system:monitoring"),
+    _binding("system:service-account-issuer-discovery", "system:serviceaccounts"),
 )

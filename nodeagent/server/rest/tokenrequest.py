@@ -22,7 +22,6 @@ from nodeagent.api.errors import (
     BadRequest,
     Conflict,
     FieldError,
-    Forbidden,
     Invalid,
     NotFound,
     ServiceUnavailable,
@@ -195,15 +194,6 @@ async def create_token(request: web.Request) -> web.StreamResponse:
     return respond(answer, status=201, warnings=warnings)
 
 
-def _may_discover(user: User) -> bool:
-    """system:service-account-issuer-discovery is bound to system:serviceaccounts."""
-    return user.is_admin or serviceaccounts.ALL_GROUP in user.groups
-
-
-def _discovery_forbidden(user: User, path: str) -> Forbidden:
-    return Forbidden(f'forbidden: User "{user.name}" cannot get path "{path}"')
-
-
 def _json(body: Obj, content_type: str) -> web.Response:
     return web.Response(
         body=jsontext.dumpb(body),
@@ -224,10 +214,9 @@ def openid_configuration(*, issuer: str, jwks_uri: str) -> Obj:
 
 
 async def openid_configuration_handler(request: web.Request) -> web.StreamResponse:
-    user: User = request[keys.USER]
+    # who may read it is RBAC's (system:service-account-issuer-discovery), asked by the
+    # middleware as for every non-resource path
     tokens = request.app.get(TOKENS)
-    if not _may_discover(user):
-        raise _discovery_forbidden(user, request.path)
     if tokens is None:
         raise NotFound("the server could not find the requested resource")
     # kube-apiserver's default: the jwks URI on its external address (here, as asked)
@@ -236,10 +225,9 @@ async def openid_configuration_handler(request: web.Request) -> web.StreamRespon
 
 
 async def jwks_handler(request: web.Request) -> web.StreamResponse:
-    user: User = request[keys.USER]
+    # who may read it is RBAC's (system:service-account-issuer-discovery), asked by the
+    # middleware as for every non-resource path
     tokens = request.app.get(TOKENS)
-    if not _may_discover(user):
-        raise _discovery_forbidden(user, request.path)
     if tokens is None:
         raise NotFound("the server could not find the requested resource")
     return _json({"keys": [tokens.key.jwk()]}, "application/jwk-set+json")
