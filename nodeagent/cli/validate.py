@@ -1,5 +1,6 @@
 """`nodeagent validate FILE...`: decode, default and validate Pod, DaemonSet, ConfigMap, Secret,
-Namespace and ServiceAccount manifests as the server would, one line per object or error.
+Namespace, ServiceAccount and RBAC (Role, ClusterRole and their bindings) manifests as the
+server would, one line per object or error.
 
 Valid objects print `FILE: ok (Kind namespace/name)` on stdout; every problem prints on
 stderr as `FILE: field.path: message` (decode errors `FILE:LINE:COL: message`). Exit 0 when
@@ -21,7 +22,18 @@ from nodeagent.api.validation import validate_object
 
 # the kinds a manifest of a DaemonSet brings along (its Namespace, ConfigMaps, Secrets and
 # ServiceAccount)
-SUPPORTED_KINDS = ("Pod", "DaemonSet", "ConfigMap", "Secret", "Namespace", "ServiceAccount")
+SUPPORTED_KINDS = (
+    "Pod",
+    "DaemonSet",
+    "ConfigMap",
+    "Secret",
+    "Namespace",
+    "ServiceAccount",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+)
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
 
