@@ -100,6 +100,8 @@ def test_role_and_binding_made_with_kubectl_limit_a_user_to_its_namespace(
     assert can.stdout.strip() == "yes", can.stderr
     cannot = cluster.kubectl("auth", "can-i", "delete", "pods", "-n", ns, f"--as={sa}")
     assert cannot.stdout.strip() == "no", cannot.stderr
+    sa_listing = table(cluster.kubectl("auth", "can-i", "--list", "-n", ns, f"--as={sa}").stdout)
+    assert ["pods", "[]", "[]", "[get list watch]"] in sa_listing
     described = cluster.kubectl("describe", "rolebinding", "reads", "-n", ns, check=True).stdout
     assert "Role:\n  Kind:  Role\n  Name:  pod-reader" in described
     changed = cluster.kubectl(
@@ -111,6 +113,33 @@ def test_role_and_binding_made_with_kubectl_limit_a_user_to_its_namespace(
         'roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"Role", '
         'Name:"other"}: cannot change roleRef'
     ) in changed.stderr
+
+
+def test_a_view_bound_service_account_token_reads_everywhere_and_cannot_delete(
+    cluster: Cluster, ns: str
+) -> None:
+    """A ServiceAccount bound to `view` cluster-wide, with its own token (kubectl create
+    token): lists pods in all namespaces, 403 on a delete and on Secrets."""
+    cluster.kubectl("create", "serviceaccount", "dashboard", "-n", ns, check=True)
+    cluster.kubectl(
+        "create", "clusterrolebinding", f"dashboard-{ns}", "--clusterrole=view",
+        f"--serviceaccount={ns}:dashboard", check=True,
+    )  # fmt: skip
+    token = cluster.kubectl("create", "token", "dashboard", "-n", ns, check=True).stdout.strip()
+    as_sa = ("--token", token)
+    listed = until(
+        lambda: cluster.kubectl("get", "pods", "-A", *as_sa), succeeded, what="view in force"
+    )
+    assert "forbidden" not in listed.stderr
+    deleted = cluster.kubectl("delete", "pod", "x", "-n", ns, *as_sa)
+    assert deleted.returncode == 1
+    user = f"system:serviceaccount:{ns}:dashboard"
+    assert (
+        f'pods "x" is forbidden: User "{user}" cannot delete resource "pods" in API group "" in '
+        f'the namespace "{ns}"'
+    ) in deleted.stderr
+    secrets = cluster.kubectl("get", "secrets", "-n", ns, *as_sa)
+    assert 'cannot list resource "secrets"' in secrets.stderr
 
 
 def test_default_cluster_roles_are_listed_and_aggregated(cluster: Cluster) -> None:
