@@ -47,6 +47,7 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
         {"pods": 2000, "per_node": (10, 100), "repeats": 200},
         {"pods": 20, "per_node": (10,), "repeats": 2},
     ),
+    "rbac": ("bench.rbac_bench", {"bindings": 1000, "repeats": 50}, {"bindings": 10, "repeats": 2}),
     "audit": ("bench.audit_bench", {"batches": 50, "writes": 500}, {"batches": 2, "writes": 5}),
     "footprint": (
         "bench.footprint_bench",
