@@ -200,3 +200,113 @@ def test_token_files_on_a_tmpfs(setup: tuple[Cluster, AgentProcess, str]) -> Non
     target = agent.state_dir / "pods" / pod["metadata"]["uid"] / "volumes" / volume
     mounts = Path("/proc/self/mountinfo").read_text()
     assert f" {target} " in mounts
+
+
+NPD = """
+import datetime, os, time
+from kubernetes import client, config
+config.load_incluster_config()
+core = client.CoreV1Api()
+node = os.environ["NODE_NAME"]
+while True:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    condition = {"type": "KernelDeadlock", "status": "False", "reason": "KernelHasNoDeadlock",
+                 "message": "kernel has no deadlock", "lastHeartbeatTime": now,
+                 "lastTransitionTime": now}
+    try:
+        core.patch_node_status(node, {"status": {"conditions": [condition]}},
+                               _content_type="application/strategic-merge-patch+json")
+        core.create_namespaced_event("default", {
+            "metadata": {"name": "%s.%x" % (node, time.time_ns())},
+            "involvedObject": {"kind": "Node", "name": node, "uid": node},
+            "reason": "NodeProblemDetectorStarted", "type": "Normal",
+            "message": "Starting node problem detector", "source": {"component": "npd"}})
+        print("condition set", flush=True)
+        break
+    except client.ApiException as e:
+        print("patch failed:", e.status, e.reason, flush=True)
+    time.sleep(1)
+while True:
+    time.sleep(3600)
+"""
+
+
+def npd_objects(image: str) -> list[Obj]:
+    """node-problem-detector's shape: its ServiceAccount, ClusterRole, DaemonSet."""
+    pod = python_pod("npd", image, NPD, serviceAccountName="npd")
+    spec = pod["spec"]
+    del spec["nodeName"]
+    spec["nodeSelector"] = {"kubernetes.io/hostname": NODE}
+    spec["containers"][0]["env"] = [
+        {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    ]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "npd", "namespace": NS},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "incluster-npd"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]},
+                {"apiGroups": [""], "resources": ["nodes/status"], "verbs": ["patch"]},
+                {
+                    "apiGroups": [""],
+                    "resources": ["events"],
+                    "verbs": ["create", "patch", "update"],
+                },
+            ],
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "npd", "namespace": NS},
+            "spec": {
+                "selector": {"matchLabels": {"app": "npd"}},
+                "template": {"metadata": {"labels": {"app": "npd"}}, "spec": spec},
+            },
+        },
+    ]
+
+
+BINDING: Obj = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "ClusterRoleBinding",
+    "metadata": {"name": "incluster-npd"},
+    "roleRef": {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "incluster-npd",
+    },
+    "subjects": [{"kind": "ServiceAccount", "name": "npd", "namespace": NS}],
+}
+
+
+def test_node_problem_detector_sets_its_node_condition(
+    setup: tuple[Cluster, AgentProcess, str],
+) -> None:
+    """A DaemonSet in node-problem-detector's style, with only the mounted token and the
+    variables: without its ClusterRoleBinding the container logs 403 and the node is
+    unchanged; once bound, its condition shows in `kubectl get node -o yaml`."""
+    cluster, _agent, image = setup
+    for obj in npd_objects(image):
+        create(cluster, obj)
+
+    def npd_pod() -> str | None:
+        pods = cluster.pods(NS, "app=npd")
+        return str(pods[0]["metadata"]["name"]) if pods else None
+
+    name = wait_until(npd_pod, timeout=30, message="the npd DaemonSet's pod")
+    out = logs_with(cluster, name, "patch failed: 403 Forbidden")
+    assert "condition set" not in out
+    node = cluster.get(f"/api/v1/nodes/{NODE}")
+    assert "KernelDeadlock" not in [c["type"] for c in node["status"]["conditions"]]
+
+    create(cluster, BINDING)
+    logs_with(cluster, name, "condition set")
+    shown = cluster.kubectl("get", "node", NODE, "-o", "yaml", check=True).stdout
+    assert "type: KernelDeadlock" in shown
+    assert "reason: KernelHasNoDeadlock" in shown
