@@ -278,7 +278,7 @@ def test_version_and_api_resources(cluster: Cluster) -> None:
     group = json.loads(cluster.kubectl("get", "--raw", "/apis/apps", check=True).stdout)
     assert group["preferredVersion"]["groupVersion"] == "apps/v1"
     versions = cluster.kubectl("api-versions", check=True).stdout.split()
-    assert versions == ["apps/v1", "coordination.k8s.io/v1", "v1"]
+    assert versions == ["apps/v1", "coordination.k8s.io/v1", "rbac.authorization.k8s.io/v1", "v1"]
 
 
 def test_patch_with_each_type(cluster: Cluster, ns: str) -> None:
