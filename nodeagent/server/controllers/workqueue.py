@@ -158,18 +158,27 @@ class Informer:
     async def run(self) -> None:
         """List and watch until cancelled."""
         need_list = True
+        seen = 1
         while True:
             try:
                 if need_list:
                     await self._relist()
                     need_list = False
+                seen = 0
                 async for event in self.registry.watch(
                     self.resource, resource_version=self.resource_version
                 ):
                     self._apply(event.type, event.object, event.resource_version)
+                    seen += 1
+                if not seen:
+                    # a watch that ends at once (the store closing its watches, etcd gone and
+                    # back) would be asked again in a loop that never yields the event loop
+                    await asyncio.sleep(self.relist_backoff)
             except Gone:
                 log.info("informer_relist", resource=self.resource, reason="gone")
                 need_list = True
+                if not seen:  # Gone at once again: a list served from memory never yields
+                    await asyncio.sleep(self.relist_backoff)
             except asyncio.CancelledError:
                 raise
             except Exception:
