@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from nodeagent.agent.tmpfs import unmount_under
 from tests.support import leaks
 from tests.support.podman import PodmanService, busybox_image
 from tests.support.registry import LocalRegistry
@@ -82,3 +83,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for line in found:
             reporter.write_line(line)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _unmount_pod_volumes(request: pytest.FixtureRequest) -> Iterator[None]:
+    """An agent leaves its pods' tmpfs mounted (secret and token volumes, as kubelet's; every
+    API pod has a token volume): off after each test that had a temporary directory, or
+    pytest cannot remove it and the mounts pile up for the rest of the session."""
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is not None:
+        unmount_under(tmp)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _unmount_session_volumes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The same for agents shared by a module or the session (tmp_path_factory's directories)."""
+    yield
+    unmount_under(tmp_path_factory.getbasetemp())

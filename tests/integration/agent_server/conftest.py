@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,20 +17,11 @@ from nodeagent.agent.serversync import run_server_sync
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.update import SourceUpdate
 from nodeagent.agent.state import AgentState
-from nodeagent.agent.tmpfs import unmount_under
 from nodeagent.api.bodies import Obj
 from tests.support.podman import PodmanService
 from tests.support.server import ServerInfo, free_port, running_server
 
 NODE = "node-a"
-
-
-@pytest.fixture(autouse=True)
-def _unmount_pod_volumes(tmp_path: Path) -> Iterator[None]:
-    """An agent leaves its pods' tmpfs mounted (secret and token volumes, as kubelet's): off
-    after each test, or the temporary directory cannot be removed."""
-    yield
-    unmount_under(tmp_path)
 
 
 @pytest.fixture
