@@ -2,8 +2,10 @@
 the union that aggregationrules.py computes, whenever any ClusterRole changes.
 
 One pass looks at every aggregated ClusterRole (there are few) and writes those whose rules
-differ, with their resourceVersion (a conflict is retried at the next pass); a write is itself
-a change, so chains (view into edit into admin) settle in a few passes.
+differ, with their resourceVersion (a conflict is retried at the next pass, after a pause:
+the informer has to see the newer object first, and a conflict answered without any I/O would
+otherwise spin the event loop); a write is itself a change, so chains (view into edit into
+admin) settle in a few passes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
 RETRY_SECONDS = 1.0
+CONFLICT_PAUSE_SECONDS = 0.1  # lets the informer take the newer object before the next pass
 
 
 class ClusterRoleAggregationController:
@@ -34,7 +37,8 @@ class ClusterRoleAggregationController:
         self._wake.set()
 
     async def sync_once(self) -> int:
-        """Write every aggregated ClusterRole whose rules are stale; how many were written."""
+        """Write every aggregated ClusterRole whose rules are stale; how many were written.
+        A role that could not be written wakes the next pass."""
         everything = self.roles.list()
         written = 0
         for role in everything:
@@ -59,6 +63,8 @@ class ClusterRoleAggregationController:
                 self._wake.clear()
                 try:
                     await self.sync_once()
+                    if self._wake.is_set():  # a write failed: yield to the informer first
+                        await asyncio.sleep(CONFLICT_PAUSE_SECONDS)
                 except Exception:
                     log.exception("clusterrole_aggregation_failed")
                     self._wake.set()
