@@ -17,8 +17,8 @@ import structlog
 
 from nodeagent.api import meta
 from nodeagent.api.bodies import Obj
-from nodeagent.api.errors import AlreadyExists, APIError, Conflict, Forbidden, NotFound
-from nodeagent.server.controllers.workqueue import Informer, WorkQueue
+from nodeagent.api.errors import AlreadyExists, Conflict, Forbidden, NotFound
+from nodeagent.server.controllers.workqueue import Informer, WorkQueue, process_forever
 from nodeagent.server.registry_protocol import Registry
 from nodeagent.server.tokenvolume import ROOT_CA_CONFIGMAP
 
@@ -86,22 +86,10 @@ class RootCAPublisher:
             tg.create_task(self.configmaps.run(), name="root-ca-configmaps-informer")
             await self.namespaces.synced.wait()
             await self.configmaps.synced.wait()
-            tg.create_task(self._worker(), name="root-ca-publisher-worker")
-
-    async def _worker(self) -> None:
-        while True:
-            namespace = await self.queue.get()
-            try:
-                await self.sync(namespace)
-            except asyncio.CancelledError:
-                raise
-            except APIError as exc:
-                log.info("root_ca_publish_retry", namespace=namespace, reason=exc.reason)
-                self.queue.add_rate_limited(namespace)
-            else:
-                self.queue.forget(namespace)
-            finally:
-                self.queue.done(namespace)
+            tg.create_task(
+                process_forever(self.queue, self.sync, retry="root_ca_publish_retry"),
+                name="root-ca-publisher-worker",
+            )
 
     async def sync(self, namespace: str) -> None:
         if not _active(self.namespaces.get("", namespace)):

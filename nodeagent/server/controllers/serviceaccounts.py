@@ -18,9 +18,9 @@ import structlog
 
 from nodeagent.api import meta, serviceaccounts
 from nodeagent.api.bodies import Obj
-from nodeagent.api.errors import AlreadyExists, APIError, Forbidden, NotFound
+from nodeagent.api.errors import AlreadyExists, Forbidden, NotFound
 from nodeagent.server import saadmission
-from nodeagent.server.controllers.workqueue import Informer, WorkQueue
+from nodeagent.server.controllers.workqueue import Informer, WorkQueue, process_forever
 from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
@@ -67,22 +67,10 @@ class ServiceAccountsController:
             tg.create_task(accounts.run(), name="serviceaccounts-informer")
             await namespaces.synced.wait()
             await accounts.synced.wait()
-            tg.create_task(self._worker(), name="serviceaccounts-worker")
-
-    async def _worker(self) -> None:
-        while True:
-            namespace = await self.queue.get()
-            try:
-                await self.sync(namespace)
-            except asyncio.CancelledError:
-                raise
-            except APIError as exc:
-                log.info("serviceaccounts_sync_retry", namespace=namespace, reason=exc.reason)
-                self.queue.add_rate_limited(namespace)
-            else:
-                self.queue.forget(namespace)
-            finally:
-                self.queue.done(namespace)
+            tg.create_task(
+                process_forever(self.queue, self.sync, retry="serviceaccounts_sync_retry"),
+                name="serviceaccounts-worker",
+            )
 
     async def sync(self, namespace: str) -> None:
         if self.namespaces is None or self.accounts is None:

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 
 from nodeagent.api.bodies import Obj
-from nodeagent.api.errors import Gone
+from nodeagent.api.errors import APIError, Gone
 from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
@@ -218,3 +218,24 @@ async def run_every(
         except Exception:
             log.exception(failed)
         await asyncio.sleep(period)
+
+
+async def process_forever(
+    queue: WorkQueue[K], sync: Callable[[K], Awaitable[None]], *, retry: str
+) -> None:
+    """client-go's processNextWorkItem, forever: one key at a time; an API error (a conflict,
+    a store outage) is logged as `retry` and the key requeued with its back-off; a success
+    forgets the key's failures."""
+    while True:
+        key = await queue.get()
+        try:
+            await sync(key)
+        except asyncio.CancelledError:
+            raise
+        except APIError as exc:
+            log.info(retry, key=key, reason=exc.reason)
+            queue.add_rate_limited(key)
+        else:
+            queue.forget(key)
+        finally:
+            queue.done(key)
