@@ -22,6 +22,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 from nodeagent.api.bodies import Obj
 from tests.support import leaks
 from tests.support.podman import PodmanService, ping
-from tests.support.server import ServerProcess, free_port
+from tests.support.server import ServerProcess, free_port, start_server_process
 from tests.support.wait import wait_until
 
 REPEAT = int(os.environ.get("NODEAGENT_FAULT_REPEAT", "1"))
@@ -281,3 +282,16 @@ def phase_ready(pod: Obj | None) -> bool:
         for c in status.get("conditions") or []
     )
     return status.get("phase") == "Running" and ready
+
+
+@contextlib.contextmanager
+def fault_host(root: Path, podman: PodmanService, image: str) -> Iterator[FaultHost]:
+    """A server process under `root` and a FaultHost on `podman`; both stopped on exit (the
+    module-scoped `host` fixture of each agent fault module)."""
+    server = start_server_process(root / "server")
+    faults = FaultHost(server=server, podman=podman, root=root, image=image)
+    try:
+        yield faults
+    finally:
+        faults.close()
+        server.stop()

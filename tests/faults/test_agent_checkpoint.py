@@ -11,10 +11,9 @@ import pytest
 
 from nodeagent.agent.checkpoint import checkpoint_path
 from tests.support.podman import PodmanService
-from tests.support.server import start_server_process
 from tests.support.wait import wait_until
 
-from .agentfaults import REPEAT, FaultHost, phase_ready, pod_containers
+from .agentfaults import REPEAT, FaultHost, fault_host, phase_ready, pod_containers
 
 pytestmark = pytest.mark.podman
 
@@ -23,14 +22,8 @@ pytestmark = pytest.mark.podman
 def host(
     tmp_path_factory: pytest.TempPathFactory, podman_service: PodmanService, busybox: str
 ) -> Iterator[FaultHost]:
-    root = tmp_path_factory.mktemp("agent-checkpoint")
-    server = start_server_process(root / "server")
-    faults = FaultHost(server=server, podman=podman_service, root=root, image=busybox)
-    try:
+    with fault_host(tmp_path_factory.mktemp("agent-checkpoint"), podman_service, busybox) as faults:
         yield faults
-    finally:
-        faults.close()
-        server.stop()
 
 
 def _flip_one_bit_in_the_image_name(raw: bytes) -> bytes:

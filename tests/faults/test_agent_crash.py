@@ -14,10 +14,9 @@ import pytest
 from nodeagent.agent.checkpoint import checkpoint_path, decode_checkpoint
 from nodeagent.failpoints import EXIT_CODE
 from tests.support.podman import PodmanService
-from tests.support.server import start_server_process
 from tests.support.wait import wait_until
 
-from .agentfaults import REPEAT, FaultHost, phase_ready, pod_containers
+from .agentfaults import REPEAT, FaultHost, fault_host, phase_ready, pod_containers
 
 pytestmark = pytest.mark.podman
 
@@ -33,14 +32,8 @@ FAILPOINTS = (
 def host(
     tmp_path_factory: pytest.TempPathFactory, podman_service: PodmanService, busybox: str
 ) -> Iterator[FaultHost]:
-    root = tmp_path_factory.mktemp("agent-crash")
-    server = start_server_process(root / "server")
-    faults = FaultHost(server=server, podman=podman_service, root=root, image=busybox)
-    try:
+    with fault_host(tmp_path_factory.mktemp("agent-crash"), podman_service, busybox) as faults:
         yield faults
-    finally:
-        faults.close()
-        server.stop()
 
 
 def _checkpoint_whole(state_dir: Path) -> None:
