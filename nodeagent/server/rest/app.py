@@ -11,6 +11,7 @@ its RBAC index (rbacindex.py) to be complete.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -151,6 +152,13 @@ async def metrics_middleware(
     kube-apiserver's httplog does: verb, path (never the query: it may carry a token-like
     value), user, code, latency, user agent; at debug, a 5xx at info."""
     started = time.monotonic()
+    labels = request_labels(
+        method=request.method,
+        path=request.path,
+        watch=request.query.get("watch", "").lower() not in ("", "0", "false"),
+        dry_run=request.query.getall("dryRun", []),
+        content_type=media_type(request),
+    )
     code = 500  # errors_middleware answers anything unforeseen with a 500 Status
     try:
         response = await handler(request)
@@ -159,15 +167,14 @@ async def metrics_middleware(
     except web.HTTPException as exc:
         code = exc.status
         raise
+    except asyncio.CancelledError:
+        # a client closing its watch (kubectl rollout status, get -w, Ctrl-C) ends a stream
+        # whose 200 went out when it began: kube-apiserver logs it as 200, not a server error
+        if labels.verb == "WATCH":
+            code = 200
+        raise
     finally:
         seconds = time.monotonic() - started
-        labels = request_labels(
-            method=request.method,
-            path=request.path,
-            watch=request.query.get("watch", "").lower() not in ("", "0", "false"),
-            dry_run=request.query.getall("dryRun", []),
-            content_type=media_type(request),
-        )
         request.app[keys.METRICS].observe(labels, code=code, seconds=seconds)
         user = request.get(keys.USER)
         (log.info if code >= 500 else log.debug)(

@@ -15,6 +15,7 @@ from nodeagent.server.tls import ensure_tls
 from tests.integration.server import objects
 from tests.integration.server.conftest import call
 from tests.support.server import ServerInfo, running_server
+from tests.support.wait import wait_for
 
 
 async def test_health_endpoints_need_no_token(server: ServerInfo) -> None:
@@ -36,6 +37,35 @@ async def test_metrics_count_requests(server: ServerInfo, admin: aiohttp.ClientS
     ) in text
     async with server.session(token=None) as anonymous, anonymous.get(server.url + "/metrics") as r:
         assert r.status == 401
+
+
+async def test_a_watch_the_client_closes_counts_as_200(
+    server: ServerInfo, admin: aiohttp.ClientSession
+) -> None:
+    """A client ending its watch is not a server error: the stream's 200 is what is counted
+    (kube-apiserver's), where a closed watch was counted and logged as a 500."""
+    watch = server.url + "/api/v1/namespaces/default/configmaps?watch=true"
+    async with admin.get(watch) as r:
+        assert r.status == 200  # the stream is open: its headers came
+        r.close()  # the client hangs up, as kubectl does when it is done
+
+    def counted(code: str, text: str) -> bool:
+        return (
+            f'apiserver_request_total{{code="{code}",component="apiserver",dry_run="",'
+            'group="",resource="configmaps",scope="namespace",subresource="",verb="WATCH",'
+            'version="v1"}'
+        ) in text
+
+    async def metrics() -> str:
+        async with admin.get(server.url + "/metrics") as r:
+            return await r.text()
+
+    async def counted_as_200() -> str | None:
+        text = await metrics()
+        return text if counted("200", text) else None
+
+    text = await wait_for(counted_as_200, timeout=10, message="the closed watch counted")
+    assert not counted("500", text)
 
 
 async def test_recorded_events_aggregate_repeats_and_list_in_time_order(
