@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
-from nodeagent.agent.daemon import run_agent
 from nodeagent.agent.serversync import run_server_sync
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.update import SourceUpdate
 from nodeagent.agent.state import AgentState
 from nodeagent.api.bodies import Obj
+from tests.support.agenttask import running_agent
 from tests.support.podman import PodmanService
 from tests.support.server import ServerInfo, free_port, running_server
 
@@ -113,18 +113,8 @@ async def agent_on(
         runtime_socket=engine.socket_path,
         listen=f"127.0.0.1:{free_port()}",
     )
-    state, stop = AgentState(node_name=NODE), asyncio.Event()
-    task = asyncio.create_task(run_agent(settings, stop=stop, state=state))
-    try:
+    async with running_agent(settings, engine) as state:
         yield state
-    finally:
-        stop.set()
-        _done, pending = await asyncio.wait({task}, timeout=20)
-        for t in pending:
-            t.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
-        engine.remove_node_containers(NODE)
 
 
 def sleeper_pod(name: str, image: str, *, pull: str = "Never", **spec: Any) -> Obj:

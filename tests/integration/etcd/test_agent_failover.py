@@ -3,21 +3,18 @@ no pod restarted, its node Ready, and what is changed through the second reaches
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import shutil
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from nodeagent.agent.apiclient import ApiClient, resource_path
-from nodeagent.agent.daemon import run_agent
 from nodeagent.agent.reporter import LEASE_NAMESPACE
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.state import AgentState
 from nodeagent.api import meta
 from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import parse_time
+from tests.support.agenttask import running_agent
 from tests.support.etcd import EtcdProcess
 from tests.support.podman import PodmanService
 from tests.support.server import ServerProcess, free_port, start_server_process
@@ -67,22 +64,6 @@ def running_ids(state: AgentState, name: str) -> dict[str, str] | None:
     return None
 
 
-@contextlib.asynccontextmanager
-async def agent(settings: AgentSettings, engine: PodmanService) -> AsyncIterator[AgentState]:
-    state, stop = AgentState(node_name=NODE), asyncio.Event()
-    task = asyncio.create_task(run_agent(settings, stop=stop, state=state))
-    try:
-        yield state
-    finally:
-        stop.set()
-        _done, pending = await asyncio.wait({task}, timeout=20)
-        for t in pending:
-            t.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
-        engine.remove_node_containers(NODE)
-
-
 async def test_agent_moves_to_the_second_server_when_the_first_is_killed(
     etcd_server: EtcdProcess, podman_service: PodmanService, busybox: str, tmp_path: Path
 ) -> None:
@@ -107,7 +88,7 @@ async def test_agent_moves_to_the_second_server_when_the_first_is_killed(
     )
     pods = resource_path("pods", namespace="default")
     try:
-        async with agent(settings, podman_service) as state:
+        async with running_agent(settings, podman_service) as state:
             await admin1.create(pods, sleeper("before", busybox))
             ids = await wait_for(
                 lambda: running_ids(state, "before"), timeout=60, message="pod running via s1"
