@@ -310,3 +310,36 @@ def test_node_problem_detector_sets_its_node_condition(
     shown = cluster.kubectl("get", "node", NODE, "-o", "yaml", check=True).stdout
     assert "type: KernelDeadlock" in shown
     assert "reason: KernelHasNoDeadlock" in shown
+
+
+VIEWER = """
+from kubernetes import client, config
+config.load_incluster_config()
+api = client.CoreV1Api()
+print("all pods:", len(api.list_pod_for_all_namespaces().items) > 0)
+try:
+    api.delete_namespaced_pod("client", "incluster")
+    print("delete: ok")
+except client.ApiException as e:
+    print("delete:", e.status)
+print("done", flush=True)
+"""
+
+
+def test_a_view_bound_pod_lists_everywhere_and_may_not_delete(
+    setup: tuple[Cluster, AgentProcess, str],
+) -> None:
+    """A pod of a ServiceAccount bound to `view` (the read-only way in of docs/operations.md),
+    with only its mounted token: pods in all namespaces listed, a delete answered 403."""
+    cluster, _agent, image = setup
+    for args in (
+        ("create", "serviceaccount", "viewer", "-n", NS),
+        ("create", "clusterrolebinding", "incluster-viewer", "--clusterrole=view",
+         f"--serviceaccount={NS}:viewer"),
+    ):  # fmt: skip
+        result = cluster.kubectl(*args)
+        assert result.returncode == 0, result.stderr
+    create(cluster, python_pod("viewer", image, VIEWER, serviceAccountName="viewer"))
+    out = logs_with(cluster, "viewer", "done")
+    assert "all pods: True" in out
+    assert "delete: 403" in out
