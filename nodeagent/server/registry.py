@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -179,9 +178,9 @@ class StoreRegistry:
                 continue
             prev_m = matches(ev.prev_object) if ev.prev_object is not None else now_m
             if now_m and not prev_m:
-                yield dataclasses.replace(ev, type="ADDED")
+                yield ev.retyped("ADDED")
             elif prev_m and not now_m:
-                yield dataclasses.replace(ev, type="DELETED")
+                yield ev.retyped("DELETED")
             elif now_m:
                 yield ev
 

@@ -5,7 +5,9 @@ object first, as the API server does. `sendInitialEvents=true` (watch-list): the
 events, then a BOOKMARK annotated `k8s.io/initial-events-end: "true"`. A version older than
 the window ends the stream with an ERROR event carrying a 410 Expired Status. With
 `as=Table` each object travels as a one-row Table. `timeoutSeconds` ends the stream;
-`allowWatchBookmarks` adds a BOOKMARK per idle minute.
+`allowWatchBookmarks` adds a BOOKMARK per idle minute. A change's line is encoded once for
+all the watchers it goes to (store/sharedchange.py); Table rows, bookmarks and errors are
+each watcher's own.
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ class _Stream:
         self.last_rv = 0  # the version of the last event sent
         self._lock = asyncio.Lock()  # the follower and the bookmark ticker both write
 
+    async def send_event(self, ev: WatchEvent) -> None:
+        """A stored change: its line as encoded once for all its watchers (store/
+        sharedchange.py), or this watcher's own Table row."""
+        if self.table:
+            await self.send(ev.type, ev.object)
+            return
+        await self._write(ev.line())
+
     async def send(self, type_: str, obj: Obj) -> None:
         if self.table and type_ in ("ADDED", "MODIFIED", "DELETED"):
             obj = render_table(
@@ -62,7 +72,9 @@ class _Stream:
                 include_object=self.include_object,
             )
             self.first = False
-        line = jsontext.dumpb({"type": type_, "object": obj}) + b"\n"
+        await self._write(jsontext.dumpb({"type": type_, "object": obj}) + b"\n")
+
+    async def _write(self, line: bytes) -> None:
         async with self._lock:
             await self.response.write(line)
         self.sent += 1
@@ -94,7 +106,7 @@ async def _follow(
         ticker = asyncio.create_task(_bookmarks(stream, bookmark_every, asyncio.current_task()))
     try:
         async for ev in events:
-            await stream.send(ev.type, ev.object)
+            await stream.send_event(ev)
             stream.last_rv = ev.resource_version
     except asyncio.CancelledError:
         done = ticker is not None and ticker.done() and not ticker.cancelled()

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import structlog
 
+from nodeagent.api import jsontext
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError, FieldError, ServiceUnavailable
 from nodeagent.server.store.errors import already_exists, conflict, not_found
@@ -82,7 +83,7 @@ def _row(resource: str, value: bytes, revision: int) -> Row:
     return Row(
         resource_version=revision,
         node_name=node_of(resource, obj),
-        text=json.dumps(obj, separators=(",", ":")),
+        text=jsontext.dumps(obj),  # the watch line splices it: compact, as a GET answers
     )
 
 
@@ -473,7 +474,7 @@ def _restamped(row: Row, revision: int) -> Row:
     return Row(
         resource_version=revision,
         node_name=row.node_name,
-        text=json.dumps(obj, separators=(",", ":")),
+        text=jsontext.dumps(obj),
     )
 
 

@@ -10,23 +10,84 @@ Implementations: sqlite.py (the embedded default) and etcd.py (several servers o
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Final, Literal, Protocol, cast
 
+from nodeagent.api import jsontext
 from nodeagent.api.bodies import Obj
+from nodeagent.server.store.sharedchange import SharedChange
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+_UNKNOWN: Final[Any] = object()  # a decoded field not decoded yet
+
+
 class WatchEvent:
-    type: EventType
-    resource: str  # "pods", "daemonsets", ... (nodeagent.api.resources names)
-    object: Obj  # the object after the change (for DELETED: as it was, with the delete's rv)
-    resource_version: int
-    # MODIFIED/DELETED: the object as it was before this change (None when not known). Lets
-    # a filtered watch turn "stopped matching" into DELETED, as Kubernetes does.
-    prev_object: Obj | None = None
+    """One change as a watcher receives it. From the watch window, its object is decoded from
+    the stored text only when asked for (each watcher gets its own copy, free to keep and
+    change), and `line()` is the stream's encoded line, shared with every other watcher of the
+    same change (store/sharedchange.py)."""
+
+    __slots__ = ("_object", "_prev_object", "resource", "resource_version", "shared", "type")
+
+    def __init__(
+        self,
+        *,
+        type: EventType,
+        resource: str,  # "pods", "daemonsets", ... (nodeagent.api.resources names)
+        resource_version: int,
+        object: Obj | None = None,
+        prev_object: Obj | None = None,
+        shared: SharedChange | None = None,
+    ) -> None:
+        if object is None and shared is None:
+            raise TypeError("a WatchEvent needs its object or its stored text")
+        self.type = type
+        self.resource = resource
+        self.resource_version = resource_version
+        self.shared = shared
+        self._object = _UNKNOWN if object is None else object
+        self._prev_object = _UNKNOWN if object is None and prev_object is None else prev_object
+
+    @property
+    def object(self) -> Obj:
+        """The object after the change (for DELETED: as it was, with the delete's rv)."""
+        if self._object is _UNKNOWN:
+            assert self.shared is not None
+            self._object = jsontext.loads(self.shared.text)
+        return cast(Obj, self._object)
+
+    @property
+    def prev_object(self) -> Obj | None:
+        """MODIFIED/DELETED: the object as it was before this change (None when not known).
+        Lets a filtered watch turn "stopped matching" into DELETED, as Kubernetes does."""
+        if self._prev_object is _UNKNOWN:
+            assert self.shared is not None
+            prev = self.shared.prev_text
+            self._prev_object = jsontext.loads(prev) if prev is not None else None
+        return cast("Obj | None", self._prev_object)
+
+    def retyped(self, type: EventType) -> WatchEvent:
+        """The same change as another event type (a selector's ADDED or DELETED)."""
+        ev = WatchEvent(
+            type=type,
+            resource=self.resource,
+            resource_version=self.resource_version,
+            object=None if self._object is _UNKNOWN else self._object,
+            shared=self.shared,
+        )
+        ev._prev_object = self._prev_object
+        return ev
+
+    def line(self) -> bytes:
+        """The watch stream's line for this event, `{"type":..,"object":..}` and a newline:
+        encoded once per change and type when the event came from the watch window."""
+        if self.shared is not None:
+            return self.shared.line(self.type)
+        return jsontext.dumpb({"type": self.type, "object": self.object}) + b"\n"
+
+    def __repr__(self) -> str:
+        return f"WatchEvent({self.type} {self.resource} rv={self.resource_version})"
 
 
 class Store(Protocol):

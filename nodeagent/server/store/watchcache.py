@@ -1,7 +1,8 @@
 """The watch window: a bounded, in-memory log of recent changes, fanned out to watchers.
 
 Fed by a store on each commit (in commit order); a change is offered only to the watchers of
-its resource (and a pod's only to its node's watchers and the unfiltered ones). A watch from
+its resource (and a pod's only to its node's watchers and the unfiltered ones), all of them
+sharing its encoded event line (store/sharedchange.py); nothing is decoded to offer it. A watch from
 `since` first replays the kept events after it, then follows live ones; a `since` older than
 the window is Gone (410 Expired), as with the Kubernetes watch cache. A watcher that falls too
 far behind is ended (its client re-watches from the last version it saw). Shared by every
@@ -15,9 +16,9 @@ import collections
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from nodeagent.api import jsontext
 from nodeagent.api.errors import Gone
 from nodeagent.server.store.protocol import EventType, WatchEvent
+from nodeagent.server.store.sharedchange import SharedChange
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,13 +31,19 @@ class _Change:
     prev_text: str | None
     nodes: frozenset[str] = frozenset()  # pods: spec.nodeName before and after the change
 
-    def event(self) -> WatchEvent:
+    def shared(self) -> SharedChange:
+        """What its watchers share: the texts, and each event line once encoded. Made per
+        publish (or per replay), never kept in the window: it lives while a watcher has it
+        pending."""
+        return SharedChange(self.text, self.prev_text)
+
+    def event(self, shared: SharedChange) -> WatchEvent:
+        """The watcher's event; its object is decoded only if the watcher asks for it."""
         return WatchEvent(
             type=self.type,
             resource=self.resource,
-            object=jsontext.loads(self.text),
             resource_version=self.resource_version,
-            prev_object=jsontext.loads(self.prev_text) if self.prev_text is not None else None,
+            shared=shared,
         )
 
 
@@ -46,11 +53,13 @@ class _Watcher:
     namespace: str | None
     node_name: str | None
     limit: int
-    pending: collections.deque[_Change] = field(default_factory=collections.deque)
+    pending: collections.deque[tuple[_Change, SharedChange]] = field(
+        default_factory=collections.deque
+    )
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False
 
-    def offer(self, change: _Change) -> None:
+    def offer(self, change: _Change, shared: SharedChange) -> None:
         if change.resource != self.resource:
             return
         if self.namespace is not None and change.namespace != self.namespace:
@@ -60,7 +69,7 @@ class _Watcher:
         if len(self.pending) >= self.limit:
             self.ended = True  # too slow: end the stream; the client resumes from its last rv
         else:
-            self.pending.append(change)
+            self.pending.append((change, shared))
         self.wakeup.set()
 
 
@@ -104,8 +113,9 @@ class WatchCache:
         self._window.append(change)
         while len(self._window) > self._capacity:
             self._floor = self._window.popleft().resource_version
+        shared = change.shared()  # one per change, for all its watchers
         for w in self._interested(change):
-            w.offer(change)
+            w.offer(change, shared)
 
     def _interested(self, change: _Change) -> list[_Watcher]:
         found = list(self._index.get((change.resource, None), ()))
@@ -143,14 +153,15 @@ class WatchCache:
             resource=resource, namespace=namespace, node_name=node_name, limit=self._capacity
         )
         for change in self._after(since):
-            watcher.offer(change)
+            watcher.offer(change, change.shared())
         slot = (resource, node_name)
         self._watchers.add(watcher)
         self._index.setdefault(slot, set()).add(watcher)
         try:
             while not self._closed:
                 while watcher.pending:
-                    yield watcher.pending.popleft().event()
+                    change, shared = watcher.pending.popleft()
+                    yield change.event(shared)
                 if watcher.ended:
                     return
                 watcher.wakeup.clear()

@@ -10,6 +10,7 @@ import pytest
 
 from nodeagent.server.store import watchcache
 from nodeagent.server.store.protocol import WatchEvent
+from nodeagent.server.store.sharedchange import SharedChange
 from nodeagent.server.store.watchcache import WatchCache
 from tests.support.wait import wait_for
 
@@ -20,9 +21,11 @@ def offers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     offer = watchcache._Watcher.offer
 
-    def counting(self: watchcache._Watcher, change: watchcache._Change) -> None:
+    def counting(
+        self: watchcache._Watcher, change: watchcache._Change, shared: SharedChange
+    ) -> None:
         seen.append(change.resource)
-        offer(self, change)
+        offer(self, change, shared)
 
     monkeypatch.setattr(watchcache._Watcher, "offer", counting)
     return seen
@@ -109,3 +112,36 @@ async def test_a_watch_replays_exactly_the_kept_changes_after_its_version() -> N
     assert await replay(0) == list(range(1, 41, 2))
     assert await replay(40) == []
     cache.close()
+
+
+async def test_watchers_of_one_change_send_the_same_bytes_encoded_once() -> None:
+    """An agent's pod watch and an all-pods watch get one change: both events' lines are the
+    same bytes object, encoded once; a watcher that asks for the object gets its own copy."""
+    cache = WatchCache(capacity=100, start=0)
+    got: dict[str, list[WatchEvent]] = {"agent": [], "all": []}
+
+    async def follow(label: str, node: str | None) -> None:
+        async for ev in cache.watch("pods", since=0, node_name=node):
+            got[label].append(ev)
+
+    tasks = [
+        asyncio.create_task(follow("agent", "n1")),
+        asyncio.create_task(follow("all", None)),
+    ]
+    await wait_for(lambda: cache.watcher_count == 2, timeout=5, message="both watching")
+    try:
+        publish(cache, 1, "pods", "p", "n1")
+        await wait_for(
+            lambda: len(got["agent"]) == len(got["all"]) == 1, timeout=5, message="both got it"
+        )
+    finally:
+        cache.close()
+        await asyncio.gather(*tasks)
+    agent, everyone = got["agent"][0], got["all"][0]
+    assert agent.shared is not None
+    assert agent.shared is everyone.shared
+    assert agent.line() is everyone.line()
+    assert agent.line() == b'{"type":"MODIFIED","object":{"metadata":{"name":"p"}}}\n'
+    assert agent.shared.encodes == 1
+    assert agent.object == everyone.object == {"metadata": {"name": "p"}}
+    assert agent.object is not everyone.object
