@@ -36,6 +36,16 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
         {"agents": (1000, 5000, 10000), "per_process": 5000, "seconds": 30.0},
         {"agents": (50,), "per_process": 50, "seconds": 3.0},
     ),
+    "watchencode": (
+        "bench.watchencode_bench",
+        {"nodes": 1000, "watchers": (1, 10), "events": 1000, "rounds": 10},
+        {"nodes": 10, "watchers": (1,), "events": 20, "rounds": 1},
+    ),
+    "servers": (
+        "bench.servers_bench",
+        {"agents": (1000, 5000), "per_process": 1000, "seconds": 30.0},
+        {"agents": (4,), "per_process": 2, "seconds": 2.0},
+    ),
     "heartbeat": (
         "bench.heartbeat_bench",
         {"agents": (500,), "per_process": 500, "settle": 12.0, "seconds": 20.0},

@@ -43,16 +43,9 @@ PROBE_NODE = f"{PREFIX}-00000"
 async def _watchers(admin: ApiClient) -> int:
     """Open pod watches, from the server's own /metrics gauge (-1 if it does not answer)."""
     try:
-        return await _scrape_watchers(admin)
-    except (aiohttp.ClientError, OSError, TimeoutError):
+        text = await admin.get_text("/metrics")
+    except (Unreachable, errors.APIError):
         return -1
-
-
-async def _scrape_watchers(admin: ApiClient) -> int:
-    session = admin._client()
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with session.get(admin.server_url + "/metrics", ssl=admin._ssl, timeout=timeout) as resp:
-        text = await resp.text()
     for line in text.splitlines():
         if line.startswith("apiserver_registered_watchers") and 'resource="pods"' in line:
             return int(float(line.split()[-1]))
@@ -60,11 +53,9 @@ async def _scrape_watchers(admin: ApiClient) -> int:
 
 
 async def _writes_answered(admin: ApiClient) -> float:
-    """PATCH and PUT requests the server has answered so far (any code), from /metrics."""
-    session = admin._client()
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with session.get(admin.server_url + "/metrics", ssl=admin._ssl, timeout=timeout) as resp:
-        text = await resp.text()
+    """PATCH and PUT requests the server has answered so far (any code), from /metrics (with
+    the admin's token: without one, as before 2026-12-07, it answered 401 and this was 0)."""
+    text = await admin.get_text("/metrics")
     total = 0.0
     for line in text.splitlines():
         if line.startswith("apiserver_request_total{") and (

@@ -7,7 +7,7 @@ too every `status-interval` s (300: the agent's nodeStatusReportFrequency, as ku
 the agent before issue 22).
 Every failure is counted, never fatal. Run as `python -m bench.simwatchers --server URL
 --ca-file F --secret-file F --first I --count N`; on SIGTERM it prints one JSON line of
-counts and exits.
+counts and exits (and, with --lease-times-file, each lease renewal's time and latency).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class Sim:
         self.ssl = ssl.create_default_context(cafile=args.ca_file)
         self.gate = asyncio.Semaphore(args.concurrency)
         self.tokens: dict[str, str] = {}  # node -> its bearer token, from enrolment
+        self.lease_times: list[tuple[float, float]] = []  # (wall time, ms) per lease renewal
 
     async def enrol(self, node: str) -> None:
         async with self.gate:
@@ -89,9 +90,12 @@ class Sim:
         if status_too:
             await self.node_status(node, now)
         lease_path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}"
+        t0 = time.perf_counter()
         status = await self.call(
             node, "PATCH", lease_path, {"spec": {"renewTime": _micro(now)}}, **MERGE
         )
+        if status == 200:
+            self.lease_times.append((time.time(), (time.perf_counter() - t0) * 1000))
         self.counts["lease_ok" if status == 200 else f"lease_{status}"] += 1
 
     async def node_status(self, node: str, now: float) -> None:
@@ -178,6 +182,9 @@ async def run_sims(args: argparse.Namespace) -> Counter[str]:
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+    if args.lease_times_file:
+        with open(args.lease_times_file, "w") as f:
+            json.dump(sim.lease_times, f)
     return sim.counts
 
 
@@ -192,6 +199,9 @@ def main() -> None:
     p.add_argument("--interval", type=float, default=10.0, help="lease renewed every")
     p.add_argument(
         "--status-interval", type=float, default=300.0, help="unchanged node status sent every"
+    )
+    p.add_argument(
+        "--lease-times-file", help="at exit, write [wall time, ms] of each lease renewal here"
     )
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight at most")
     args = p.parse_args()
