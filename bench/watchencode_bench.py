@@ -225,7 +225,8 @@ async def _measure(*, nodes: int, watchers: int, events: int, rounds: int) -> li
                     resource_version=version,
                     text=text,
                     prev_text=prev,
-                    nodes=frozenset({node}),
+                    node=node,
+                    prev_node=node if prev is not None else "",
                 )
             window.resource_version = rv
             await counter.reached.wait()

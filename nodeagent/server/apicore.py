@@ -52,6 +52,9 @@ class Selector:
 
     match: Callable[[Obj], bool]
     pinned: Callable[[str], str | None]
+    # (field, value) when the selector is that one `field=value` and nothing else: whether an
+    # object matches is then known from that field alone (a pod watch of one node)
+    sole_pin: tuple[str, str] | None = None
 
     def matches(self, obj: Obj) -> bool:
         return self.match(obj)
@@ -84,4 +87,6 @@ def field_selector(text: str | None) -> Selector:
         parsed = selectors.FieldSelector.parse(text)
     except ValueError as exc:
         raise BadRequest(f"{exc}") from exc
-    return Selector(match=parsed.matches, pinned=parsed.value_for)
+    only = parsed.terms[0] if len(parsed.terms) == 1 else None
+    sole = (only.field, only.value) if only is not None and only.operator != "!=" else None
+    return Selector(match=parsed.matches, pinned=parsed.value_for, sole_pin=sole)

@@ -167,16 +167,27 @@ class StoreRegistry:
             return obj is not None and labels.matches(obj) and fields.matches(obj)
 
         node = fields.value_for("spec.nodeName") if resource == "pods" else None
+        # an agent's watch of its pods (`spec.nodeName=NAME` alone): the window knows each
+        # pod's node before and after, so its events are matched without decoding them
+        on_node = (
+            bool(node)
+            and labels is apicore.EVERYTHING
+            and fields.sole_pin == ("spec.nodeName", node)
+        )
         async for ev in self.store.watch(resource, since=since, namespace=ns, node_name=node):
             if labels is apicore.EVERYTHING and fields is apicore.EVERYTHING:
                 yield ev
                 continue
-            now_m = matches(ev.object)
+            placed = ev.shared if on_node else None
+            now_m = placed.node == node if placed is not None else matches(ev.object)
             if ev.type != "MODIFIED":
                 if now_m:
                     yield ev
                 continue
-            prev_m = matches(ev.prev_object) if ev.prev_object is not None else now_m
+            if placed is not None:
+                prev_m = placed.prev_node == node if placed.prev_text is not None else now_m
+            else:
+                prev_m = matches(ev.prev_object) if ev.prev_object is not None else now_m
             if now_m and not prev_m:
                 yield ev.retyped("ADDED")
             elif prev_m and not now_m:

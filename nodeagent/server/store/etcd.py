@@ -368,7 +368,8 @@ class EtcdStore:
             resource_version=row.resource_version,
             text=row.text,
             prev_text=prev.text if prev is not None else None,
-            nodes=frozenset(n for n in (row.node_name, prev.node_name if prev else "") if n),
+            node=row.node_name,
+            prev_node=prev.node_name if prev is not None else "",
         )
 
     # ---- health and compaction ----

@@ -8,8 +8,9 @@ is the object's compact JSON (what a GET answers), so the line is that text insi
 event's envelope, spliced without decoding; a change that a selector turns from MODIFIED into
 ADDED or DELETED gets its own line, also shared. What differs per watcher stays per watcher
 (rest/watch.py): Table rows, bookmarks, ERROR events, and the decoding a label or field
-selector needs to match (done on the watcher's own copy). A SharedChange lives only while
-some watcher still has it pending; the window keeps the text alone.
+selector needs to match (done on the watcher's own copy), except for an agent's own
+`spec.nodeName=NAME` selector, which the pod's node before and after (kept here) answers. A
+SharedChange lives only while some watcher still has it pending; the window keeps the text.
 """
 
 from __future__ import annotations
@@ -28,14 +29,19 @@ def event_line(type_: str, text: str) -> bytes:
 
 
 class SharedChange:
-    """The stored texts of one change (the object after it, and before it when known) and
-    its event lines, each encoded at most once: `encodes` counts the encodings."""
+    """The stored texts of one change (the object after it, and before it when known), a
+    pod's spec.nodeName after and before ("" for none, or not a pod), and its event lines,
+    each encoded at most once: `encodes` counts the encodings."""
 
-    __slots__ = ("_lines", "encodes", "prev_text", "text")
+    __slots__ = ("_lines", "encodes", "node", "prev_node", "prev_text", "text")
 
-    def __init__(self, text: str, prev_text: str | None) -> None:
+    def __init__(
+        self, text: str, prev_text: str | None, *, node: str = "", prev_node: str = ""
+    ) -> None:
         self.text = text
         self.prev_text = prev_text
+        self.node = node
+        self.prev_node = prev_node
         self._lines: dict[str, bytes] = {}
         self.encodes = 0
 

@@ -326,7 +326,6 @@ class SqliteStore:
                 self._forget(p.resource, p.key, p.old)
             if p.type != "DELETED":
                 self._remember(p.resource, p.key, new)
-            old_node = p.old.node_name if p.old else ""
             self._cache.publish(
                 resource=p.resource,
                 namespace=p.key[0],
@@ -334,7 +333,8 @@ class SqliteStore:
                 resource_version=new.resource_version,
                 text=new.text,
                 prev_text=p.old.text if p.old is not None else None,
-                nodes=frozenset(n for n in (new.node_name, old_node) if n),
+                node=new.node_name,
+                prev_node=p.old.node_name if p.old is not None else "",
             )
             _answer(w.done, p.obj)
 

@@ -29,13 +29,15 @@ class _Change:
     resource_version: int
     text: str
     prev_text: str | None
-    nodes: frozenset[str] = frozenset()  # pods: spec.nodeName before and after the change
+    node: str = ""  # pods: spec.nodeName after the change ("" for none)
+    prev_node: str = ""  # and before it
+    nodes: frozenset[str] = frozenset()  # both, without ""
 
     def shared(self) -> SharedChange:
         """What its watchers share: the texts, and each event line once encoded. Made per
         publish (or per replay), never kept in the window: it lives while a watcher has it
         pending."""
-        return SharedChange(self.text, self.prev_text)
+        return SharedChange(self.text, self.prev_text, node=self.node, prev_node=self.prev_node)
 
     def event(self, shared: SharedChange) -> WatchEvent:
         """The watcher's event; its object is decoded only if the watcher asks for it."""
@@ -99,8 +101,10 @@ class WatchCache:
         resource_version: int,
         text: str,
         prev_text: str | None,
-        nodes: frozenset[str] = frozenset(),
+        node: str = "",
+        prev_node: str = "",
     ) -> None:
+        """`node`, `prev_node`: a pod's spec.nodeName after and before the change."""
         change = _Change(
             resource=resource,
             namespace=namespace,
@@ -108,7 +112,9 @@ class WatchCache:
             resource_version=resource_version,
             text=text,
             prev_text=prev_text,
-            nodes=nodes,
+            node=node,
+            prev_node=prev_node,
+            nodes=frozenset(n for n in (node, prev_node) if n),
         )
         self._window.append(change)
         while len(self._window) > self._capacity:

@@ -39,7 +39,8 @@ def publish(cache: WatchCache, rv: int, resource: str, name: str, *nodes: str) -
         resource_version=rv,
         text=f'{{"metadata":{{"name":"{name}"}}}}',
         prev_text=None,
-        nodes=frozenset(nodes),
+        node=nodes[-1] if nodes else "",  # the last one after the change
+        prev_node=nodes[0] if len(nodes) > 1 else "",  # the first before it, when rebound
     )
 
 
