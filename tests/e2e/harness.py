@@ -357,8 +357,12 @@ class Fleet:
             tmp.write_text(json.dumps(data))
             tmp.replace(path)
 
-    def start(self, *, hosts: int, node_monitor_grace: str) -> None:
-        """Bridge, server, and `hosts` hosts (host 0 a tainted control plane), all Ready."""
+    def start(
+        self, *, hosts: int, node_monitor_grace: str, server_args: tuple[str, ...] = ()
+    ) -> None:
+        """Bridge, server, and `hosts` hosts (host 0 a tainted control plane), all Ready.
+
+        server_args: more flags for `nodeagent server` (e.g. `--store etcd://...`)."""
         STATE_DIR.mkdir(parents=True, exist_ok=True)
         self._record(link=self.bridge)
         sh("ip", "link", "add", self.bridge, "type", "bridge")
@@ -374,6 +378,7 @@ class Fleet:
             "--tls-san", f"{self.subnet}.1",
             "--node-monitor-grace-period", node_monitor_grace,
             "--prometheus-url", f"http://127.0.0.1:{self.prometheus_port}",
+            *server_args,
             port=port,
         )  # fmt: skip
         if self.server.process is not None:

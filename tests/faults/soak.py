@@ -5,6 +5,7 @@ seeded random generator, every INTERVAL seconds; after each, the fleet must heal
     .venv/bin/python -m tests.faults.soak --seed 7 --minutes 60          # one fault a minute
     .venv/bin/python -m tests.faults.soak --seed 7 --minutes 3 --interval 20
     .venv/bin/python -m tests.faults.soak --faults server_kill --minutes 7 --interval 6  # ~50 kills
+    .venv/bin/python -m tests.faults.soak --store etcd --seed 7 --minutes 5 --interval 20
 
 The same seed replays the same faults in the same order, with the same hosts and durations
 (timing on a loaded machine still varies). Faults: server kill -9, server disk full, agent
@@ -13,8 +14,10 @@ cut with iptables (DROP, REJECT, 30 % loss) or taken down. Checked after each fa
 Ready again, the DaemonSet's containers the same ones (nothing running was disturbed), /readyz
 200; at the end: the CAS history linearizable (nothing acknowledged lost, no resourceVersion
 going back), and each process's open files and memory near where they started. Exit 0 when
-all held, 1 with the violations, the seed and the replay command. Needs root, podman, etcd is
-not used. docs/operations.md, "The fault suite and the soak".
+all held, 1 with the violations, the seed and the replay command. Needs root and podman.
+`--store etcd` puts the server on a single-member etcd (Debian's etcd-server) of its own:
+server disk full is then replaced by etcd kill -9 (the server's data dir holds no objects).
+docs/operations.md, "The fault suite and the soak".
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from tests.faults.serverfaults import (
     rss_bytes,
     small_tmpfs,
 )
+from tests.support.etcd import EtcdProcess
 from tests.support.wait import wait_until
 
 IMAGE = "localhost/busybox:1"
@@ -62,6 +66,7 @@ class Soak:
     data: Path  # the server's data dir, a tmpfs
     rnd: random.Random
     containers: dict[str, set[str]] = field(default_factory=dict)  # host -> container ids
+    etcd: EtcdProcess | None = None  # the store, with --store etcd
     log: list[str] = field(default_factory=list)
 
     @property
@@ -126,6 +131,13 @@ def server_disk_full(s: Soak) -> str:
         filler.unlink()
     failing = "commits failed, /readyz 503" if 503 in answers else "commits went on"
     return f"server disk full for {seconds:.0f} s ({failing})"
+
+
+def etcd_kill(s: Soak) -> str:
+    assert s.etcd is not None, "etcd_kill needs --store etcd"
+    s.etcd.kill()
+    s.etcd.start_again()
+    return "etcd kill -9, started again"
 
 
 def agent_kill(s: Soak) -> str:
@@ -196,7 +208,13 @@ FAULTS: tuple[Callable[[Soak], str], ...] = (
     _link_fault("DOWN"),
 )
 
-BY_NAME = {f.__name__: f for f in FAULTS}
+ETCD_FAULTS: tuple[Callable[[Soak], str], ...] = (
+    server_kill,
+    etcd_kill,
+    *(f for f in FAULTS if f not in (server_kill, server_disk_full)),
+)
+BY_NAME = {f.__name__: f for f in (*FAULTS, etcd_kill)}
+STORE_ONLY = {"server_disk_full": "sqlite", "etcd_kill": "etcd"}
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -253,15 +271,25 @@ def _footprint(fleet: Fleet) -> dict[str, tuple[int, int]]:
 
 
 def run(
-    *, seed: int, minutes: float, interval: float, faults: tuple[Callable[[Soak], str], ...]
+    *,
+    seed: int,
+    minutes: float,
+    interval: float,
+    faults: tuple[Callable[[Soak], str], ...],
+    store: str = "sqlite",
 ) -> int:
     replay = (
         f".venv/bin/python -m tests.faults.soak --seed {seed} --minutes {minutes:g} "
         f"--interval {interval:g}"
     )
-    if faults != FAULTS:
+    if store != "sqlite":
+        replay += f" --store {store}"
+    if faults != (ETCD_FAULTS if store == "etcd" else FAULTS):
         replay += " --faults " + ",".join(f.__name__ for f in faults)
-    print(f"soak: seed {seed}, {minutes:g} min, a fault every {interval:g} s", flush=True)
+    print(
+        f"soak: seed {seed}, {minutes:g} min, a fault every {interval:g} s, store {store}",
+        flush=True,
+    )
     print(f"soak: replay with: {replay}", flush=True)
     base = Path(mkdtemp(prefix="nodeagent-soak-"))
     rnd = random.Random(seed)
@@ -269,9 +297,11 @@ def run(
     faults_done = 0
     with small_tmpfs(base / "server", size="256m") as data:
         fleet = new_fleet(base, IMAGE)
+        etcd = EtcdProcess.start(base / "etcd") if store == "etcd" else None
         try:
-            fleet.start(hosts=3, node_monitor_grace=f"{GRACE_SECONDS}s")
-            s = Soak(fleet=fleet, data=data, rnd=rnd)
+            server_args = ("--store", f"etcd://{etcd.endpoint}") if etcd else ()
+            fleet.start(hosts=3, node_monitor_grace=f"{GRACE_SECONDS}s", server_args=server_args)
+            s = Soak(fleet=fleet, data=data, rnd=rnd, etcd=etcd)
             fleet.apply(example_daemonset("soak", image=IMAGE))
             wait_until(
                 lambda: (
@@ -324,6 +354,8 @@ def run(
             )
         finally:
             fleet.stop()
+            if etcd is not None:
+                etcd.kill()
     for v in violations:
         print(f"soak: VIOLATION: {v}", flush=True)
     verdict = "FAILED" if violations else "passed"
@@ -341,14 +373,26 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="only these faults, comma-separated: " + ", ".join(BY_NAME),
     )
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "etcd"),
+        default="sqlite",
+        help="the server's store: its SQLite file on the tmpfs, or an etcd of its own",
+    )
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
     names = [n for n in args.faults.split(",") if n]
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         parser.error(f"--faults: unknown {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
-    faults = tuple(BY_NAME[n] for n in names) if names else FAULTS
-    return run(seed=seed, minutes=args.minutes, interval=args.interval, faults=faults)
+    misplaced = [n for n in names if STORE_ONLY.get(n, args.store) != args.store]
+    if misplaced:
+        parser.error(f"--faults: {', '.join(misplaced)} not with --store {args.store}")
+    default = ETCD_FAULTS if args.store == "etcd" else FAULTS
+    faults = tuple(BY_NAME[n] for n in names) if names else default
+    return run(
+        seed=seed, minutes=args.minutes, interval=args.interval, faults=faults, store=args.store
+    )
 
 
 if __name__ == "__main__":
