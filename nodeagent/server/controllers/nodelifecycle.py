@@ -3,7 +3,9 @@
 NodeLifecycleController is the thin loop that reads nodes and leases from watch-fed caches
 every few seconds (the node cache shared with the DaemonSet controller, as
 kube-controller-manager's listers) and writes the differences that the PURE decisions in
-nodelifecycleplan.py return.
+nodelifecycleplan.py return. When every zone is fully disrupted (no node Ready anywhere:
+the control plane's own link is the likelier fault) the NoExecute taints come off every node,
+as kube-controller-manager's handleDisruption does.
 Kubernetes' taint-based eviction of non-daemon pods is not done (docs/controllers.md).
 """
 
@@ -22,9 +24,14 @@ from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError, Conflict, NotFound
 from nodeagent.server.controllers.nodelifecycleplan import (
     NodeUpdate,
+    ZoneState,
+    counts_for_disruption,
     desired_node_taints_and_conditions,
     last_heartbeat,
+    plan_disruption,
     pods_marked_not_ready,
+    ready_status,
+    zone_key,
 )
 from nodeagent.server.controllers.workqueue import Informer, run_every, wait_synced
 from nodeagent.server.registry_protocol import Registry
@@ -50,6 +57,7 @@ class NodeLifecycleController:
     nodes: Informer | None = None
     leases: Informer | None = field(default=None, init=False)
     _probes: dict[str, tuple[float, float]] = field(default_factory=dict)  # heartbeat, seen at
+    _zones: dict[str, ZoneState] = field(default_factory=dict)  # the last pass's zone states
 
     async def run(self) -> None:
         own_nodes = self.nodes is None
@@ -81,15 +89,30 @@ class NodeLifecycleController:
         now = self.clock()
         for gone in set(self._probes) - {meta.name_of(n) for n in nodes}:
             del self._probes[gone]
+        updates: list[tuple[Obj, Obj | None, float, NodeUpdate]] = []
+        ready_by_zone: dict[str, list[str]] = {}
         for node in nodes:
             lease = by_name.get(meta.name_of(node))
+            seen = self._observed_at(node, lease, now)
             update = desired_node_taints_and_conditions(
-                node,
-                lease,
-                now=now,
-                grace=self.grace,
-                observed_at=self._observed_at(node, lease, now),
+                node, lease, now=now, grace=self.grace, observed_at=seen
             )
+            updates.append((node, lease, seen, update))
+            if counts_for_disruption(node):
+                ready_by_zone.setdefault(zone_key(node), []).append(ready_status(node, update))
+        disruption = plan_disruption(ready_by_zone, self._zones)
+        self._zones = disruption.states
+        if disruption.entering:
+            log.warning("node_lifecycle_full_disruption", nodes=len(nodes))
+        if disruption.exiting:
+            log.info("node_lifecycle_full_disruption_over", nodes=len(nodes))
+        for node, lease, seen, update in updates:
+            if disruption.full:  # the same conditions; the NoExecute taints lifted
+                update = desired_node_taints_and_conditions(
+                    node, lease, now=now, grace=self.grace, observed_at=seen, full_disruption=True
+                )
+            if disruption.exiting:  # every node's grace runs again from now
+                self._probes[meta.name_of(node)] = (last_heartbeat(node, lease), now)
             try:
                 await self._write(node, update)
             except (Conflict, NotFound):

@@ -2,13 +2,17 @@
 its conditions become taints.
 
 `desired_node_taints_and_conditions` (node, lease, now, grace -> the node's conditions and
-controller-managed taints) and `pods_marked_not_ready` (kube-controller-manager's
-MarkPodsNotReady); nodelifecycle.py is the loop that reads and writes.
+controller-managed taints), `plan_disruption` (each zone's Ready statuses and the previous
+pass's zone states -> full disruption or not, as kube-controller-manager's handleDisruption)
+and `pods_marked_not_ready` (kube-controller-manager's MarkPodsNotReady); nodelifecycle.py is
+the loop that reads and writes.
 """
 
 from __future__ import annotations
 
 import copy
+import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from nodeagent.api import meta
@@ -47,6 +51,10 @@ CONDITION_TAINTS: tuple[ConditionTaint, ...] = tuple(
     for t, s, k, e in _TAINT_TABLE
 )
 UNSCHEDULABLE_TAINT = ("node.kubernetes.io/unschedulable", "NoSchedule")
+# markNodeAsReachable's two: lifted from every node while all zones are fully disrupted
+EVICTING_TAINTS = frozenset(
+    {("node.kubernetes.io/unreachable", "NoExecute"), ("node.kubernetes.io/not-ready", "NoExecute")}
+)
 MANAGED_TAINTS = frozenset({(r.key, r.effect) for r in CONDITION_TAINTS} | {UNSCHEDULABLE_TAINT})
 
 
@@ -102,11 +110,15 @@ def _unknown_conditions(node: Obj, now: float) -> list[Obj]:
     return conditions
 
 
-def _desired_taints(node: Obj, conditions: list[Obj], now: float) -> list[Obj]:
+def _desired_taints(
+    node: Obj, conditions: list[Obj], now: float, *, full_disruption: bool
+) -> list[Obj]:
     existing = [t for t in (node.get("spec") or {}).get("taints") or [] if isinstance(t, dict)]
     wanted: list[tuple[str, str]] = []
     for row in CONDITION_TAINTS:
         cond = meta.get_condition(conditions, row.type)
+        if full_disruption and (row.key, row.effect) in EVICTING_TAINTS:
+            continue
         if cond is not None and cond.get("status") == row.status:
             wanted.append((row.key, row.effect))
     if (node.get("spec") or {}).get("unschedulable") is True:
@@ -129,19 +141,26 @@ def _desired_taints(node: Obj, conditions: list[Obj], now: float) -> list[Obj]:
 
 
 def desired_node_taints_and_conditions(
-    node: Obj, lease: Obj | None, *, now: float, grace: float, observed_at: float | None = None
+    node: Obj,
+    lease: Obj | None,
+    *,
+    now: float,
+    grace: float,
+    observed_at: float | None = None,
+    full_disruption: bool = False,
 ) -> NodeUpdate:
     """Mark the node Unknown when no heartbeat for `grace` seconds, and derive the taints.
 
     observed_at: when this controller last saw the heartbeat change (its own clock, so agent
     clock skew does not matter, as kube-controller-manager's probe timestamps); defaults to
-    the heartbeat's own time.
+    the heartbeat's own time. full_disruption (`plan_disruption`): the NoExecute
+    unreachable and not-ready taints neither added nor kept.
     """
     seen = last_heartbeat(node, lease) if observed_at is None else observed_at
     stale = now - seen > grace
     conditions = list((node.get("status") or {}).get("conditions") or [])
     new_conditions = _unknown_conditions(node, now) if stale else conditions
-    taints = _desired_taints(node, new_conditions, now)
+    taints = _desired_taints(node, new_conditions, now, full_disruption=full_disruption)
     old_taints = list((node.get("spec") or {}).get("taints") or [])
     return NodeUpdate(
         conditions=new_conditions if new_conditions != conditions else None,
@@ -166,3 +185,85 @@ def pods_marked_not_ready(pods: list[Obj], *, now: float) -> list[Obj]:
         )
         out.append(new)
     return out
+
+
+# -- disruption: kube-controller-manager's zone states -----------------------------------------
+
+ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+REGION_LABELS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+EXCLUDE_DISRUPTION_LABEL = "node.kubernetes.io/exclude-disruption"
+UNHEALTHY_ZONE_THRESHOLD = 0.55  # --unhealthy-zone-threshold's default
+
+
+class ZoneState(enum.StrEnum):
+    INITIAL = "Initial"
+    NORMAL = "Normal"
+    FULL_DISRUPTION = "FullDisruption"
+    PARTIAL_DISRUPTION = "PartialDisruption"
+
+
+def zone_key(node: Obj) -> str:
+    """GetZoneKey: region and zone from the topology labels (the beta ones as fallback); ""
+    when a node has neither, so unlabelled nodes make one zone."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    zone = next((str(labels[k]) for k in ZONE_LABELS if k in labels), "")
+    region = next((str(labels[k]) for k in REGION_LABELS if k in labels), "")
+    return f"{region}:\x00:{zone}" if region or zone else ""
+
+
+def counts_for_disruption(node: Obj) -> bool:
+    """isNodeExcludedFromDisruptionChecks, negated."""
+    return EXCLUDE_DISRUPTION_LABEL not in ((node.get("metadata") or {}).get("labels") or {})
+
+
+def zone_state(ready: Sequence[str]) -> ZoneState:
+    """ComputeZoneState over a zone's Ready statuses ("" for none): no node Ready is full
+    disruption; more than two not Ready and at least 55 % of the zone is partial."""
+    not_ready = sum(1 for status in ready if status != "True")
+    if not_ready and not_ready == len(ready):
+        return ZoneState.FULL_DISRUPTION
+    if not_ready > 2 and not_ready / len(ready) >= UNHEALTHY_ZONE_THRESHOLD:
+        return ZoneState.PARTIAL_DISRUPTION
+    return ZoneState.NORMAL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Disruption:
+    """One pass's verdict. states: to pass back next time. full: every zone fully disrupted
+    (the NoExecute unreachable/not-ready taints come off every node and none is added).
+    entering/exiting: full disruption began or ended with this pass; on exiting every node's
+    grace runs again from now (the probe timestamps reset)."""
+
+    states: dict[str, ZoneState]
+    full: bool
+    entering: bool
+    exiting: bool
+
+
+def plan_disruption(
+    ready_by_zone: Mapping[str, Sequence[str]], previous: Mapping[str, ZoneState]
+) -> Disruption:
+    """handleDisruption: each zone's state from its nodes' Ready statuses (after this pass's
+    Unknown marking); full when every zone is fully disrupted. A zone not seen before counts
+    as Initial (not fully disrupted) for the previous pass; zones with no nodes are dropped.
+    Partial disruption is computed but changes nothing here (docs/controllers.md)."""
+    states = {zone: zone_state(ready) for zone, ready in ready_by_zone.items()}
+    all_are = bool(states) and all(s is ZoneState.FULL_DISRUPTION for s in states.values())
+    all_were = bool(states) and all(
+        previous.get(zone, ZoneState.INITIAL) is ZoneState.FULL_DISRUPTION for zone in states
+    )
+    return Disruption(
+        states=states,
+        full=all_are,
+        entering=all_are and not all_were,
+        exiting=all_were and not all_are,
+    )
+
+
+def ready_status(node: Obj, update: NodeUpdate) -> str:
+    """The node's Ready status once `update` is written ("" when it has none)."""
+    conditions = update.conditions
+    if conditions is None:
+        conditions = list((node.get("status") or {}).get("conditions") or [])
+    ready = meta.get_condition(conditions, "Ready")
+    return "" if ready is None else str(ready.get("status") or "")
