@@ -11,6 +11,8 @@ import pytest
 from tests.e2e.harness import Fleet, new_fleet
 
 IMAGE = "localhost/busybox:1"
+GRACE_SECONDS = 12  # the shared fleet's --node-monitor-grace-period
+REAL_DURATIONS = os.environ.get("NODEAGENT_FAULT_REAL_DURATIONS") == "1"
 
 
 def _can_run() -> str | None:
@@ -35,8 +37,31 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         pytest.skip(reason)
     fleet = new_fleet(tmp_path_factory.mktemp("fleet"), IMAGE)
     try:
-        fleet.start(hosts=3, node_monitor_grace="12s")
+        fleet.start(hosts=3, node_monitor_grace=f"{GRACE_SECONDS}s")
         yield fleet
+    finally:
+        fleet.stop()
+
+
+@pytest.fixture(scope="module")
+def timed_fleet(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Fleet, float]]:
+    """(fleet, its grace in seconds) for the partition cases, whose durations are Kubernetes'
+    (a 40 s grace) scaled by grace / 40: the shared fleet (12 s), or with
+    NODEAGENT_FAULT_REAL_DURATIONS=1 a fleet of its own with Kubernetes' timings (a 40 s
+    grace, leases and status every 10 s), where the cases run at their real durations."""
+    if not REAL_DURATIONS:
+        yield request.getfixturevalue("fleet"), float(GRACE_SECONDS)
+        return
+    reason = _can_run()
+    if reason:
+        pytest.skip(reason)
+    fleet = new_fleet(tmp_path_factory.mktemp("fleet40"), IMAGE)
+    fleet.agent_config = "leaseInterval: 10\nstatusUpdateInterval: 10\nfileCheckInterval: 5\n"
+    try:
+        fleet.start(hosts=3, node_monitor_grace="40s")
+        yield fleet, 40.0
     finally:
         fleet.stop()
 
@@ -48,6 +73,9 @@ def pytest_runtest_makereport(
     """On a failure, attach the tail of every agent's log and the server's log to the report."""
     report = yield
     fleet = getattr(item, "funcargs", {}).get("fleet")
+    timed = getattr(item, "funcargs", {}).get("timed_fleet")
+    if isinstance(timed, tuple):
+        fleet = timed[0]
     if report.failed and isinstance(fleet, Fleet):
         for title, text in fleet.diagnostics():
             report.sections.append((title, text))

@@ -139,6 +139,7 @@ class Fleet:
     hosts: list[Host] = field(default_factory=list)
     image: str = ""
     prometheus_port: int = 0
+    agent_config: str = AGENT_CONFIG  # each agent's --config file
     _next_index: int = 0
     # hosts start in parallel threads, and each records what it made
     _record_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -312,7 +313,7 @@ class Fleet:
         )
         busybox_image(host.podman_service, self.image)
         # Heartbeats every 2 s, so that a short node-monitor grace period is safe.
-        (host.dir / "agent.yaml").write_text(AGENT_CONFIG)
+        (host.dir / "agent.yaml").write_text(self.agent_config)
         args = [
             "--config", str(host.dir / "agent.yaml"),
             "--node-name", host.name,
