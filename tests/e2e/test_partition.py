@@ -138,11 +138,14 @@ LONG_CASES = [
     pytest.param(
         400,
         id="400s",
-        marks=pytest.mark.skipif(
-            not (LONG or REAL_DURATIONS),
-            reason="10 graces long: NODEAGENT_FAULT_LONG=1 (scaled) or "
-            "NODEAGENT_FAULT_REAL_DURATIONS=1 (400 s)",
-        ),
+        marks=[
+            pytest.mark.skipif(
+                not (LONG or REAL_DURATIONS),
+                reason="10 graces long: NODEAGENT_FAULT_LONG=1 (scaled) or "
+                "NODEAGENT_FAULT_REAL_DURATIONS=1 (400 s)",
+            ),
+            pytest.mark.timeout(900),  # 400 s and the heal, at real durations
+        ],
     ),
 ]
 
