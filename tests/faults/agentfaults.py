@@ -13,14 +13,17 @@ runs each once, docs/operations.md runs them 20 times.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -242,26 +245,38 @@ class Watch:
     def __init__(self, host: FaultHost, path: str, resource_version: str) -> None:
         self.objects: list[tuple[str, Obj]] = []
         sep = "&" if "?" in path else "?"
-        request = urllib.request.Request(
-            f"{host.server.url}{path}{sep}watch=1&resourceVersion={resource_version}",
+        url = urllib.parse.urlsplit(host.server.url)
+        context = ssl.create_default_context(cafile=str(host.server.ca_file))
+        self._conn = http.client.HTTPSConnection(
+            url.hostname or "127.0.0.1", url.port, context=context, timeout=120
+        )
+        self._conn.connect()
+        # kept to shut down from close(): closing the response while the thread reads from it
+        # waits for that read (up to the timeout)
+        self._sock = self._conn.sock
+        self._conn.request(
+            "GET",
+            f"{path}{sep}watch=1&resourceVersion={resource_version}",
             headers={"Authorization": f"Bearer {host.server.admin_token}"},
         )
-        context = ssl.create_default_context(cafile=str(host.server.ca_file))
-        self._response = urllib.request.urlopen(request, context=context, timeout=120)
+        self._response = self._conn.getresponse()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
         # close() from the test's thread ends the read with one of these
-        with contextlib.suppress(OSError, ValueError, AttributeError):
+        with contextlib.suppress(OSError, ValueError, AttributeError, http.client.HTTPException):
             for line in self._response:
                 event = json.loads(line)
                 self.objects.append((str(event.get("type")), event.get("object") or {}))
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
-            self._response.close()
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(5)
+        with contextlib.suppress(OSError):
+            self._response.close()
+        self._conn.close()
 
 
 def pod_containers(containers: list[Obj], pod_uid: str) -> list[Obj]:
