@@ -1,8 +1,9 @@
 """Measure this host with psutil (the project's only psutil import): signals and node facts.
 
 Owns `measure()`: memory.available (MemAvailable), nodefs (the state dir's filesystem, bytes and
-inodes), imagefs (the engine's storage dir), pid.available (pid_max minus processes), and the
-NodeFacts (capacity, addresses, nodeInfo). Deciding what the figures mean is conditions.py's job.
+inodes), imagefs (the engine's storage dir), pid.available (the task limit minus the tasks,
+threads included, as kubelet counts), and the NodeFacts (capacity, addresses, nodeInfo).
+Deciding what the figures mean is conditions.py's job.
 """
 
 from __future__ import annotations
@@ -84,9 +85,9 @@ def measure(
         )
     pid_max = _pid_max()
     if pid_max is not None:
-        observations[Signal.PID_AVAILABLE] = Observed(
-            available=pid_max - len(psutil.pids()), capacity=pid_max
-        )
+        tasks = _tasks()
+        running = tasks if tasks is not None else len(psutil.pids())
+        observations[Signal.PID_AVAILABLE] = Observed(available=pid_max - running, capacity=pid_max)
     if facts is not None:
         return Measurement(observations=observations, facts=facts)
     arch = ARCH_NAMES.get(platform.machine(), platform.machine())
@@ -149,9 +150,23 @@ def _mount_of(path: str) -> tuple[str, str]:
 
 
 def _pid_max() -> int | None:
+    """The most tasks this host can have: the lower of kernel.pid_max and kernel.threads-max
+    (kubelet's pidlimit.Stats)."""
+    limits = []
+    for name in ("pid_max", "threads-max"):
+        try:
+            limits.append(int(Path(f"/proc/sys/kernel/{name}").read_text().strip()))
+        except (OSError, ValueError):
+            continue
+    return min(limits, default=None)
+
+
+def _tasks() -> int | None:
+    """The tasks (threads included: each holds a pid) running now, from /proc/loadavg's fourth
+    field ("2/3518"), as kubelet counts them; None when it cannot be read."""
     try:
-        return int(Path("/proc/sys/kernel/pid_max").read_text().strip())
-    except (OSError, ValueError):
+        return int(Path("/proc/loadavg").read_text().split()[3].split("/")[1])
+    except (OSError, ValueError, IndexError):
         return None
 
 

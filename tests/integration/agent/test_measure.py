@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,31 @@ def test_internal_ip_without_a_server_is_the_first_non_loopback_ipv4() -> None:
         "127.0.0.1",
     )
     assert internal_ip(None) == first
+
+
+def test_threads_count_against_pid_available(tmp_path: Path) -> None:
+    """Each thread holds a pid, as kubelet counts (tasks in /proc/loadavg): 1,000 idle threads
+    in this process lower pid.available by about that much (processes alone did not move)."""
+
+    def pids_available() -> int:
+        m = measure(
+            node_name="n1",
+            state_dir=str(tmp_path),
+            imagefs_path=None,
+            server_url=None,
+            runtime_info={},
+        )
+        return m.observations[Signal.PID_AVAILABLE].available
+
+    before = pids_available()
+    release = threading.Event()
+    threads = [threading.Thread(target=release.wait, daemon=True) for _ in range(1000)]
+    for thread in threads:
+        thread.start()
+    try:
+        during = pids_available()
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(10)
+    assert before - during >= 800, (before, during)  # other processes come and go meanwhile
