@@ -20,11 +20,13 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import structlog
 
 from nodeagent.agent.apiclient import ApiClient, Unreachable
+from nodeagent.agent.statedirwrites import StateDirWrites
 from nodeagent.api import errors
 from nodeagent.api.timefmt import parse_time
 from nodeagent.api.tokens import Lifetime, node_of_credential
@@ -123,9 +125,11 @@ class NodeCredential:
         join_secret: Callable[[], str | None],
         clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
+        writes: StateDirWrites | None = None,
     ) -> None:
         self.node_name = node_name
         self.state_dir = state_dir
+        self._writes = writes  # records (and retries) a failed save; None: logged only
         self._join_secret = join_secret
         self._clock = clock
         self._jitter = jitter
@@ -171,11 +175,14 @@ class NodeCredential:
                 raise ValueError("status.token: the server issued a token for another node")
         except ValueError as exc:
             raise errors.APIError(f"the server's NodeCredential: {exc}") from None
-        try:
-            save_held(self.state_dir, held)
-        except OSError as exc:  # kept in memory: the next start enrols again
-            path = Path(self.state_dir) / CREDENTIAL_FILE
-            log.warning("node_credential_not_saved", file=str(path), error=exc.strerror)
+        path = Path(self.state_dir) / CREDENTIAL_FILE
+        if self._writes is not None:  # kept in memory meanwhile; saved once the disk allows
+            self._writes.write(str(path), partial(save_held, self.state_dir, held))
+        else:
+            try:
+                save_held(self.state_dir, held)
+            except OSError as exc:  # kept in memory: the next start enrols again
+                log.warning("node_credential_not_saved", file=str(path), error=exc.strerror)
         self._held = held
         self._changed.set()
 

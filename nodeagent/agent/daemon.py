@@ -36,6 +36,7 @@ from nodeagent.agent.sources.dirwatch import POLL_SECONDS, PollingReason
 from nodeagent.agent.sources.file import run_file_source
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState
+from nodeagent.agent.statedirwrites import StateDirWrites
 from nodeagent.privatefiles import ensure_private_dir
 from nodeagent.runtime.protocol import Runtime, RuntimeError_
 from nodeagent.sdnotify import Notifier
@@ -148,7 +149,8 @@ async def run_agent(
     await asyncio.to_thread(ensure_private_dir, Path(settings.state_dir))
 
     volumes_changed = asyncio.Event()  # wakes the volume sync (an object changed)
-    objects = ObjectCache(state_dir=settings.state_dir)
+    writes = StateDirWrites(state=state)  # a failed write: StateDirUnwritable, retried
+    objects = ObjectCache(state_dir=settings.state_dir, writes=writes)
     await asyncio.to_thread(objects.load_saved)
     tokens = TokenManager()  # projected ServiceAccount tokens; asked through server sync
 
@@ -305,6 +307,7 @@ async def run_agent(
                         serving=serving,
                         objects=objects,
                         tokens=tokens,
+                        writes=writes,
                     ),
                     name="server-sync",
                 )
@@ -313,6 +316,7 @@ async def run_agent(
             tg.create_task(run_runtime(tg), name="runtime")
             tg.create_task(sd_loop(), name="sd-notify")
             tg.create_task(run_heap_trim(), name="heap-trim")
+            tg.create_task(writes.run(), name="state-dir-retry")
             tg.create_task(wait_stop(), name="stop")
     except* _Stopped:
         pass

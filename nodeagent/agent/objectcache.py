@@ -18,6 +18,7 @@ import json
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,6 +27,7 @@ import structlog
 from nodeagent.agent.aio import raise_if_cancelling
 from nodeagent.agent.apiclient import ApiClient, Unreachable
 from nodeagent.agent.sources.manifest import ORIGIN_ANNOTATION
+from nodeagent.agent.statedirwrites import StateDirWrites
 from nodeagent.api import errors
 from nodeagent.api.bodies import Obj
 from nodeagent.api.projection import ObjectKey, Objects, object_data, pod_references
@@ -59,6 +61,7 @@ def file_origin(pod: Obj) -> str | None:
 class ObjectCache:
     state_dir: str
     on_change: Callable[[], None] = lambda: None
+    writes: StateDirWrites | None = None  # records (and retries) a failed save; None: logged
     api: dict[ObjectKey, dict[str, bytes]] = field(default_factory=dict)
     synced: set[ObjectKey] = field(default_factory=set)  # watched keys whose list came back
     files: dict[str, dict[ObjectKey, dict[str, bytes]]] = field(default_factory=dict)
@@ -152,8 +155,12 @@ class ObjectCache:
             if (kind, namespace, name) in self.wanted
         ]
         body = {"kind": _SAVED_KIND, "version": 1, "objects": kept}
+        path = Path(self.state_dir) / SAVED_NAME
+        if self.writes is not None:
+            self.writes.write(str(path), partial(write_private, path, json.dumps(body).encode()))
+            return
         try:
-            write_private(Path(self.state_dir) / SAVED_NAME, json.dumps(body).encode())
+            write_private(path, json.dumps(body).encode())
         except OSError as e:
             log.warning("object_cache_save_failed", error=str(e))
 

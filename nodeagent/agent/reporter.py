@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from nodeagent.agent import conditions, nodestatus, stats
+from nodeagent.agent import conditions, nodestatus, statedirhealth, stats
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.state import RUNTIME_NOT_CHECKED, AgentState
@@ -186,9 +186,11 @@ class NodeReporter:
         checkpoint = conditions.checkpoint_condition(
             corrupt=self.state.checkpoint_corrupt, rewritten=self.state.checkpoint_rewritten
         )
+        state_dir = statedirhealth.state_dir_condition(self.state.state_dir)
+        extra = tuple(c for c in (checkpoint, state_dir) if c is not None)
         return nodestatus.build_status(
             previous=previous,
-            conditions=(*pressure, ready, *([checkpoint] if checkpoint else [])),
+            conditions=(*pressure, ready, *extra),
             facts=measured.facts,
             kubelet_port=self.state.serving_port,  # 0 until the TLS port is open
             now=wall,

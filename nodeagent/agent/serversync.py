@@ -16,6 +16,7 @@ import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import structlog
@@ -45,6 +46,7 @@ from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.apiserver import ServerPodsView, run_api_source
 from nodeagent.agent.sources.update import SourceName, SourceUpdate
 from nodeagent.agent.state import AgentState
+from nodeagent.agent.statedirwrites import StateDirWrites
 from nodeagent.agent.statusmerge import merged_status, owned_status, pod_gates
 from nodeagent.api import errors
 from nodeagent.api.bodies import Obj
@@ -307,9 +309,11 @@ class PodSync:
 @dataclass(slots=True, kw_only=True)
 class CheckpointKeeper:
     """The API source's checkpoint calls (run in threads), reporting a corrupt one to the
-    state: the CheckpointCorrupt condition and a Warning event (reporter.py)."""
+    state (the CheckpointCorrupt condition and a Warning event, reporter.py) and a failed
+    write to `writes` (StateDirUnwritable; retried there)."""
 
     state: AgentState
+    writes: StateDirWrites | None = None  # None: a failed write raises
 
     def load(self, state_dir: str) -> list[Obj] | None:
         """The checkpointed pods; None (the source stays not seen, as kubelet's until the
@@ -323,6 +327,14 @@ class CheckpointKeeper:
             return None  # the API source stays not seen: nothing runs from it or stops for it
 
     def save(self, state_dir: str, pods: Sequence[Obj]) -> None:
+        """Checkpoint `pods`; a write that fails is recorded and retried by `writes`."""
+        if self.writes is None:
+            self._save(state_dir, pods)
+            return
+        path = str(checkpoint.checkpoint_path(state_dir))
+        self.writes.write(path, partial(self._save, state_dir, list(pods)))
+
+    def _save(self, state_dir: str, pods: Sequence[Obj]) -> None:
         checkpoint.save_checkpoint(state_dir, pods)
         corrupt = self.state.checkpoint_corrupt
         if corrupt is not None:
@@ -339,17 +351,21 @@ async def run_server_sync(
     serving: ServingPort | None = None,
     objects: ObjectCache | None = None,
     tokens: TokenManager | None = None,
+    writes: StateDirWrites | None = None,
 ) -> None:
     """Run until cancelled: the API pod source, node registration, status, lease, pod sync,
     the node credential's rotation (the first request enrols when there is none), and
     `serving` (the TLS port, whose certificate the server signs through this client); `tokens`
-    ask TokenRequest through this client while it runs."""
+    ask TokenRequest through this client while it runs. The checkpoint and the credential are
+    written through `writes` (the daemon's, which retries them; a new one when None)."""
     if not settings.server_url:
         raise ValueError("run_server_sync needs settings.server_url")
+    writes = writes or StateDirWrites(state=state)
     credential = NodeCredential(
         node_name=settings.node_name,
         state_dir=settings.state_dir,
         join_secret=settings.join_secret,
+        writes=writes,
     )
     client = ApiClient(
         server_url=settings.server_urls or settings.server_url,
@@ -363,7 +379,7 @@ async def run_server_sync(
     pods = PodSync(client=client, state=state, view=view, reporter=reporter, tick=tick)
     if tokens is not None:
         tokens.client = client
-    saved = CheckpointKeeper(state=state)
+    saved = CheckpointKeeper(state=state, writes=writes)
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(

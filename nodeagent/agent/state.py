@@ -17,6 +17,7 @@ import structlog
 
 from nodeagent.agent.podevents import PodEvent
 from nodeagent.agent.sources.update import Rejected, SourceName
+from nodeagent.agent.statedirhealth import StateDirHealth
 from nodeagent.api.bodies import Obj
 
 RUNTIME_NOT_CHECKED = "container runtime not checked yet"
@@ -54,6 +55,8 @@ class AgentState:
     # checkpointed again; `checkpoint_rewritten` then keeps why, for the condition's message
     checkpoint_corrupt: str | None = None
     checkpoint_rewritten: str | None = None
+    # which writes in the state dir are failing (statedirwrites.py): StateDirUnwritable
+    state_dir: StateDirHealth = field(default_factory=StateDirHealth)
     # (type, reason, message) of Node events for the reporter to post once it has registered
     node_events: deque[tuple[str, str, str]] = field(default_factory=lambda: deque(maxlen=64))
     # (pod uid, event) recorded by the executor, oldest first, for the pod sync to post
