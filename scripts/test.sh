@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=(podman runc busybox-static docker-registry iproute2 etcd-server prometheus systemd
-      vagrant python3-venv ca-certificates)
+      vagrant python3-venv ca-certificates stress-ng)
 missing=()
 for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
