@@ -44,7 +44,7 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
     "servers": (
         "bench.servers_bench",
         {"agents": (1000, 5000), "per_process": 1000, "seconds": 30.0},
-        {"agents": (4,), "per_process": 2, "seconds": 2.0},
+        {"agents": (4,), "per_process": 2, "seconds": 2.0, "lease_interval": 0.5},
     ),
     "heartbeat": (
         "bench.heartbeat_bench",

@@ -5,7 +5,8 @@ Same run, same machine, a fresh etcd (Debian's) for each: (a) one server process
 etcd://...`; (b) two, the second with the first's CA and tokens (docs/operations.md "Several
 servers on one etcd"), only one of them running the controllers (elected). The simulated
 agents are the capacity bench's (bench/simwatchers.py: enrol, Node, Lease, a pod watch, the
-lease renewed every 10 s, node status every `status_interval` s), `per_process` to a process;
+lease renewed every `lease_interval` s (10, kubelet's; the smoke run renews faster so its short
+window holds renewals), node status every `status_interval` s), `per_process` to a process;
 in (b) the processes alternate between the two servers. Once every pod watch is open, for
 `seconds`: every lease renewal's latency (from the agents), the pod status probe of the
 capacity bench (GET, then the timed PUT /status; in (b) alternating between the servers), the
@@ -52,7 +53,12 @@ def _start_servers(base: Path, etcd: EtcdProcess, count: int) -> list[ServerProc
 
 
 def _start_workers(
-    servers: list[ServerProcess], base: Path, agents: int, per_process: int, interval: float
+    servers: list[ServerProcess],
+    base: Path,
+    agents: int,
+    per_process: int,
+    interval: float,
+    lease_interval: float,
 ) -> list[tuple[subprocess.Popen[bytes], Path]]:
     secret = base / "join-secret"
     secret.write_text(servers[0].join_secret)
@@ -64,6 +70,7 @@ def _start_workers(
         argv += ["--ca-file", str(srv.ca_file), "--secret-file", str(secret), "--prefix", PREFIX]
         argv += ["--first", str(first), "--count", str(min(per_process, agents - first))]
         argv += ["--status-interval", str(interval), "--lease-times-file", str(times)]
+        argv += ["--interval", str(lease_interval)]
         workers.append((subprocess.Popen(argv, stdout=subprocess.PIPE), times))
     return workers
 
@@ -127,12 +134,13 @@ async def _measure(
     per_process: int,
     seconds: float,
     status_interval: float,
+    lease_interval: float,
 ) -> dict[str, Any]:
     admins = [
         ApiClient(server_url=s.url, token=s.admin_token, ca_file=str(s.ca_file)) for s in servers
     ]
     await _setup(admins[0])
-    workers = _start_workers(servers, base, agents, per_process, status_interval)
+    workers = _start_workers(servers, base, agents, per_process, status_interval, lease_interval)
     result: dict[str, Any] = {}
     try:
         t0 = time.monotonic()
@@ -154,7 +162,13 @@ async def _measure(
 
 
 def _run_one(
-    tmp: Path, count: int, agents: int, per_process: int, seconds: float, status_interval: float
+    tmp: Path,
+    count: int,
+    agents: int,
+    per_process: int,
+    seconds: float,
+    status_interval: float,
+    lease_interval: float,
 ) -> dict[str, Any]:
     base = tmp / f"{count}-servers"
     base.mkdir()
@@ -163,7 +177,9 @@ def _run_one(
     try:
         servers = _start_servers(base, etcd, count)
         r = asyncio.run(
-            _measure(servers, etcd, base, agents, per_process, seconds, status_interval)
+            _measure(
+                servers, etcd, base, agents, per_process, seconds, status_interval, lease_interval
+            )
         )
     finally:
         for s in servers:
@@ -188,13 +204,15 @@ def run(
     per_process: int = 250,
     seconds: float = 30.0,
     status_interval: float = 300.0,
+    lease_interval: float = 10.0,
 ) -> list[Figure]:
     figures: list[Figure] = []
     for n in agents:
         with tempfile.TemporaryDirectory(prefix="bench-servers-", ignore_cleanup_errors=True) as t:
-            one = _run_one(Path(t), 1, n, per_process, seconds, status_interval)
-            two = _run_one(Path(t), 2, n, per_process, seconds, status_interval)
-        wanted = n / 10 + n / status_interval
+            sizes = (n, per_process, seconds, status_interval, lease_interval)
+            one = _run_one(Path(t), 1, *sizes)
+            two = _run_one(Path(t), 2, *sizes)
+        wanted = n / lease_interval + n / status_interval
         base = "one server over the same etcd, same agents"
         rows: list[tuple[str, str, list[float], list[float], str]] = [
             ("lease_renew", "ms", two["lease_ms"], one["lease_ms"], "p99 at most 100 ms"),
