@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -195,6 +196,53 @@ async def test_api_source_lists_watches_and_relists(
 
         await wait_for(relisted, timeout=10, message="a 410 led to a new list")
     finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_a_slow_checkpoint_write_holds_back_no_watch_event(
+    fake: tuple[FakeServer, ApiClient], tmp_path: Any
+) -> None:
+    """While a checkpoint write hangs on the disk, the watch's next changes are still sent
+    (a rollout's delete and create come back to back); once the disk answers, only the newest
+    set waiting is written, and the file ends up as the source's latest set."""
+    server, client = fake
+    server.put("ADDED", pod("web", "u1", ""))
+    saved: list[list[str]] = []
+    disk = threading.Event()  # the first write blocks until the test lets it go
+    queue: asyncio.Queue[SourceUpdate] = asyncio.Queue()
+
+    def save(_dir: str, pods: Sequence[Obj]) -> None:
+        disk.wait(timeout=30)
+        saved.append([p["metadata"]["name"] for p in pods])
+
+    task = asyncio.create_task(
+        run_api_source(
+            client=client,
+            node_name="node-a",
+            state_dir=str(tmp_path),
+            queue=queue,
+            view=ServerPodsView(),
+            save_checkpoint=save,
+            load_checkpoint=lambda _d: [],
+            watch_timeout=1,
+            backoff=Backoff(initial=0.05, maximum=0.1),
+        )
+    )
+    try:
+        assert names(await next_update(queue)) == ["web"]  # its write now hangs
+        server.put("DELETED", pod("web", "u1", ""))
+        server.put("ADDED", pod("web-2", "u2", ""))
+        server.put("ADDED", pod("db", "u3", ""))
+        sent = [names(await next_update(queue)) for _ in range(3)]
+        assert sent == [[], ["web-2"], ["db", "web-2"]]
+        assert saved == []  # all three sent while the first write still hung
+        disk.set()
+        await wait_for(lambda: saved[-1:] == [["db", "web-2"]], timeout=5, message="latest")
+        assert saved == [["web"], ["db", "web-2"]]  # the sets in between were never written
+    finally:
+        disk.set()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
