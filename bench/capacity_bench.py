@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import psutil  # type: ignore[import-untyped]
+import psutil
 
 from bench.common import Usage, enrol, ms_since, sample_process
 from bench.report import Figure

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiohttp
-import psutil  # type: ignore[import-untyped]
+import psutil
 
 T = TypeVar("T")
 MIB = 1024 * 1024

@@ -12,7 +12,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from bench.report import Figure
-from nodeagent.agent.plan import DesiredPod, plan
+from nodeagent.agent.desiredpod import DesiredPod
+from nodeagent.agent.plan import plan
 from nodeagent.runtime.protocol import ContainerInfo, ContainerState
 
 

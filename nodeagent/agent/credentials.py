@@ -18,7 +18,7 @@ import json
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -96,7 +96,7 @@ def save_held(state_dir: str, held: Held) -> None:
     write_private(Path(state_dir) / CREDENTIAL_FILE, json.dumps(data) + "\n")
 
 
-def held_from_reply(reply: dict[str, object], *, received_at: float) -> Held:
+def held_from_reply(reply: Mapping[str, object], *, received_at: float) -> Held:
     """A NodeCredential reply -> Held; ValueError naming the field when it is not one."""
     status = reply.get("status")
     if not isinstance(status, dict) or not isinstance(status.get("token"), str):

@@ -172,7 +172,7 @@ def _tasks() -> int | None:
 
 def _psutil() -> Any:
     """psutil, imported at the first measure: only an agent with a server measures the host."""
-    import psutil  # type: ignore[import-untyped]
+    import psutil
 
     return psutil
 

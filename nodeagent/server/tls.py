@@ -21,7 +21,7 @@ from asyncio import sslproto
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization

@@ -21,8 +21,9 @@ def test_ruff_finds_nothing() -> None:
 
 
 def test_mypy_strict_passes() -> None:
-    """mypy --strict passes on the package."""
-    result = _run(str(BIN / "mypy"), "--strict", "nodeagent")
+    """mypy --strict passes on the package, the benchmarks and the tests
+    (`mypy --strict nodeagent bench tests`)."""
+    result = _run(str(BIN / "mypy"), "--strict", "nodeagent", "bench", "tests")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from nodeagent.agent.conditions import Signal
-from nodeagent.agent.stats import Measurement, internal_ip, measure
+from nodeagent.agent.hostaddr import internal_ip
+from nodeagent.agent.stats import Measurement, measure
 
 
 def test_a_tick_reuses_facts_and_the_mount_table(tmp_path: Path) -> None:
@@ -40,7 +41,7 @@ def test_a_tick_reuses_facts_and_the_mount_table(tmp_path: Path) -> None:
 def test_internal_ip_without_a_server_is_the_first_non_loopback_ipv4() -> None:
     """With no server to route to, the InternalIP is the first interface's IPv4 address that is
     not loopback (read without psutil; psutil, asked here, agrees)."""
-    import psutil  # type: ignore[import-untyped]
+    import psutil
 
     first = next(
         (

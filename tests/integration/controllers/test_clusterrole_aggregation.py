@@ -19,6 +19,7 @@ from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import Conflict
 from nodeagent.server.controllers.clusterroleaggregation import ClusterRoleAggregationController
 from nodeagent.server.registry import StoreRegistry
+from nodeagent.server.registry_protocol import Admit, Subresource
 from nodeagent.server.store.sqlite import SqliteStore
 from tests.support.wait import wait_for
 
@@ -32,11 +33,18 @@ class ConflictingRegistry(StoreRegistry):
     ticks = 0
     conflicts = 0
 
-    async def update(self, resource: str, obj: Obj, **kwargs: object) -> Obj:  # type: ignore[override]
+    async def update(
+        self,
+        resource: str,
+        obj: Obj,
+        *,
+        subresource: Subresource = "",
+        admit: Admit | None = None,
+    ) -> Obj:
         if resource == "clusterroles" and self.ticks < 3 and self.conflicts < SPIN_LIMIT:
             self.conflicts += 1
             raise Conflict("the object has been modified")
-        return await super().update(resource, obj, **kwargs)  # type: ignore[arg-type]
+        return await super().update(resource, obj, subresource=subresource, admit=admit)
 
 
 @pytest.fixture

@@ -53,6 +53,7 @@ def test_lightkube_create_or_get(cluster: Cluster, ns: str) -> None:
     """lightkube's idiom: create, and on ApiError 409 (AlreadyExists) get the existing one."""
     lk = _lightkube(cluster)
     ds = DaemonSet.from_dict(yaml.safe_load(daemonset_yaml("lk", ns)))
+    assert isinstance(ds, DaemonSet)  # from_dict is typed as returning the base DictMixin
     created = lk.create(ds)
 
     def create_or_get() -> DaemonSet:
@@ -152,7 +153,8 @@ def _metric_lines(server: ServerProcess) -> list[str]:
     )
     context = ssl.create_default_context(cafile=str(server.ca_file))
     with urllib.request.urlopen(request, context=context, timeout=30) as response:
-        return response.read().decode().splitlines()
+        body: bytes = response.read()
+    return body.decode().splitlines()
 
 
 def test_requests_are_logged_and_counted_as_kube_apiserver(

@@ -345,7 +345,9 @@ def test_python_client_service_accounts_and_tokens(cluster: Cluster, ns: str) ->
     as_account.ssl_ca_cert = configuration.ssl_ca_cert
     as_account.api_key = {"authorization": f"Bearer {token}"}
     with client.ApiClient(as_account) as api_client:
-        review: Any = client.AuthenticationV1Api(api_client).create_self_subject_review({})
+        review: Any = client.AuthenticationV1Api(api_client).create_self_subject_review(
+            client.V1SelfSubjectReview()
+        )
         assert review.status.user_info.username == f"system:serviceaccount:{ns}:py"
 
 

@@ -289,7 +289,7 @@ def test_boolean_parameters_are_booleans(
     srv: ServerProcess, method: str, path: str, name: str
 ) -> None:
     """A boolean query parameter that is not one of Go's ParseBool words: 400, nothing done."""
-    body = {} if method == "PATCH" else None
+    body: dict[str, object] | None = {} if method == "PATCH" else None
     answer = send(srv, method, path, body, content_type="application/merge-patch+json")
     assert answer.code == 400
     assert answer.message.startswith(f"invalid value for {name}: ")

@@ -22,7 +22,7 @@ def pod(name: str, node: str = "") -> dict[str, Any]:
 
 
 async def test_concurrent_writes_share_commits_and_keep_their_own_answers(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = await SqliteStore.open(tmp_path / "s.db", watch_window=1000)
     commits = 0
@@ -33,7 +33,7 @@ async def test_concurrent_writes_share_commits_and_keep_their_own_answers(
         commits += 1
         persist(*args)
 
-    store._persist = counting  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "_persist", counting)
     seen: list[WatchEvent] = []
 
     async def follow() -> None:

@@ -172,9 +172,9 @@ def test_rescan_parses_only_the_files_that_changed(
     """The periodic rescan reads every file but parses again only one whose text changed; the
     unchanged file gives the very same pod objects, the edited one its new pod."""
     from nodeagent.agent.sources import file as file_source
+    from nodeagent.agent.sources.manifest import parse_manifest as real
 
     parsed: list[str] = []
-    real = file_source.parse_manifest
 
     def counting(text: str, **kw: Any) -> Any:
         parsed.append(kw["origin"])

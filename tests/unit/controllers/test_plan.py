@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from nodeagent.api.bodies import Obj
 from nodeagent.api.meta import MIRROR_ANNOTATION
 from nodeagent.server.controllers.daemonset import plan
 from tests.unit.controllers.objects import NOW, daemonset, names, node, pod_for
@@ -10,20 +13,22 @@ MASTER_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSch
 
 
 def _manage(
-    ds: plan.Obj, nodes: list[plan.Obj], pods: list[plan.Obj], **kw: object
+    ds: Obj,
+    nodes: list[Obj],
+    pods: list[Obj],
+    *,
+    backoff: Mapping[str, plan.BackoffEntry] | None = None,
+    now: float = NOW,
 ) -> plan.ManagePlan:
     from nodeagent.server.controllers.daemonset.history import current_hash
 
-    backoff = kw.pop("backoff", {})
-    now = kw.pop("now", NOW)
-    assert not kw
     return plan.manage(
         ds=ds,
         nodes=nodes,
         daemon_pods=pods,
         hash_=current_hash(ds),
-        backoff=backoff,  # type: ignore[arg-type]
-        now=now,  # type: ignore[arg-type]
+        backoff=backoff or {},
+        now=now,
     )
 
 

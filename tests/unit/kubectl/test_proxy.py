@@ -7,12 +7,8 @@ import json
 import pytest
 
 from nodeagent.api.errors import BadRequest, ServiceUnavailable
-from nodeagent.server.rest.proxy import (
-    agent_address,
-    choose_container,
-    exit_status,
-    frame,
-)
+from nodeagent.api.remotecommand import frame
+from nodeagent.server.rest.proxy import agent_address, choose_container, exit_status
 
 
 def _pod(*names: str, default: str = "") -> dict[str, object]:

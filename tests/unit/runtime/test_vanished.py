@@ -9,6 +9,7 @@ import pytest
 
 from nodeagent.runtime.docker import DockerRuntime
 from nodeagent.runtime.protocol import RuntimeError_
+from nodeagent.runtime.sessions import engine_errors
 
 GONE = "container 5f659d5eb74f does not exist in database: no such container"
 
@@ -20,9 +21,7 @@ class _VanishingRuntime(DockerRuntime):
         return [{"Id": "5f659d5eb74f", "Labels": {}}]
 
     async def _json(self, what: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
-        from nodeagent.runtime.docker import _engine_errors
-
-        with _engine_errors(what):
+        with engine_errors(what):
             raise aiodocker.DockerError(500, GONE)
 
 
@@ -39,9 +38,7 @@ async def test_other_engine_errors_still_raise() -> None:
     """Any other 500 is still an error the caller sees."""
     runtime = DockerRuntime("/nonexistent.sock", node_name="n1")
     try:
-        from nodeagent.runtime.docker import _engine_errors
-
-        with pytest.raises(RuntimeError_) as info, _engine_errors("inspect"):
+        with pytest.raises(RuntimeError_) as info, engine_errors("inspect"):
             raise aiodocker.DockerError(500, "storage is broken")
         assert info.value.reason == "RuntimeError"
     finally:

@@ -48,14 +48,15 @@ async def test_the_tls_read_buffer_guard_holds_on_this_python(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """shrink_tls_read_buffer relies on a CPython detail: SSLProtocol.max_size sizes the
-    buffer each connection allocates. If this fails, the server runs with 256 KiB again."""
+    buffer each connection allocates (the one get_buffer hands the transport to read into). If
+    this fails, the server runs with 256 KiB again."""
     monkeypatch.setattr(sslproto.SSLProtocol, "max_size", sslproto.SSLProtocol.max_size)
     assert shrink_tls_read_buffer()
     proto = sslproto.SSLProtocol(
         asyncio.get_running_loop(),
         asyncio.Protocol(),
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH),
-        None,
+        asyncio.get_running_loop().create_future(),
         server_side=True,
     )
-    assert len(proto._ssl_buffer) == TLS_READ_BUFFER
+    assert len(proto.get_buffer(0)) == TLS_READ_BUFFER
