@@ -7,7 +7,9 @@ of their own with Kubernetes' timings (40 s grace, heartbeats every 10 s) and ru
 and 400 s. A cut shorter than the grace (DROP, REJECT) and a lossy link keep nodes Ready; cuts
 past it make them Unknown and tainted while their daemons run on, and they reconverge with the
 same pods and containers; every node cut off at once is full disruption: the NoExecute taints
-come off and nothing is evicted."""
+come off and nothing is evicted. A link that flaps (cut for grace / 6, open for as long, for
+1.5 graces: 2 s each way for 18 s on the shared fleet) keeps its node Ready through a rolling
+update."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from nodeagent.api.timefmt import parse_time
 from tests.e2e.conftest import REAL_DURATIONS
 from tests.e2e.harness import Fleet, Host
 from tests.e2e.reading import example_daemonset, pod_ready, wait_for
-from tests.faults.serverfaults import cut_link, heal_link
+from tests.faults.serverfaults import cut_link, flapping_link, heal_link
+from tests.support.podman import tag_image
 
 pytestmark = pytest.mark.e2e
 UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -74,13 +77,18 @@ def _scaled(real_seconds: float, grace: float) -> float:
     return real_seconds * grace / K8S_GRACE
 
 
-def _containers(host: Host, prefix: str) -> list[tuple[str, str]]:
-    """(id, StartedAt) of every container, running or not, of pods named `prefix`*."""
-    return sorted(
-        (str(c["Id"]), str(c.get("StartedAt")))
+def _containers_of(host: Host, prefix: str) -> list[Obj]:
+    """Every app container, running or not, of pods named `prefix`*."""
+    return [
+        c
         for c in host.containers(all_=True)
         if str((c.get("Labels") or {}).get("io.nodeagent.pod.name", "")).startswith(prefix)
-    )
+    ]
+
+
+def _containers(host: Host, prefix: str) -> list[tuple[str, str]]:
+    """(id, StartedAt) of every container, running or not, of pods named `prefix`*."""
+    return sorted((str(c["Id"]), str(c.get("StartedAt"))) for c in _containers_of(host, prefix))
 
 
 def test_cuts_shorter_than_the_grace_and_a_lossy_link_keep_nodes_ready(
@@ -272,3 +280,90 @@ def test_every_node_cut_off_at_once_evicts_nothing(fleet: Fleet) -> None:
         assert {h.name: [c["Id"] for c in h.running("ds-alloff")] for h in fleet.workers} == (
             containers
         )
+
+
+def _rolled(container: Obj) -> bool:
+    return str((container.get("Labels") or {}).get("io.nodeagent.pod.name", "")).startswith(
+        "ds-flaproll-"
+    )
+
+
+def test_a_flapping_link_keeps_the_node_ready_through_a_rolling_update(
+    timed_fleet: tuple[Fleet, float],
+) -> None:
+    """node1's packets to the server dropped for grace / 6, let through for as long, over and
+    over for 1.5 graces (2 s each way for 18 s on the shared fleet's 12 s grace; 6.7 s each
+    way for 60 s with NODEAGENT_FAULT_REAL_DURATIONS=1), while on node1 one DaemonSet just
+    runs and another is rolled to a new image (`kubectl set image`). Throughout: node1 stays
+    Ready, its Lease renewed in the open windows (the flapping outlasts the grace: the node
+    stays Ready only because renewals get through); the running DaemonSet keeps its pod and
+    its very container; the updated one
+    never has two pods on the node nor two containers running (the agent's writes that a cut
+    interrupted are retried, and a retried create or status write duplicates nothing). Once
+    the link holds: the update rolled out, its one pod Ready with one container of the new
+    image, made once; the other pod the same, its container never restarted."""
+    fleet, grace = timed_fleet
+    node1 = fleet.host("node1")
+    new_image = "localhost/busybox:2"
+    assert node1.podman_service is not None
+    tag_image(node1.podman_service, fleet.image, new_image)
+    on_node1 = {"kubernetes.io/hostname": "node1"}
+    steady = example_daemonset("ds-flap", image=fleet.image, node_selector=on_node1)
+    rolled = example_daemonset("ds-flaproll", image=fleet.image, node_selector=on_node1)
+    selector = "name in (ds-flap,ds-flaproll)"
+
+    def pods() -> dict[str, list[Obj]]:
+        out: dict[str, list[Obj]] = {"ds-flap": [], "ds-flaproll": []}
+        for p in fleet.pods(selector):
+            out[p["metadata"]["labels"]["name"]].append(p)
+        return out
+
+    def ready() -> bool:
+        now = pods()
+        return all(len(ps) == 1 and pod_ready(ps[0]) for ps in now.values())
+
+    with fleet.daemonset(steady), fleet.daemonset(rolled):
+        wait_for(ready, timeout=60, message="ds-flap and ds-flaproll ready on node1")
+        fleet.wait_ready(["node1"], timeout=60)
+        [steady_pod] = pods()["ds-flap"]
+        steady_containers = _containers(node1, "ds-flap-")
+        assert len(steady_containers) == 1
+        renewals: set[float] = set()
+        with flapping_link(node1.netns, _server_ip(fleet), down=grace / 6, up=grace / 6) as flaps:
+            fleet.kubectl("set", "image", "ds/ds-flaproll", f"daemonset-example={new_image}")
+            until = time.monotonic() + 1.5 * grace
+            while time.monotonic() < until:
+                assert _ready_status(_node(fleet, "node1")) == "True", "node1 left Ready"
+                renewals.add(_renewed(fleet, "node1"))
+                now = pods()
+                assert [p["metadata"]["uid"] for p in now["ds-flap"]] == [
+                    steady_pod["metadata"]["uid"]
+                ]
+                assert len(now["ds-flaproll"]) <= 1, "two ds-flaproll pods on node1"
+                running = node1.running("ds-flap")  # both DaemonSets' pods
+                rolling = [c["Id"] for c in running if _rolled(c)]
+                assert len(rolling) <= 1, f"two ds-flaproll containers running: {rolling}"
+                assert steady_containers[0][0] in [c["Id"] for c in running], "ds-flap stopped"
+                time.sleep(0.5)
+            cuts = flaps.cuts
+        assert cuts >= 3, f"the link was cut {cuts} times"
+        # renewed in the open windows: renewals seen while it flapped
+        assert len(renewals) >= 3, renewals
+        done = fleet.kubectl("rollout", "status", "ds/ds-flaproll", "--timeout=90s")
+        assert "successfully rolled out" in done.stdout
+        wait_for(ready, timeout=60, message="ds-flap and ds-flaproll ready on node1")
+        assert _ready_status(_node(fleet, "node1")) == "True"
+        now = pods()
+        assert [p["metadata"]["uid"] for p in now["ds-flap"]] == [steady_pod["metadata"]["uid"]]
+        assert _containers(node1, "ds-flap-") == steady_containers
+        [pod] = now["ds-flaproll"]
+        assert pod["spec"]["containers"][0]["image"] == new_image
+        made = [
+            c
+            for c in _containers_of(node1, "ds-flaproll-")
+            if (c.get("Labels") or {}).get("io.nodeagent.pod.uid") == pod["metadata"]["uid"]
+        ]
+        assert len(made) == 1, made  # created once, never again
+        [now_running] = node1.running("ds-flaproll-")
+        assert now_running["Id"] == made[0]["Id"]
+        assert now_running["Image"] == new_image

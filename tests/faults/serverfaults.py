@@ -4,6 +4,9 @@ the blocking HTTP calls a test makes to a server process while it breaks.
     with small_tmpfs(path, size="8m") as mount:   # mounted at path, unmounted afterwards
         filler = fill_disk(mount)                 # a file that takes every free byte
         filler.unlink()                           # space back
+
+    with flapping_link(netns, server_ip, down=2, up=2) as flaps:  # DROP 2 s, open 2 s, ...
+        ...                                       # flaps.cuts: how many cuts so far
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +118,45 @@ def cut_link(netns: str, server_ip: str, fault: LinkFault) -> None:
 
 def heal_link(netns: str) -> None:
     subprocess.run(["ip", "netns", "exec", netns, "iptables", "-F", "OUTPUT"], check=True)
+
+
+@dataclass
+class Flapping:
+    """What a flapping_link did so far: how many times it cut the link, and any error of its
+    thread (raised when the block ends)."""
+
+    cuts: int = 0
+    errors: list[Exception] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def flapping_link(netns: str, server_ip: str, *, down: float, up: float) -> Iterator[Flapping]:
+    """The host's packets to `server_ip` dropped for `down` seconds, then let through for `up`
+    seconds, over and over (a thread of its own) until the block ends; healed then."""
+    stop = threading.Event()
+    flapping = Flapping()
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                cut_link(netns, server_ip, "DROP")
+                flapping.cuts += 1
+                stop.wait(down)
+                heal_link(netns)
+                stop.wait(up)
+        except Exception as exc:  # reported when the block ends
+            flapping.errors.append(exc)
+
+    thread = threading.Thread(target=run, name="link-flap", daemon=True)
+    thread.start()
+    try:
+        yield flapping
+    finally:
+        stop.set()
+        thread.join(30)
+        heal_link(netns)
+    if flapping.errors:
+        raise AssertionError(f"the flapping link failed: {flapping.errors[0]!r}")
 
 
 # -- what a process holds, for "back near where it started" ----------------------------------

@@ -10,11 +10,13 @@ seeded random generator, every INTERVAL seconds; after each, the fleet must heal
 The same seed replays the same faults in the same order, with the same hosts and durations
 (timing on a loaded machine still varies). Faults: server kill -9, server disk full, agent
 kill -9, agent SIGSTOP (shorter or longer than the node-monitor grace), the link to the server
-cut with iptables (DROP, REJECT, 30 % loss) or taken down. Checked after each fault: every node
-Ready again, the DaemonSet's containers the same ones (nothing running was disturbed), /readyz
-200; at the end: the CAS history linearizable (nothing acknowledged lost, no resourceVersion
-going back), and each process's open files and memory near where they started. Exit 0 when
-all held, 1 with the violations, the seed and the replay command. Needs root and podman.
+cut with iptables (DROP, REJECT, 30 % loss) or taken down, or flapping (DROP for 2 s, open for
+2 s, over and over, for 1 to 2.5 graces: the node must stay Ready all along). Checked after
+each fault: every node Ready again, the DaemonSet's containers the same ones (nothing running
+was disturbed), /readyz 200; at the end: the CAS history linearizable (nothing acknowledged
+lost, no resourceVersion going back), and each process's open files and memory near where
+they started. Exit 0 when all held, 1 with the violations, the seed and the replay command.
+Needs root and podman.
 `--store etcd` puts the server on a single-member etcd (Debian's etcd-server) of its own:
 server disk full is then replaced by etcd kill -9 (the server's data dir holds no objects).
 docs/operations.md, "The fault suite and the soak".
@@ -44,6 +46,7 @@ from tests.faults.serverfaults import (
     call,
     cut_link,
     fill_disk,
+    flapping_link,
     heal_link,
     open_fds,
     rss_bytes,
@@ -55,6 +58,7 @@ from tests.support.wait import wait_until
 IMAGE = "localhost/busybox:1"
 GRACE_SECONDS = 12  # --node-monitor-grace-period of the soak's server (heartbeats every 2 s)
 HEAL_SECONDS = 120.0
+FLAP = GRACE_SECONDS / 6  # link_flap: cut this long, then open this long, over and over
 FD_SLACK = 32  # open files a process may hold beyond its start, at the end
 RSS_SLACK = 0.5  # and memory, as a fraction of its start (plus RSS_FLOOR)
 RSS_FLOOR = 48 * 1024 * 1024
@@ -197,6 +201,19 @@ def _link_fault(kind: str) -> Callable[[Soak], str]:
     return fault
 
 
+def link_flap(s: Soak) -> str:
+    """The link cut for FLAP seconds and open for as long, over and over, for longer than the
+    grace in all: the node stays Ready throughout (its Lease gets through in the open windows)."""
+    host = s.rnd.choice(s.workers)
+    seconds = s.rnd.uniform(GRACE_SECONDS, GRACE_SECONDS * 2.5)
+    with flapping_link(host.netns, f"{s.fleet.subnet}.1", down=FLAP, up=FLAP) as flaps:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert s.node_ready(host.name) == "True", f"{host.name} not Ready"
+            time.sleep(0.5)
+    return f"link flapping on {host.name} for {seconds:.0f} s ({flaps.cuts} cuts of {FLAP:g} s)"
+
+
 FAULTS: tuple[Callable[[Soak], str], ...] = (
     server_kill,
     server_disk_full,
@@ -206,6 +223,7 @@ FAULTS: tuple[Callable[[Soak], str], ...] = (
     _link_fault("REJECT"),
     _link_fault("LOSSY"),
     _link_fault("DOWN"),
+    link_flap,
 )
 
 ETCD_FAULTS: tuple[Callable[[Soak], str], ...] = (
