@@ -7,12 +7,12 @@ from what this host has free at start (issue 19, "Pressure" and "Storage"):
 - memory: stress-ng holds memory on and off around the threshold (free at start minus
   MEMORY_MARGIN): MemoryPressure True once, the memory-pressure:NoSchedule taint, no flapping
   while the memory comes and goes, False and the taint gone a transition period after the end;
-- disk bytes: the state dir's tmpfs filled up: DiskPressure True with the disk-pressure
-  taint, and the agent's own writes there fail (ENOSPC): StateDirUnwritable True, a Warning
-  event naming the error, one log line for the streak, the running pod untouched; it clears
-  once the file is removed, and the checkpoint then holds the latest pods;
-- disk inodes, on the same tmpfs next: empty files until no inode is left: DiskPressure True
-  naming inodesFree; False once they are removed (one transition period for both cases);
+- disk, one case for both signals (one transition period): empty files until no inode is
+  left: DiskPressure True naming inodesFree; then, those removed, the tmpfs filled up:
+  DiskPressure naming nodefs.available with the disk-pressure taint, and the agent's own
+  writes there fail (ENOSPC): StateDirUnwritable True, a Warning event naming the error, one
+  log line for the streak, the running pod untouched; all clears once the file is removed,
+  and the checkpoint then holds the latest pods;
 - PIDs: a bounded fork loop of sleepers: PIDPressure True, cleared after;
 - the state dir remounted read-only (EROFS): StateDirUnwritable True, cleared when writable;
 - the agent starved of CPU (a cgroup quota of 1 % of one CPU) for longer than the server's
@@ -243,28 +243,39 @@ def test_memory_flapping_at_the_threshold_turns_the_condition_once(pressured: Pr
 def test_a_full_state_dir_is_disk_pressure_and_an_unwritable_condition(
     pressured: Pressured,
 ) -> None:
-    """The state dir's filesystem filled to the last byte: DiskPressure True with its taint;
-    pod changes the agent must checkpoint fail with ENOSPC: StateDirUnwritable True and one
-    Warning event naming the error, one log line for the whole streak; the running pod is
-    untouched; space back: the checkpoint is written (the latest pods), StateDirUnwritable
-    False. Then empty files until the same filesystem has no inode left: DiskPressure True
-    naming nodefs.inodesFree (the bytes are free again); removed: DiskPressure False. (One
-    case, so that the two disk signals share one transition period.)"""
+    """Empty files until the state dir's filesystem has no inode left: DiskPressure True
+    naming nodefs.inodesFree. Then, the files removed, the same filesystem filled to the
+    last byte: DiskPressure True (on, in one transition period with the inodes) naming
+    nodefs.available, with its taint; pod changes the agent must checkpoint fail with ENOSPC:
+    StateDirUnwritable True and one Warning event naming the error, one log line for the
+    whole streak; the running pod is untouched; space back: the checkpoint is written (the
+    latest pods), both conditions clear and the taint goes."""
     p = pressured
     (before,) = pod_containers(p.host.containers(NODE), p.pod_uid)
+    wait_until(lambda: _status(p, "DiskPressure") == "False", timeout=30, message="no pressure")
+    made = fill_inodes(p.state)
+    try:
+        assert made
+        cond = wait_until(lambda: _condition_at(p, "DiskPressure", "True"), timeout=20,
+                          message="DiskPressure True")  # fmt: skip
+        assert cond["message"].startswith(f"nodefs.inodesFree on {p.state} (tmpfs) is "), cond
+    finally:
+        remove_files(made)
     log_at = p.agent.log_path.stat().st_size
     warned = len(_events(p, UNWRITABLE))
     filler = fill_disk(p.state)
     try:
-        cond = wait_until(lambda: _condition_at(p, "DiskPressure", "True"), timeout=20,
-                          message="DiskPressure True")  # fmt: skip
-        assert cond["message"].startswith(f"nodefs.available on {p.state} (tmpfs) is "), cond
         for i in range(3):  # three changes to checkpoint, none of them written
             _label_pod(p, str(i))
         cond = wait_until(lambda: _condition_at(p, UNWRITABLE, "True"), timeout=20,
                           message=f"{UNWRITABLE} True")  # fmt: skip
         assert cond["reason"] == "StateDirWriteFailed"
         assert "api-pods.checkpoint.json: No space left on device (ENOSPC)" in cond["message"]
+        # DiskPressure stayed True; the status that turned StateDirUnwritable True was measured
+        # after the write failed, on the full disk: its message names the bytes now
+        disk = _condition_at(p, "DiskPressure", "True")
+        assert disk, "DiskPressure not True on a full disk"
+        assert disk["message"].startswith(f"nodefs.available on {p.state} (tmpfs) is "), disk
         events = wait_until(lambda: _events(p, UNWRITABLE)[warned:], timeout=20,
                             message=f"a {UNWRITABLE} event")  # fmt: skip
         assert [e["type"] for e in events] == ["Warning"]
@@ -279,6 +290,10 @@ def test_a_full_state_dir_is_disk_pressure_and_an_unwritable_condition(
     assert cond["reason"] == "StateDirWritable"
     pods = decode_checkpoint((p.state / "api-pods.checkpoint.json").read_bytes())
     assert [pod["metadata"]["labels"].get("change") for pod in pods] == ["2"]
+    wait_until(lambda: _condition_at(p, "DiskPressure", "False"), timeout=20,
+               message="DiskPressure False")  # fmt: skip
+    wait_until(lambda: not _has_taint(p, DISK_TAINT), timeout=20,
+               message="the disk-pressure taint removed")  # fmt: skip
     _untouched(p, before)
     assert len(_events(p, UNWRITABLE)) == warned + 1
     lines = _agent_log_since(p, log_at)
@@ -286,27 +301,6 @@ def test_a_full_state_dir_is_disk_pressure_and_an_unwritable_condition(
     assert len(failed) == 1, failed
     assert failed[0]["error"] == "No space left on device (ENOSPC)"
     assert not [e for e in lines if "exception" in e or e.get("level") == "error"]
-    # the bytes free again, the inodes taken: DiskPressure (True or not yet past its period)
-    # names nodefs.inodesFree, the only disk threshold met now
-    made = fill_inodes(p.state)
-    try:
-        assert made
-        cond = wait_until(lambda: _inodes_pressure(p), timeout=20,
-                          message="DiskPressure True naming nodefs.inodesFree")  # fmt: skip
-        assert cond["message"].startswith(f"nodefs.inodesFree on {p.state} (tmpfs) is "), cond
-    finally:
-        remove_files(made)
-    wait_until(lambda: _condition_at(p, "DiskPressure", "False"), timeout=20,
-               message="DiskPressure False")  # fmt: skip
-    wait_until(lambda: not _has_taint(p, DISK_TAINT), timeout=20,
-               message="the disk-pressure taint removed")  # fmt: skip
-    _untouched(p, before)
-
-
-def _inodes_pressure(p: Pressured) -> Obj | None:
-    """DiskPressure when it is True for want of inodes, else None (for wait_until)."""
-    cond = _condition_at(p, "DiskPressure", "True")
-    return cond if cond and str(cond.get("message", "")).startswith("nodefs.inodesFree") else None
 
 
 def test_a_fork_loop_is_pid_pressure(pressured: Pressured) -> None:
