@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from nodeagent.agent.conditions import ConditionValue
+if TYPE_CHECKING:  # conditions.py (and fractions with it) loads with the server reporter only
+    from nodeagent.agent.conditions import ConditionValue
 
 CONDITION = "StateDirUnwritable"  # also the Warning event's reason
 FAILED_REASON = "StateDirWriteFailed"
@@ -119,6 +121,8 @@ def state_dir_condition(health: StateDirHealth) -> ConditionValue | None:
     """StateDirUnwritable: True while a write in the state dir fails (naming the files and
     errors), False once they all succeeded again; absent while no write has failed since the
     agent started (as CheckpointCorrupt)."""
+    from nodeagent.agent.conditions import ConditionValue  # lazily: see the import above
+
     if health.failing:
         return ConditionValue(
             type=CONDITION,
