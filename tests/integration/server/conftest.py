@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.integration.server import test_schemathesis
 from tests.support.server import ServerInfo, running_server
 
 
@@ -43,3 +44,17 @@ async def call(
     async with session.request(method, server.url + path, data=data, headers=hdrs) as r:
         text = await r.text()
         return r.status, json.loads(text) if text else None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start schemathesis's runs (about 100 s of CPU against a server process of their own)
+    as the session starts, when any of them is selected: they then overlap the many-host
+    tests' waiting, and their tests later only collect the verdicts."""
+    selected = any(item.path.name == "test_schemathesis.py" for item in session.items)
+    if selected and not session.config.option.collectonly and not test_schemathesis.STARTED:
+        test_schemathesis.start_runs()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Runs started early whose tests never ran (deselected by -x, an interrupt) are stopped."""
+    test_schemathesis.stop_runs()

@@ -8,17 +8,22 @@ narrowed_document). Bounded and repeatable: 5 examples per operation, schemathes
 deterministic generation, one worker per run (schemathesis's workers parse lambdas in threads,
 which Python 3.11's ast module does not survive: "AST constructor recursion depth mismatch"),
 no example database. The three documents' runs go at once, as three processes against the one
-server: about 100 s on two cores, where one after another took 200 s.
+server (about 100 s on two cores, where one after another took 200 s), and they start as the
+session starts when this module is selected (conftest.py's pytest_collection_finish), so their
+CPU overlaps the many-host tests' waiting instead of adding to the suite's time.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import ssl
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -26,15 +31,6 @@ import pytest
 from tests.support.server import ServerProcess, start_server_process
 
 DOCUMENTS = ["api/v1", "apis/apps/v1", "apis/coordination.k8s.io/v1"]
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server_process(tmp_path_factory.mktemp("schemathesis") / "data")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def narrowed_document(srv: ServerProcess, document: str, directory: Path) -> Path:
@@ -67,37 +63,70 @@ def _schemathesis_command(srv: ServerProcess, document: Path) -> list[str]:
     return command
 
 
-@pytest.fixture(scope="module")
-def runs(
-    srv: ServerProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, subprocess.Popen[str]]]:
-    """Every document's schemathesis run, started together; each test waits for its own."""
-    started: dict[str, subprocess.Popen[str]] = {}
-    try:
-        for document in DOCUMENTS:
-            directory = tmp_path_factory.mktemp("schemathesis-run")
-            command = _schemathesis_command(srv, narrowed_document(srv, document, directory))
-            started[document] = subprocess.Popen(
-                command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-        yield started
-    finally:
-        for run in started.values():
+@dataclass
+class SchemathesisRuns:
+    """The server and every document's run against it (stdout and stderr in files: a pipe
+    nobody reads for 100 s would fill and stop the run)."""
+
+    base: Path
+    server: ServerProcess
+    runs: dict[str, tuple[subprocess.Popen[bytes], Path]] = field(default_factory=dict)
+
+    def wait(self, document: str, timeout: float) -> tuple[int, str]:
+        run, output = self.runs[document]
+        run.wait(timeout=timeout)
+        return run.returncode, output.read_text(errors="replace")
+
+    def stop(self) -> None:
+        for run, _ in self.runs.values():
             run.kill()
-            run.communicate()
+            run.wait()
+        self.server.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+STARTED: list[SchemathesisRuns] = []  # at most one: the session's
+
+
+def start_runs() -> SchemathesisRuns:
+    """Start the server and the three runs at once (in a directory of their own)."""
+    base = Path(tempfile.mkdtemp(prefix="nodeagent-schemathesis-"))
+    started = SchemathesisRuns(base, start_server_process(base / "data"))
+    STARTED.append(started)
+    for document in DOCUMENTS:
+        directory = base / document.replace("/", "_")
+        directory.mkdir()
+        command = _schemathesis_command(
+            started.server, narrowed_document(started.server, document, directory)
+        )
+        output = directory / "output.txt"
+        with output.open("wb") as out:
+            run = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
+        started.runs[document] = (run, output)
+    return started
+
+
+def stop_runs() -> None:
+    while STARTED:
+        STARTED.pop().stop()
+
+
+@pytest.fixture(scope="module")
+def runs() -> Iterator[SchemathesisRuns]:
+    """The session's runs, started early by conftest.py, or now when they were not."""
+    yield STARTED[0] if STARTED else start_runs()
+    stop_runs()
 
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("document", DOCUMENTS)
-def test_no_5xx_and_responses_conform(
-    srv: ServerProcess, runs: dict[str, subprocess.Popen[str]], document: str
-) -> None:
+def test_no_5xx_and_responses_conform(runs: SchemathesisRuns, document: str) -> None:
     """Schemathesis finds no server error and no response that violates the schema."""
-    run = runs[document]
-    stdout, stderr = run.communicate(timeout=840)
-    report = stdout[-6000:] + stderr[-2000:]
-    assert run.returncode == 0, report
-    assert "✅ Stateful" in stdout, report
+    returncode, output = runs.wait(document, timeout=840)
+    report = output[-8000:]
+    assert returncode == 0, report
+    assert "✅ Stateful" in output, report
+    srv = runs.server
     assert srv.log_path is not None
     log = srv.log_path.read_text(errors="replace")
     assert "request_failed" not in log
