@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,17 @@ from tests.support.etcd import EtcdProcess
 from tests.support.server import ServerProcess, start_server_process
 
 SHARED_FILES = ("ca.crt", "ca.key", "admin-token", "node-token")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One size of the run: the agents, how they are spread and how often they write."""
+
+    agents: int
+    per_process: int
+    seconds: float  # the measuring window
+    status_interval: float
+    lease_interval: float
 
 
 def _start_servers(base: Path, etcd: EtcdProcess, count: int) -> list[ServerProcess]:
@@ -55,22 +67,20 @@ def _start_servers(base: Path, etcd: EtcdProcess, count: int) -> list[ServerProc
 def _start_workers(
     servers: list[ServerProcess],
     base: Path,
-    agents: int,
-    per_process: int,
-    interval: float,
-    lease_interval: float,
+    load: Workload,
 ) -> list[tuple[subprocess.Popen[bytes], Path]]:
     secret = base / "join-secret"
     secret.write_text(servers[0].join_secret)
     workers = []
+    agents, per_process = load.agents, load.per_process
     for k, first in enumerate(range(0, agents, per_process)):
         srv = servers[k % len(servers)]
         times = base / f"lease-times-{k}.json"
         argv = [sys.executable, "-m", "bench.simwatchers", "--server", srv.url]
         argv += ["--ca-file", str(srv.ca_file), "--secret-file", str(secret), "--prefix", PREFIX]
         argv += ["--first", str(first), "--count", str(min(per_process, agents - first))]
-        argv += ["--status-interval", str(interval), "--lease-times-file", str(times)]
-        argv += ["--interval", str(lease_interval)]
+        argv += ["--status-interval", str(load.status_interval), "--lease-times-file", str(times)]
+        argv += ["--interval", str(load.lease_interval)]
         workers.append((subprocess.Popen(argv, stdout=subprocess.PIPE), times))
     return workers
 
@@ -130,28 +140,27 @@ async def _measure(
     servers: list[ServerProcess],
     etcd: EtcdProcess,
     base: Path,
-    agents: int,
-    per_process: int,
-    seconds: float,
-    status_interval: float,
-    lease_interval: float,
+    load: Workload,
 ) -> dict[str, Any]:
     admins = [
         ApiClient(server_url=s.url, token=s.admin_token, ca_file=str(s.ca_file)) for s in servers
     ]
     await _setup(admins[0])
-    workers = _start_workers(servers, base, agents, per_process, status_interval, lease_interval)
+    workers = _start_workers(servers, base, load)
     result: dict[str, Any] = {}
     try:
         t0 = time.monotonic()
-        bound = 60 + agents * 0.02
-        while time.monotonic() - t0 < bound and sum([await _watchers(a) for a in admins]) < agents:
+        bound = 60 + load.agents * 0.02
+        while (
+            time.monotonic() - t0 < bound
+            and sum([await _watchers(a) for a in admins]) < load.agents
+        ):
             await asyncio.sleep(0.5)
         result["ramp_s"] = time.monotonic() - t0
         result["watchers"] = sum([await _watchers(a) for a in admins])
         pids = [s.process.pid for s in servers if s.process is not None]
         assert etcd.process is not None
-        result["load"] = await _window(admins, pids, etcd.process.pid, seconds)
+        result["load"] = await _window(admins, pids, etcd.process.pid, load.seconds)
     finally:
         result.update(_stop_workers(workers))
         for a in admins:
@@ -164,11 +173,7 @@ async def _measure(
 def _run_one(
     tmp: Path,
     count: int,
-    agents: int,
-    per_process: int,
-    seconds: float,
-    status_interval: float,
-    lease_interval: float,
+    load: Workload,
 ) -> dict[str, Any]:
     base = tmp / f"{count}-servers"
     base.mkdir()
@@ -176,23 +181,19 @@ def _run_one(
     servers: list[ServerProcess] = []
     try:
         servers = _start_servers(base, etcd, count)
-        r = asyncio.run(
-            _measure(
-                servers, etcd, base, agents, per_process, seconds, status_interval, lease_interval
-            )
-        )
+        r = asyncio.run(_measure(servers, etcd, base, load))
     finally:
         for s in servers:
             s.stop()
         etcd.stop()
-    load = r["load"]
+    window = r["load"]
     r["loadavg"] = os.getloadavg()[0]
     print(
-        f"servers: {count} server(s), {agents} agents, {r['watchers']} pod watches after"
+        f"servers: {count} server(s), {load.agents} agents, {r['watchers']} pod watches after"
         f" {r['ramp_s']:.0f} s of ramp-up; {len(r['lease_ms'])} lease renewals and"
-        f" {len(load['status'])} status probes in the window, {len(load['errors'])} failed;"
+        f" {len(window['status'])} status probes in the window, {len(window['errors'])} failed;"
         f" agent-side counts {json.dumps(r['counts'], sort_keys=True)}; answered"
-        f" {load['writes_per_s'][0]:.0f} writes/s; load average {r['loadavg']:.1f}",
+        f" {window['writes_per_s'][0]:.0f} writes/s; load average {r['loadavg']:.1f}",
         file=sys.stderr,
     )
     return r
@@ -209,9 +210,9 @@ def run(
     figures: list[Figure] = []
     for n in agents:
         with tempfile.TemporaryDirectory(prefix="bench-servers-", ignore_cleanup_errors=True) as t:
-            sizes = (n, per_process, seconds, status_interval, lease_interval)
-            one = _run_one(Path(t), 1, *sizes)
-            two = _run_one(Path(t), 2, *sizes)
+            load = Workload(n, per_process, seconds, status_interval, lease_interval)
+            one = _run_one(Path(t), 1, load)
+            two = _run_one(Path(t), 2, load)
         wanted = n / lease_interval + n / status_interval
         base = "one server over the same etcd, same agents"
         rows: list[tuple[str, str, list[float], list[float], str]] = [

@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -147,6 +147,32 @@ def names(update: SourceUpdate) -> list[str]:
     return [p["metadata"]["name"] for p in update.pods]
 
 
+def start_api_source(
+    client: ApiClient,
+    queue: asyncio.Queue[SourceUpdate],
+    state_dir: Any,
+    *,
+    view: ServerPodsView | None = None,
+    save: Callable[[str, Sequence[Obj]], object] = lambda _d, _p: None,
+    load: Callable[[str], Sequence[Obj] | None] = lambda _d: [],
+    watch_timeout: int = 1,
+) -> asyncio.Task[None]:
+    """node-a's API source against `client`, with a quick back-off, as a task."""
+    return asyncio.create_task(
+        run_api_source(
+            client=client,
+            node_name="node-a",
+            state_dir=str(state_dir),
+            queue=queue,
+            view=view or ServerPodsView(),
+            save_checkpoint=save,
+            load_checkpoint=load,
+            watch_timeout=watch_timeout,
+            backoff=Backoff(initial=0.05, maximum=0.1),
+        )
+    )
+
+
 async def test_api_source_lists_watches_and_relists(
     fake: tuple[FakeServer, ApiClient], tmp_path: Any
 ) -> None:
@@ -161,19 +187,7 @@ async def test_api_source_lists_watches_and_relists(
     def save(_dir: str, pods: Sequence[Obj]) -> None:
         saved.append([p["metadata"]["name"] for p in pods])
 
-    task = asyncio.create_task(
-        run_api_source(
-            client=client,
-            node_name="node-a",
-            state_dir=str(tmp_path),
-            queue=queue,
-            view=view,
-            save_checkpoint=save,
-            load_checkpoint=lambda _d: [],
-            watch_timeout=1,
-            backoff=Backoff(initial=0.05, maximum=0.1),
-        )
-    )
+    task = start_api_source(client, queue, tmp_path, view=view, save=save)
     try:
         first = await next_update(queue)
         assert first.source == SourceName.API
@@ -217,19 +231,7 @@ async def test_a_slow_checkpoint_write_holds_back_no_watch_event(
         disk.wait(timeout=30)
         saved.append([p["metadata"]["name"] for p in pods])
 
-    task = asyncio.create_task(
-        run_api_source(
-            client=client,
-            node_name="node-a",
-            state_dir=str(tmp_path),
-            queue=queue,
-            view=ServerPodsView(),
-            save_checkpoint=save,
-            load_checkpoint=lambda _d: [],
-            watch_timeout=1,
-            backoff=Backoff(initial=0.05, maximum=0.1),
-        )
-    )
+    task = start_api_source(client, queue, tmp_path, save=save)
     try:
         assert names(await next_update(queue)) == ["web"]  # its write now hangs
         server.put("DELETED", pod("web", "u1", ""))
@@ -255,17 +257,8 @@ async def test_api_source_boots_from_checkpoint_when_server_is_down(tmp_path: An
         port = s.getsockname()[1]
     client = ApiClient(server_url=f"http://127.0.0.1:{port}", token="t", timeout=1)
     queue: asyncio.Queue[SourceUpdate] = asyncio.Queue()
-    task = asyncio.create_task(
-        run_api_source(
-            client=client,
-            node_name="node-a",
-            state_dir=str(tmp_path),
-            queue=queue,
-            view=ServerPodsView(),
-            save_checkpoint=lambda _d, _p: None,
-            load_checkpoint=lambda _d: [pod("web", "u1", "3")],
-            backoff=Backoff(initial=0.05, maximum=0.1),
-        )
+    task = start_api_source(
+        client, queue, tmp_path, load=lambda _d: [pod("web", "u1", "3")], watch_timeout=300
     )
     try:
         update = await next_update(queue)
@@ -320,19 +313,7 @@ async def test_api_source_resumes_its_watch_on_the_next_server(tmp_path: Any) ->
     urls = ",".join(str(site.make_url("")).rstrip("/") for site in sites)
     client = ApiClient(server_url=urls, token="t", timeout=2)
     queue: asyncio.Queue[SourceUpdate] = asyncio.Queue()
-    task = asyncio.create_task(
-        run_api_source(
-            client=client,
-            node_name="node-a",
-            state_dir=str(tmp_path),
-            queue=queue,
-            view=ServerPodsView(),
-            save_checkpoint=lambda _d, _p: None,
-            load_checkpoint=lambda _d: [],
-            watch_timeout=30,
-            backoff=Backoff(initial=0.05, maximum=0.1),
-        )
-    )
+    task = start_api_source(client, queue, tmp_path, watch_timeout=30)
     try:
         assert names(await next_update(queue)) == ["web"]
         await wait_for(lambda: (0, f"watch@{store.rv}") in seen, timeout=5, message="watching 0")
