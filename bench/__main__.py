@@ -51,6 +51,11 @@ SIZES: Mapping[str, tuple[str, Mapping[str, Any], Mapping[str, Any]]] = {
         {"agents": (500,), "per_process": 500, "settle": 12.0, "seconds": 20.0},
         {"agents": (5,), "per_process": 5, "settle": 1.0, "seconds": 2.0},
     ),
+    "requestcost": (
+        "bench.requestcost_bench",
+        {"nodes": 200, "samples": 10, "rounds": 5},
+        {"nodes": 3, "samples": 2, "rounds": 1},
+    ),
     "pressure": ("bench.pressure_bench", {"runs": 5}, {"runs": 1}),
     "nodegraph": (
         "bench.nodegraph_bench",

@@ -153,6 +153,13 @@ REQUEST_LINE = re.compile(
 )
 
 
+DURATION_LINE = re.compile(
+    r"^apiserver_request_duration_seconds_(?P<what>sum|count)\{(?P<labels>[^}]*)\}"
+    r" (?P<value>[0-9.e+]+)$",
+    re.MULTILINE,
+)
+
+
 async def server_requests(admin: ApiClient) -> Counter[str]:
     """The server's request counts so far, by 'VERB resource' (its /metrics)."""
     counts: Counter[str] = Counter()
@@ -160,6 +167,36 @@ async def server_requests(admin: ApiClient) -> Counter[str]:
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m["labels"]))
         counts[f"{labels.get('verb')} {labels.get('resource')}"] += int(float(m["value"]))
     return counts
+
+
+async def server_seconds(admin: ApiClient) -> dict[str, float]:
+    """The server's summed request time so far (its own clock, from reading the request to
+    the last byte of the answer), by 'VERB resource[/subresource]', and each one's count
+    under 'VERB resource[/subresource] n'."""
+    sums: dict[str, float] = {}
+    for m in DURATION_LINE.finditer(await admin.get_text("/metrics")):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m["labels"]))
+        if labels.get("verb") == "WATCH":
+            continue
+        sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
+        key = f"{labels.get('verb')} {labels.get('resource')}{sub}"
+        key += " n" if m["what"] == "count" else ""
+        sums[key] = sums.get(key, 0.0) + float(m["value"])
+    return sums
+
+
+def server_time_line(phase: str, before: dict[str, float], after: dict[str, float]) -> str:
+    """The server's own mean time per request in a phase, for its busiest kinds: set against
+    what the agents saw, it says whether a slow write waited in the server or before it."""
+    done = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    kinds = sorted(
+        (k[: -len(" n")] for k in done if k.endswith(" n") and done[k] > 0),
+        key=lambda k: -done[k + " n"],
+    )[:5]
+    parts = [
+        f"{k} {1000 * done[k] / done[k + ' n']:.1f} ms (n={done[k + ' n']:.0f})" for k in kinds
+    ]
+    return f"fanout {phase}: the server's mean time per request: " + ", ".join(parts)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -227,6 +264,7 @@ async def _measure_with(
             ("update", "localhost/busybox:2", True),
         ):
             requests_before, cpu_before = await server_requests(admin), _cpu_seconds(pid)
+            seconds_before = await server_seconds(admin)
             tracker.goal(image=image, need_ready=need_ready)
             if phase == "create":
                 await admin.create(
@@ -255,6 +293,7 @@ async def _measure_with(
                     after=await server_requests(admin),
                 )
             )
+            out["load"].append(server_time_line(phase, seconds_before, await server_seconds(admin)))
             out[f"{phase}_wall0"], out[f"{phase}_image"] = tracker.wall0, image
             out[f"{phase}_steps"] = {
                 "controller_create_on_watch": sorted(tracker.created.values()),
