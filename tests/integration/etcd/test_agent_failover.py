@@ -1,9 +1,10 @@
-"""An agent given two servers over one etcd goes on with the second when the first is killed:
-no pod restarted, its node Ready, and what is changed through the second reaches it."""
+"""Issue 22's fail-over scenario: a three-member etcd, two servers, an agent given both that
+talks to the leader. kill -9 of the leader: the other server takes the controllers' Lease and
+rolls a DaemonSet's new revision onto the agent's node; the agent goes on with the second
+server (its Lease renewed, its node Ready past the grace), and no pod is restarted."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -15,44 +16,46 @@ from nodeagent.api import meta
 from nodeagent.api.bodies import Obj
 from nodeagent.api.timefmt import parse_time
 from tests.support.agenttask import running_agent
-from tests.support.etcd import EtcdProcess
+from tests.support.etcdcluster import EtcdCluster
 from tests.support.podman import PodmanService
-from tests.support.server import ServerProcess, free_port, start_server_process
-from tests.support.wait import wait_for
+from tests.support.server import free_port
+from tests.support.serverpair import ELECTION, leaders, start_pair
+from tests.support.wait import wait_for, wait_until
 
 NODE = "failover-node"
 GRACE = 6.0  # the servers' node monitor grace: Unknown soon if the agent did not move on
-SHARED_FILES = ("ca.crt", "ca.key", "admin-token", "node-token")  # docs/operations.md
-SERVER_FLAGS = (
-    f"--node-monitor-grace-period={GRACE:g}s",
-    "--leader-elect-lease-duration=4s",
-    "--leader-elect-renew-deadline=3s",
-    "--leader-elect-retry-period=0.5s",
-)
+DS = "failover-ds"
 
 
-def start_servers(base: Path, etcd: EtcdProcess) -> tuple[ServerProcess, ServerProcess]:
-    store = f"--store=etcd://{etcd.endpoint}"
-    first = start_server_process(base / "s1", store, *SERVER_FLAGS)
-    (base / "s2").mkdir(mode=0o700)
-    for name in SHARED_FILES:
-        shutil.copy2(first.data_dir / name, base / "s2" / name)
-    return first, start_server_process(base / "s2", store, *SERVER_FLAGS)
-
-
-def sleeper(name: str, image: str) -> Obj:
+def sleeper_spec(image: str) -> Obj:
     container = {
         "name": "c",
         "image": image,
         "imagePullPolicy": "Never",
         "command": ["/bin/sleep", "3600"],
     }
-    spec = {"nodeName": NODE, "hostNetwork": True, "terminationGracePeriodSeconds": 1}
+    return {"hostNetwork": True, "terminationGracePeriodSeconds": 1, "containers": [container]}
+
+
+def sleeper(name: str, image: str) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": "default"},
-        "spec": {**spec, "containers": [container]},
+        "spec": {"nodeName": NODE, **sleeper_spec(image)},
+    }
+
+
+def daemonset(image: str) -> Obj:
+    labels = {"app": DS}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": DS, "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": sleeper_spec(image)},
+        },
     }
 
 
@@ -64,11 +67,25 @@ def running_ids(state: AgentState, name: str) -> dict[str, str] | None:
     return None
 
 
-async def test_agent_moves_to_the_second_server_when_the_first_is_killed(
-    etcd_server: EtcdProcess, podman_service: PodmanService, busybox: str, tmp_path: Path
+def running_revisions(state: AgentState) -> set[str]:
+    """The controller-revision-hash of each DaemonSet pod the agent runs."""
+    return {
+        meta.labels_of(record.pod).get("controller-revision-hash", "")
+        for record in state.pods.values()
+        if meta.labels_of(record.pod).get("app") == DS and record.status.get("phase") == "Running"
+    }
+
+
+async def test_agent_moves_to_the_second_server_when_the_leader_is_killed(
+    podman_service: PodmanService, busybox: str, tmp_path: Path
 ) -> None:
-    etcd_server.wipe()
-    s1, s2 = start_servers(tmp_path, etcd_server)
+    cluster = EtcdCluster.start(tmp_path / "etcd", members=3)
+    first, second = start_pair(
+        tmp_path, cluster.store_url, f"--node-monitor-grace-period={GRACE:g}s", *ELECTION
+    )
+    wait_until(lambda: leaders(first, second), timeout=30, message="a leader")
+    (s1,) = leaders(first, second)  # the agent's first server: the one to be killed
+    s2 = second if s1 is first else first
     admin1 = ApiClient(server_url=s1.url, token=s1.admin_token, ca_file=str(s1.ca_file))
     admin2 = ApiClient(server_url=s2.url, token=s2.admin_token, ca_file=str(s2.ca_file))
     (tmp_path / "join-secret").write_text(s1.join_secret)
@@ -86,18 +103,32 @@ async def test_agent_moves_to_the_second_server_when_the_first_is_killed(
         serving_listen="127.0.0.1:0",
         lease_interval=1.0,
     )
-    pods = resource_path("pods", namespace="default")
     try:
         async with running_agent(settings, podman_service) as state:
-            await admin1.create(pods, sleeper("before", busybox))
+            await admin1.create(
+                resource_path("pods", namespace="default"), sleeper("before", busybox)
+            )
+            await admin1.create(
+                resource_path("daemonsets", namespace="default"), daemonset(busybox)
+            )
             ids = await wait_for(
                 lambda: running_ids(state, "before"), timeout=60, message="pod running via s1"
             )
+            (old_revision,) = await wait_for(
+                lambda: running_revisions(state), timeout=60, message="daemon pod running via s1"
+            )
             s1.kill()
             killed_at = time.time()
-            await admin2.create(pods, sleeper("after", busybox))
+            wait_until(lambda: leaders(s2), timeout=30, message="the survivor leads")
+            # a new revision, through the survivor: only its controllers can roll it
+            template_change = {"spec": {"template": {"metadata": {"annotations": {"rev": "2"}}}}}
+            await admin2.patch(
+                resource_path("daemonsets", namespace="default", name=DS), template_change
+            )
             await wait_for(
-                lambda: running_ids(state, "after"), timeout=60, message="pod made via s2 runs"
+                lambda: running_revisions(state) - {old_revision} or None,
+                timeout=60,
+                message="the new revision's pod running on the dead server's agent",
             )
 
             async def lease_renewed_past_grace() -> bool:
@@ -116,3 +147,4 @@ async def test_agent_moves_to_the_second_server_when_the_first_is_killed(
         await admin2.close()
         s1.kill()
         s2.stop()
+        cluster.stop()

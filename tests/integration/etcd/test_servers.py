@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 import select
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -19,17 +18,11 @@ import pytest
 
 from tests.support.etcd import EtcdProcess
 from tests.support.server import ServerProcess, free_port, start_server_process
+from tests.support.serverpair import ELECTION, leaders, start_pair
 from tests.support.wait import wait_until
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 WATCH_DS = ("get", "daemonsets", "-n", "kube-system", "-w", "-o", "name")
-SHARED_FILES = ("ca.crt", "ca.key", "admin-token", "node-token")
-# short leader election so a takeover happens within seconds
-ELECTION = (
-    "--leader-elect-lease-duration=4s",
-    "--leader-elect-renew-deadline=3s",
-    "--leader-elect-retry-period=0.5s",
-)
 DAEMONSET = """
 apiVersion: apps/v1
 kind: DaemonSet
@@ -45,18 +38,6 @@ spec:
 
 def node(name: str) -> str:
     return f"apiVersion: v1\nkind: Node\nmetadata: {{name: {name}}}\n"
-
-
-def start_pair(base: Path, etcd: EtcdProcess) -> tuple[ServerProcess, ServerProcess]:
-    """Two servers on `etcd`; the second gets the first's CA and tokens (docs/operations.md),
-    so one kubeconfig and one node join secret work with both."""
-    store = f"--store=etcd://{etcd.endpoint}"
-    first = start_server_process(base / "s1", store, *ELECTION)
-    (base / "s2").mkdir(mode=0o700)
-    for name in SHARED_FILES:
-        shutil.copy2(first.data_dir / name, base / "s2" / name)
-    second = start_server_process(base / "s2", store, *ELECTION)
-    return first, second
 
 
 def kubectl(
@@ -92,10 +73,6 @@ def daemon_pods(via: ServerProcess, kubeconfig: Path) -> list[str]:
     return sorted(line for line in out.splitlines() if line)
 
 
-def leader_of(*servers: ServerProcess) -> list[ServerProcess]:
-    return [s for s in servers if '"leader_elected"' in (s.log_path or Path()).read_text()]
-
-
 @dataclass(kw_only=True)
 class Pair:
     first: ServerProcess
@@ -106,7 +83,9 @@ class Pair:
 @pytest.fixture(scope="module")
 def pair(etcd_server: EtcdProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     etcd_server.wipe()
-    first, second = start_pair(tmp_path_factory.mktemp("pair"), etcd_server)
+    first, second = start_pair(
+        tmp_path_factory.mktemp("pair"), f"etcd://{etcd_server.endpoint}", *ELECTION
+    )
     yield Pair(first=first, second=second, kubeconfig=first.kubeconfig)
     first.stop()
     second.stop()
@@ -133,7 +112,7 @@ def test_kubectl_writes_through_one_server_and_watches_through_the_other(pair: P
         watch.kill()
         watch.wait(10)
     assert "fluentd" in kubectl(s2, config, "get", "ds", "-n", "kube-system").stdout
-    wait_until(lambda: len(leader_of(s1, s2)) == 1, timeout=30, message="one leader")
+    wait_until(lambda: len(leaders(s1, s2)) == 1, timeout=30, message="one leader")
 
     kubectl(s2, config, "apply", "-f", "-", stdin=node("n1"))
     wait_until(
@@ -150,7 +129,7 @@ def test_kubectl_writes_through_one_server_and_watches_through_the_other(pair: P
         message="status 1/1",
     )
     assert daemon_pods(s2, config) == ["n1"]
-    assert len(leader_of(s1, s2)) == 1
+    assert len(leaders(s1, s2)) == 1
 
 
 def test_node_credentials_are_shared_and_revoked_on_every_server(pair: Pair) -> None:
@@ -178,10 +157,10 @@ def test_node_credentials_are_shared_and_revoked_on_every_server(pair: Pair) -> 
 def test_the_other_server_takes_over_when_the_leader_is_killed(pair: Pair) -> None:
     """kill -9 the leader: within the (short) lease the survivor leads; a new node's daemon
     pod is created by it."""
-    (leader,) = leader_of(pair.first, pair.second)
+    (leader,) = leaders(pair.first, pair.second)
     survivor = pair.second if leader is pair.first else pair.first
     leader.kill()
-    wait_until(lambda: leader_of(survivor), timeout=30, message="the survivor leads")
+    wait_until(lambda: leaders(survivor), timeout=30, message="the survivor leads")
     kubectl(survivor, pair.kubeconfig, "apply", "-f", "-", stdin=node("n2"))
     wait_until(
         lambda: daemon_pods(survivor, pair.kubeconfig) == ["n1", "n2"],
