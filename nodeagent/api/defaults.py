@@ -132,6 +132,13 @@ def _default_volume(volume: Obj) -> None:
 def default_pod_spec(spec: Obj) -> Obj:
     """A defaulted copy of a PodSpec (SetDefaults_PodSpec and the nested types)."""
     out = jsontext.clone(spec)
+    _default_pod_spec_in_place(out)
+    return out
+
+
+def _default_pod_spec_in_place(out: Obj) -> None:
+    """default_pod_spec on a copy the caller owns already (every write copies a pod once, not
+    once per level)."""
     _fill(out, POD_SPEC_DEFAULTS)
     for list_name in CONTAINER_LISTS:
         for container in _dicts(out.get(list_name)):
@@ -142,7 +149,6 @@ def default_pod_spec(spec: Obj) -> Obj:
     account = out.get("serviceAccountName") or out.get("serviceAccount")
     if isinstance(account, str) and account:
         out["serviceAccountName"] = out["serviceAccount"] = account
-    return out
 
 
 def _metadata(obj: Obj) -> None:
@@ -160,8 +166,9 @@ def default_pod(obj: Obj) -> Obj:
     """A defaulted copy of a Pod: metadata, spec, and requests copied from limits."""
     out = jsontext.clone(obj)
     _metadata(out)
-    if isinstance(out.get("spec"), dict):
-        spec = default_pod_spec(out["spec"])
+    spec = out.get("spec")
+    if isinstance(spec, dict):
+        _default_pod_spec_in_place(spec)
         if spec.get("enableServiceLinks") is None:
             spec["enableServiceLinks"] = True
         for list_name in CONTAINER_LISTS:
@@ -169,7 +176,6 @@ def default_pod(obj: Obj) -> Obj:
                 _requests_from_limits(container)
                 if spec.get("hostNetwork") is True:
                     _host_network_ports(container)
-        out["spec"] = spec
     return out
 
 
@@ -193,11 +199,9 @@ def _host_network_ports(container: Obj) -> None:
             port["hostPort"] = port["containerPort"]
 
 
-def default_pod_template(template: Obj) -> Obj:
-    out = jsontext.clone(template)
-    if isinstance(out.get("spec"), dict):
-        out["spec"] = default_pod_spec(out["spec"])
-    return out
+def _default_pod_template_in_place(template: Obj) -> None:
+    if isinstance(template.get("spec"), dict):
+        _default_pod_spec_in_place(template["spec"])
 
 
 def default_daemonset(obj: Obj) -> Obj:
@@ -222,7 +226,7 @@ def default_daemonset(obj: Obj) -> Obj:
                 _fill(strategy["rollingUpdate"], {"maxUnavailable": 1, "maxSurge": 0})
     _fill(spec, {"revisionHistoryLimit": 10})
     if isinstance(spec.get("template"), dict):
-        spec["template"] = default_pod_template(spec["template"])
+        _default_pod_template_in_place(spec["template"])
     return out
 
 

@@ -246,8 +246,14 @@ class StoreRegistry:
             return created
         raise AssertionError("unreachable")
 
-    def _prepare(self, r: Resource, obj: Obj, old: Obj | None = None) -> Obj:
-        """Defaults then validation; Invalid (with every cause) before anything is stored."""
+    def _prepare(
+        self, r: Resource, obj: Obj, old: Obj | None = None, *, status_only: bool = False
+    ) -> Obj:
+        """Defaults then validation; Invalid (with every cause) before anything is stored.
+        `status_only`: a status subresource write, whose object is the stored one but for
+        its status. It is defaulted, not validated again: validation never reads a status,
+        so it could only fail on rules the stored object predates, and kube-apiserver's
+        status strategies (ValidatePodStatusUpdate and the like) do not look there either."""
         name = str(meta_of(obj).get("name") or "")
         if not name:
             raise invalid(
@@ -262,7 +268,9 @@ class StoreRegistry:
                     )
                 ],
             )
-        obj = apicore.default_object(jsontext.clone(obj))
+        obj = apicore.default_object(obj)  # a copy: the caller's object is not touched
+        if status_only:
+            return obj
         errors = apicore.validate_object(obj)
         if old is not None:
             errors += apicore.validate_update(r.kind, obj, old)
@@ -346,7 +354,7 @@ class StoreRegistry:
         meta["resourceVersion"] = rv_of(current)
         if r.kind == "DaemonSet":
             new["status"] = {**DAEMONSET_STATUS_ZERO, **(new.get("status") or {})}
-        new = self._prepare(r, new, current)
+        new = self._prepare(r, new, current, status_only=subresource == "status")
         if new.get("spec") != current.get("spec") and "generation" in old_meta:
             meta = meta_of(new)
             meta["generation"] = int(old_meta["generation"]) + 1
