@@ -191,5 +191,29 @@ RESOURCES: tuple[Resource, ...] = (
     ),
 )
 
+# Create-only reviews, answered at once from the server's authenticator and authorizer and
+# never stored (server/rest/selfreview.py). They are not in RESOURCES (no store, no REST
+# routes of their own) but discovery lists them, as kube-apiserver does: `kubectl
+# api-resources` shows them and `kubectl create -f` finds a SubjectAccessReview's resource.
+REVIEWS: tuple[Resource, ...] = tuple(
+    Resource(
+        name=f"{kind.lower()}s",
+        singular=kind.lower(),
+        kind=kind,
+        group=group,
+        version="v1",
+        namespaced=kind == "LocalSubjectAccessReview",
+        verbs=("create",),
+    )
+    for group, kind in (
+        ("authentication.k8s.io", "SelfSubjectReview"),
+        ("authorization.k8s.io", "LocalSubjectAccessReview"),
+        ("authorization.k8s.io", "SelfSubjectAccessReview"),
+        ("authorization.k8s.io", "SelfSubjectRulesReview"),
+        ("authorization.k8s.io", "SubjectAccessReview"),
+    )
+)
+DISCOVERED: tuple[Resource, ...] = RESOURCES + REVIEWS
+
 BY_NAME: dict[str, Resource] = {r.name: r for r in RESOURCES}
 BY_KIND: dict[str, Resource] = {r.kind: r for r in RESOURCES}

@@ -26,6 +26,7 @@ from nodeagent.api.schemabase import (
 from nodeagent.api.schemabase import TYPE_META as _TYPE_META
 from nodeagent.api.schemaconfig import CONFIG_TYPES
 from nodeagent.api.schemarbac import RBAC_TYPES
+from nodeagent.api.schemareviews import REVIEW_TYPES
 
 TYPES: dict[str, Type] = {
     # ------------------------------------------------------------ meta
@@ -545,6 +546,7 @@ TYPES: dict[str, Type] = {
 TYPES.update(CONFIG_TYPES)
 TYPES.update(ACCOUNT_TYPES)
 TYPES.update(RBAC_TYPES)
+TYPES.update(REVIEW_TYPES)
 
 KIND_TYPES: dict[tuple[str, str, str], str] = {t.gvk: n for n, t in TYPES.items() if t.gvk}
 

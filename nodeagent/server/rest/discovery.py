@@ -1,7 +1,8 @@
 """API discovery as kubectl reads it: /api, /apis (aggregated v2 or legacy), the per-group
 APIResourceLists, /version, and the OpenAPI routes (documents from rest/openapi.py).
 
-Everything is generated from nodeagent.api.resources.RESOURCES. The documents are pure
+Everything is generated from nodeagent.api.resources.DISCOVERED (the served resources and
+the create-only reviews). The documents are pure
 functions (`api_versions`, `aggregated_discovery`, ...); `add_routes(app)` serves them.
 """
 
@@ -18,7 +19,7 @@ from aiohttp import web
 from nodeagent import KUBERNETES_VERSION, __version__
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import NotFound
-from nodeagent.api.resources import RESOURCES, Resource
+from nodeagent.api.resources import DISCOVERED, Resource
 from nodeagent.server.rest import openapi, proxy
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -40,14 +41,14 @@ SUBRESOURCE_GROUPS: Mapping[str, tuple[str, str]] = {"token": ("authentication.k
 def group_versions() -> list[tuple[str, str]]:
     """(group, version) pairs in table order, the core group ("") first."""
     seen: list[tuple[str, str]] = []
-    for r in sorted(RESOURCES, key=lambda r: r.group != ""):
+    for r in sorted(DISCOVERED, key=lambda r: r.group != ""):
         if (r.group, r.version) not in seen:
             seen.append((r.group, r.version))
     return seen
 
 
 def _resources(group: str, version: str) -> list[Resource]:
-    return [r for r in RESOURCES if r.group == group and r.version == version]
+    return [r for r in DISCOVERED if r.group == group and r.version == version]
 
 
 def api_versions() -> Obj:

@@ -1,4 +1,5 @@
-"""OpenAPI v3 documents for each served group-version, built from nodeagent.api.schema.
+"""OpenAPI v3 documents for each served group-version (resources.DISCOVERED: the reviews'
+groups too), built from nodeagent.api.schema.
 
 What kubectl needs from them: the GVK extensions and a `fieldValidation` query parameter on
 every PATCH operation (then `create`/`apply` leave validation to the server), and component
@@ -14,7 +15,7 @@ import json
 from nodeagent.api import schema, schemabase
 from nodeagent.api.bodies import Obj
 from nodeagent.api.patch import patch_strategy
-from nodeagent.api.resources import RESOURCES, Resource
+from nodeagent.api.resources import DISCOVERED, Resource
 
 # Primitive field types -> schema (named ones are components, as Kubernetes names them).
 _PRIMITIVES: dict[str, Obj] = {
@@ -268,7 +269,7 @@ def _paths(r: Resource) -> dict[str, Obj]:
     for path, method, verb, operation in operations:
         if verb in r.verbs:
             paths.setdefault(path, {})[method] = operation
-    if r.namespaced:
+    if r.namespaced and "list" in r.verbs:
         paths[f"{r.path_prefix}/{r.name}"] = {
             "get": _operation(r, "list", f"list{kind}ForAllNamespaces")
         }
@@ -284,14 +285,14 @@ def _paths(r: Resource) -> dict[str, Obj]:
         if names and path != f"{r.path_prefix}/{r.name}":
             ops["parameters"] = _path_params(*names)
     create = paths.get(collection, {}).get("post")
-    if create is not None:
-        item_ops = {
-            f"{m}{p[len(item) :]}": op["operationId"]
-            for p, ops in paths.items()
-            if p.startswith(item)
-            for m, op in ops.items()
-            if m != "parameters"
-        }
+    item_ops = {
+        f"{m}{p[len(item) :]}": op["operationId"]
+        for p, ops in paths.items()
+        if p.startswith(item)
+        for m, op in ops.items()
+        if m != "parameters"
+    }
+    if create is not None and item_ops:  # a review's create leaves nothing to link to
         for code in ("200", "201"):
             create["responses"][code]["links"] = _links(r, item_ops)
     return paths
@@ -299,7 +300,7 @@ def _paths(r: Resource) -> dict[str, Obj]:
 
 def build_v3_document(group: str, version: str) -> Obj:
     """The OpenAPI v3 document of one group-version (`""`, `"v1"` for the core group)."""
-    resources = [r for r in RESOURCES if r.group == group and r.version == version]
+    resources = [r for r in DISCOVERED if r.group == group and r.version == version]
     paths: dict[str, Obj] = {}
     for r in resources:
         paths.update(_paths(r))
@@ -333,7 +334,7 @@ def v3_document(group: str, version: str) -> tuple[bytes, str]:
 
 def v3_root() -> Obj:
     """`GET /openapi/v3`: where each group-version's document is, with its hash."""
-    group_versions = sorted({(r.group, r.version) for r in RESOURCES})
+    group_versions = sorted({(r.group, r.version) for r in DISCOVERED})
     return {
         "paths": {
             _url_path(g, v): {

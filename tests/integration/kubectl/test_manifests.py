@@ -278,7 +278,42 @@ def test_version_and_api_resources(cluster: Cluster) -> None:
     group = json.loads(cluster.kubectl("get", "--raw", "/apis/apps", check=True).stdout)
     assert group["preferredVersion"]["groupVersion"] == "apps/v1"
     versions = cluster.kubectl("api-versions", check=True).stdout.split()
-    assert versions == ["apps/v1", "coordination.k8s.io/v1", "rbac.authorization.k8s.io/v1", "v1"]
+    assert versions == [
+        "apps/v1",
+        "authentication.k8s.io/v1",
+        "authorization.k8s.io/v1",
+        "coordination.k8s.io/v1",
+        "rbac.authorization.k8s.io/v1",
+        "v1",
+    ]
+
+
+def test_reviews_are_discovered_and_explained(cluster: Cluster) -> None:
+    """The access and identity reviews are in discovery as kube-apiserver lists them, `kubectl
+    explain` describes them, and `kubectl create -f` of one answers (validation off: kubectl
+    validates kinds without a PATCH from /openapi/v2, which this server does not serve)."""
+    rows = table(cluster.kubectl("api-resources", "--verbs=create", check=True).stdout)
+    by_name = {row[0]: row for row in rows[1:]}
+    assert by_name["subjectaccessreviews"][1:] == [
+        "authorization.k8s.io/v1",
+        "false",
+        "SubjectAccessReview",
+    ]
+    assert by_name["selfsubjectreviews"][1:] == [
+        "authentication.k8s.io/v1",
+        "false",
+        "SelfSubjectReview",
+    ]
+    explained = cluster.kubectl("explain", "subjectaccessreview.spec", check=True).stdout
+    assert "resourceAttributes\t<ResourceAttributes>" in explained
+    review = (
+        "apiVersion: authorization.k8s.io/v1\nkind: SubjectAccessReview\nspec:\n  user: jane\n"
+        "  resourceAttributes: {verb: get, resource: pods, namespace: default}\n"
+    )
+    created = cluster.kubectl(
+        "create", "-f", "-", "--validate=false", "-o", "jsonpath={.status}", stdin=review
+    )
+    assert (created.returncode, created.stdout) == (0, '{"allowed":false}'), created.stderr
 
 
 def test_patch_with_each_type(cluster: Cluster, ns: str) -> None:

@@ -23,15 +23,25 @@ def _resources(doc: Obj) -> dict[str, Obj]:
 
 class TestAggregatedDiscovery:
     def test_named_groups(self) -> None:
-        """/apis lists apps/v1 daemonsets (ds, category all) and controllerrevisions."""
+        """/apis lists apps/v1 daemonsets (ds, category all) and controllerrevisions, and the
+        create-only reviews of authentication.k8s.io and authorization.k8s.io."""
         doc = discovery.aggregated_discovery(core=False)
         assert doc["kind"] == "APIGroupDiscoveryList"
         assert doc["apiVersion"] == "apidiscovery.k8s.io/v2"
         assert {i["metadata"]["name"] for i in doc["items"]} == {
             "apps",
+            "authentication.k8s.io",
+            "authorization.k8s.io",
             "coordination.k8s.io",
             "rbac.authorization.k8s.io",
         }
+        sar = _resources(doc)["subjectaccessreviews"]
+        assert sar["verbs"] == ["create"]
+        assert sar["scope"] == "Cluster"
+        assert _resources(doc)["localsubjectaccessreviews"]["scope"] == "Namespaced"
+        assert _resources(doc)["selfsubjectreviews"]["responseKind"]["group"] == (
+            "authentication.k8s.io"
+        )
         ds = _resources(doc)["daemonsets"]
         assert ds["responseKind"] == {"group": "apps", "version": "v1", "kind": "DaemonSet"}
         assert ds["scope"] == "Namespaced"
@@ -132,6 +142,8 @@ class TestOpenAPI:
         assert set(paths) == {
             "api/v1",
             "apis/apps/v1",
+            "apis/authentication.k8s.io/v1",
+            "apis/authorization.k8s.io/v1",
             "apis/coordination.k8s.io/v1",
             "apis/rbac.authorization.k8s.io/v1",
         }
@@ -239,3 +251,19 @@ def test_openapi_publishes_patch_strategies() -> None:
     assert "x-kubernetes-patch-strategy" not in pod_spec["tolerations"]
     mounts = schemas["io.k8s.api.core.v1.Container"]["properties"]["volumeMounts"]
     assert mounts["x-kubernetes-patch-merge-key"] == "mountPath"
+
+
+def test_reviews_are_documented_create_only() -> None:
+    """A review's document has its create (POST) and schema (kubectl explain), and no list,
+    read or patch it does not serve."""
+    doc = json.loads(openapi.v3_document("authorization.k8s.io", "v1")[0])
+    paths = doc["paths"]
+    sar = paths["/apis/authorization.k8s.io/v1/subjectaccessreviews"]
+    assert set(sar) == {"post"}
+    local = paths["/apis/authorization.k8s.io/v1/namespaces/{namespace}/localsubjectaccessreviews"]
+    assert set(local) == {"post", "parameters"}
+    assert "/apis/authorization.k8s.io/v1/localsubjectaccessreviews" not in paths
+    spec = doc["components"]["schemas"]["io.k8s.api.authorization.v1.SubjectAccessReviewSpec"]
+    assert {"user", "groups", "resourceAttributes", "nonResourceAttributes"} <= set(
+        spec["properties"]
+    )
