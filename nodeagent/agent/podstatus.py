@@ -221,6 +221,9 @@ def pod_status(
         )
         for ic in spec.get("initContainers") or []
     ]
+    for s in init_statuses:  # kubelet's prober manager: an init container that exited 0 is ready
+        term = s["state"].get("terminated")
+        s["ready"] = s["ready"] or bool(term and term.get("exitCode") == 0)
     statuses = [
         container_status(
             spec_c=sc,

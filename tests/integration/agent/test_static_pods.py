@@ -210,7 +210,8 @@ async def test_daemonset_file_runs_only_on_matching_node(
 async def test_init_containers_complete_before_the_app(
     make_agent: Callable[..., Agent], busybox: str
 ) -> None:
-    """Init containers run in order to completion, then the app container starts."""
+    """Init containers run in order to completion (each then ready, as kubelet reports a
+    completed init container), then the app container starts."""
     agent = make_agent()
     init = [
         {"name": f"init{i}", "image": busybox, "command": ["/bin/sh", "-c", "exit 0"]}
@@ -223,4 +224,5 @@ async def test_init_containers_complete_before_the_app(
     pod = await wait_for(lambda: running(agent, "boot"), timeout=30, message="boot runs")
     assert [c["name"] for c in pod["containers"]] == ["init1", "init2", "main"]
     assert [c["reason"] for c in pod["containers"][:2]] == ["Completed", "Completed"]
+    assert [c["ready"] for c in pod["containers"][:2]] == [True, True]
     assert pod["containers"][2]["state"] == "running"

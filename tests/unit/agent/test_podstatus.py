@@ -98,6 +98,18 @@ def test_init_containers_keep_the_pod_pending_and_initializing() -> None:
     assert "running" in s["initContainerStatuses"][0]["state"]
 
 
+def test_an_init_container_that_exited_zero_is_ready() -> None:
+    """kubelet marks a completed init container ready (kubectl describe: `Ready: True`); one
+    that failed is not."""
+    done = exited("setup", 0, is_init=True)
+    s = status(pod(init=("setup",)), [sandbox(), done, container("app")])
+    assert s["initContainerStatuses"][0]["ready"] is True
+    assert s["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    failed = exited("setup", 1, is_init=True)
+    s = status(pod(init=("setup",)), [sandbox(), failed])
+    assert s["initContainerStatuses"][0]["ready"] is False
+
+
 def test_transition_time_kept_while_status_unchanged() -> None:
     """lastTransitionTime and startTime survive recomputation; a flip takes `now`."""
     first = status(pod(), [sandbox(), container("app")])
