@@ -265,6 +265,24 @@ def default_secret(obj: Obj) -> Obj:
     return out
 
 
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def default_namespace(obj: Obj) -> Obj:
+    """A defaulted copy of a Namespace: the label `kubernetes.io/metadata.name` is its name, on
+    every write (SetDefaults_Namespace), so selectors can pick namespaces by name."""
+    out = _default_meta_only(obj)
+    meta = out["metadata"]
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if isinstance(name, str) and name:
+        labels = meta.get("labels")
+        if not isinstance(labels, dict):
+            labels = meta["labels"] = {} if labels is None else labels
+        if isinstance(labels, dict):
+            labels[NAMESPACE_NAME_LABEL] = name
+    return out
+
+
 def _default_meta_only(obj: Obj) -> Obj:
     out = jsontext.clone(obj)
     _metadata(out)
@@ -289,6 +307,7 @@ DEFAULTERS: dict[str, Callable[[Obj], Obj]] = {
     "DaemonSet": default_daemonset,
     "Node": default_node,
     "Secret": default_secret,
+    "Namespace": default_namespace,
     "Event": _default_required_struct("involvedObject", {}),
     "ControllerRevision": _default_required_struct("revision", 0),
     "RoleBinding": lambda obj: default_binding(_default_meta_only(obj)),

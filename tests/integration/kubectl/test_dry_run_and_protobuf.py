@@ -21,6 +21,19 @@ def test_create_namespace_sends_protobuf(cluster: Cluster) -> None:
     assert 'namespaces "made-by-kubectl" already exists' in again.stderr
 
 
+def test_a_namespace_is_labelled_with_its_name(cluster: Cluster) -> None:
+    """Every namespace carries `kubernetes.io/metadata.name=NAME` (kube-apiserver's default,
+    put back when removed), so `-l kubernetes.io/metadata.name=NAME` selects it."""
+    cluster.kubectl("create", "ns", "labelled-by-name", check=True)
+    cluster.kubectl("label", "ns", "labelled-by-name", "kubernetes.io/metadata.name-", check=True)
+    selected = cluster.kubectl(
+        "get", "ns", "-l", "kubernetes.io/metadata.name in (labelled-by-name,default)", "-o", "name"
+    )
+    assert selected.stdout.split() == ["namespace/default", "namespace/labelled-by-name"], (
+        selected.stderr
+    )
+
+
 def test_dry_run_create_stores_nothing(cluster: Cluster, ns: str) -> None:
     """create ns / run / apply with --dry-run=server answer as if done, and store nothing."""
     created = cluster.kubectl("create", "ns", "only-a-dry-run", "--dry-run=server", check=True)
