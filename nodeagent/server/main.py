@@ -44,6 +44,7 @@ from nodeagent.server.registry_protocol import Registry
 from nodeagent.server.rest import keys, proxy, servingcert, tokenrequest
 from nodeagent.server.rest.app import make_app
 from nodeagent.server.rest.audit import AUDIT_LOG
+from nodeagent.server.rest.metrics import WorkqueueMetrics
 from nodeagent.server.satokens import ServiceAccountTokens
 from nodeagent.server.settings import ServerSettings
 from nodeagent.server.signingkey import KEY_FILE, load_or_create
@@ -132,7 +133,10 @@ def _tls(settings: ServerSettings) -> TLSFiles | None:
 
 
 async def _controllers(
-    registry: StoreRegistry, settings: ServerSettings, root_ca_pem: str | None
+    registry: StoreRegistry,
+    settings: ServerSettings,
+    root_ca_pem: str | None,
+    queue_metrics: WorkqueueMetrics,
 ) -> None:
     try:
         manager = importlib.import_module("nodeagent.server.controllers.manager")
@@ -148,11 +152,15 @@ async def _controllers(
         pod_gc_quarantine_seconds=settings.pod_gc_quarantine_seconds,
         root_ca_pem=root_ca_pem,
         prometheus_url=settings.prometheus_url,
+        queue_metrics=queue_metrics,
     )
 
 
 async def _elected(
-    registry: StoreRegistry, settings: ServerSettings, root_ca_pem: str | None
+    registry: StoreRegistry,
+    settings: ServerSettings,
+    root_ca_pem: str | None,
+    queue_metrics: WorkqueueMetrics,
 ) -> None:
     """The garbage collector and the controllers, while this server holds the Lease."""
 
@@ -161,7 +169,7 @@ async def _elected(
             tg.create_task(run_collector(registry, resync_seconds=settings.gc_resync_seconds))
             tg.create_task(run_orphan_sweep(registry.store))
             if settings.run_controllers:
-                tg.create_task(_controllers(registry, settings, root_ca_pem))
+                tg.create_task(_controllers(registry, settings, root_ca_pem, queue_metrics))
 
     timings = Timings(
         lease_duration=settings.leader_elect_lease_duration,
@@ -221,6 +229,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         )
         app[proxy.KUBELET_CLIENT] = kubelet_client
         exits.enter_context(app[keys.METRICS].timing_gc())  # GC pauses on /metrics
+        queue_metrics = app[keys.METRICS].workqueues  # the controllers' queues on /metrics
         audit_log = open_audit_log(
             settings.audit_log_target,
             max_bytes=settings.audit_log_maxsize_mib * MIB,
@@ -263,7 +272,8 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         if settings.etcd_endpoints:  # several servers: only the elected leader controls
             tasks = [
                 asyncio.create_task(
-                    _elected(registry, settings, root_ca_pem), name="leader-election"
+                    _elected(registry, settings, root_ca_pem, queue_metrics),
+                    name="leader-election",
                 ),
                 health,
             ]
@@ -279,7 +289,8 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
             if settings.run_controllers:
                 tasks.append(
                     asyncio.create_task(
-                        _controllers(registry, settings, root_ca_pem), name="controllers"
+                        _controllers(registry, settings, root_ca_pem, queue_metrics),
+                        name="controllers",
                     )
                 )
         app[keys.READY].setdefault("store", "")

@@ -1,6 +1,8 @@
 """Runs every controller of the control plane as a named task in one TaskGroup.
 
-Wiring only: the server's main calls run_controllers(registry) and cancels it on shutdown.
+Wiring only: the server's main calls run_controllers(registry) and cancels it on shutdown (or
+when this server loses the controllers' Lease). The queued controllers' workqueue metrics go to
+`queue_metrics` (the server's /metrics), named as kube-controller-manager's queues.
 The controllers: DaemonSet, node lifecycle, pod GC, the root CA publisher, serviceaccounts,
 ClusterRole aggregation (cascading deletes are server/cascade.py's).
 """
@@ -19,6 +21,7 @@ from nodeagent.server.controllers.daemonset.prometheus import PrometheusClient
 from nodeagent.server.controllers.nodelifecycle import NodeLifecycleController
 from nodeagent.server.controllers.podgc import PodGCController
 from nodeagent.server.controllers.podgcplan import QUARANTINE_SECONDS
+from nodeagent.server.controllers.queuemetrics import MetricsProvider
 from nodeagent.server.controllers.rootcapublisher import RootCAPublisher
 from nodeagent.server.controllers.serviceaccounts import ServiceAccountsController
 from nodeagent.server.events import EventRecorder
@@ -36,6 +39,7 @@ async def run_controllers(
     node_monitor_period_seconds: float | None = None,
     root_ca_pem: str | None = None,
     prometheus_url: str = "",
+    queue_metrics: MetricsProvider | None = None,
 ) -> None:
     """Run the DaemonSet, node-lifecycle, pod-GC and serviceaccounts controllers until
     cancelled.
@@ -59,6 +63,7 @@ async def run_controllers(
         record_event=EventRecorder(),
         clock=clock,
         metrics=PrometheusClient(url=prometheus_url) if prometheus_url else None,
+        queue_metrics=queue_metrics,
     )
     lifecycle = NodeLifecycleController(
         registry=registry, grace=grace, period=period, clock=clock, nodes=daemonsets.nodes
@@ -77,10 +82,13 @@ async def run_controllers(
         tg.create_task(lifecycle.run(), name="node-lifecycle-controller")
         tg.create_task(podgc.run(), name="pod-gc-controller")
         if root_ca_pem is not None:  # the CA pods' ca.crt holds (kube-root-ca.crt)
-            publisher = RootCAPublisher(registry=registry, ca_pem=root_ca_pem)
+            publisher = RootCAPublisher(
+                registry=registry, ca_pem=root_ca_pem, queue_metrics=queue_metrics
+            )
             tg.create_task(publisher.run(), name="root-ca-publisher")
         tg.create_task(
-            ServiceAccountsController(registry=registry).run(), name="serviceaccounts-controller"
+            ServiceAccountsController(registry=registry, queue_metrics=queue_metrics).run(),
+            name="serviceaccounts-controller",
         )
         tg.create_task(
             ClusterRoleAggregationController(registry).run(), name="clusterrole-aggregation"

@@ -18,11 +18,18 @@ import structlog
 from nodeagent.api import meta
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import AlreadyExists, Conflict, Forbidden, NotFound
-from nodeagent.server.controllers.workqueue import Informer, WorkQueue, process_forever
+from nodeagent.server.controllers.queuemetrics import MetricsProvider
+from nodeagent.server.controllers.workqueue import (
+    Informer,
+    WorkQueue,
+    process_forever,
+    report_unfinished_work,
+)
 from nodeagent.server.registry_protocol import Registry
 from nodeagent.server.tokenvolume import ROOT_CA_CONFIGMAP
 
 log = structlog.get_logger()
+QUEUE_NAME = "root_ca_cert_publisher"  # kube-controller-manager's: its workqueue metrics' `name`
 
 DESCRIPTION_KEY = "kubernetes.io/description"
 DESCRIPTION = (
@@ -62,12 +69,14 @@ def _active(namespace: Obj | None) -> bool:
 
 
 class RootCAPublisher:
-    def __init__(self, *, registry: Registry, ca_pem: str) -> None:
+    def __init__(
+        self, *, registry: Registry, ca_pem: str, queue_metrics: MetricsProvider | None = None
+    ) -> None:
         self.registry = registry
         self.ca_pem = ca_pem
         self.namespaces = Informer(registry=registry, resource="namespaces")
         self.configmaps = Informer(registry=registry, resource="configmaps")
-        self.queue: WorkQueue[str] = WorkQueue()
+        self.queue: WorkQueue[str] = WorkQueue(name=QUEUE_NAME, metrics=queue_metrics)
 
     async def run(self) -> None:
         def namespace_changed(_old: Obj | None, new: Obj | None) -> None:
@@ -82,6 +91,7 @@ class RootCAPublisher:
         self.namespaces.add_handler(namespace_changed)
         self.configmaps.add_handler(configmap_changed)
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(report_unfinished_work(self.queue), name="root-ca-queue-metrics")
             tg.create_task(self.namespaces.run(), name="root-ca-namespaces-informer")
             tg.create_task(self.configmaps.run(), name="root-ca-configmaps-informer")
             await self.namespaces.synced.wait()

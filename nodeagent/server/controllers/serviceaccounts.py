@@ -20,10 +20,17 @@ from nodeagent.api import meta, serviceaccounts
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import AlreadyExists, Forbidden, NotFound
 from nodeagent.server import saadmission
-from nodeagent.server.controllers.workqueue import Informer, WorkQueue, process_forever
+from nodeagent.server.controllers.queuemetrics import MetricsProvider
+from nodeagent.server.controllers.workqueue import (
+    Informer,
+    WorkQueue,
+    process_forever,
+    report_unfinished_work,
+)
 from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
+QUEUE_NAME = "serviceaccount"  # kube-controller-manager's: the `name` of its workqueue metrics
 
 
 def missing_defaults(namespaces: Iterable[Obj], accounts: Iterable[Obj]) -> list[str]:
@@ -45,7 +52,11 @@ class ServiceAccountsController:
     registry: Registry
     namespaces: Informer | None = None
     accounts: Informer | None = None
-    queue: WorkQueue[str] = field(default_factory=WorkQueue)
+    queue_metrics: MetricsProvider | None = None  # the server's workqueue metrics
+    queue: WorkQueue[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queue = WorkQueue(name=QUEUE_NAME, metrics=self.queue_metrics)
 
     async def run(self) -> None:
         namespaces = self.namespaces or Informer(registry=self.registry, resource="namespaces")
@@ -63,6 +74,7 @@ class ServiceAccountsController:
         namespaces.add_handler(namespace_changed)
         accounts.add_handler(account_changed)
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(report_unfinished_work(self.queue), name="serviceaccounts-queue-metrics")
             tg.create_task(namespaces.run(), name="serviceaccounts-namespaces-informer")
             tg.create_task(accounts.run(), name="serviceaccounts-informer")
             await namespaces.synced.wait()

@@ -1,7 +1,9 @@
 """A keyed work queue (client-go style) and a small Informer that keeps a cache from the Registry.
 
 WorkQueue: a key waiting is never queued twice; a key being processed is queued again only
-after done(); add_after/add_rate_limited requeue with per-key exponential backoff.
+after done(); add_after/add_rate_limited requeue with per-key exponential backoff. A queue with a
+name and a MetricsProvider keeps client-go's workqueue metrics (queuemetrics.py), their
+unfinished-work gauges refreshed by report_unfinished_work while its controller runs.
 Informer: list, then watch from the list's resourceVersion; resumes from the last version
 seen, relists on Gone; keeps a local cache keyed (namespace, name) and calls handlers.
 run_every: a periodic controller's loop (wait.Until).
@@ -10,6 +12,7 @@ run_every: a periodic controller's loop (wait.Until).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -18,12 +21,14 @@ import structlog
 
 from nodeagent.api.bodies import Obj
 from nodeagent.api.errors import APIError, Gone
+from nodeagent.server.controllers.queuemetrics import MetricsProvider, QueueMetrics
 from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
 
 K = TypeVar("K", bound=Hashable)
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
+UNFINISHED_WORK_PERIOD = 0.5  # client-go's defaultUnfinishedWorkUpdatePeriod
 
 
 def object_key(obj: Obj) -> Key:
@@ -43,9 +48,25 @@ class RateLimit:
 
 
 class WorkQueue(Generic[K]):
-    """Keys to reconcile. Dedups waiting keys; a key is handed to one worker at a time."""
+    """Keys to reconcile. Dedups waiting keys; a key is handed to one worker at a time.
 
-    def __init__(self, *, rate_limit: RateLimit | None = None) -> None:
+    With a `name` and `metrics` (client-go's queue config Name and MetricsProvider) it keeps
+    the workqueue metrics of that name, durations measured on `clock`; without either, none
+    (as client-go's unnamed queues).
+    """
+
+    def __init__(
+        self,
+        *,
+        rate_limit: RateLimit | None = None,
+        name: str = "",
+        metrics: MetricsProvider | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self._metrics: QueueMetrics[K] | None = (
+            QueueMetrics(metrics, name=name, clock=clock) if metrics is not None and name else None
+        )
         self._queue: asyncio.Queue[K] = asyncio.Queue()
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
@@ -59,12 +80,17 @@ class WorkQueue(Generic[K]):
     def add(self, key: K) -> None:
         if key in self._dirty:
             return
+        if self._metrics is not None:
+            self._metrics.add(key)
         self._dirty.add(key)
         if key not in self._processing:
             self._queue.put_nowait(key)
 
     def add_after(self, key: K, delay: float) -> None:
-        """Queue key after delay seconds; an earlier pending timer for the key wins."""
+        """Queue key after delay seconds; an earlier pending timer for the key wins. Each call
+        is a retry in the metrics (client-go's AddAfter)."""
+        if self._metrics is not None:
+            self._metrics.retry()
         if delay <= 0:
             self.add(key)
             return
@@ -91,19 +117,47 @@ class WorkQueue(Generic[K]):
 
     async def get(self) -> K:
         key = await self._queue.get()
+        if self._metrics is not None:
+            self._metrics.get(key)
         self._dirty.discard(key)
         self._processing.add(key)
         return key
 
     def done(self, key: K) -> None:
+        if self._metrics is not None:
+            self._metrics.done(key)
         self._processing.discard(key)
         if key in self._dirty:
             self._queue.put_nowait(key)
 
+    def update_unfinished_work(self) -> None:
+        """Set the unfinished-work and longest-running-processor gauges from now's ages."""
+        if self._metrics is not None:
+            self._metrics.update_unfinished_work()
+
     def shutdown(self) -> None:
+        """Drop pending delayed adds; the metrics' gauges go back to zero and the queue keeps
+        no metrics from now on."""
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        if self._metrics is not None:
+            self._metrics.stop()
+            self._metrics = None
+
+
+async def report_unfinished_work(
+    queue: WorkQueue[Any], *, period: float = UNFINISHED_WORK_PERIOD
+) -> None:
+    """client-go's updateUnfinishedWorkLoop, for as long as the queue's controller runs: the
+    unfinished-work gauges every `period` seconds. Cancelled (the controllers stop: this server
+    lost the Lease, or is shutting down), it shuts the queue down, so its gauges read zero."""
+    try:
+        while True:
+            queue.update_unfinished_work()
+            await asyncio.sleep(period)
+    finally:
+        queue.shutdown()
 
 
 Handler = Callable[[Obj | None, Obj | None], None]

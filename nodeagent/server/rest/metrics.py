@@ -7,6 +7,10 @@ all-in-one with an agent). apiserver_request_total has kube-apiserver's labels v
 group, version, resource, subresource, scope, component and code;
 apiserver_request_duration_seconds the same without code (as kube-apiserver's); what each
 label holds is nodeagent.server.requestlabels'.
+
+WorkqueueMetrics: client-go's workqueue metrics (names, help, buckets and the label `name` of
+component-base's metrics/prometheus/workqueue), made for the controllers' named queues; a
+server whose controllers do not run (a standby, --run-controllers false) shows none.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class Metrics:
     latency: Histogram = field(init=False)
     watches: Gauge = field(init=False)
     gc_pauses: Histogram = field(init=False)
+    workqueues: WorkqueueMetrics = field(init=False)
     # the labelled children already made: labels() costs a lock and a tuple build per call
     _counters: dict[tuple[RequestLabels, int], Any] = field(default_factory=dict)
     _latencies: dict[RequestLabels, Any] = field(default_factory=dict)
@@ -68,6 +73,7 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=self.registry,
         )
+        self.workqueues = WorkqueueMetrics(self.registry)
 
     @contextmanager
     def timing_gc(self) -> Iterator[None]:
@@ -115,3 +121,77 @@ def _values(labels: RequestLabels) -> tuple[str, ...]:
         labels.scope,
         labels.component,
     )
+
+
+# component-base's ExponentialBuckets(10e-7, 10, 10): 1 µs to 1,000 s
+WORKQUEUE_BUCKETS = (1e-6, 1e-5, 1e-4, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+class WorkqueueMetrics:
+    """client-go's workqueue metrics in one registry; a queuemetrics.MetricsProvider."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.depth = Gauge(
+            "workqueue_depth", "Current depth of workqueue", ("name",), registry=registry
+        )
+        self.adds = Counter(
+            "workqueue_adds_total",
+            "Total number of adds handled by workqueue",
+            ("name",),
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "workqueue_queue_duration_seconds",
+            "How long in seconds an item stays in workqueue before being requested.",
+            ("name",),
+            buckets=WORKQUEUE_BUCKETS,
+            registry=registry,
+        )
+        self.work_duration = Histogram(
+            "workqueue_work_duration_seconds",
+            "How long in seconds processing an item from workqueue takes.",
+            ("name",),
+            buckets=WORKQUEUE_BUCKETS,
+            registry=registry,
+        )
+        self.unfinished = Gauge(
+            "workqueue_unfinished_work_seconds",
+            "How many seconds of work has done that is in progress and hasn't been observed by "
+            "work_duration. Large values indicate stuck threads. One can deduce the number of "
+            "stuck threads by observing the rate at which this increases.",
+            ("name",),
+            registry=registry,
+        )
+        self.longest = Gauge(
+            "workqueue_longest_running_processor_seconds",
+            "How many seconds has the longest running processor for workqueue been running.",
+            ("name",),
+            registry=registry,
+        )
+        self.retries = Counter(
+            "workqueue_retries_total",
+            "Total number of retries handled by workqueue",
+            ("name",),
+            registry=registry,
+        )
+
+    def new_depth_metric(self, name: str) -> Gauge:
+        return self.depth.labels(name)
+
+    def new_adds_metric(self, name: str) -> Counter:
+        return self.adds.labels(name)
+
+    def new_latency_metric(self, name: str) -> Histogram:
+        return self.latency.labels(name)
+
+    def new_work_duration_metric(self, name: str) -> Histogram:
+        return self.work_duration.labels(name)
+
+    def new_unfinished_work_seconds_metric(self, name: str) -> Gauge:
+        return self.unfinished.labels(name)
+
+    def new_longest_running_processor_seconds_metric(self, name: str) -> Gauge:
+        return self.longest.labels(name)
+
+    def new_retries_metric(self, name: str) -> Counter:
+        return self.retries.labels(name)

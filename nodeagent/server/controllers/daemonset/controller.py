@@ -35,12 +35,20 @@ from nodeagent.server.controllers.daemonset import (
 from nodeagent.server.controllers.daemonset.expectations import Expectations
 from nodeagent.server.controllers.daemonset.metricgate import MetricReading
 from nodeagent.server.controllers.eventfilter import SpamFilter
-from nodeagent.server.controllers.workqueue import Informer, Key, WorkQueue, object_key
+from nodeagent.server.controllers.queuemetrics import MetricsProvider
+from nodeagent.server.controllers.workqueue import (
+    Informer,
+    Key,
+    WorkQueue,
+    object_key,
+    report_unfinished_work,
+)
 from nodeagent.server.registry_protocol import Registry
 
 log = structlog.get_logger()
 
 COMPONENT = "daemonset-controller"
+QUEUE_NAME = "daemonset"  # kube-controller-manager's: the `name` of its workqueue metrics
 RESYNC_SECONDS = 30.0
 WORKERS = 2
 
@@ -72,7 +80,8 @@ class DaemonSetController:
     clock: Callable[[], float] = time.time
     metrics: MetricSource | None = None  # --prometheus-url: the metric gate's Prometheus
     resync_seconds: float = RESYNC_SECONDS
-    queue: WorkQueue[Key] = field(default_factory=WorkQueue)
+    queue_metrics: MetricsProvider | None = None  # the server's workqueue metrics
+    queue: WorkQueue[Key] = field(init=False)
     backoff: dict[str, plan.BackoffEntry] = field(default_factory=dict)
     expectations: Expectations = field(default_factory=Expectations)
     spam: SpamFilter = field(default_factory=SpamFilter)
@@ -82,6 +91,7 @@ class DaemonSetController:
     revisions: Informer = field(init=False)
 
     def __post_init__(self) -> None:
+        self.queue = WorkQueue(name=QUEUE_NAME, metrics=self.queue_metrics)
         self.daemonsets = Informer(registry=self.registry, resource="daemonsets")
         self.pods = Informer(registry=self.registry, resource="pods")
         self.nodes = Informer(registry=self.registry, resource="nodes")
@@ -157,6 +167,7 @@ class DaemonSetController:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(report_unfinished_work(self.queue), name="daemonset-queue-metrics")
             for informer in (self.nodes, self.pods, self.revisions, self.daemonsets):
                 tg.create_task(informer.run(), name=f"informer-{informer.resource}")
             for informer in (self.nodes, self.pods, self.revisions, self.daemonsets):
