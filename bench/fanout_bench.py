@@ -7,6 +7,8 @@ every pod with one admin watch and stamps, per node, the first moment the wanted
 The DaemonSet rolls with maxUnavailable 100 % (every node at once; the default of 1 would
 make a 1,000-node rollout 1,000 steps by design). Baseline, same run: N pod status writes
 (GET + PUT /status) by one bare client, 64 at a time: the per-write latency, and the total.
+Per phase it also prints, from the server's /metrics, its CPU and requests, its own time per
+request kind, and the DaemonSet controller's syncs (workqueue_work_duration_seconds).
 """
 
 from __future__ import annotations
@@ -199,6 +201,36 @@ def server_time_line(phase: str, before: dict[str, float], after: dict[str, floa
     return f"fanout {phase}: the server's mean time per request: " + ", ".join(parts)
 
 
+SYNC_LINE = re.compile(
+    r'^workqueue_(?P<what>work|queue)_duration_seconds_(?P<stat>sum|count)\{name="daemonset"\}'
+    r" (?P<value>[0-9.e+]+)$",
+    re.MULTILINE,
+)
+
+
+async def daemonset_syncs(admin: ApiClient) -> dict[str, float]:
+    """The DaemonSet controller's queue so far (its workqueue metrics on /metrics): the syncs'
+    summed time and count (`work sum`, `work count`), and the keys' summed and counted waits
+    for a worker (`queue sum`, `queue count`)."""
+    text = await admin.get_text("/metrics")
+    return {f"{m['what']} {m['stat']}": float(m["value"]) for m in SYNC_LINE.finditer(text)}
+
+
+def sync_line(phase: str, before: dict[str, float], after: dict[str, float]) -> str:
+    """How many DaemonSet syncs a phase took, their mean time, and the keys' mean wait."""
+
+    def done(key: str) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    syncs, waits = done("work count"), done("queue count")
+    sync_ms = 1000 * done("work sum") / syncs if syncs else 0.0
+    wait_ms = 1000 * done("queue sum") / waits if waits else 0.0
+    return (
+        f"fanout {phase}: the DaemonSet controller's syncs: {syncs:.0f}, mean {sync_ms:.1f} ms"
+        f" (workqueue_work_duration_seconds); each key waited {wait_ms:.1f} ms for a worker"
+    )
+
+
 def _cpu_seconds(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
@@ -264,7 +296,7 @@ async def _measure_with(
             ("update", "localhost/busybox:2", True),
         ):
             requests_before, cpu_before = await server_requests(admin), _cpu_seconds(pid)
-            seconds_before = await server_seconds(admin)
+            seconds_before, syncs_before = await server_seconds(admin), await daemonset_syncs(admin)
             tracker.goal(image=image, need_ready=need_ready)
             if phase == "create":
                 await admin.create(
@@ -294,6 +326,7 @@ async def _measure_with(
                 )
             )
             out["load"].append(server_time_line(phase, seconds_before, await server_seconds(admin)))
+            out["load"].append(sync_line(phase, syncs_before, await daemonset_syncs(admin)))
             out[f"{phase}_wall0"], out[f"{phase}_image"] = tracker.wall0, image
             out[f"{phase}_steps"] = {
                 "controller_create_on_watch": sorted(tracker.created.values()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from bench.fanout_bench import Tracker, agent_steps, load_line
+from bench.fanout_bench import SYNC_LINE, Tracker, agent_steps, load_line, sync_line
 from bench.simagents import running_status
 from nodeagent.api.bodies import Obj
 
@@ -80,3 +80,20 @@ def test_load_line_counts_only_the_requests_of_the_phase() -> None:
     assert "40 HTTP requests (2.0 ms CPU each" in line
     assert "update nodes 20" in line
     assert "create events" not in line
+
+
+def test_sync_line_reads_the_daemonset_queues_metrics_of_the_phase() -> None:
+    """The phase's syncs and their mean time are differences of two readings of the
+    daemonset queue's histograms; other queues' samples are not read."""
+    text = (
+        'workqueue_work_duration_seconds_sum{name="daemonset"} 1.5\n'
+        'workqueue_work_duration_seconds_count{name="daemonset"} 12.0\n'
+        'workqueue_queue_duration_seconds_sum{name="daemonset"} 0.06\n'
+        'workqueue_queue_duration_seconds_count{name="daemonset"} 12.0\n'
+        'workqueue_work_duration_seconds_count{name="serviceaccount"} 99.0\n'
+    )
+    after = {f"{m['what']} {m['stat']}": float(m["value"]) for m in SYNC_LINE.finditer(text)}
+    before = {"work sum": 0.5, "work count": 2.0, "queue sum": 0.01, "queue count": 2.0}
+    line = sync_line("update", before, after)
+    assert "syncs: 10, mean 100.0 ms" in line
+    assert "waited 5.0 ms" in line
