@@ -130,6 +130,14 @@ def test_kubectl_writes_through_one_server_and_watches_through_the_other(pair: P
     )
     assert daemon_pods(s2, config) == ["n1"]
     assert len(leaders(s1, s2)) == 1
+    # the workqueue metrics are the leader's alone: a standby's controllers never ran
+    (leader,) = leaders(s1, s2)
+    standby = s2 if leader is s1 else s1
+    leading, waiting = (
+        kubectl(s, config, "get", "--raw", "/metrics").stdout for s in (leader, standby)
+    )
+    assert 'workqueue_adds_total{name="daemonset"}' in leading
+    assert "\nworkqueue_" not in waiting  # the families, but no samples
 
 
 def test_node_credentials_are_shared_and_revoked_on_every_server(pair: Pair) -> None:
