@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 
 from bench.report import Figure
+from bench.simagents import running_status
 from nodeagent.agent.apiclient import ApiClient, resource_path
 from nodeagent.agent.reporter import micro_time
 from nodeagent.api.bodies import Obj
@@ -36,32 +37,13 @@ def _cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
-def running_status(now: float, round_: int) -> Obj:
-    """A kubelet's status of a running pod; the container ID changes each round, so every
-    PUT is a real write (an unchanged status is answered without one)."""
-    at = format_time(now)
-    return {
-        "phase": "Running",
-        "hostIP": "127.0.0.1",
-        "podIP": "127.0.0.1",
-        "startTime": at,
-        "conditions": [
-            {"type": t, "status": "True", "lastTransitionTime": at}
-            for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
-        ],
-        "containerStatuses": [
-            {
-                "name": "main",
-                "image": IMAGE,
-                "imageID": "sha256:0",
-                "containerID": f"docker://{round_:064x}",
-                "ready": True,
-                "started": True,
-                "restartCount": 0,
-                "state": {"running": {"startedAt": at}},
-            }
-        ],
-    }
+def changed_status(pod: Obj, round_: int) -> Obj:
+    """A healthy kubelet's status of `pod` (bench/simagents.py's), its container ID new each
+    round, so every PUT is a real write (an unchanged status is answered without one)."""
+    status = running_status(pod, now=time.time())
+    for container in status["containerStatuses"]:
+        container["containerID"] = f"docker://{round_:064x}"
+    return status
 
 
 class Node:
@@ -108,7 +90,7 @@ class Node:
         self.lease = await self.client.update(self.lease_path, self.lease)
 
     async def put_status(self, round_: int) -> None:
-        self.pod["status"] = running_status(time.time(), round_)
+        self.pod["status"] = changed_status(self.pod, round_)
         self.pod = await self.client.update(self.pod_path + "/status", self.pod)
 
     async def post_event(self, _round: int) -> None:
