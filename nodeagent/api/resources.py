@@ -213,7 +213,21 @@ REVIEWS: tuple[Resource, ...] = tuple(
         ("authorization.k8s.io", "SubjectAccessReview"),
     )
 )
-DISCOVERED: tuple[Resource, ...] = RESOURCES + REVIEWS
+# Read-only kinds computed on each request, never stored: v1 ComponentStatus (`kubectl get
+# cs`), the server's readiness checks (server/rest/componentstatus.py).
+COMPUTED: tuple[Resource, ...] = (
+    Resource(
+        name="componentstatuses",
+        singular="componentstatus",
+        kind="ComponentStatus",
+        group="",
+        version="v1",
+        namespaced=False,
+        short_names=("cs",),
+        verbs=("get", "list"),
+    ),
+)
+DISCOVERED: tuple[Resource, ...] = RESOURCES + COMPUTED + REVIEWS
 
 BY_NAME: dict[str, Resource] = {r.name: r for r in RESOURCES}
 BY_KIND: dict[str, Resource] = {r.kind: r for r in RESOURCES}

@@ -37,6 +37,7 @@ from nodeagent.server.registry import StoreRegistry
 from nodeagent.server.requestlabels import request_labels
 from nodeagent.server.rest import (
     audit,
+    componentstatus,
     enrol,
     keys,
     proxy,
@@ -241,6 +242,7 @@ def make_app(
             app.router.add_route("*", path, handler_for(target))
     _add_discovery(app)
     selfreview.add_routes(app)  # kubectl auth can-i / whoami
+    componentstatus.add_routes(app)  # kubectl get cs
     tokenrequest.add_routes(app)  # kubectl create token; the issuer's discovery documents
     servingcert.add_routes(app)  # agents' serving certificates (the signer is set by main)
     proxy.add_routes(app)  # kubectl logs / exec (idempotent: discovery may have added them)

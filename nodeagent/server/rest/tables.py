@@ -273,6 +273,15 @@ def _secret_cells(secret: Obj, now: float) -> Cells:
     ]
 
 
+def _component_status_cells(cs: Obj, now: float) -> Cells:
+    """printComponentStatus: the Healthy condition's status, message and error."""
+    for cond in as_list(cs.get("conditions")):
+        if isinstance(cond, dict) and cond.get("type") == "Healthy":
+            status = "Healthy" if cond.get("status") == "True" else "Unhealthy"
+            return [name_of(cs), status, cond.get("message", ""), cond.get("error", "")]
+    return [name_of(cs), "Unknown", "", ""]
+
+
 def _default_cells(obj: Obj, now: float) -> Cells:
     return [name_of(obj), age(obj, now)]
 
@@ -409,5 +418,14 @@ PRINTERS = {
     "clusterroles": _ROLE,
     "rolebindings": _BINDING,
     "clusterrolebindings": _BINDING,
+    "componentstatuses": Printer(
+        columns=(
+            NAME,
+            _c("Status", "Status of the component conditions"),
+            _c("Message", "Message of the component conditions"),
+            _c("Error", "Error of the component conditions"),
+        ),
+        cells=_component_status_cells,
+    ),
 }
 DEFAULT_PRINTER = Printer(columns=(NAME, AGE), cells=_default_cells)

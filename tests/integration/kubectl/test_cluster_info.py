@@ -1,4 +1,5 @@
-"""`kubectl cluster-info` and the read-only, always empty Services it looks for."""
+"""`kubectl cluster-info` and the read-only, always empty Services it looks for; `kubectl get
+componentstatuses`."""
 
 from __future__ import annotations
 
@@ -27,3 +28,19 @@ def test_services_are_listed_empty_and_refuse_writes(cluster: Cluster, ns: str) 
     cluster.kubectl("run", "solo", "-n", ns, "--image=busybox", check=True)
     everything = cluster.kubectl("get", "all", "-n", ns, check=True).stdout
     assert "pod/solo" in everything
+
+
+def test_get_componentstatuses_shows_the_store(cluster: Cluster) -> None:
+    """`kubectl get cs` lists the server's readiness checks with kubectl's columns and the
+    deprecation warning kube-apiserver sends; one is read by name; writes are refused."""
+    shown = cluster.kubectl("get", "cs")
+    assert shown.returncode == 0, shown.stderr
+    assert "Warning: v1 ComponentStatus is deprecated in v1.19+" in shown.stderr
+    assert [line.split() for line in shown.stdout.splitlines()] == [
+        ["NAME", "STATUS", "MESSAGE", "ERROR"],
+        ["store", "Healthy", "ok"],
+    ]
+    one = cluster.kubectl("get", "componentstatus", "store", "-o", "jsonpath={.conditions}")
+    assert one.stdout == '[{"message":"ok","status":"True","type":"Healthy"}]', one.stderr
+    status, _ = cluster.api("POST", "/api/v1/componentstatuses", {"metadata": {"name": "x"}})
+    assert status == 405

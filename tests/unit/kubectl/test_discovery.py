@@ -53,7 +53,7 @@ class TestAggregatedDiscovery:
 
     def test_core_group(self) -> None:
         """/api has one unnamed group with pods, nodes (cluster scope), events, namespaces,
-        and services read-only (get, list, watch)."""
+        services read-only (get, list, watch) and componentstatuses (cs: get, list)."""
         doc = discovery.aggregated_discovery(core=True)
         (item,) = doc["items"]
         assert item["metadata"] == {}
@@ -67,7 +67,10 @@ class TestAggregatedDiscovery:
             "configmaps",
             "secrets",
             "serviceaccounts",
+            "componentstatuses",
         }
+        assert resources["componentstatuses"]["verbs"] == ["get", "list"]
+        assert resources["componentstatuses"]["shortNames"] == ["cs"]
         assert resources["services"]["verbs"] == ["get", "list", "watch"]
         assert resources["serviceaccounts"]["shortNames"] == ["sa"]
         (token,) = resources["serviceaccounts"]["subresources"]

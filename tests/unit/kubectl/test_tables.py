@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from nodeagent.api.bodies import Obj
+from nodeagent.server.rest.componentstatus import component_statuses
 from nodeagent.server.rest.printing import format_label_selector, node_status, pod_status_reason
 from nodeagent.server.rest.tables import render_table
 
@@ -458,3 +459,15 @@ def test_leases_namespaces_and_unknown_resources() -> None:
     ]
     other = render_table("widgets", [{"metadata": {"name": "w"}}], resource_version="1", now=NOW)
     assert other["rows"][0]["cells"] == ["w", "<unknown>"]
+
+
+def test_component_statuses_from_readiness_checks() -> None:
+    """Each readiness check is a ComponentStatus: Healthy with `ok`, or Unhealthy with the
+    check's problem as the error (printComponentStatus's columns)."""
+    items = component_statuses({"store": "", "etcd": "context deadline exceeded"})
+    table = render_table("componentstatuses", items, resource_version="", now=0.0)
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Status", "Message", "Error"]
+    assert [r["cells"] for r in table["rows"]] == [
+        ["etcd", "Unhealthy", "", "context deadline exceeded"],
+        ["store", "Healthy", "ok", ""],
+    ]
