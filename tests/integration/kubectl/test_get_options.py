@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.integration.kubectl.conftest import Cluster, table
+from tests.integration.kubectl.conftest import Cluster, daemonset_yaml, table
 
 
 def _pods(cluster: Cluster, ns: str) -> None:
@@ -88,3 +88,34 @@ def test_lists_come_in_pages_of_limit_with_continue(cluster: Cluster, ns: str) -
     status, body = cluster.api("GET", f"{path}?limit=2&continue=not-a-token")
     assert status == 400
     assert body["message"].startswith("invalid continue token"), body
+
+
+def test_apply_prune_with_an_allowlist_or_an_applyset(cluster: Cluster, ns: str) -> None:
+    """`kubectl apply --prune` deletes what left the directory when told the kinds
+    (`--prune-allowlist`) or through an ApplySet; without either, kubectl's default list names
+    kinds this server does not serve (Deployment, Endpoints, ...), which kubectl refuses
+    (docs/kubectl.md, "Other departures")."""
+    directory = cluster.files / ns / "prune"
+    for name in ("keep", "drop"):
+        cluster.write(f"{ns}/prune/{name}.yaml", daemonset_yaml(name, ns))
+    cluster.kubectl("apply", "-n", ns, "-f", str(directory), check=True)
+    (directory / "drop.yaml").unlink()
+    base = ("apply", "-n", ns, "-f", str(directory), "--prune")
+    refused = cluster.kubectl(*base, "-l", "k8s-app in (keep-logging,drop-logging)")
+    assert 'no matches for kind "Endpoints" in version "v1"' in refused.stderr
+    allowed = cluster.kubectl(
+        *base,
+        "-l",
+        "k8s-app in (keep-logging,drop-logging)",
+        "--prune-allowlist=apps/v1/DaemonSet",
+        check=True,
+    )
+    assert "daemonset.apps/drop pruned" in allowed.stdout
+    env = {**cluster.server.kubectl_env(), "KUBECTL_APPLYSET": "true"}
+    cluster.write(f"{ns}/prune/drop.yaml", daemonset_yaml("drop", ns))
+    cluster.kubectl(*base, "--applyset=fleet", env=env, check=True)
+    (directory / "drop.yaml").unlink()
+    pruned = cluster.kubectl(*base, "--applyset=fleet", env=env, check=True)
+    assert "daemonset.apps/drop pruned" in pruned.stdout
+    status, _ = cluster.api("GET", f"/apis/apps/v1/namespaces/{ns}/daemonsets/drop")
+    assert status == 404
