@@ -85,9 +85,13 @@ async def _pump_input(
     reassert: asyncio.Task[None] | None = None
     try:
         async for message in ws:
-            if message.type is not aiohttp.WSMsgType.BINARY:
+            if message.type is aiohttp.WSMsgType.TEXT:  # read as bytes, as kubelet reads it
+                payload = message.data.encode()
+            elif message.type is aiohttp.WSMsgType.BINARY:
+                payload = message.data
+            else:
                 continue
-            decoded = rc.decode_client_message(message.data, ws.ws_protocol or "")
+            decoded = rc.decode_client_message(payload, ws.ws_protocol or "")
             try:
                 match decoded:
                     case rc.StdinData(data=data) if stdin_open and data:

@@ -358,6 +358,10 @@ async def _copy(
     async for message in source:
         if message.type is aiohttp.WSMsgType.BINARY:
             await send(message.data)
+        elif message.type is aiohttp.WSMsgType.TEXT:
+            # kubelet reads a text frame's bytes as it reads a binary one's; the Python client
+            # sends stdin given as str that way ("\x00date\n")
+            await send(message.data.encode())
         elif message.type is aiohttp.WSMsgType.ERROR:
             break
 

@@ -20,8 +20,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kubernetes import client, config
+from kubernetes.stream import stream as _stream
 
 from tests.integration.kubectl.agentprocess import agent_process
 from tests.integration.kubectl.conftest import KUBECTL, Cluster, wait_for
@@ -29,6 +32,9 @@ from tests.support.podman import PodmanService
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.podman
+# The client's helpers are untyped: treat them as Any.
+load_kube_config: Any = config.load_kube_config
+stream: Any = _stream
 
 POD = "shell"
 NAMESPACE = "exec-stream"
@@ -110,6 +116,35 @@ def test_stdin_reaches_the_command_and_its_end_ends_it(host: Host) -> None:
     result = host.kubectl("exec", "-i", POD, "--", "wc", "-c", stdin=big)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(len(big))
+
+
+def test_python_client_exec_with_stdin_given_as_text(host: Host) -> None:
+    """The Python client's `stream()` sends stdin given as str in text frames (its pod_exec
+    example does): the command reads it, as kubelet takes a text frame's bytes."""
+    configuration = client.Configuration()
+    load_kube_config(
+        config_file=str(host.cluster.server.kubeconfig), client_configuration=configuration
+    )
+    with client.ApiClient(configuration) as api_client:
+        core: Any = client.CoreV1Api(api_client)
+        session = stream(
+            core.connect_get_namespaced_pod_exec,
+            POD,
+            NAMESPACE,
+            command=["sh", "-c", "read line; echo got:$line"],
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            _preload_content=False,
+        )
+        try:
+            session.write_stdin("hello\n")
+            session.run_forever(timeout=20)
+            assert session.read_stdout(timeout=1) == "got:hello\n"
+            assert session.returncode == 0
+        finally:
+            session.close()
 
 
 def test_exit_code_and_stderr(host: Host) -> None:
