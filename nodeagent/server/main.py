@@ -137,6 +137,7 @@ async def _controllers(
     settings: ServerSettings,
     root_ca_pem: str | None,
     queue_metrics: WorkqueueMetrics,
+    sa_tokens: ServiceAccountTokens,
 ) -> None:
     try:
         manager = importlib.import_module("nodeagent.server.controllers.manager")
@@ -153,6 +154,7 @@ async def _controllers(
         root_ca_pem=root_ca_pem,
         prometheus_url=settings.prometheus_url,
         queue_metrics=queue_metrics,
+        issue_token=sa_tokens.secret_token,
     )
 
 
@@ -161,6 +163,7 @@ async def _elected(
     settings: ServerSettings,
     root_ca_pem: str | None,
     queue_metrics: WorkqueueMetrics,
+    sa_tokens: ServiceAccountTokens,
 ) -> None:
     """The garbage collector and the controllers, while this server holds the Lease."""
 
@@ -169,7 +172,9 @@ async def _elected(
             tg.create_task(run_collector(registry, resync_seconds=settings.gc_resync_seconds))
             tg.create_task(run_orphan_sweep(registry.store))
             if settings.run_controllers:
-                tg.create_task(_controllers(registry, settings, root_ca_pem, queue_metrics))
+                tg.create_task(
+                    _controllers(registry, settings, root_ca_pem, queue_metrics, sa_tokens)
+                )
 
     timings = Timings(
         lease_duration=settings.leader_elect_lease_duration,
@@ -272,7 +277,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
         if settings.etcd_endpoints:  # several servers: only the elected leader controls
             tasks = [
                 asyncio.create_task(
-                    _elected(registry, settings, root_ca_pem, queue_metrics),
+                    _elected(registry, settings, root_ca_pem, queue_metrics, sa_tokens),
                     name="leader-election",
                 ),
                 health,
@@ -289,7 +294,7 @@ async def serve(settings: ServerSettings) -> AsyncIterator[ServerHandle]:
             if settings.run_controllers:
                 tasks.append(
                     asyncio.create_task(
-                        _controllers(registry, settings, root_ca_pem, queue_metrics),
+                        _controllers(registry, settings, root_ca_pem, queue_metrics, sa_tokens),
                         name="controllers",
                     )
                 )

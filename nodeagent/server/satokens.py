@@ -35,6 +35,9 @@ log = structlog.get_logger()
 LEEWAY_SECONDS = 60  # go-jose's jwt.DefaultLeeway, which kube-apiserver's validator uses
 MAX_TOKEN_BYTES = 16 * 1024  # a bearer token longer than this is no token of ours
 VERIFIED_CACHE_SIZE = 10_000  # signatures remembered (~0.5 KiB each)
+# A token Secret's token (controllers/tokens.py) lives as long as the Secret: Kubernetes'
+# legacy tokens have no expiry; a JWT here needs one, so it is a century.
+SECRET_TOKEN_SECONDS = 100 * 365 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +92,17 @@ class ServiceAccountTokens:
             claims, self.key.private_key, algorithm=ALGORITHM, headers={"kid": self.key.key_id}
         )
         return Issued(token=token, expires_at=float(claims["exp"]))
+
+    def secret_token(self, account: Obj, secret: Obj) -> str:
+        """The token of a `kubernetes.io/service-account-token` Secret: `account`'s, for the
+        API's audiences, bound to `secret` (valid until either is deleted)."""
+        return self.issue(
+            account=account,
+            audiences=self.api_audiences,
+            expiration_seconds=SECRET_TOKEN_SECONDS,
+            now=self.clock(),
+            secret=secret,
+        ).token
 
     def _verified_claims(self, token: str) -> Obj | None:
         if len(token) > MAX_TOKEN_BYTES:

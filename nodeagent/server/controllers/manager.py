@@ -4,7 +4,7 @@ Wiring only: the server's main calls run_controllers(registry) and cancels it on
 when this server loses the controllers' Lease). The queued controllers' workqueue metrics go to
 `queue_metrics` (the server's /metrics), named as kube-controller-manager's queues.
 The controllers: DaemonSet, node lifecycle, pod GC, the root CA publisher, serviceaccounts,
-ClusterRole aggregation (cascading deletes are server/cascade.py's).
+tokens, ClusterRole aggregation (cascading deletes are server/cascade.py's).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from nodeagent.server.controllers.podgcplan import QUARANTINE_SECONDS
 from nodeagent.server.controllers.queuemetrics import MetricsProvider
 from nodeagent.server.controllers.rootcapublisher import RootCAPublisher
 from nodeagent.server.controllers.serviceaccounts import ServiceAccountsController
+from nodeagent.server.controllers.tokens import IssueToken, TokensController
 from nodeagent.server.events import EventRecorder
 from nodeagent.server.registry_protocol import Registry
 
@@ -40,9 +41,11 @@ async def run_controllers(
     root_ca_pem: str | None = None,
     prometheus_url: str = "",
     queue_metrics: MetricsProvider | None = None,
+    issue_token: IssueToken | None = None,
 ) -> None:
     """Run the DaemonSet, node-lifecycle, pod-GC and serviceaccounts controllers until
-    cancelled.
+    cancelled; the tokens controller too when given `issue_token` (the signer of token
+    Secrets' tokens).
 
     The pod-GC quarantine defaults to 40 s, or the node grace when that is shorter; the node
     monitor period to 5 s, or a quarter of the grace when that is shorter.
@@ -93,3 +96,11 @@ async def run_controllers(
         tg.create_task(
             ClusterRoleAggregationController(registry).run(), name="clusterrole-aggregation"
         )
+        if issue_token is not None:
+            tokens = TokensController(
+                registry=registry,
+                issue_token=issue_token,
+                ca_pem=root_ca_pem or "",
+                queue_metrics=queue_metrics,
+            )
+            tg.create_task(tokens.run(), name="tokens-controller")

@@ -8,6 +8,7 @@ namespace."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -372,3 +373,35 @@ def test_secret_bound_token_ends_with_its_secret(cluster: Cluster, ns: str) -> N
     assert node.stderr.strip() == (
         "error: failed to create token: cannot bind token to object of type /v1, Kind=Node"
     )
+
+
+def test_token_secret_is_filled_and_its_token_ends_with_it(cluster: Cluster, ns: str) -> None:
+    """A `kubernetes.io/service-account-token` Secret made by hand (Kubernetes' long-lived
+    token) gets the ServiceAccount's token, ca.crt and namespace from the tokens controller;
+    the token is the ServiceAccount (kubectl auth whoami) until the Secret is deleted."""
+    cluster.kubectl("create", "sa", "ci", "-n", ns, check=True)
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ci-token\n  annotations:\n"
+        "    kubernetes.io/service-account.name: ci\n"
+        "type: kubernetes.io/service-account-token\n"
+    )
+    cluster.kubectl("apply", "-n", ns, "-f", "-", stdin=manifest, check=True)
+    path = f"/api/v1/namespaces/{ns}/secrets/ci-token"
+
+    def filled() -> Obj | None:
+        secret = cluster.get(path)
+        return secret if "token" in (secret.get("data") or {}) else None
+
+    secret = wait_for(filled, timeout=10.0, what="the token Secret filled in")
+    account = cluster.get(sa_path(ns, "ci"))
+    annotations = secret["metadata"]["annotations"]
+    assert annotations["kubernetes.io/service-account.uid"] == account["metadata"]["uid"]
+    assert base64.b64decode(secret["data"]["namespace"]).decode() == ns
+    assert "BEGIN CERTIFICATE" in base64.b64decode(secret["data"]["ca.crt"]).decode()
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    leaks.remember_secret(token, "a token Secret's token")
+    code, out, err = as_token(cluster, token, "auth", "whoami", "-o", "jsonpath={.status}")
+    assert code == 0, err
+    assert f'"username":"system:serviceaccount:{ns}:ci"' in out
+    cluster.kubectl("delete", "secret", "ci-token", "-n", ns, check=True)
+    assert cluster.api("GET", f"/api/v1/namespaces/{ns}/pods", token=token)[0] == 401
