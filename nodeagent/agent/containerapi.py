@@ -101,8 +101,10 @@ async def _previous_id(request: web.Request, runtime: Runtime, current: str) -> 
         and c.attempt < now.attempt
     ]
     if not older:
-        name = request.match_info["container"]
-        raise web.HTTPBadRequest(text=f'previous terminated container "{name}" not found\n')
+        name, pod = request.match_info["container"], request.match_info["pod"]
+        raise web.HTTPBadRequest(
+            text=f'previous terminated container "{name}" in pod "{pod}" not found\n'
+        )
     return max(older, key=lambda c: c.attempt).id
 
 

@@ -128,7 +128,10 @@ async def _logs_and_exec(
         assert resp.status == 404
     url = f"{base}/containerLogs/default/{name}/main?previous=true"
     async with session.get(url) as resp:
-        assert resp.status == 400  # no previous attempt yet
+        assert resp.status == 400  # no previous attempt yet: kubelet's words
+        assert await resp.text() == (
+            f'previous terminated container "main" in pod "{name}" not found\n'
+        )
 
     pod = await agent.pod("talk")
     assert pod is not None
