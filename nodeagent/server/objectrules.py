@@ -44,6 +44,42 @@ SERVER_OWNED_META = (
 )
 
 
+# kube-apiserver's DefaultTolerationSeconds admission: every pod that does not tolerate these
+# NoExecute taints already tolerates them for 5 minutes (its flags' defaults).
+DEFAULT_TOLERATION_SECONDS = 300
+DEFAULT_TOLERATED_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def add_default_tolerations(pod: Obj) -> None:
+    """DefaultTolerationSeconds, in place: for each of the not-ready and unreachable taints
+    that no toleration of the pod covers (its key or an empty key, effect NoExecute or empty),
+    a toleration of it for 300 s. Daemon pods already tolerate both, forever."""
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return
+    tolerations = spec.get("tolerations")
+    if tolerations is None:
+        tolerations = []
+    if not isinstance(tolerations, list):
+        return  # validation names it
+    present = [t for t in tolerations if isinstance(t, dict)]
+    added = [
+        {
+            "key": key,
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": DEFAULT_TOLERATION_SECONDS,
+        }
+        for key in DEFAULT_TOLERATED_TAINTS
+        if not any(
+            t.get("key", "") in (key, "") and t.get("effect", "") in ("NoExecute", "")
+            for t in present
+        )
+    ]
+    if added:
+        spec["tolerations"] = [*tolerations, *added]
+
+
 def qos_class(pod: Obj) -> str:
     containers = (pod.get("spec") or {}).get("containers") or []
     resources = [c.get("resources") or {} for c in containers if isinstance(c, dict)]

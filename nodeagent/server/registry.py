@@ -41,6 +41,7 @@ from nodeagent.server.objectrules import (
     PROPAGATION_POLICIES,
     PROTECTED_NAMESPACES,
     SERVER_OWNED_META,
+    add_default_tolerations,
     finished,
     invalid,
     meta_of,
@@ -219,6 +220,7 @@ class StoreRegistry:
             admit(None, obj)
         if r.kind == "Pod":
             await self._admit_service_account(obj, str(meta.get("namespace") or ""))
+            add_default_tolerations(obj)
         obj["apiVersion"], obj["kind"] = r.api_version, r.kind
         for key in (*SERVER_OWNED_META, "resourceVersion", "selfLink"):
             meta.pop(key, None)
@@ -354,6 +356,8 @@ class StoreRegistry:
         meta["resourceVersion"] = rv_of(current)
         if r.kind == "DaemonSet":
             new["status"] = {**DAEMONSET_STATUS_ZERO, **(new.get("status") or {})}
+        if r.kind == "Pod" and subresource != "status":
+            add_default_tolerations(new)  # as on create: a replace keeps them
         new = self._prepare(r, new, current, status_only=subresource == "status")
         if new.get("spec") != current.get("spec") and "generation" in old_meta:
             meta = meta_of(new)

@@ -99,3 +99,26 @@ def test_wait_for_ready(cluster: Cluster, ns: str) -> None:
     out, err = waiter.communicate(timeout=60)
     assert waiter.returncode == 0, err
     assert out.strip() == "pod/web condition met"
+
+
+def test_pods_tolerate_not_ready_and_unreachable_for_five_minutes(
+    cluster: Cluster, ns: str
+) -> None:
+    """DefaultTolerationSeconds: a pod gets NoExecute tolerations of the not-ready and
+    unreachable taints for 300 s (kubectl describe shows them), kept by a `kubectl replace`
+    of its manifest; a pod that tolerates every taint gets none."""
+    path = cluster.write(f"{ns}/pod.yaml", _pod_yaml(ns))
+    cluster.kubectl("apply", "-f", str(path), check=True)
+    described = cluster.kubectl("describe", "pod", "web", "-n", ns, check=True).stdout
+    lines = [" ".join(line.split()) for line in described.splitlines()]
+    at = lines.index("Tolerations: node.kubernetes.io/not-ready:NoExecute op=Exists for 300s")
+    assert lines[at + 1] == "node.kubernetes.io/unreachable:NoExecute op=Exists for 300s"
+    cluster.kubectl("replace", "-f", str(path), check=True)
+    spec = cluster.get(f"/api/v1/namespaces/{ns}/pods/web")["spec"]
+    assert [t.get("tolerationSeconds") for t in spec["tolerations"]] == [300, 300]
+    tolerant = cluster.kubectl(
+        "run", "any", "-n", ns, "--image=busybox", "--dry-run=server", "-o",
+        "jsonpath={.spec.tolerations}",
+        '--overrides={"spec":{"tolerations":[{"operator":"Exists"}]}}',
+    )  # fmt: skip
+    assert tolerant.stdout == '[{"operator":"Exists"}]', tolerant.stderr
