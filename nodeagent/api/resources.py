@@ -77,7 +77,7 @@ RESOURCES: tuple[Resource, ...] = (
         namespaced=True,
         short_names=("po",),
         categories=("all",),
-        subresources=("status", "log", "exec", "attach"),
+        subresources=("status", "log", "exec", "attach", "eviction"),
     ),
     # Read-only and always empty: this server holds no Services. Served so that clients that
     # look for them (kubectl cluster-info lists kube-system's cluster services) get an empty

@@ -39,6 +39,7 @@ from nodeagent.server.rest import (
     audit,
     componentstatus,
     enrol,
+    eviction,
     keys,
     proxy,
     selfreview,
@@ -243,6 +244,7 @@ def make_app(
     _add_discovery(app)
     selfreview.add_routes(app)  # kubectl auth can-i / whoami
     componentstatus.add_routes(app)  # kubectl get cs
+    eviction.add_routes(app)  # kubectl drain
     tokenrequest.add_routes(app)  # kubectl create token; the issuer's discovery documents
     servingcert.add_routes(app)  # agents' serving certificates (the signer is set by main)
     proxy.add_routes(app)  # kubectl logs / exec (idempotent: discovery may have added them)

@@ -33,9 +33,13 @@ SUBRESOURCES: Mapping[str, tuple[tuple[str, ...], str]] = {
     "exec": (("create", "get"), "PodExecOptions"),
     "attach": (("create", "get"), "PodAttachOptions"),
     "token": (("create",), "TokenRequest"),
+    "eviction": (("create",), "Eviction"),
 }
 # Subresources whose response kind is in another group: (group, version).
-SUBRESOURCE_GROUPS: Mapping[str, tuple[str, str]] = {"token": ("authentication.k8s.io", "v1")}
+SUBRESOURCE_GROUPS: Mapping[str, tuple[str, str]] = {
+    "token": ("authentication.k8s.io", "v1"),
+    "eviction": ("policy", "v1"),
+}
 
 
 def group_versions() -> list[tuple[str, str]]:

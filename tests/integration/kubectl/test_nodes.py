@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from nodeagent.api.bodies import Obj
 from tests.integration.kubectl.conftest import Cluster, table
 
 NODE_COLUMNS = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
@@ -106,3 +107,46 @@ def test_describe_node(cluster: Cluster, node: str) -> None:
     assert "Capacity:" in out
     assert "Kubelet Version:            v1.37.0" in out
     assert "Non-terminated Pods:" in out
+
+
+def test_drain_evicts_through_the_eviction_api(cluster: Cluster, node: str, ns: str) -> None:
+    """`kubectl drain` finds pods/eviction in discovery and evicts (kube-apiserver's words:
+    `evicting pod NS/NAME`, `pod/NAME evicted`); an Eviction naming another pod is 400, and a
+    node may not evict a pod bound to another node (NodeRestriction)."""
+
+    def pod_on(name: str, where: str) -> Obj:
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"nodeName": where, "containers": [{"name": "c", "image": "busybox"}]},
+        }
+
+    pod = pod_on("lone", node)
+    assert cluster.api("POST", f"/api/v1/namespaces/{ns}/pods", pod)[0] == 201
+    elsewhere = pod_on("elsewhere", "suite-node-1")
+    assert cluster.api("POST", f"/api/v1/namespaces/{ns}/pods", elsewhere)[0] == 201
+    status, _ = cluster.api(
+        "POST",
+        f"/api/v1/namespaces/{ns}/pods/elsewhere/eviction",
+        {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "elsewhere"}},
+        token=cluster.server.node_token(node),
+    )
+    assert status == 403
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "other"}}
+    status, body = cluster.api("POST", f"/api/v1/namespaces/{ns}/pods/lone/eviction", eviction)
+    assert (status, body["message"]) == (
+        400,
+        "name in URL does not match name in Eviction object",
+    )
+    drained = cluster.kubectl(
+        "drain", node, "--force", "--grace-period=0", "--timeout=20s", timeout=40
+    )
+    assert drained.returncode == 0, drained.stderr
+    assert drained.stdout.splitlines() == [
+        f"node/{node} cordoned",
+        f"evicting pod {ns}/lone",
+        "pod/lone evicted",
+        f"node/{node} drained",
+    ]
+    assert cluster.api("GET", f"/api/v1/namespaces/{ns}/pods/lone")[0] == 404
