@@ -15,6 +15,7 @@ from aiohttp import web
 
 from nodeagent.api.errors import BadRequest
 from nodeagent.api.resources import BY_NAME
+from nodeagent.api.typecheck import type_errors
 from nodeagent.server.rest.admission import admission_for
 from nodeagent.server.rest.handlers import authorize_call, registry_of, respond
 from nodeagent.server.rest.request import Call, Target, decode_object, media_type
@@ -28,7 +29,8 @@ async def evict(request: web.Request) -> web.StreamResponse:
     eviction = decode_object(await request.read(), media_type(request))
     if eviction.get("kind") not in (None, "Eviction"):
         raise BadRequest(f"expected an Eviction, got {eviction.get('kind')}")
-    meta = eviction.get("metadata") or {}
+    meta = eviction.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
     if meta.get("name") != name:
         raise BadRequest("name in URL does not match name in Eviction object")
     if meta.get("namespace") not in (None, "", namespace):
@@ -42,9 +44,12 @@ async def evict(request: web.Request) -> web.StreamResponse:
     )
     await authorize_call(request, asked)
     opts = eviction.get("deleteOptions") or {}
-    if not isinstance(opts, dict):
-        raise BadRequest("deleteOptions: must be an object")
-    pre = opts.get("preconditions") or {}
+    errors = type_errors(opts, "DeleteOptions") if isinstance(opts, dict) else []
+    if not isinstance(opts, dict) or errors:
+        text = "; ".join(str(e) for e in errors) or "deleteOptions: must be an object"
+        raise BadRequest(f"Eviction is invalid: {text}", kind="Eviction", causes=errors)
+    pre = opts.get("preconditions")
+    pre = pre if isinstance(pre, dict) else {}
     grace = opts.get("gracePeriodSeconds")
     deletion = Call(
         target=Target(resource=pods, item=True), verb="delete", namespace=namespace, name=name

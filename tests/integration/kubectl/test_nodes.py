@@ -133,6 +133,8 @@ def test_drain_evicts_through_the_eviction_api(cluster: Cluster, node: str, ns: 
         token=cluster.server.node_token(node),
     )
     assert status == 403
+    wrong = {"kind": "Eviction", "metadata": {"name": "lone"}, "deleteOptions": {"dryRun": 1}}
+    assert cluster.api("POST", f"/api/v1/namespaces/{ns}/pods/lone/eviction", wrong)[0] == 400
     eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "other"}}
     status, body = cluster.api("POST", f"/api/v1/namespaces/{ns}/pods/lone/eviction", eviction)
     assert (status, body["message"]) == (
