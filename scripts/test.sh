@@ -4,6 +4,8 @@
 # vagrant, python3-venv, ca-certificates), a virtualenv in .venv with the package and its test and dev
 # extras, then pytest. Safe to run again; a .venv left half-made (no pip) is made anew.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/unit -x`.
+# pytest runs on NODEAGENT_TEST_WORKERS pytest-xdist workers (2 by default; `-n 0` among the
+# arguments runs in this one process), the tests grouped as tests/support/parallel.py says.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,4 +29,4 @@ if [ ! -x .venv/bin/pip ]; then
     python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test,dev]'
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n "${NODEAGENT_TEST_WORKERS:-2}" "$@"

@@ -1,5 +1,7 @@
-"""Shared pytest fixtures: a private podman API service and a busybox image in it; and the
-guard that fails the session when a test server's token shows up in a log (support/leaks.py).
+"""Shared pytest fixtures: a private podman API service and a busybox image in it; the
+guard that fails the session when a test server's token shows up in a log (support/leaks.py);
+and, under pytest-xdist (scripts/test.sh), the groups and order of the tests
+(support/parallel.py).
 
 Others add fixtures here; keep each one small and session-scoped where it is safe.
 """
@@ -9,11 +11,12 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from nodeagent.agent.tmpfs import unmount_under
-from tests.support import leaks
+from tests.support import leaks, parallel
 from tests.support.podman import PodmanService, busybox_image
 from tests.support.registry import LocalRegistry
 
@@ -59,11 +62,41 @@ def puller(
     service.stop()
 
 
+def _in_worker(config: pytest.Config) -> bool:
+    """This process is a pytest-xdist worker (it has the controller's `workerinput`)."""
+    return hasattr(config, "workerinput")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker: the tests in the order their groups are handed out (parallel.py)."""
+    if _in_worker(config):
+        items.sort(
+            key=lambda item: parallel.rank(item.path.relative_to(config.rootpath).as_posix())
+        )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """In the xdist controller: the tests in parallel.py's groups (unless `--dist each`)."""
+    if config.getoption("dist") == "each":
+        return None
+    return parallel.GroupScheduling(config, log)
+
+
 _LEAKS: list[str] = []  # "where: what kinds of secret", gathered as tests end
+_CONTROLLER: list[bool] = []  # [True] in an xdist controller, which runs no test itself
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if session.config.pluginmanager.hasplugin("dsession"):
+        _CONTROLLER.append(True)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Each test's captured output (in-process servers and agents log there) holds no token."""
+    """Each test's captured output (in-process servers and agents log there) holds no token.
+    Under xdist the worker that ran the test checks it (the secrets are the worker's)."""
+    if _CONTROLLER:
+        return
     for section, text in report.sections:
         if not section.endswith(report.when):  # a later phase's report repeats earlier sections
             continue
@@ -72,8 +105,23 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             _LEAKS.append(f"{report.nodeid} ({section}): {', '.join(kinds)}")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """In the xdist controller, as a worker ends: its finds, its secrets and its log files."""
+    guard = getattr(node, "workeroutput", {}).get("leak_guard")
+    if guard is not None:
+        _LEAKS.extend(guard["found"])
+        leaks.merge(guard["known"])
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Nor does any log file a server or agent process wrote; a find fails the session."""
+    """Nor does any log file a server or agent process wrote; a find fails the session. An
+    xdist worker hands its finds and what it knows to the controller, which scans the files
+    of every worker against the secrets of every worker."""
+    if _in_worker(session.config):
+        output: dict[str, Any] = session.config.workeroutput  # type: ignore[attr-defined]
+        output["leak_guard"] = {"found": list(_LEAKS), "known": leaks.exported()}
+        return
     found = _LEAKS + [f"{p}: {', '.join(k)}" for p, k in leaks.leaks_in_files().items()]
     if not found:
         return

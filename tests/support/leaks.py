@@ -9,6 +9,10 @@ from a known join secret, in every test's captured output (the logs of in-proces
 agents) as each test ends, and in every registered file when the session ends; a find fails the
 session, naming the file or test and the kind of secret, never the secret itself.
 
+Under pytest-xdist each worker knows only its own tests' secrets and logs: it checks its tests'
+output itself and hands what it knows to the controller as it ends (`exported`), which merges
+every worker's (`merge`) and checks all the log files against all the secrets.
+
 Searching is linear in the text, whatever the number of secrets: runs of token characters are
 looked up in a dict of the secrets, and `node.<name>.<hmac>` matches are checked against each
 join secret.
@@ -47,6 +51,22 @@ def remember(*, admin_token: str, join_secret: str) -> None:
     remember_secret(admin_token, "an admin token")
     remember_secret(join_secret, "a join secret")
     KNOWN.join_secrets.add(join_secret)
+
+
+def exported() -> dict[str, Any]:
+    """What this process knows, in plain types (to go from an xdist worker to the controller)."""
+    return {
+        "secrets": dict(KNOWN.secrets),
+        "join_secrets": sorted(KNOWN.join_secrets),
+        "logs": sorted(str(p) for p in KNOWN.logs),
+    }
+
+
+def merge(known: dict[str, Any]) -> None:
+    """Add what another process knew (`exported`) to what this one knows."""
+    KNOWN.secrets.update(known["secrets"])
+    KNOWN.join_secrets.update(known["join_secrets"])
+    KNOWN.logs.update(Path(p) for p in known["logs"])
 
 
 def remember_secret(value: str, kind: str) -> None:

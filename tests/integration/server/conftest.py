@@ -49,7 +49,12 @@ async def call(
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start schemathesis's runs (about 100 s of CPU against a server process of their own)
     as the session starts, when any of them is selected: they then overlap the many-host
-    tests' waiting, and their tests later only collect the verdicts."""
+    tests' waiting, and their tests later only collect the verdicts. Not in a pytest-xdist
+    worker: every worker collects every test, and which one runs these is known only as they
+    come; there the module's fixture starts the runs, and tests/support/parallel.py hands this
+    module out first."""
+    if hasattr(session.config, "workerinput"):
+        return
     selected = any(item.path.name == "test_schemathesis.py" for item in session.items)
     if selected and not session.config.option.collectonly and not test_schemathesis.STARTED:
         test_schemathesis.start_runs()

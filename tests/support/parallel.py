@@ -1,0 +1,60 @@
+"""How the whole suite shares out over pytest-xdist workers (scripts/test.sh: `-n 2`): which
+tests must run one after another on one worker, and in what order the groups are handed out.
+tests/conftest.py installs the scheduler (in the xdist controller) and the order (in each
+worker, which sorts what it collected; every worker sorts alike).
+
+A group runs whole on one worker, its tests in order; groups go to whichever worker is free.
+Every test module is a group of its own, so a module's module-scoped fixtures (its servers,
+clusters, agents) are made once, as in a serial run. Bigger groups, and why:
+
+- tests/e2e: one fleet for the session (a server and three hosts in network namespaces, the
+  `fleet` fixture), which its tests share one at a time: one cuts a host's link, another
+  counts a DaemonSet's pods on every node. Apart, every worker would make a fleet of its own.
+
+The groups are handed out in this order: the schemathesis runs first (they start as their
+module's fixture is set up, and take about 100 s of CPU while the worker waits for their
+verdicts), then the e2e group, the longest (about 8 minutes), then the fault tests, then the
+rest in collection order.
+
+The groups are computed from the test ids by the scheduler, not with `xdist_group` marks:
+`--dist loadgroup` reads those from a suffix it appends to each test id, which pytest 9.2
+no longer takes (pytest-dev/pytest-xdist#1386: the marks are silently ignored).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+SCHEMATHESIS = "tests/integration/server/test_schemathesis.py"
+SERIAL_DIRS = {"tests/e2e/": "e2e"}
+ORDER = (SCHEMATHESIS, "tests/e2e/", "tests/faults/")
+
+
+def group_of(path: str) -> str:
+    """The group of the tests in module `path` (relative to the checkout, with /)."""
+    for prefix, group in SERIAL_DIRS.items():
+        if path.startswith(prefix):
+            return group
+    return path
+
+
+def rank(path: str) -> int:
+    """Where module `path`'s group goes in the queue: lower first."""
+    for i, prefix in enumerate(ORDER):
+        if path.startswith(prefix):
+            return i
+    return len(ORDER)
+
+
+class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+    """xdist's per-scope scheduling with group_of's groups as the scopes, handed out in the
+    order the workers collected the tests (parallel.rank's, never re-sorted by size)."""
+
+    def __init__(self, config: Any, log: Any = None) -> None:
+        config.option.loadscopereorder = False
+        super().__init__(config, log)
+
+    def _split_scope(self, nodeid: str) -> str:
+        return group_of(nodeid.split("::", 1)[0])

@@ -1,0 +1,32 @@
+"""How scripts/test.sh shares the suite out over xdist workers (tests/support/parallel.py):
+the e2e modules are one group (one fleet), every other module a group of its own, and the
+schemathesis runs, then the e2e group, then the fault tests are handed out first."""
+
+from __future__ import annotations
+
+from tests.support.parallel import SCHEMATHESIS, group_of, rank
+
+
+def test_the_e2e_modules_are_one_group_and_other_modules_their_own() -> None:
+    e2e = {group_of(f"tests/e2e/{m}") for m in ("test_partition.py", "test_delete.py")}
+    assert e2e == {"e2e"}
+    faults = "tests/faults/test_agent_pressure.py"
+    assert group_of(faults) == faults
+    assert group_of("tests/unit/api/test_quantity.py") == "tests/unit/api/test_quantity.py"
+
+
+def test_schemathesis_then_e2e_then_faults_then_the_rest() -> None:
+    paths = [
+        "tests/unit/api/test_quantity.py",
+        "tests/faults/test_agent_crash.py",
+        "tests/integration/server/test_crud.py",
+        "tests/e2e/test_partition.py",
+        SCHEMATHESIS,
+    ]
+    assert sorted(paths, key=rank) == [
+        SCHEMATHESIS,
+        "tests/e2e/test_partition.py",
+        "tests/faults/test_agent_crash.py",
+        "tests/unit/api/test_quantity.py",
+        "tests/integration/server/test_crud.py",
+    ]
