@@ -10,6 +10,11 @@ clusters, agents) are made once, as in a serial run. Bigger groups, and why:
 - tests/e2e: one fleet for the session (a server and three hosts in network namespaces, the
   `fleet` fixture), which its tests share one at a time: one cuts a host's link, another
   counts a DaemonSet's pods on every node. Apart, every worker would make a fleet of its own.
+- host pressure: tests/faults/test_agent_pressure.py and
+  tests/integration/agent_server/test_pressure.py take the whole host's memory (stress-ng, a
+  bytes hog) and PIDs (hundreds of sleepers) to cross thresholds they set from what the host
+  has free: side by side, one's hog or sleepers would cross the other's thresholds. Each
+  keeps margins wide enough for the rest of the suite (and other runs on the machine).
 
 The groups are handed out in this order: the schemathesis runs first (they start as their
 module's fixture is set up, and take about 100 s of CPU while the worker waits for their
@@ -28,13 +33,17 @@ from typing import Any
 from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
 SCHEMATHESIS = "tests/integration/server/test_schemathesis.py"
-SERIAL_DIRS = {"tests/e2e/": "e2e"}
+SERIAL = {
+    "tests/e2e/": "e2e",
+    "tests/faults/test_agent_pressure.py": "host-pressure",
+    "tests/integration/agent_server/test_pressure.py": "host-pressure",
+}
 ORDER = (SCHEMATHESIS, "tests/e2e/", "tests/faults/")
 
 
 def group_of(path: str) -> str:
     """The group of the tests in module `path` (relative to the checkout, with /)."""
-    for prefix, group in SERIAL_DIRS.items():
+    for prefix, group in SERIAL.items():
         if path.startswith(prefix):
             return group
     return path

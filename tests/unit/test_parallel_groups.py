@@ -1,6 +1,7 @@
 """How scripts/test.sh shares the suite out over xdist workers (tests/support/parallel.py):
-the e2e modules are one group (one fleet), every other module a group of its own, and the
-schemathesis runs, then the e2e group, then the fault tests are handed out first."""
+the e2e modules are one group (one fleet), the two host-pressure modules another, every other
+module a group of its own; the schemathesis runs, then the e2e group, then the fault tests
+are handed out first."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from tests.support.parallel import SCHEMATHESIS, group_of, rank
 def test_the_e2e_modules_are_one_group_and_other_modules_their_own() -> None:
     e2e = {group_of(f"tests/e2e/{m}") for m in ("test_partition.py", "test_delete.py")}
     assert e2e == {"e2e"}
-    faults = "tests/faults/test_agent_pressure.py"
+    faults = "tests/faults/test_agent_crash.py"
     assert group_of(faults) == faults
+    pressure = {
+        "tests/faults/test_agent_pressure.py",
+        "tests/integration/agent_server/test_pressure.py",
+    }
+    assert {group_of(path) for path in pressure} == {"host-pressure"}
     assert group_of("tests/unit/api/test_quantity.py") == "tests/unit/api/test_quantity.py"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,8 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
     (base / "containers.conf").write_text(
         '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
     )
-    podman = f"podman --root {base}/pm/root --runroot {base}/pm/run --storage-driver vfs"
+    run = Path(tempfile.mkdtemp(prefix="install-pm-"))  # podman's runroot: 50 characters at most
+    podman = f"podman --root {base}/pm/root --runroot {run} --storage-driver vfs"
     env = {
         **os.environ,
         "CONTAINERS_CONF": str(base / "containers.conf"),
@@ -89,11 +91,14 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
         "PATH": path_without_kubectl(base / "path"),
     }
     sandbox = Install(base=base, env=env)
-    result = sandbox.run()
-    assert result.returncode == 0, result.stdout + result.stderr
-    yield sandbox
-    sandbox.podman("rmi", "--all", "--force")
-    shutil.rmtree(base / "pm", ignore_errors=True)
+    try:
+        result = sandbox.run()
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield sandbox
+    finally:
+        sandbox.podman("rmi", "--all", "--force")
+        shutil.rmtree(base / "pm", ignore_errors=True)
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def test_no_arguments_installs_a_working_command(install: Install) -> None:
