@@ -21,17 +21,19 @@ def test_the_e2e_modules_are_one_group_and_other_modules_their_own() -> None:
     assert group_of("tests/unit/api/test_quantity.py") == "tests/unit/api/test_quantity.py"
 
 
-def test_schemathesis_then_e2e_then_faults_then_the_rest() -> None:
+def test_schemathesis_then_e2e_with_its_partitions_last_then_faults_then_the_rest() -> None:
     paths = [
         "tests/unit/api/test_quantity.py",
         "tests/faults/test_agent_crash.py",
         "tests/integration/server/test_crud.py",
         "tests/e2e/test_partition.py",
+        "tests/e2e/test_rollout_guard.py",
         SCHEMATHESIS,
     ]
     assert sorted(paths, key=rank) == [
         SCHEMATHESIS,
-        "tests/e2e/test_partition.py",
+        "tests/e2e/test_rollout_guard.py",
+        "tests/e2e/test_partition.py",  # last in its group, well after the schemathesis runs
         "tests/faults/test_agent_crash.py",
         "tests/unit/api/test_quantity.py",
         "tests/integration/server/test_crud.py",

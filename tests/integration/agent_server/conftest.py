@@ -51,6 +51,7 @@ def agent_settings(server: ServerInfo, tmp_path: Path, **changes: Any) -> AgentS
         token_file=str(token_file),
         ca_file=str(server.ca_file),
         listen="127.0.0.1:10299",
+        serving_listen="127.0.0.1:0",  # any free port: 10250, the default, is one per host
         status_update_interval=1.0,
         lease_interval=0.5,
         pressure_transition_period=1.5,
