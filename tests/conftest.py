@@ -80,7 +80,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """In the xdist controller: the tests in parallel.py's groups (unless `--dist each`)."""
     if config.getoption("dist") == "each":
         return None
-    return parallel.GroupScheduling(config, log)
+    return parallel.scheduler(config, log)
 
 
 _LEAKS: list[str] = []  # "where: what kinds of secret", gathered as tests end

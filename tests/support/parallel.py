@@ -32,8 +32,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
-
 SCHEMATHESIS = "tests/integration/server/test_schemathesis.py"
 SERIAL = {
     "tests/e2e/": "e2e",
@@ -59,13 +57,16 @@ def rank(path: str) -> tuple[int, bool]:
     return place, path in LAST_IN_GROUP
 
 
-class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+def scheduler(config: Any, log: Any) -> Any:
     """xdist's per-scope scheduling with group_of's groups as the scopes, handed out in the
-    order the workers collected the tests (parallel.rank's, never re-sorted by size)."""
+    order the workers collected the tests (rank's, never re-sorted by size). xdist is imported
+    here, in the controller only: a venv made before it joined the test extras still runs
+    pytest without it."""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
-    def __init__(self, config: Any, log: Any = None) -> None:
-        config.option.loadscopereorder = False
-        super().__init__(config, log)
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid.split("::", 1)[0])
 
-    def _split_scope(self, nodeid: str) -> str:
-        return group_of(nodeid.split("::", 1)[0])
+    config.option.loadscopereorder = False
+    return GroupScheduling(config, log)
