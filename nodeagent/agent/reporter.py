@@ -112,11 +112,22 @@ class _Warnings:
         self.count.pop(event, None)
 
 
+def heartbeat_timeout(status_update_interval: float) -> float:
+    """The Lease and node status requests' timeout: the shorter of the lease duration and the
+    status update interval, as kubelet sets its heartbeat client's. A renewal sent into a
+    dropped link is given up in time for the next one to land within the grace, however the
+    intervals are scaled (a 10 s timeout would eat a 12 s grace)."""
+    return float(min(LEASE_DURATION_SECONDS, status_update_interval))
+
+
 @dataclass(slots=True, kw_only=True)
 class NodeReporter:
     client: ApiClient
     config: ReporterConfig
     state: AgentState
+    # the Lease renewals and node status writes go through this one (kubelet's heartbeat
+    # client: its own connections and heartbeat_timeout); `client` when None
+    heartbeats: ApiClient | None = None
     node: Obj | None = None  # the Node as the server last returned it
     pressure: conditions.PressureState = field(default_factory=conditions.PressureState)
     last_sent: Obj | None = None
@@ -270,7 +281,7 @@ class NodeReporter:
             body["status"] = status
             before = self.last_sent or (self.node or {}).get("status")
             try:
-                self.node = await self.client.update(path, body)
+                self.node = await (self.heartbeats or self.client).update(path, body)
                 # compared with what the server showed before (a restart sends no NodeReady
                 # when the Node was Ready already), as kubelet's setters compare
                 events = transition_events(before, status)
@@ -328,7 +339,9 @@ class NodeReporter:
                     created = await self.client.create(path, self._lease_body(None))
                     self.warnings.ok("lease_renew_failed")
                     return created
-            renewed = await self.client.update(name_path, self._lease_body(lease))
+            renewed = await (self.heartbeats or self.client).update(
+                name_path, self._lease_body(lease)
+            )
             self.warnings.ok("lease_renew_failed")
             if self._lease_failing:  # the node may have been marked Unknown meanwhile
                 self.resend, self._lease_failing = True, False

@@ -40,7 +40,12 @@ from nodeagent.agent.podsyncplan import (
     mirror_pod,
     plan_pod_sync,
 )
-from nodeagent.agent.reporter import NodeReporter, node_event, reporter_config
+from nodeagent.agent.reporter import (
+    NodeReporter,
+    heartbeat_timeout,
+    node_event,
+    reporter_config,
+)
 from nodeagent.agent.satokens import TokenManager
 from nodeagent.agent.settings import AgentSettings
 from nodeagent.agent.sources.apiserver import ServerPodsView, run_api_source
@@ -372,9 +377,15 @@ async def run_server_sync(
         token=credential,
         ca_file=settings.ca_file,
     )
+    heartbeats = ApiClient(
+        server_url=settings.server_urls or settings.server_url,
+        token=credential,
+        ca_file=settings.ca_file,
+        timeout=heartbeat_timeout(settings.status_update_interval),
+    )
     thresholds = parse_thresholds(settings.eviction_hard)
     config = reporter_config(settings=settings, thresholds=thresholds, tick=tick)
-    reporter = NodeReporter(client=client, config=config, state=state)
+    reporter = NodeReporter(client=client, config=config, state=state, heartbeats=heartbeats)
     view = ServerPodsView()
     pods = PodSync(client=client, state=state, view=view, reporter=reporter, tick=tick)
     if tokens is not None:
@@ -408,3 +419,4 @@ async def run_server_sync(
         if tokens is not None:
             tokens.client = None
         await client.close()
+        await heartbeats.close()

@@ -43,7 +43,9 @@ def _renewed(srv: ServerProcess, node: str) -> str:
 def test_a_slow_link_keeps_the_node_ready(tmp_path: Path, podman_service: PodmanService) -> None:
     srv = start_server_process(tmp_path / "server", "--node-monitor-grace-period", f"{GRACE}s")
     config = tmp_path / "agent.yaml"
-    config.write_text("leaseInterval: 1\nstatusUpdateInterval: 1\n")
+    # the heartbeats time out after the status update interval (kubelet's rule): 3 s holds a
+    # renewal through the proxy's delays, even on a new connection's handshake
+    config.write_text("leaseInterval: 1\nstatusUpdateInterval: 3\n")
     try:
         with ThreadedProxy("127.0.0.1", int(urlsplit(srv.url).port or 0)) as proxy:
             through = dataclasses.replace(srv, url=f"https://{proxy.endpoint}")
