@@ -5,7 +5,9 @@
 # extras, then pytest. Safe to run again; a .venv left half-made (no pip) is made anew.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/unit -x`.
 # pytest runs on NODEAGENT_TEST_WORKERS pytest-xdist workers (2 by default; `-n 0` among the
-# arguments runs in this one process), the tests grouped as tests/support/parallel.py says.
+# arguments runs in this one process), the tests grouped as tests/support/parallel.py says;
+# then the host-pressure modules run alone (they take the whole host's memory and PIDs), in a
+# second pytest over the same arguments. Either failing fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +31,12 @@ if [ ! -x .venv/bin/pip ]; then
     python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test,dev]'
-exec .venv/bin/python -m pytest -n "${NODEAGENT_TEST_WORKERS:-2}" "$@"
+status=0
+NODEAGENT_HOST_PRESSURE=skip .venv/bin/python -m pytest -n "${NODEAGENT_TEST_WORKERS:-2}" "$@" \
+    || status=$?
+NODEAGENT_HOST_PRESSURE=only .venv/bin/python -m pytest -n 0 "$@" || {
+    code=$?
+    [ "$code" = 5 ] || status=$code  # 5: the arguments chose no host-pressure test
+}
+[ "$status" = 5 ] && status=0  # the same for the first phase (only host-pressure tests chosen)
+exit "$status"

@@ -8,6 +8,7 @@ Others add fixtures here; keep each one small and session-scoped where it is saf
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,7 +69,19 @@ def _in_worker(config: pytest.Config) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In an xdist worker: the tests in the order their groups are handed out (parallel.py)."""
+    """The phase's tests (scripts/test.sh runs the host-pressure modules alone, after the
+    rest: parallel.host_pressure_kept); in an xdist worker, in the order their groups are
+    handed out (parallel.py)."""
+    phase = os.environ.get(parallel.HOST_PRESSURE_ENV, "")
+    if phase:
+        kept: list[pytest.Item] = []
+        dropped: list[pytest.Item] = []
+        for item in items:
+            path = item.path.relative_to(config.rootpath).as_posix()
+            (kept if parallel.host_pressure_kept(path, phase) else dropped).append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
     if _in_worker(config):
         items.sort(
             key=lambda item: parallel.rank(item.path.relative_to(config.rootpath).as_posix())

@@ -5,7 +5,7 @@ are handed out first."""
 
 from __future__ import annotations
 
-from tests.support.parallel import SCHEMATHESIS, group_of, rank
+from tests.support.parallel import SCHEMATHESIS, group_of, host_pressure_kept, rank
 
 
 def test_the_e2e_modules_are_one_group_and_other_modules_their_own() -> None:
@@ -38,3 +38,12 @@ def test_schemathesis_then_e2e_with_its_partitions_last_then_faults_then_the_res
         "tests/unit/api/test_quantity.py",
         "tests/integration/server/test_crud.py",
     ]
+
+
+def test_the_host_pressure_modules_run_alone_after_the_rest() -> None:
+    """scripts/test.sh's two phases: "skip" runs everything but the host-pressure modules
+    (on the workers), "only" runs just those (in one process, nothing beside them)."""
+    pressure, other = "tests/faults/test_agent_pressure.py", "tests/faults/test_agent_crash.py"
+    assert [host_pressure_kept(p, "skip") for p in (pressure, other)] == [False, True]
+    assert [host_pressure_kept(p, "only") for p in (pressure, other)] == [True, False]
+    assert [host_pressure_kept(p, "") for p in (pressure, other)] == [True, True]
