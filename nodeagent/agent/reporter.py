@@ -29,6 +29,7 @@ from nodeagent.api.timefmt import format_time
 
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION_SECONDS = 40
+LEASE_RENEW_ATTEMPTS = 5  # kubelet's nodelease maxUpdateRetries
 
 log = structlog.get_logger()
 
@@ -308,11 +309,17 @@ class NodeReporter:
             return self.node
 
     async def run_lease(self) -> None:
-        """Until cancelled: renew kube-node-lease/<node> every lease interval."""
+        """Until cancelled: renew kube-node-lease/<node> every lease interval. A renewal that
+        fails is tried again at once, up to LEASE_RENEW_ATTEMPTS times (kubelet's
+        maxUpdateRetries): each attempt is bounded by the heartbeat timeout, so the first one
+        after a dropped link comes back lands then, not an interval later."""
         await self.registered.wait()
         lease: Obj | None = None
         while True:
-            lease = await self._renew(lease)
+            for _attempt in range(LEASE_RENEW_ATTEMPTS):
+                lease = await self._renew(lease)
+                if lease is not None:
+                    break
             await asyncio.sleep(self.config.lease_interval)
 
     def _lease_body(self, lease: Obj | None) -> Obj:
