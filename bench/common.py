@@ -26,6 +26,12 @@ def ms_since(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
+def cpu_seconds(pid: int) -> float:
+    """Process `pid`'s CPU so far (user + system), in seconds."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -25,9 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from bench.common import ms_since, poll
+from bench.common import cpu_seconds, ms_since, poll
 from bench.report import Figure
 from nodeagent.agent.apiclient import ApiClient, Unreachable, resource_path
 from nodeagent.api import errors
@@ -231,11 +229,6 @@ def sync_line(phase: str, before: dict[str, float], after: dict[str, float]) -> 
     )
 
 
-def _cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
 def load_line(
     *, phase: str, cpu: float, wall: float, before: Counter[str], after: Counter[str]
 ) -> str:
@@ -295,7 +288,7 @@ async def _measure_with(
             ("create", "localhost/busybox:1", False),
             ("update", "localhost/busybox:2", True),
         ):
-            requests_before, cpu_before = await server_requests(admin), _cpu_seconds(pid)
+            requests_before, cpu_before = await server_requests(admin), cpu_seconds(pid)
             seconds_before, syncs_before = await server_seconds(admin), await daemonset_syncs(admin)
             tracker.goal(image=image, need_ready=need_ready)
             if phase == "create":
@@ -319,7 +312,7 @@ async def _measure_with(
             out["load"].append(
                 load_line(
                     phase=phase,
-                    cpu=_cpu_seconds(pid) - cpu_before,
+                    cpu=cpu_seconds(pid) - cpu_before,
                     wall=ms_since(tracker.t0) / 1000,
                     before=requests_before,
                     after=await server_requests(admin),

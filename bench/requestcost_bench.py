@@ -18,8 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import psutil
-
+from bench.common import cpu_seconds
 from bench.report import Figure
 from bench.simagents import running_status
 from nodeagent.agent.apiclient import ApiClient, resource_path
@@ -30,11 +29,6 @@ from tests.support.server import ServerProcess, start_server_process
 
 LEASES = "kube-node-lease"
 IMAGE = "localhost/busybox:1"
-
-
-def _cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
 
 
 def changed_status(pod: Obj, round_: int) -> Obj:
@@ -147,11 +141,11 @@ async def _measure(
         for _pass in range(2):  # kinds alternate: a drift of the machine touches each alike
             for kind, send in KINDS.items():
                 for _ in range(samples_per_kind // 2 or 1):
-                    before = _cpu_seconds(pid)
+                    before = cpu_seconds(pid)
                     for _ in range(rounds):  # CPU time ticks by 10 ms: many requests a sample
                         counter += 1
                         await asyncio.gather(*(send(node, counter) for node in fleet))
-                    samples[kind].append((_cpu_seconds(pid) - before) * 1000 / (nodes * rounds))
+                    samples[kind].append((cpu_seconds(pid) - before) * 1000 / (nodes * rounds))
     finally:
         for node in fleet:
             await node.client.close()
